@@ -1,0 +1,85 @@
+# Makefile: builds pywarm, pywarmctl and pywarm-zygote; runs the tests and the benchmark.
+
+PYTHON   ?= python3
+BUILDDIR ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+
+# The interpreter pywarm stands in for, resolved once at build time to the
+# real executable (a pyenv shim resolves to the version's bin/python3).
+PYREAL := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
+ifeq ($(PYREAL),)
+$(error cannot run $(PYTHON) to find the interpreter to embed)
+endif
+PYCONFIG := $(firstword $(wildcard $(PYREAL)-config $(dir $(PYREAL))python3-config))
+ifneq ($(PYCONFIG),)
+PY_CFLAGS  := $(shell $(PYCONFIG) --includes)
+PY_LDFLAGS := $(shell $(PYCONFIG) --embed --ldflags)
+else
+PY_CFLAGS  := $(shell pkg-config --cflags python3-embed)
+PY_LDFLAGS := $(shell pkg-config --libs python3-embed)
+endif
+PY_LIBDIR := $(shell $(PYREAL) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
+PY_CFLAGS := $(patsubst -I%,-isystem %,$(PY_CFLAGS))
+PY_LDFLAGS += -Wl,-rpath,$(PY_LIBDIR)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iconfig -Ilauncher -Izygote
+CFLAGS  += -DPW_PYTHON='"$(PYREAL)"'
+LDLIBS_INIH := -linih
+
+COMMON_SRC   := config/proto.c config/profile.c config/identity.c config/paths.c config/stamp.c
+LAUNCHER_SRC := launcher/main.c launcher/conn.c launcher/sig.c launcher/util.c launcher/args.c
+CTL_SRC      := launcher/ctl.c launcher/conn.c launcher/util.c
+ZYGOTE_SRC   := zygote/main.c zygote/listen.c zygote/child.c zygote/py.c zygote/log.c
+
+OBJ = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
+
+all: $(BUILDDIR)/pywarm $(BUILDDIR)/pywarmctl $(BUILDDIR)/pywarm-zygote
+
+$(BUILDDIR)/obj/%.o: %.c $(wildcard config/*.h launcher/*.h zygote/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The zygote's objects see Python.h; nothing else does.
+$(BUILDDIR)/obj/zygote/%.o: zygote/%.c $(wildcard config/*.h zygote/*.h) $(BUILDDIR)/gen/bootstrap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PY_CFLAGS) -I$(BUILDDIR)/gen -c -o $@ $<
+
+$(BUILDDIR)/gen/bootstrap.h: zygote/bootstrap.py
+	@mkdir -p $(dir $@)
+	$(PYREAL) -c 'import sys; d=open(sys.argv[1],"rb").read(); print("static const char pw_bootstrap_src[] = {" + ",".join(str(b) for b in d) + ",0};")' $< > $@.tmp && mv $@.tmp $@
+
+$(BUILDDIR)/pywarm: $(call OBJ,$(LAUNCHER_SRC) $(COMMON_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_INIH)
+
+$(BUILDDIR)/pywarmctl: $(call OBJ,$(CTL_SRC) $(COMMON_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_INIH)
+
+$(BUILDDIR)/pywarm-zygote: $(call OBJ,$(ZYGOTE_SRC) $(COMMON_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_INIH) $(PY_LDFLAGS)
+
+# ---- tests -------------------------------------------------------------
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+UNIT_TESTS := test_proto test_config
+
+$(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(COMMON_SRC) $(LDLIBS_INIH)
+
+unit: $(addprefix $(BUILDDIR)/unit/,$(UNIT_TESTS))
+	@for t in $^; do echo "== $$t"; $$t || exit 1; done
+
+check: all unit
+	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
+	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
+
+bench: all
+	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) sh tests/bench.sh
+
+clean:
+	rm -rf $(BUILDDIR)
+
+.PHONY: all unit check bench clean

@@ -1,0 +1,464 @@
+/* profile.c: reads, checks and parses pywarm profiles (INI, via inih) into struct pw_profile. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define PROFILE_MAX      (1u << 20)        /* bytes; larger profiles are refused */
+#define IDLE_MAX         (8760L * 3600)     /* one year, in seconds */
+#define TOKEN_SHOW       64                 /* bytes of a bad token quoted in messages */
+
+/* The profile used when no file applies.  inih reads lines of at most 198
+ * bytes, so the list is kept on indented continuation lines. */
+const char pw_builtin_profile[] =
+	"# pywarm built-in profile: standard library modules that are safe to preload.\n"
+	"[preload]\n"
+	"modules = os, re, json, collections, functools, itertools, typing, dataclasses,\n"
+	"    enum, pathlib, argparse, subprocess, tempfile, shutil, logging, datetime,\n"
+	"    random, hashlib, base64, struct, textwrap, string, contextlib, copy,\n"
+	"    traceback, warnings, urllib.parse, email.message, email.parser,\n"
+	"    http.client, asyncio, socket, selectors, threading, csv, inspect, ast,\n"
+	"    decimal, fractions, heapq, bisect, uuid, zipfile, gzip, io, pickle,\n"
+	"    pprint, glob, fnmatch, platform, signal, shlex, queue, weakref,\n"
+	"    operator, numbers\n"
+	"\n"
+	"[zygote]\n"
+	"idle_timeout = 30m\n";
+
+/* State shared by the line reader and the inih handler during one parse. */
+struct parse_ctx {
+	struct pw_profile *p;
+	const char *cur, *end;     /* unread part of the text */
+	int lineno;                /* lines handed to inih so far */
+	int have_key;              /* inih has a previous key to continue */
+	size_t cap;                /* allocated slots in p->modules */
+	int err_line;              /* first problem found, 0 if none */
+	char msg[256];
+};
+
+/* Format a message into a caller's error buffer, if there is one. */
+__attribute__((format(printf, 3, 4)))
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Record the first problem of a parse, at the line being read. */
+__attribute__((format(printf, 2, 3)))
+static void ctx_fail(struct parse_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->err_line)
+		return;
+	c->err_line = c->lineno > 0 ? c->lineno : 1;
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* Copy at most TOKEN_SHOW bytes of s for a message, with unprintable bytes as '?'. */
+static const char *show(char *buf, size_t buflen, const char *s, size_t n)
+{
+	size_t i;
+
+	if (n > TOKEN_SHOW)
+		n = TOKEN_SHOW;
+	if (n >= buflen)
+		n = buflen - 1;
+	for (i = 0; i < n; i++)
+		buf[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Printable name of a profile source. */
+const char *pw_profile_source_name(int source)
+{
+	switch (source) {
+	case PW_SRC_BUILTIN: return "built-in";
+	case PW_SRC_ENV:     return "PYWARM_PROFILE";
+	case PW_SRC_PROJECT: return "project";
+	case PW_SRC_USER:    return "user";
+	}
+	return "unknown";
+}
+
+/* Is s[0..n) Python identifiers joined by single dots? (ASCII identifiers only) */
+static int valid_module(const char *s, size_t n)
+{
+	size_t i;
+	int start = 1;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '.') {
+			if (start)
+				return 0;
+			start = 1;
+		} else if (isalpha(ch) || ch == '_' || (!start && isdigit(ch))) {
+			start = 0;
+		} else {
+			return 0;
+		}
+	}
+	return !start;
+}
+
+/* Append module s[0..n) to the profile, keeping the list NULL-terminated. */
+static int add_module(struct parse_ctx *c, const char *s, size_t n)
+{
+	struct pw_profile *p = c->p;
+	char *name;
+
+	if (p->nmodules + 2 > c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 16;
+		char **m = realloc(p->modules, ncap * sizeof(*m));
+		if (m == NULL)
+			return -1;
+		p->modules = m;
+		c->cap = ncap;
+	}
+	name = strndup(s, n);
+	if (name == NULL)
+		return -1;
+	p->modules[p->nmodules++] = name;
+	p->modules[p->nmodules] = NULL;
+	return 0;
+}
+
+/* [preload] modules: a comma- and/or whitespace-separated list, appended in order. */
+static int parse_modules(struct parse_ctx *c, const char *v)
+{
+	char shown[TOKEN_SHOW + 1];
+
+	for (;;) {
+		size_t n;
+		while (*v == ',' || isspace((unsigned char)*v))
+			v++;
+		if (*v == '\0')
+			return 0;
+		n = strcspn(v, ", \t\r\n\v\f");
+		if (!valid_module(v, n)) {
+			ctx_fail(c, "invalid module name '%s'", show(shown, sizeof(shown), v, n));
+			return -1;
+		}
+		if (add_module(c, v, n) < 0) {
+			ctx_fail(c, "out of memory");
+			return -1;
+		}
+		v += n;
+	}
+}
+
+/* [zygote] idle_timeout: digits with an optional unit s, m or h; 0 means never. */
+static int parse_duration(struct parse_ctx *c, const char *v)
+{
+	char shown[TOKEN_SHOW + 1];
+	const char *s = v;
+	long n = 0, unit = 1;
+
+	if (!isdigit((unsigned char)*s))
+		goto bad;
+	for (; isdigit((unsigned char)*s); s++) {
+		n = n * 10 + (*s - '0');
+		if (n > IDLE_MAX)
+			goto big;
+	}
+	if (*s == 's' || *s == 'm' || *s == 'h') {
+		unit = *s == 'h' ? 3600 : *s == 'm' ? 60 : 1;
+		s++;
+	}
+	if (*s != '\0')
+		goto bad;
+	if (n > IDLE_MAX / unit)
+		goto big;
+	c->p->idle_timeout = n * unit;
+	return 0;
+bad:
+	ctx_fail(c, "invalid idle_timeout '%s' (a number with an optional unit s, m or h)",
+	         show(shown, sizeof(shown), v, strlen(v)));
+	return -1;
+big:
+	ctx_fail(c, "idle_timeout '%s' is too long (at most 8760h)",
+	         show(shown, sizeof(shown), v, strlen(v)));
+	return -1;
+}
+
+/* inih handler: dispatch one key (or continuation line) of a known section. */
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *c = user;
+	char s1[TOKEN_SHOW + 1], s2[TOKEN_SHOW + 1];
+
+	c->have_key = 1;
+	if (c->err_line)
+		return 1;
+	if (strcmp(section, "preload") == 0 && strcmp(name, "modules") == 0)
+		return parse_modules(c, value) == 0;
+	if (strcmp(section, "zygote") == 0 && strcmp(name, "idle_timeout") == 0)
+		return parse_duration(c, value) == 0;
+	if (*section == '\0')
+		ctx_fail(c, "key '%s' outside any section", show(s1, sizeof(s1), name, strlen(name)));
+	else if (strcmp(section, "preload") && strcmp(section, "zygote"))
+		ctx_fail(c, "unknown section [%s]", show(s1, sizeof(s1), section, strlen(section)));
+	else
+		ctx_fail(c, "unknown key '%s' in [%s]", show(s1, sizeof(s1), name, strlen(name)),
+		         show(s2, sizeof(s2), section, strlen(section)));
+	return 0;
+}
+
+/* Check a section header line as inih will see it: inih calls no handler for
+ * a section without keys, so an unknown empty section is caught here. */
+static void check_section(struct parse_ctx *c, const char *line)
+{
+	char shown[TOKEN_SHOW + 1];
+	const char *s, *e;
+
+	if (c->lineno == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0)
+		line += 3;       /* inih skips a UTF-8 byte order mark */
+	s = line;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s != '[' || (s > line && c->have_key))
+		return;        /* not a header; an indented line after a key continues it */
+	for (e = s + 1; *e && *e != ']'; e++)
+		if (*e == ';' && isspace((unsigned char)e[-1]))
+			return;        /* inih: comment before ']' is a syntax error */
+	if (*e != ']')
+		return;
+	c->have_key = 0;
+	if (!(e - s - 1 == 7 && strncmp(s + 1, "preload", 7) == 0) &&
+	    !(e - s - 1 == 6 && strncmp(s + 1, "zygote", 6) == 0))
+		ctx_fail(c, "unknown section [%s]", show(shown, sizeof(shown), s + 1, (size_t)(e - s - 1)));
+}
+
+/* inih reader: hand out one line at a time so that c->lineno is the line
+ * inih is working on; stop at the first problem. */
+static char *read_line(char *buf, int num, void *stream)
+{
+	struct parse_ctx *c = stream;
+	const char *nl;
+	size_t n, body;
+
+	if (c->err_line || c->cur >= c->end)
+		return NULL;
+	nl = memchr(c->cur, '\n', (size_t)(c->end - c->cur));
+	n = nl ? (size_t)(nl - c->cur) + 1 : (size_t)(c->end - c->cur);
+	body = nl ? n - 1 : n;
+	c->lineno++;
+	if (memchr(c->cur, '\0', body) != NULL) {
+		ctx_fail(c, "NUL byte in line");
+		return NULL;
+	}
+	if (num < 3 || body > (size_t)num - 2) {
+		ctx_fail(c, "line longer than %d bytes (continue a list on indented lines)", num - 2);
+		return NULL;
+	}
+	memcpy(buf, c->cur, n);
+	buf[n] = '\0';
+	c->cur += n;
+	check_section(c, buf);
+	return buf;
+}
+
+/* Parse text (NUL-terminated, len bytes), taking ownership of it. */
+static int parse_owned(struct pw_profile *p, const char *name, char *text,
+                       size_t len, char *err, size_t errlen)
+{
+	struct parse_ctx c;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	memset(&c, 0, sizeof(c));
+	p->text = text;
+	p->len = len;
+	p->idle_timeout = PW_IDLE_DEFAULT;
+	c.p = p;
+	c.cur = text;
+	c.end = text + len;
+	if (len > PROFILE_MAX) {
+		seterr(err, errlen, "%s: larger than 1 MiB", name);
+		goto fail;
+	}
+	r = ini_parse_stream(read_line, &c, on_key, &c);
+	if (r > 0 && (c.err_line == 0 || r < c.err_line)) {
+		seterr(err, errlen, "%s:%d: syntax error", name, r);
+		goto fail;
+	}
+	if (c.err_line) {
+		seterr(err, errlen, "%s:%d: %s", name, c.err_line, c.msg);
+		goto fail;
+	}
+	if (p->modules == NULL)
+		p->modules = calloc(1, sizeof(*p->modules));
+	if (r < 0 || p->modules == NULL) {
+		seterr(err, errlen, "%s: out of memory", name);
+		goto fail;
+	}
+	return 0;
+fail:
+	pw_profile_free(p);
+	return -1;
+}
+
+/* Parse a profile from memory; name is used in messages only. */
+int pw_profile_parse(struct pw_profile *p, const char *name, const char *text,
+                     size_t len, char *err, size_t errlen)
+{
+	char *copy = malloc(len + 1);
+
+	if (copy == NULL) {
+		memset(p, 0, sizeof(*p));
+		seterr(err, errlen, "%s: out of memory", name);
+		return -1;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	return parse_owned(p, name, copy, len, err, errlen);
+}
+
+/* Refuse a profile that is not a regular file we (or root) own and alone may write. */
+static int check_trust(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	if (!S_ISREG(st->st_mode)) {
+		seterr(err, errlen, "%s: not a regular file", path);
+		return -1;
+	}
+	if (st->st_uid != geteuid() && st->st_uid != 0) {
+		seterr(err, errlen, "%s: refusing a profile owned by uid %u", path,
+		       (unsigned)st->st_uid);
+		return -1;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		seterr(err, errlen, "%s: refusing a profile writable by group or others", path);
+		return -1;
+	}
+	if (st->st_size > (off_t)PROFILE_MAX) {
+		seterr(err, errlen, "%s: larger than 1 MiB", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read all of fd (at most PROFILE_MAX bytes; hint: its size) into a
+ * NUL-terminated buffer.  Returns 0, or -1 with errno (EFBIG: too large). */
+static int read_all(int fd, size_t hint, char **out, size_t *outlen)
+{
+	size_t cap = (hint < PROFILE_MAX ? hint : PROFILE_MAX) + 1, len = 0;
+	char *buf = malloc(cap + 1), *nbuf;
+	ssize_t n;
+
+	while (buf != NULL) {
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		if (n == 0) {
+			buf[len] = '\0';
+			*out = buf;
+			*outlen = len;
+			return 0;
+		}
+		len += (size_t)n;
+		if (len > PROFILE_MAX) {
+			errno = EFBIG;
+			break;
+		}
+		if (len == cap) {
+			cap = cap * 2 > PROFILE_MAX + 1 ? PROFILE_MAX + 1 : cap * 2;
+			if ((nbuf = realloc(buf, cap + 1)) == NULL)
+				break;
+			buf = nbuf;
+		}
+	}
+	free(buf);
+	return -1;
+}
+
+/* Open, check and read a profile file. */
+static int read_profile(const char *path, char **text, size_t *len, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	r = check_trust(path, &st, err, errlen);
+	if (r == 0 && (r = read_all(fd, (size_t)st.st_size, text, len)) < 0) {
+		if (errno == EFBIG)
+			seterr(err, errlen, "%s: larger than 1 MiB", path);
+		else
+			seterr(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+	}
+	close(fd);
+	return r;
+}
+
+/* Load a profile file, or the built-in default when path is NULL. */
+int pw_profile_load(struct pw_profile *p, const char *path, int source,
+                    char *err, size_t errlen)
+{
+	char *text;
+	size_t len;
+
+	if (path == NULL) {
+		if (pw_profile_parse(p, "built-in profile", pw_builtin_profile,
+		                     sizeof(pw_builtin_profile) - 1, err, errlen) < 0)
+			return -1;
+		p->source = PW_SRC_BUILTIN;
+		return 0;
+	}
+	memset(p, 0, sizeof(*p));
+	if (read_profile(path, &text, &len, err, errlen) < 0)
+		return -1;
+	if (parse_owned(p, path, text, len, err, errlen) < 0)
+		return -1;
+	p->source = source;
+	if ((p->path = strdup(path)) == NULL) {
+		pw_profile_free(p);
+		seterr(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Release everything a profile owns and leave it empty. */
+void pw_profile_free(struct pw_profile *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->nmodules; i++)
+		free(p->modules[i]);
+	free(p->modules);
+	free(p->path);
+	free(p->text);
+	memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,108 @@
+/* proto.h: the pywarm wire protocol, the only code that frames messages or passes fds. */
+#ifndef PW_PROTO_H
+#define PW_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * Every message starts with a fixed 16-byte header whose layout never
+ * changes between versions, so that a peer of another version can always
+ * read it and answer PW_MSG_REJECT.  Bump PW_PROTO_VERSION on any change to
+ * a payload; never reuse a retired message number.
+ */
+#define PW_PROTO_MAGIC   0x4d525750u    /* "PWRM" little-endian */
+#define PW_PROTO_VERSION 1
+
+#define PW_MAX_MSG   (8u << 20)         /* payload bytes, refused above */
+#define PW_MAX_FDS   250                /* below the kernel's SCM_MAX_FD (253) */
+#define PW_MAX_ARGS  65536              /* argv or env entries */
+#define PW_NSIG      64                 /* signals 1..64 in the masks */
+#define PW_NRLIMIT   16                 /* RLIMIT_CPU .. RLIMIT_RTTIME */
+#define PW_NNS       8                  /* namespaces compared, see pw_ns_names */
+#define PW_MAX_GROUPS 65536
+#define PW_CPUSET_BYTES 128             /* 1024 CPUs */
+
+enum pw_msg_type {
+	/* client -> zygote */
+	PW_MSG_LAUNCH      = 1,    /* a run request; carries the fds */
+	PW_MSG_STATUS_REQ  = 2,    /* pywarmctl: describe yourself */
+	/* zygote or child -> client */
+	PW_MSG_READY       = 16,   /* child set up; user code starts now; pid */
+	PW_MSG_FALLBACK    = 17,   /* child cannot reproduce the run: go cold */
+	PW_MSG_EXIT        = 18,   /* child's wait status */
+	PW_MSG_REJECT      = 19,   /* wrong version or identity: go cold */
+	PW_MSG_STATUS      = 20,   /* key=value lines describing the zygote */
+};
+
+struct pw_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;
+	uint32_t len;       /* payload bytes after the header */
+	uint32_t nfds;      /* fds attached to the first byte of the header */
+};
+
+/* How the launched program is given, as python3's command line says. */
+enum pw_run_mode {
+	PW_RUN_COMMAND = 1,  /* -c CMD: argv[payload] is CMD */
+	PW_RUN_MODULE  = 2,  /* -m MOD: argv[payload] is MOD */
+	PW_RUN_FILE    = 3,  /* script path: argv[payload] is the path */
+	PW_RUN_STDIN   = 4,  /* '-' or nothing, stdin not a tty */
+};
+
+#define PW_LF_NO_NEW_PRIVS 0x1      /* the caller runs with no_new_privs */
+
+/* One launch request: everything the child needs to become the caller. */
+struct pw_launch {
+	uint64_t identity;          /* must equal the zygote's */
+	uint32_t mode;              /* enum pw_run_mode */
+	uint32_t payload;           /* index into argv (see pw_run_mode); 0 for stdin */
+	uint32_t sysargv;           /* index into argv where sys.argv starts */
+	uint32_t stdin_dash;        /* PW_RUN_STDIN: 1 if '-' was given */
+	uint32_t flags;             /* PW_LF_* */
+	uint32_t umask;
+	int32_t  nice;
+	uint64_t sig_ignored;       /* bit (n-1) set: signal n is SIG_IGN */
+	uint64_t sig_blocked;       /* bit (n-1) set: signal n is blocked */
+	uint64_t rlim_cur[PW_NRLIMIT];
+	uint64_t rlim_max[PW_NRLIMIT];
+	uint64_t ns_ino[PW_NNS];    /* /proc/self/ns/<name> inode numbers, 0 = none */
+	uint64_t root_dev, root_ino;/* stat("/") of the caller */
+	uint32_t ngroups;
+	uint32_t *groups;           /* supplementary groups */
+	uint32_t cpuset_len;
+	uint8_t  *cpuset;           /* sched_getaffinity mask bytes */
+	uint32_t argc;
+	char   **argv;              /* NULL-terminated; argv[0] is the caller's */
+	uint32_t envc;
+	char   **envp;              /* NULL-terminated, exactly the caller's environ */
+	uint32_t nfds;              /* fds passed: fds[0] is the cwd, then targets */
+	int32_t  fdnum[PW_MAX_FDS]; /* fdnum[i]: the number fds[i] must take; -1 = cwd */
+	int      fds[PW_MAX_FDS];   /* received descriptors (receiver side) */
+};
+
+extern const char *const pw_ns_names[PW_NNS];
+
+/* Encoding/decoding of a launch payload (no I/O); pure functions for tests. */
+int  pw_launch_encode(const struct pw_launch *l, char **buf, size_t *len);
+int  pw_launch_decode(struct pw_launch *l, const char *buf, size_t len,
+                      char *err, size_t errlen);
+void pw_launch_free(struct pw_launch *l);
+
+/* Framed I/O.  All return 0 on success, -1 with errno set on failure
+ * (EPROTO for a malformed or hostile message, ENOMSG for EOF). */
+int  pw_send(int sock, uint16_t type, const void *payload, uint32_t len,
+             const int *fds, uint32_t nfds);
+/* Receive one message.  *payload is malloc'd (caller frees).  Received fds
+ * go to fds[0..*nfds) with CLOEXEC set; on error every received fd is closed. */
+int  pw_recv(int sock, struct pw_hdr *hdr, char **payload,
+             int *fds, uint32_t maxfds, uint32_t *nfds);
+int  pw_hdr_check(const struct pw_hdr *h, uint32_t nfds_got);
+
+/* Small fixed payloads. */
+struct pw_ready  { int32_t pid; };
+struct pw_exit   { int32_t status; };    /* as from waitpid() */
+
+#endif

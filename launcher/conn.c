@@ -1,0 +1,388 @@
+/* conn.c: finding, reaching and starting the zygote for a profile (shared by pywarm and pywarmctl). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "proto.h"
+#include "util.h"
+
+#ifndef PW_PYTHON
+#error "PW_PYTHON must name the real interpreter (the Makefile defines it)"
+#endif
+
+#define ZYGOTE_NAME      "pywarm-zygote"
+
+/* What the middle child of pw_spawn_zygote reports through its pipe. */
+struct spawn_report {
+	pid_t pid;                  /* the zygote's pid, or -1 */
+	int err;                    /* errno of the failed fork when pid is -1 */
+};
+
+/* printf into err, if the caller gave room for a message. */
+__attribute__((format(printf, 3, 4)))
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Join dir, "/", name and suffix into out; -1 if it does not fit in outlen. */
+static int join_path(char *out, size_t outlen, const char *dir,
+                     const char *name, const char *suffix)
+{
+	int n = snprintf(out, outlen, "%s/%s%s", dir, name, suffix);
+
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+/* Locate pywarm-zygote beside the running executable into t->zygote. */
+static int find_zygote(struct pw_target *t, char *err, size_t errlen)
+{
+	char exe[PATH_MAX];
+	char *slash;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0) {
+		seterr(err, errlen, "cannot read /proc/self/exe: %s", strerror(errno));
+		return -1;
+	}
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash == NULL) {
+		seterr(err, errlen, "cannot find %s beside %s", ZYGOTE_NAME, exe);
+		return -1;
+	}
+	*slash = '\0';
+	if (join_path(t->zygote, sizeof(t->zygote), exe, ZYGOTE_NAME, "") < 0 ||
+	    access(t->zygote, X_OK) < 0) {
+		*slash = '/';
+		seterr(err, errlen, "cannot find %s beside %s", ZYGOTE_NAME, exe);
+		return -1;
+	}
+	return 0;
+}
+
+/* Fill the socket, lock and log paths of t from its identity. */
+static int target_paths(struct pw_target *t, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	char statedir[PATH_MAX];
+	char serr[256];
+
+	if (pw_sockdir(t->sockdir, sizeof(t->sockdir), 1, err, errlen) < 0)
+		return -1;
+	if (join_path(t->sockpath, sizeof(sa.sun_path), t->sockdir, t->idhex, ".sock") < 0 ||
+	    join_path(t->lockpath, sizeof(sa.sun_path), t->sockdir, t->idhex, ".lock") < 0) {
+		seterr(err, errlen, "socket directory %s: path too long for a unix socket",
+		       t->sockdir);
+		return -1;
+	}
+	/* Only the name here: the directory is created when a zygote is
+	 * spawned, since this runs on every launch.  pw_statedir fails when
+	 * it does not exist yet but still gives its path; with no path at
+	 * all (neither XDG_STATE_HOME nor HOME), the log goes beside the
+	 * socket. */
+	statedir[0] = '\0';
+	if (pw_statedir(statedir, sizeof(statedir), 0, serr, sizeof(serr)) < 0 &&
+	    statedir[0] != '/') {
+		pw_debug("no state directory (%s); logging to %s", serr, t->sockdir);
+		snprintf(statedir, sizeof(statedir), "%s", t->sockdir);
+	}
+	if (join_path(t->logpath, sizeof(t->logpath), statedir, t->idhex, ".log") < 0) {
+		seterr(err, errlen, "state directory %s: path too long", statedir);
+		return -1;
+	}
+	return 0;
+}
+
+/* Resolve the profile for cwd, the zygote binary, the identity and the paths. */
+int pw_target_resolve(struct pw_target *t, const char *cwd, char *const envp[],
+                      char *err, size_t errlen)
+{
+	char *path = NULL;
+	int source = 0;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	if (pw_profile_find(cwd, &path, &source, err, errlen) < 0)
+		return -1;
+	rc = pw_profile_load(&t->profile, path, source, err, errlen);
+	free(path);
+	if (rc < 0)
+		return -1;
+	if (find_zygote(t, err, errlen) < 0)
+		goto fail;
+	if (pw_zygote_stamp(t->zygote, t->stamp, sizeof(t->stamp)) < 0) {
+		seterr(err, errlen, "cannot stat %s: %s", t->zygote, strerror(errno));
+		goto fail;
+	}
+	t->identity = pw_identity(&t->profile, PW_PYTHON, t->stamp, envp);
+	snprintf(t->idhex, sizeof(t->idhex), "%016llx", (unsigned long long)t->identity);
+	if (target_paths(t, err, errlen) < 0)
+		goto fail;
+	pw_debug("profile %s (%s), identity %s",
+	         t->profile.path ? t->profile.path : "(built-in)",
+	         pw_profile_source_name(t->profile.source), t->idhex);
+	return 0;
+fail:
+	pw_profile_free(&t->profile);
+	memset(&t->profile, 0, sizeof(t->profile));
+	return -1;
+}
+
+/* Release what pw_target_resolve allocated. */
+void pw_target_free(struct pw_target *t)
+{
+	pw_profile_free(&t->profile);
+	memset(&t->profile, 0, sizeof(t->profile));
+}
+
+
+/* Connect a CLOEXEC stream socket to sockpath; the fd, or -1 with errno. */
+int pw_connect(const char *sockpath)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, saved;
+
+	if (strlen(sockpath) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sa.sun_path, sockpath, strlen(sockpath) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == EINTR)
+			continue;
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Does a live zygote hold lockpath?  It keeps LOCK_EX for its whole life. */
+int pw_zygote_alive(const char *lockpath)
+{
+	int fd, rc, saved;
+
+	fd = open(lockpath, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	do
+		rc = flock(fd, LOCK_SH | LOCK_NB);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return saved == EWOULDBLOCK ? 1 : -1;
+	}
+	flock(fd, LOCK_UN);
+	close(fd);
+	return 0;
+}
+
+/* Move fd to a number >= 3 (CLOEXEC), closing the original; -1 on failure. */
+static int fd_above_stdio(int fd)
+{
+	int high;
+
+	if (fd > 2)
+		return fd;
+	high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return high;
+}
+
+/* In the detached grandchild: set up stdio, signals and fds, exec the zygote. */
+__attribute__((noreturn))
+static void exec_zygote(const struct pw_target *t, int logfd)
+{
+	char *argv[6] = { ZYGOTE_NAME, "--identity", (char *)t->idhex, NULL, NULL, NULL };
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	int nullfd;
+
+	if (t->profile.path) {
+		argv[3] = "--profile";
+		argv[4] = t->profile.path;
+	}
+	/* The caller may have had 0-2 closed, so the log could sit there. */
+	logfd = fd_above_stdio(logfd);
+	nullfd = fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	if (chdir("/") < 0 || logfd < 0 || nullfd < 0 ||
+	    dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+		_exit(127);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);      /* KILL, STOP, libc's own: EINVAL */
+	/* Nothing of the caller's may leak into a long-lived daemon. */
+	if (close_range(3, ~0U, 0) < 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+
+		for (long fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+			close((int)fd);
+	}
+	execv(t->zygote, argv);
+	dprintf(2, "%s: cannot execute %s: %s\n", pw_progname, t->zygote, strerror(errno));
+	_exit(127);
+}
+
+/* In the middle child: detach, fork the zygote, report its pid, and go. */
+__attribute__((noreturn))
+static void spawn_middle(const struct pw_target *t, int logfd, int wfd)
+{
+	struct spawn_report rep = { -1, 0 };
+	pid_t pid;
+
+	setsid();       /* a new session: the zygote never gets the caller's tty */
+	pid = fork();
+	if (pid == 0) {
+		close(wfd);
+		exec_zygote(t, logfd);
+	}
+	rep.pid = pid;
+	rep.err = pid < 0 ? errno : 0;
+	if (write(wfd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
+		_exit(1);
+	_exit(0);
+}
+
+/* Open t's log for appending, creating the state directory first. */
+static int open_log(const struct pw_target *t, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	size_t n = strlen(t->sockdir);
+	int fd;
+
+	/* The log lives in the state directory unless target_paths fell
+	 * back to the socket directory, which already exists. */
+	if (!(strncmp(t->logpath, t->sockdir, n) == 0 && t->logpath[n] == '/') &&
+	    pw_statedir(dir, sizeof(dir), 1, err, errlen) < 0)
+		return -1;
+	fd = open(t->logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0)
+		seterr(err, errlen, "cannot open %s: %s", t->logpath, strerror(errno));
+	return fd;
+}
+
+/* Read the middle child's report and reap it; the zygote's pid or -1. */
+static pid_t spawn_collect(pid_t middle, int rfd, char *err, size_t errlen)
+{
+	struct spawn_report rep = { -1, 0 };
+	ssize_t n;
+	int status = 0;
+	pid_t w;
+
+	do
+		n = read(rfd, &rep, sizeof(rep));
+	while (n < 0 && errno == EINTR);
+	do
+		w = waitpid(middle, &status, 0);
+	while (w < 0 && errno == EINTR);
+	/* ECHILD: the caller ignores SIGCHLD and the kernel reaped it. */
+	if (w < 0 && errno != ECHILD) {
+		seterr(err, errlen, "cannot wait for process %ld: %s", (long)middle,
+		       strerror(errno));
+		return -1;
+	}
+	if (n != (ssize_t)sizeof(rep)) {
+		seterr(err, errlen, "cannot start %s: helper process failed", ZYGOTE_NAME);
+		return -1;
+	}
+	if (rep.pid < 0) {
+		seterr(err, errlen, "cannot fork: %s", strerror(rep.err));
+		return -1;
+	}
+	return rep.pid;
+}
+
+/* Start t's zygote detached in the background; its pid, or -1 with err. */
+int pw_spawn_zygote(const struct pw_target *t, char *err, size_t errlen)
+{
+	int logfd, p[2];
+	pid_t middle, pid;
+
+	logfd = open_log(t, err, errlen);
+	if (logfd < 0)
+		return -1;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		seterr(err, errlen, "cannot create a pipe: %s", strerror(errno));
+		close(logfd);
+		return -1;
+	}
+	middle = fork();
+	if (middle == 0) {
+		close(p[0]);
+		spawn_middle(t, logfd, p[1]);
+	}
+	close(p[1]);
+	close(logfd);
+	if (middle < 0) {
+		seterr(err, errlen, "cannot fork: %s", strerror(errno));
+		close(p[0]);
+		return -1;
+	}
+	pid = spawn_collect(middle, p[0], err, errlen);
+	close(p[0]);
+	if (pid > 0)
+		pw_debug("spawned %s %s (pid %ld), log %s", ZYGOTE_NAME, t->idhex,
+		         (long)pid, t->logpath);
+	return pid;
+}
+
+/* Ask the zygote at sockpath for its key=value status text. */
+int pw_query_status(const char *sockpath, char **text)
+{
+	struct timeval tv = { .tv_sec = PW_STATUS_TIMEOUT_S };   /* a wedged zygote cannot hang us */
+	struct pw_hdr hdr;
+	char *payload = NULL;
+	int fds[1];
+	uint32_t nfds = 0;
+	int fd, saved;
+
+	*text = NULL;
+	fd = pw_connect(sockpath);
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    pw_send(fd, PW_MSG_STATUS_REQ, "", 0, NULL, 0) < 0 ||
+	    pw_recv(fd, &hdr, &payload, fds, 0, &nfds) < 0)
+		goto fail;
+	if (hdr.type != PW_MSG_STATUS) {
+		errno = hdr.type == PW_MSG_REJECT ? EPROTONOSUPPORT : EPROTO;
+		goto fail;
+	}
+	close(fd);
+	*text = payload;
+	return 0;
+fail:
+	saved = errno;
+	free(payload);
+	close(fd);
+	errno = saved;
+	return -1;
+}

@@ -1,0 +1,52 @@
+/* conn.h: finding, reaching and starting the zygote for a profile (shared by pywarm and pywarmctl). */
+#ifndef PW_CONN_H
+#define PW_CONN_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+
+/* Everything that names one zygote. */
+struct pw_target {
+	struct pw_profile profile;
+	uint64_t identity;
+	char idhex[17];             /* identity as 16 lowercase hex digits */
+	char sockdir[PATH_MAX];     /* from pw_sockdir() */
+	char sockpath[PATH_MAX];    /* <sockdir>/<idhex>.sock */
+	char lockpath[PATH_MAX];    /* <sockdir>/<idhex>.lock, held by the live zygote */
+	char logpath[PATH_MAX];     /* <statedir>/<idhex>.log */
+	char zygote[PATH_MAX];      /* the pywarm-zygote binary: beside /proc/self/exe */
+	char stamp[128];            /* "dev:ino:mtime_sec.mtime_nsec:size" of that binary */
+};
+
+/* Resolve the profile that applies in cwd, load it, and compute identity
+ * and paths.  Returns 0; -1 with a one-line message in err (a profile that
+ * does not parse, an unsafe socket directory, a missing zygote binary). */
+int pw_target_resolve(struct pw_target *t, const char *cwd, char *const envp[],
+                      char *err, size_t errlen);
+void pw_target_free(struct pw_target *t);
+
+
+/* Connect to a zygote socket (CLOEXEC).  Returns the fd, or -1 with errno;
+ * ENOENT and ECONNREFUSED mean "no zygote serves here". */
+int pw_connect(const char *sockpath);
+
+/* 1 if a live zygote holds the lock file (it may still be warming), 0 if
+ * not, -1 with errno on error. */
+int pw_zygote_alive(const char *lockpath);
+
+/* Start a zygote for t in the background, detached (double fork, setsid,
+ * stdin /dev/null, stdout/stderr appended to t->logpath), exec'ing
+ *   pywarm-zygote --identity <idhex> [--profile <path>]
+ * Returns its pid (it may exit at once if another one won the lock), or -1
+ * with a message in err.  Never leaves a zombie or a child of the caller. */
+int pw_spawn_zygote(const struct pw_target *t, char *err, size_t errlen);
+
+/* Ask a zygote for its status: the key=value text of PW_MSG_STATUS
+ * (malloc'd, NUL-terminated).  Returns 0, or -1 with errno (EAGAIN: no
+ * reply within PW_STATUS_TIMEOUT_S seconds). */
+#define PW_STATUS_TIMEOUT_S 5
+int pw_query_status(const char *sockpath, char **text);
+
+#endif

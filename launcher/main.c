@@ -1,0 +1,371 @@
+/* main.c: pywarm, the launcher: run a python3 command line in a warm child, or exec python3. */
+#include "args.h"
+#include "config.h"
+#include "conn.h"
+#include "proto.h"
+#include "sig.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef PW_PYTHON
+#error "PW_PYTHON must name the real interpreter"
+#endif
+
+extern char **environ;
+
+/* What the launcher knows about the run it is trying to serve warm. */
+struct run {
+	int argc;
+	char **argv;
+	struct pw_cmdline cmd;
+	struct pw_target target;
+	int target_ok;
+	int sock;
+	sigset_t saved_mask;
+	int tty_fd;                 /* a terminal among fds 0-2, or -1 */
+	struct termios tty_saved;
+	pid_t child;
+};
+
+/* Exec the real interpreter with our argv (argv[0] replaced by its path). */
+static void __attribute__((noreturn)) run_cold(struct run *r, const char *why)
+{
+	struct stat self, real;
+
+	pw_debug("cold: %s", why);
+	if (r->sock >= 0)
+		close(r->sock);
+	if (stat(PW_PYTHON, &real) == 0 && stat("/proc/self/exe", &self) == 0 &&
+	    real.st_dev == self.st_dev && real.st_ino == self.st_ino)
+		pw_die("%s is pywarm itself; refusing to exec it in a loop", PW_PYTHON);
+	r->argv[0] = (char *)PW_PYTHON;
+	execv(PW_PYTHON, r->argv);
+	pw_die_errno("cannot run %s", PW_PYTHON);
+}
+
+/* Does the environment hold anything this version cannot serve warm? */
+static const char *env_cold_reason(void)
+{
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, "PYTHON", 6) == 0)
+			return "PYTHON* variable in the environment";
+	const char *d = getenv("PYWARM_DISABLE");
+	if (d && *d && strcmp(d, "0") != 0)
+		return "PYWARM_DISABLE is set";
+	return NULL;
+}
+
+/* Process state that a warm child could not reproduce. */
+static const char *state_cold_reason(void)
+{
+	struct itimerval it;
+	int which[] = { ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF };
+
+	for (size_t i = 0; i < 3; i++)
+		if (getitimer(which[i], &it) == 0 &&
+		    (it.it_value.tv_sec || it.it_value.tv_usec))
+			return "an interval timer is armed";
+	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 0)
+		return "the caller runs under seccomp";
+	return NULL;
+}
+
+/* Add every inheritable fd of ours, in order, after the cwd at fds[0]. */
+static int collect_fds(struct pw_launch *l, int *fds)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (d == NULL)
+		return -1;
+	int dfd = dirfd(d);
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		int fd = atoi(de->d_name);
+		if (fd == dfd)
+			continue;
+		int fl = fcntl(fd, F_GETFD);
+		if (fl < 0 || (fl & FD_CLOEXEC))
+			continue;
+		if (l->nfds >= PW_MAX_FDS) {
+			closedir(d);
+			errno = EMFILE;
+			return -1;
+		}
+		l->fdnum[l->nfds] = fd;
+		fds[l->nfds++] = fd;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Namespaces, root, groups, affinity: what the child compares or copies. */
+static void collect_identity_state(struct pw_launch *l, uint32_t *groups, uint8_t *cpus)
+{
+	struct stat st;
+	char path[64];
+
+	for (int i = 0; i < PW_NNS; i++) {
+		snprintf(path, sizeof path, "/proc/self/ns/%s", pw_ns_names[i]);
+		l->ns_ino[i] = stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+	}
+	if (stat("/", &st) == 0) {
+		l->root_dev = st.st_dev;
+		l->root_ino = st.st_ino;
+	}
+	gid_t g[256];
+	int n = getgroups(256, g);
+	for (int i = 0; i < n; i++)
+		groups[i] = g[i];
+	l->ngroups = n > 0 ? (uint32_t)n : 0;
+	l->groups = groups;
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0) {
+		memcpy(cpus, &set, sizeof set < PW_CPUSET_BYTES ? sizeof set : PW_CPUSET_BYTES);
+		l->cpuset_len = sizeof set < PW_CPUSET_BYTES ? sizeof set : PW_CPUSET_BYTES;
+		l->cpuset = cpus;
+	}
+}
+
+/* Signals, umask, nice, rlimits: the process state exec would carry over. */
+static void collect_process_state(struct pw_launch *l)
+{
+	mode_t m = umask(0);
+	umask(m);
+	l->umask = m;
+	errno = 0;
+	int nice = getpriority(PRIO_PROCESS, 0);
+	l->nice = errno ? 0 : nice;
+	for (int s = 1; s <= PW_NSIG; s++) {
+		struct sigaction sa;
+		if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			l->sig_ignored |= 1ull << (s - 1);
+	}
+	sigset_t blocked;
+	sigprocmask(SIG_BLOCK, NULL, &blocked);
+	for (int s = 1; s <= PW_NSIG; s++)
+		if (sigismember(&blocked, s) == 1)
+			l->sig_blocked |= 1ull << (s - 1);
+	for (int i = 0; i < PW_NRLIMIT; i++) {
+		struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+		getrlimit(i, &rl);
+		l->rlim_cur[i] = rl.rlim_cur;
+		l->rlim_max[i] = rl.rlim_max;
+	}
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+		l->flags |= PW_LF_NO_NEW_PRIVS;
+}
+
+/* Build and send the launch request; -1 means nothing reached a child. */
+static int send_launch(struct run *r, const sigset_t *orig_mask)
+{
+	static struct pw_launch l;
+	static int fds[PW_MAX_FDS];
+	static uint32_t groups[256];
+	static uint8_t cpus[PW_CPUSET_BYTES];
+
+	l.identity = r->target.identity;
+	l.mode = (uint32_t)r->cmd.mode;
+	l.payload = (uint32_t)r->cmd.payload;
+	l.sysargv = (uint32_t)r->cmd.sysargv;
+	l.stdin_dash = (uint32_t)r->cmd.stdin_dash;
+	collect_process_state(&l);
+	/* The mask the caller gave us, not the one with forwarded signals blocked. */
+	l.sig_blocked = 0;
+	for (int s = 1; s <= PW_NSIG; s++)
+		if (sigismember(orig_mask, s) == 1)
+			l.sig_blocked |= 1ull << (s - 1);
+	collect_identity_state(&l, groups, cpus);
+	l.argc = (uint32_t)r->argc;
+	l.argv = r->argv;
+	uint32_t envc = 0;
+	while (environ[envc])
+		envc++;
+	l.envc = envc;
+	l.envp = environ;
+	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0)
+		return -1;
+	l.nfds = 1;
+	l.fdnum[0] = -1;
+	fds[0] = cwd;
+	if (collect_fds(&l, fds) < 0) {
+		close(cwd);
+		return -1;
+	}
+	char *buf;
+	size_t len;
+	int rc = pw_launch_encode(&l, &buf, &len);
+	if (rc == 0) {
+		rc = pw_send(r->sock, PW_MSG_LAUNCH, buf, (uint32_t)len, fds, l.nfds);
+		free(buf);
+	}
+	close(cwd);
+	return rc;
+}
+
+/* Remember the terminal settings so a signal death can restore them. */
+static void save_tty(struct run *r)
+{
+	r->tty_fd = -1;
+	for (int fd = 0; fd <= 2; fd++)
+		if (tcgetattr(fd, &r->tty_saved) == 0) {
+			r->tty_fd = fd;
+			return;
+		}
+}
+
+/* Put the terminal back the way it was if the dead child left it changed. */
+static void restore_tty(struct run *r)
+{
+	struct termios now;
+	if (r->tty_fd < 0 || tcgetattr(r->tty_fd, &now) != 0)
+		return;
+	if (memcmp(&now, &r->tty_saved, sizeof now) != 0)
+		tcsetattr(r->tty_fd, TCSADRAIN, &r->tty_saved);
+}
+
+/* Leave exactly as the child did: same code, or death by the same signal. */
+static void __attribute__((noreturn)) exit_like(struct run *r, int status)
+{
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status));
+	int sig = WTERMSIG(status);
+	restore_tty(r);
+	if (!WCOREDUMP(status)) {
+		struct rlimit none = { 0, 0 };
+		struct rlimit cur;
+		if (getrlimit(RLIMIT_CORE, &cur) == 0) {
+			none.rlim_max = cur.rlim_max;
+			setrlimit(RLIMIT_CORE, &none);
+		}
+	}
+	signal(sig, SIG_DFL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	_exit(128 + sig);
+}
+
+/* The zygote vanished while the child ran: it was killed with it. */
+static void __attribute__((noreturn)) zygote_lost(struct run *r)
+{
+	pw_warn("the zygote serving this run died; the program (pid %d) was killed",
+	        (int)r->child);
+	exit_like(r, SIGKILL);
+}
+
+/* Read messages until the child's fate is known. */
+static void __attribute__((noreturn)) wait_child(struct run *r)
+{
+	for (;;) {
+		struct pw_hdr h;
+		char *payload;
+		int fds[1];
+		uint32_t nfds;
+		if (pw_recv(r->sock, &h, &payload, fds, 0, &nfds) < 0) {
+			if (r->child == 0) {
+				pw_sig_unblock(&r->saved_mask);
+				run_cold(r, errno == EPROTONOSUPPORT ? "zygote speaks another protocol version"
+				                                     : "zygote closed before the child started");
+			}
+			zygote_lost(r);
+		}
+		if (h.type == PW_MSG_READY && h.len == sizeof(struct pw_ready) && r->child == 0) {
+			struct pw_ready rd;
+			memcpy(&rd, payload, sizeof rd);
+			r->child = rd.pid;
+			pw_debug("warm pid=%d", (int)rd.pid);
+			pw_sig_forward(rd.pid, &r->saved_mask);
+		} else if (h.type == PW_MSG_EXIT && h.len == sizeof(struct pw_exit)) {
+			struct pw_exit ex;
+			memcpy(&ex, payload, sizeof ex);
+			if (r->child == 0) {
+				pw_sig_unblock(&r->saved_mask);
+				run_cold(r, "child ended before it started the program");
+			}
+			pw_sig_stop();
+			pw_debug("exit status=0x%x", ex.status);
+			exit_like(r, ex.status);
+		} else if ((h.type == PW_MSG_FALLBACK || h.type == PW_MSG_REJECT) && r->child == 0) {
+			char why[300];
+			snprintf(why, sizeof why, "zygote: %s", payload);
+			pw_sig_unblock(&r->saved_mask);
+			run_cold(r, why);
+		}
+		free(payload);
+	}
+}
+
+/* Reach the zygote, starting one in the background if none serves. */
+static int connect_zygote(struct run *r)
+{
+	char err[512];
+	int sock = pw_connect(r->target.sockpath);
+	if (sock >= 0)
+		return sock;
+	if (errno != ENOENT && errno != ECONNREFUSED) {
+		pw_debug("cannot connect to %s: %s", r->target.sockpath, strerror(errno));
+		return -1;
+	}
+	if (pw_zygote_alive(r->target.lockpath) == 1) {
+		pw_debug("zygote %s is still warming", r->target.idhex);
+		return -1;
+	}
+	pid_t pid = pw_spawn_zygote(&r->target, err, sizeof err);
+	if (pid < 0)
+		pw_warn("%s", err);
+	else
+		pw_debug("spawned zygote %s pid=%d", r->target.idhex, (int)pid);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct run r = { .argc = argc, .argv = argv, .sock = -1 };
+	char cwd[PATH_MAX], err[PATH_MAX + 256];
+	const char *why;
+
+	pw_progname = "pywarm";
+	pw_debug_init();
+	pw_cmdline_parse(&r.cmd, argc, argv);
+	if (r.cmd.cold)
+		run_cold(&r, r.cmd.cold);
+	if ((why = env_cold_reason()) != NULL || (why = state_cold_reason()) != NULL)
+		run_cold(&r, why);
+	if (r.cmd.mode == PW_RUN_STDIN && isatty(0))
+		run_cold(&r, "interactive session");
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		run_cold(&r, "the working directory has no path");
+	if (pw_target_resolve(&r.target, cwd, environ, err, sizeof err) < 0) {
+		pw_warn("%s", err);
+		run_cold(&r, "no usable profile");
+	}
+	r.sock = connect_zygote(&r);
+	if (r.sock < 0)
+		run_cold(&r, "no zygote serves this profile yet");
+	pw_sig_block(&r.saved_mask);
+	save_tty(&r);
+	if (send_launch(&r, &r.saved_mask) < 0) {
+		pw_sig_unblock(&r.saved_mask);
+		run_cold(&r, "cannot hand the run to the zygote");
+	}
+	wait_child(&r);
+}

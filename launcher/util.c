@@ -1,0 +1,177 @@
+/* util.c: messages, dying, the PYWARM_DEBUG trace and the clock, for pywarm and pywarmctl. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* Longest message line written; longer ones are cut (one write() per line). */
+#define PW_LINE_MAX 4096
+
+const char *pw_progname = "pywarm";
+
+/* Where the debug trace goes: -1 when PYWARM_DEBUG is unset (the common,
+ * cheap case), 2 for "1", or a file opened O_APPEND.  Set once by
+ * pw_debug_init(). */
+static int debug_fd = -1;
+
+/* Write one whole line with a single write(), so that lines from concurrent
+ * processes appending to the same file never interleave. */
+static void write_line(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = write(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+}
+
+/* Format "<progname>: <fmt...>[: strerror(err)]\n" and write it to stderr. */
+__attribute__((format(printf, 2, 0)))
+static void vmessage(int err, const char *fmt, va_list ap)
+{
+	char buf[PW_LINE_MAX];
+	size_t len;
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%s: ", pw_progname);
+	len = n < 0 ? 0 : (size_t)n;
+	if (len < sizeof(buf)) {
+		n = vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
+		len += n < 0 ? 0 : (size_t)n;
+	}
+	if (err && len < sizeof(buf)) {
+		n = snprintf(buf + len, sizeof(buf) - len, ": %s", strerror(err));
+		len += n < 0 ? 0 : (size_t)n;
+	}
+	if (len > sizeof(buf) - 2)
+		len = sizeof(buf) - 2;
+	buf[len++] = '\n';
+	write_line(2, buf, len);
+}
+
+/* "<progname>: <msg>" on stderr; errno is preserved. */
+void pw_warn(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(0, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+/* "<progname>: <msg>: strerror(errno)" on stderr; errno is preserved. */
+void pw_warn_errno(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(saved, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+/* pw_warn, then exit with PW_EXIT_FATAL. */
+void pw_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(0, fmt, ap);
+	va_end(ap);
+	exit(PW_EXIT_FATAL);
+}
+
+/* pw_warn_errno, then exit with PW_EXIT_FATAL. */
+void pw_die_errno(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(saved, fmt, ap);
+	va_end(ap);
+	exit(PW_EXIT_FATAL);
+}
+
+/* Read PYWARM_DEBUG once: unset, empty or "0" is off; a value starting with
+ * '/' appends to that file; anything else ("1") traces to stderr. */
+void pw_debug_init(void)
+{
+	const char *v = getenv("PYWARM_DEBUG");
+	int fd;
+
+	debug_fd = -1;
+	if (!v || !*v || strcmp(v, "0") == 0)
+		return;
+	if (v[0] != '/') {
+		debug_fd = 2;
+		return;
+	}
+	fd = open(v, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0) {
+		pw_warn_errno("cannot open debug log %s", v);
+		return;
+	}
+	/* Keep the trace off fds 0-2: pywarm passes those on as the
+	 * caller's stdio, and a trace file must never stand in for one. */
+	if (fd <= 2) {
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+		close(fd);
+		if (high < 0)
+			return;
+		fd = high;
+	}
+	debug_fd = fd;
+}
+
+/* Is the debug trace on? */
+int pw_debug_enabled(void)
+{
+	return debug_fd >= 0;
+}
+
+/* One trace line "<progname>[PID]: debug: <msg>"; errno is preserved. */
+void pw_debug(const char *fmt, ...)
+{
+	char buf[PW_LINE_MAX];
+	int saved = errno;
+	size_t len;
+	va_list ap;
+	int n;
+
+	if (debug_fd < 0)
+		return;
+	n = snprintf(buf, sizeof(buf), "%s[%ld]: debug: ", pw_progname,
+	             (long)getpid());
+	len = n < 0 ? 0 : (size_t)n;
+	if (len < sizeof(buf)) {
+		va_start(ap, fmt);
+		n = vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
+		va_end(ap);
+		len += n < 0 ? 0 : (size_t)n;
+	}
+	if (len > sizeof(buf) - 2)
+		len = sizeof(buf) - 2;
+	buf[len++] = '\n';
+	write_line(debug_fd, buf, len);
+	errno = saved;
+}
+
+/* Monotonic clock in microseconds. */
+long long pw_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}

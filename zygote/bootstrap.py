@@ -1,0 +1,90 @@
+# bootstrap.py: the Python half of a warm child's set-up; pywarm-zygote compiles it once and calls setup() after each fork.
+#
+# Everything here recreates, for the caller's fds, environment and argv, what
+# CPython 3.11 computes at start-up (Python/pylifecycle.c create_stdio,
+# Modules/posixmodule.c convertenviron, Modules/signalmodule.c).  It runs in
+# its own namespace, never in __main__, and is not in sys.modules.
+
+import io as _io
+import os as _os
+import signal as _signal
+import sys as _sys
+
+# What python3's configuration gave the zygote's own standard streams; the
+# zygote was started under the same identity (locale, PYTHON* variables), so
+# a fresh python3 would compute the same values.
+_ENCODING = _sys.__stdout__.encoding
+_ERRORS = _sys.__stdout__.errors
+_STDIN_ERRORS = _sys.__stdin__.errors
+_BUFFERED = not _sys.__stdout__.write_through
+
+
+def _valid_fd(fd):
+    """CPython's is_valid_fd(): fcntl(F_GETFD) succeeds."""
+    try:
+        _os.get_inheritable(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _stream(fd, write, name, errors):
+    """One standard stream, built the way create_stdio() builds it."""
+    if not _valid_fd(fd):
+        return None
+    buffering = 0 if (not _BUFFERED and write) else -1
+    buf = _io.open(fd, "wb" if write else "rb", buffering, None, None, None, False)
+    raw = buf.raw if buffering else buf
+    raw.name = name
+    isatty = raw.isatty()
+    line_buffering = _BUFFERED and (isatty or fd == 2)
+    stream = _io.TextIOWrapper(buf, _ENCODING, errors, "\n",
+                               line_buffering, not _BUFFERED)
+    stream.mode = "w" if write else "r"
+    return stream
+
+
+def _environ(entries):
+    """Rebuild os.environ (and os.environb, posix.environ: one dict) from C environ."""
+    data = _os.environ._data
+    data.clear()
+    for entry in entries:
+        key, sep, value = entry.partition(b"=")
+        if sep:
+            data.setdefault(key, value)
+
+
+def _signals(ignored):
+    """Ignore what the caller ignored, as exec would have kept it."""
+    for signum in ignored:
+        if signum in (_signal.SIGPIPE, _signal.SIGXFSZ):
+            continue                    # python3 ignores these anyway
+        try:
+            _signal.signal(signum, _signal.SIG_IGN)
+        except (OSError, ValueError):
+            pass
+
+
+def _caches():
+    """Forget what the zygote derived from its own environment."""
+    mods = _sys.modules
+    if "time" in mods:
+        mods["time"].tzset()
+    if "tempfile" in mods:
+        mods["tempfile"].tempdir = None
+    if "linecache" in mods:
+        mods["linecache"].clearcache()
+    if "warnings" in mods:
+        mods["warnings"]._filters_mutated()
+
+
+def setup(argv, orig_argv, environ, ignored):
+    """Make this freshly forked interpreter look freshly started."""
+    _environ(environ)
+    _sys.argv = [_os.fsdecode(a) for a in argv]
+    _sys.orig_argv = [_os.fsdecode(a) for a in orig_argv]
+    _sys.stdin = _sys.__stdin__ = _stream(0, False, "<stdin>", _STDIN_ERRORS)
+    _sys.stdout = _sys.__stdout__ = _stream(1, True, "<stdout>", _ERRORS)
+    _sys.stderr = _sys.__stderr__ = _stream(2, True, "<stderr>", "backslashreplace")
+    _signals(ignored)
+    _caches()

@@ -1,0 +1,265 @@
+/* child.c: a forked child's C-level set-up: read the request, take the caller's fds, cwd, environment and process state. */
+#include "zygote.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Our own fds that must survive the fd shuffle until user code starts. */
+struct keep {
+	int conn, notify, log;
+};
+
+/* Tell the client to run cold, log why, and leave. */
+static void __attribute__((noreturn)) fallback(struct zygote *z, int conn, int type, const char *why)
+{
+	zlog(z, "child %d: %s: %s", (int)getpid(),
+	     type == PW_MSG_REJECT ? "rejected" : "cold fallback", why);
+	pw_send(conn, (uint16_t)type, why, (uint32_t)strlen(why) + 1, NULL, 0);
+	_exit(0);
+}
+
+/* Move fd to the lowest free number >= base (CLOEXEC); -1 on error. */
+static int move_above(int fd, int base)
+{
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, base);
+	if (nfd >= 0)
+		close(fd);
+	return nfd;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+/* Close every fd not in keep[0..n) (sorted here). */
+static void close_others(int *keep, size_t n)
+{
+	qsort(keep, n, sizeof *keep, cmp_int);
+	unsigned int from = 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned int)keep[i] > from)
+			close_range(from, (unsigned int)keep[i] - 1, 0);
+		from = (unsigned int)keep[i] + 1;
+	}
+	close_range(from, ~0U, 0);
+}
+
+/* Put the caller's fds at their numbers and its cwd in place; close the rest. */
+static const char *install_fds(struct pw_launch *l, struct keep *k)
+{
+	static int keep[PW_MAX_FDS + 3];
+	int base = 3;
+	size_t n = 0;
+
+	for (uint32_t i = 1; i < l->nfds; i++)
+		if (l->fdnum[i] >= base)
+			base = l->fdnum[i] + 1;
+	if ((k->conn = move_above(k->conn, base)) < 0 ||
+	    (k->notify = move_above(k->notify, base)) < 0 ||
+	    (k->log = move_above(k->log, base)) < 0)
+		return "cannot move the zygote's own descriptors";
+	for (uint32_t i = 0; i < l->nfds; i++)
+		if ((l->fds[i] = move_above(l->fds[i], base)) < 0)
+			return "cannot move a received descriptor";
+	for (uint32_t i = 1; i < l->nfds; i++) {
+		if (dup2(l->fds[i], l->fdnum[i]) < 0)
+			return "cannot place a descriptor at its number";
+		close(l->fds[i]);
+		keep[n++] = l->fdnum[i];
+	}
+	if (fchdir(l->fds[0]) < 0)
+		return "cannot enter the caller's working directory";
+	close(l->fds[0]);
+	keep[n++] = k->conn;
+	keep[n++] = k->notify;
+	keep[n++] = k->log;
+	close_others(keep, n);
+	return NULL;
+}
+
+/* Is the caller in our namespaces, under our root, with our groups? */
+static const char *check_same_world(struct pw_launch *l, int conn)
+{
+	struct stat st;
+	char path[64];
+
+	for (int i = 0; i < PW_NNS; i++) {
+		snprintf(path, sizeof path, "/proc/self/ns/%s", pw_ns_names[i]);
+		uint64_t ino = stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+		if (ino != l->ns_ino[i])
+			return "the caller is in another namespace";
+	}
+	if (stat("/", &st) < 0 || (uint64_t)st.st_dev != l->root_dev || (uint64_t)st.st_ino != l->root_ino)
+		return "the caller has another root directory";
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    cred.uid != geteuid() || cred.gid != getegid())
+		return "the caller has other credentials";
+	gid_t g[256];
+	int n = getgroups(256, g);
+	if (n < 0 || (uint32_t)n != l->ngroups)
+		return "the caller has other supplementary groups";
+	for (int i = 0; i < n; i++)
+		if (g[i] != l->groups[i])
+			return "the caller has other supplementary groups";
+	return NULL;
+}
+
+/* Resource limits exactly as the caller's. */
+static const char *apply_rlimits(struct zygote *z, struct pw_launch *l)
+{
+	if (l->rlim_cur[RLIMIT_AS] != RLIM_INFINITY || l->rlim_cur[RLIMIT_DATA] != RLIM_INFINITY)
+		return "a memory rlimit is set (the warm child is larger than a fresh python3)";
+	if (l->rlim_cur[RLIMIT_STACK] != z->stack_cur)
+		return "the stack rlimit differs from the zygote's";
+	for (int i = 0; i < PW_NRLIMIT && i < RLIM_NLIMITS; i++) {
+		struct rlimit want = { l->rlim_cur[i], l->rlim_max[i] }, have;
+		if (getrlimit(i, &have) == 0 && have.rlim_cur == want.rlim_cur &&
+		    have.rlim_max == want.rlim_max)
+			continue;
+		if (setrlimit(i, &want) < 0)
+			return "cannot set the caller's rlimits";
+	}
+	return NULL;
+}
+
+/* umask, nice, CPU affinity, no_new_privs. */
+static const char *apply_process(struct pw_launch *l)
+{
+	umask((mode_t)l->umask);
+	errno = 0;
+	int nice = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0 && nice != l->nice && setpriority(PRIO_PROCESS, 0, l->nice) < 0)
+		return "cannot take the caller's nice value";
+	if (l->cpuset_len > 0) {
+		cpu_set_t want, have;
+		CPU_ZERO(&want);
+		memcpy(&want, l->cpuset, l->cpuset_len < sizeof want ? l->cpuset_len : sizeof want);
+		if (sched_getaffinity(0, sizeof have, &have) < 0 || !CPU_EQUAL(&want, &have))
+			if (sched_setaffinity(0, sizeof want, &want) < 0)
+				return "cannot take the caller's CPU affinity";
+	}
+	int nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
+	if (nnp && !(l->flags & PW_LF_NO_NEW_PRIVS))
+		return "the zygote runs with no_new_privs and the caller does not";
+	if (!nnp && (l->flags & PW_LF_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return "cannot set no_new_privs";
+	return NULL;
+}
+
+/* The caller's environment, plus what python3's locale coercion would add. */
+static void apply_environ(struct zygote *z, struct pw_launch *l)
+{
+	environ = l->envp;
+	if (z->lc_ctype[0])
+		setenv("LC_CTYPE", z->lc_ctype, 1);
+}
+
+/* The caller's signal mask, the last thing before user code. */
+static void apply_sigmask(struct pw_launch *l)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	for (int s = 1; s <= PW_NSIG; s++)
+		if (l->sig_blocked & (1ull << (s - 1)))
+			sigaddset(&set, s);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+/* Answer a status request from this snapshot of the zygote. */
+static void __attribute__((noreturn)) answer_status(struct zygote *z, int conn)
+{
+	char text[4096];
+	zstatus_text(z, text, sizeof text);
+	pw_send(conn, PW_MSG_STATUS, text, (uint32_t)strlen(text), NULL, 0);
+	_exit(0);
+}
+
+/* Read and check the request; anything malformed is logged and dropped. */
+static void read_request(struct zygote *z, int conn, struct pw_launch *l)
+{
+	static int fds[PW_MAX_FDS];
+	struct pw_hdr h;
+	char *payload, err[256];
+	uint32_t nfds;
+
+	if (pw_recv(conn, &h, &payload, fds, PW_MAX_FDS, &nfds) < 0) {
+		if (errno == EPROTONOSUPPORT)
+			fallback(z, conn, PW_MSG_REJECT, "protocol version mismatch");
+		if (errno != ENOMSG)
+			zlog(z, "child %d: dropped a request: %s", (int)getpid(), strerror(errno));
+		_exit(ZCHILD_EXIT_BADREQ);
+	}
+	if (h.type == PW_MSG_STATUS_REQ && nfds == 0)
+		answer_status(z, conn);
+	if (h.type != PW_MSG_LAUNCH || pw_launch_decode(l, payload, h.len, err, sizeof err) < 0 ||
+	    l->nfds != nfds) {
+		if (h.type != PW_MSG_LAUNCH)
+			snprintf(err, sizeof err, "unexpected message type %u", h.type);
+		else if (l->nfds != nfds)
+			snprintf(err, sizeof err, "announced %u fds, received %u", l->nfds, nfds);
+		zlog(z, "child %d: dropped a request: %s", (int)getpid(), err);
+		for (uint32_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		_exit(ZCHILD_EXIT_BADREQ);
+	}
+	free(payload);
+	memcpy(l->fds, fds, sizeof(int) * nfds);
+}
+
+/* Become the caller's program: set-up, then hand over to Python for good. */
+void zchild_main(struct zygote *z, int conn)
+{
+	static struct pw_launch l;
+	struct keep k = { conn, z->notify_w, z->logfd };
+	char err[512];
+	const char *why;
+
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != z->pid)
+		_exit(ZCHILD_EXIT_BADREQ);
+	struct timeval tv = { 10, 0 };
+	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	read_request(z, conn, &l);
+	if (l.identity != z->identity)
+		fallback(z, conn, PW_MSG_REJECT, "identity mismatch");
+	if ((why = check_same_world(&l, conn)) != NULL)
+		fallback(z, conn, PW_MSG_FALLBACK, why);
+	why = install_fds(&l, &k);
+	z->logfd = k.log;
+	if (why != NULL)
+		fallback(z, k.conn, PW_MSG_FALLBACK, why);
+	if ((why = apply_rlimits(z, &l)) != NULL || (why = apply_process(&l)) != NULL)
+		fallback(z, k.conn, PW_MSG_FALLBACK, why);
+	apply_environ(z, &l);
+	if (zpy_child_setup(z, &l, err, sizeof err) < 0)
+		fallback(z, k.conn, PW_MSG_FALLBACK, err);
+	struct znotice zn = { (int32_t)getpid(), ZN_READY };
+	struct pw_ready rd = { (int32_t)getpid() };
+	if (write(k.notify, &zn, sizeof zn) < 0 ||
+	    pw_send(k.conn, PW_MSG_READY, &rd, sizeof rd, NULL, 0) < 0)
+		_exit(ZCHILD_EXIT_BADREQ);
+	close(k.conn);
+	close(k.notify);
+	close(k.log);
+	z->logfd = -1;
+	apply_sigmask(&l);
+	zpy_child_run(z, &l);
+}

@@ -1,0 +1,276 @@
+/* listen.c: the zygote's socket and event loop: accept, fork, reap, report exits, hang up orphans, retire. */
+#include "zygote.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define HANGUP_GRACE_US  2000000LL   /* SIGHUP, then SIGKILL this much later */
+#define MAX_POLL         1024        /* children watched at once; more wait their turn */
+
+/* Bind and listen on the socket path (the lock is already ours, so a file
+ * left there is stale). */
+int zlisten_open(struct zygote *z)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(z->sockpath) >= sizeof sa.sun_path) {
+		zlog(z, "socket path too long: %s", z->sockpath);
+		return -1;
+	}
+	strcpy(sa.sun_path, z->sockpath);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		zlog(z, "cannot create a socket: %s", strerror(errno));
+		return -1;
+	}
+	unlink(z->sockpath);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 128) < 0) {
+		zlog(z, "cannot listen on %s: %s", z->sockpath, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	z->listenfd = fd;
+	return 0;
+}
+
+/* key=value lines for pywarmctl status. */
+void zstatus_text(struct zygote *z, char *buf, size_t len)
+{
+	snprintf(buf, len,
+	         "pid=%d\nidentity=%s\nprofile=%s\nsource=%s\ninterpreter=%s\n"
+	         "started=%lld\nmodules=%zu\nfailed=%zu\nfailed_names=%s\n"
+	         "launches=%lu\nrunning=%zu\nstate=%s\nidle_timeout=%ld\n",
+	         (int)z->pid, z->idhex, z->profile.path ? z->profile.path : "",
+	         pw_profile_source_name(z->profile.source), PW_PYTHON,
+	         (long long)z->started, z->modules_ok, z->modules_failed,
+	         z->failed_names, z->launches, z->nchildren,
+	         z->retiring ? "retiring" : "serving", z->profile.idle_timeout);
+}
+
+/* Fork a child for a new connection; the parent keeps the socket to report
+ * the exit status and to notice the launcher going away. */
+static void spawn_child(struct zygote *z, int conn)
+{
+	struct zchild *c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		close(conn);
+		return;
+	}
+	zpy_before_fork();
+	pid_t pid = fork();
+	if (pid == 0) {
+		zpy_after_fork_child();
+		zchild_main(z, conn);
+	}
+	zpy_after_fork_parent();
+	if (pid < 0) {
+		zlog(z, "cannot fork a child: %s", strerror(errno));
+		close(conn);
+		free(c);
+		return;
+	}
+	setpgid(pid, pid);          /* also done in the child; whichever runs first */
+	struct timeval tv = { 1, 0 };
+	setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	c->pid = pid;
+	c->conn = conn;
+	c->next = z->children;
+	z->children = c;
+	z->nchildren++;
+}
+
+/* Accept what is pending; peers of another uid are refused. */
+static void accept_clients(struct zygote *z)
+{
+	for (int i = 0; i < 16; i++) {
+		int conn = accept4(z->listenfd, NULL, NULL, SOCK_CLOEXEC);
+		if (conn < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				zlog(z, "cannot accept a connection: %s", strerror(errno));
+			return;
+		}
+		struct ucred cred;
+		socklen_t len = sizeof cred;
+		if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+		    cred.uid != geteuid()) {
+			zlog(z, "refused a client of uid %d", (int)cred.uid);
+			close(conn);
+			continue;
+		}
+		z->last_active_us = znow_us();
+		spawn_child(z, conn);
+	}
+}
+
+/* Unlink c from the children list and free it. */
+static void forget_child(struct zygote *z, struct zchild *c)
+{
+	for (struct zchild **p = &z->children; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	if (c->conn >= 0)
+		close(c->conn);
+	free(c);
+	z->nchildren--;
+}
+
+/* Reap every dead child and send its wait status to its launcher. */
+static void reap(struct zygote *z)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct zchild *c = z->children;
+		while (c && c->pid != pid)
+			c = c->next;
+		if (c == NULL)
+			continue;
+		if (c->conn >= 0) {
+			struct pw_exit ex = { status };
+			pw_send(c->conn, PW_MSG_EXIT, &ex, sizeof ex, NULL, 0);
+		}
+		forget_child(z, c);
+		z->last_active_us = znow_us();
+	}
+}
+
+/* The launcher went away: hang up on the child's process group. */
+static void hang_up(struct zygote *z, struct zchild *c)
+{
+	zlog(z, "launcher of child %d went away; hanging up", (int)c->pid);
+	kill(-c->pid, SIGHUP);
+	kill(-c->pid, SIGCONT);
+	c->kill_at_us = znow_us() + HANGUP_GRACE_US;
+	close(c->conn);
+	c->conn = -1;
+}
+
+/* Read the children's notices (READY: a launch served). */
+static void read_notices(struct zygote *z)
+{
+	struct znotice n;
+	while (read(z->notify_r, &n, sizeof n) == (ssize_t)sizeof n) {
+		if (n.event != ZN_READY)
+			continue;
+		z->launches++;
+		for (struct zchild *c = z->children; c; c = c->next)
+			if (c->pid == n.pid)
+				c->ready = 1;
+	}
+}
+
+/* Stop accepting: later launches find no socket and run cold. */
+static void retire(struct zygote *z, const char *why)
+{
+	if (z->retiring)
+		return;
+	zlog(z, "retiring: %s", why);
+	z->retiring = 1;
+	if (z->listenfd >= 0) {
+		unlink(z->sockpath);
+		close(z->listenfd);
+		z->listenfd = -1;
+	}
+}
+
+/* Handle what arrived on the signalfd. */
+static void read_signals(struct zygote *z)
+{
+	struct signalfd_siginfo si;
+	while (read(z->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGCHLD) {
+			reap(z);
+			continue;
+		}
+		if (z->retiring) {      /* asked twice: hang up on everyone now */
+			for (struct zchild *c = z->children; c; c = c->next)
+				if (c->conn >= 0)
+					hang_up(z, c);
+		}
+		retire(z, strsignal((int)si.ssi_signo));
+	}
+}
+
+/* Milliseconds until the next deadline (idle exit, SIGKILL), or -1. */
+static int next_timeout(struct zygote *z, long long now)
+{
+	long long next = -1;
+	if (z->nchildren == 0 && z->profile.idle_timeout > 0 && !z->retiring)
+		next = z->last_active_us + z->profile.idle_timeout * 1000000LL;
+	for (struct zchild *c = z->children; c; c = c->next)
+		if (c->kill_at_us && (next < 0 || c->kill_at_us < next))
+			next = c->kill_at_us;
+	if (next < 0)
+		return -1;
+	return next <= now ? 0 : (int)((next - now + 999) / 1000);
+}
+
+/* SIGKILL children that outlived their hang-up grace. */
+static void enforce_kills(struct zygote *z, long long now)
+{
+	for (struct zchild *c = z->children; c; c = c->next)
+		if (c->kill_at_us && now >= c->kill_at_us) {
+			kill(-c->pid, SIGKILL);
+			kill(c->pid, SIGKILL);
+			c->kill_at_us = 0;
+		}
+}
+
+/* Serve until idle, retired and drained, or told to stop. */
+int zloop(struct zygote *z)
+{
+	static struct pollfd pfd[MAX_POLL + 3];
+	static struct zchild *owner[MAX_POLL + 3];
+
+	z->last_active_us = znow_us();
+	for (;;) {
+		size_t n = 0;
+		pfd[n++] = (struct pollfd){ z->sigfd, POLLIN, 0 };
+		pfd[n++] = (struct pollfd){ z->notify_r, POLLIN, 0 };
+		if (z->listenfd >= 0)
+			pfd[n++] = (struct pollfd){ z->listenfd, POLLIN, 0 };
+		size_t first_child = n;
+		for (struct zchild *c = z->children; c && n < MAX_POLL + 3; c = c->next)
+			if (c->conn >= 0) {
+				owner[n] = c;
+				pfd[n++] = (struct pollfd){ c->conn, POLLRDHUP, 0 };
+			}
+		long long now = znow_us();
+		int rc = poll(pfd, n, next_timeout(z, now));
+		if (rc < 0 && errno != EINTR) {
+			zlog(z, "poll failed: %s", strerror(errno));
+			return -1;
+		}
+		now = znow_us();
+		if (pfd[1].revents)
+			read_notices(z);
+		for (size_t i = first_child; rc > 0 && i < n; i++)
+			if (pfd[i].revents & (POLLRDHUP | POLLHUP | POLLERR))
+				hang_up(z, owner[i]);
+		if (pfd[0].revents)
+			read_signals(z);
+		if (z->listenfd >= 0 && first_child == 3 && pfd[2].revents)
+			accept_clients(z);
+		enforce_kills(z, now);
+		if (z->retiring && z->nchildren == 0)
+			return 0;
+		if (!z->retiring && z->nchildren == 0 && z->profile.idle_timeout > 0 &&
+		    now - z->last_active_us >= z->profile.idle_timeout * 1000000LL) {
+			retire(z, "idle timeout");
+			return 0;
+		}
+	}
+}

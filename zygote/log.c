@@ -1,0 +1,39 @@
+/* log.c: the zygote's log: timestamped lines to its log file (or stderr under a supervisor). */
+#include "zygote.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Monotonic microseconds. */
+long long znow_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One line: "2026-11-22T01:02:03 pywarm-zygote[PID] ID: message". */
+void zlog(struct zygote *z, const char *fmt, ...)
+{
+	char line[2048];
+	struct tm tm;
+	time_t now = time(NULL);
+	va_list ap;
+
+	localtime_r(&now, &tm);
+	int n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+	n += snprintf(line + n, sizeof line - (size_t)n, " pywarm-zygote[%d] %s: ",
+	              (int)getpid(), z->idhex);
+	va_start(ap, fmt);
+	if (n < (int)sizeof line)
+		n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof line - 1)
+		n = (int)sizeof line - 2;
+	line[n++] = '\n';
+	if (z->logfd >= 0 && write(z->logfd, line, (size_t)n) < 0)
+		return;
+}

@@ -1,0 +1,163 @@
+/* main.c: pywarm-zygote: check who we are, take the lock, warm the interpreter, serve. */
+#include "zygote.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Command-line options of pywarm-zygote (started by pywarm, not by people). */
+struct zopts {
+	const char *identity;     /* what the launcher computed; must match ours */
+	const char *profile;      /* profile path; none: the built-in default */
+	int source;
+};
+
+/* Parse argv; unknown options end the process with status 2. */
+static void parse_args(struct zopts *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "identity", required_argument, NULL, 'i' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "source", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+	o->source = PW_SRC_BUILTIN;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'i': o->identity = optarg; break;
+		case 'p': o->profile = optarg; break;
+		case 's': o->source = atoi(optarg); break;
+		case 'h':
+			printf("usage: pywarm-zygote [--identity HEX] [--profile PATH]\n");
+			exit(0);
+		default:
+			fprintf(stderr, "usage: pywarm-zygote [--identity HEX] [--profile PATH]\n");
+			exit(2);
+		}
+	}
+	if (o->profile && o->source == PW_SRC_BUILTIN)
+		o->source = PW_SRC_PROJECT;
+}
+
+/* Load the profile and compute the identity; it must be the launcher's. */
+static int identify(struct zygote *z, const struct zopts *o)
+{
+	char err[PATH_MAX + 256];
+
+	if (pw_profile_load(&z->profile, o->profile, o->source, err, sizeof err) < 0) {
+		zlog(z, "%s", err);
+		return -1;
+	}
+	if (pw_zygote_stamp("/proc/self/exe", z->stamp, sizeof z->stamp) < 0) {
+		zlog(z, "cannot stat /proc/self/exe: %s", strerror(errno));
+		return -1;
+	}
+	z->identity = pw_identity(&z->profile, PW_PYTHON, z->stamp, environ);
+	snprintf(z->idhex, sizeof z->idhex, "%016llx", (unsigned long long)z->identity);
+	if (o->identity && strcmp(o->identity, z->idhex) != 0) {
+		zlog(z, "identity %s differs from the launcher's %s "
+		     "(the profile or environment changed meanwhile); exiting", z->idhex, o->identity);
+		return -1;
+	}
+	if (pw_sockdir(z->sockdir, sizeof z->sockdir, 1, err, sizeof err) < 0) {
+		zlog(z, "%s", err);
+		return -1;
+	}
+	if (strlen(z->sockdir) + 32 > sizeof z->sockpath) {
+		zlog(z, "socket directory path too long: %s", z->sockdir);
+		return -1;
+	}
+	snprintf(z->sockpath, sizeof z->sockpath, "%.*s/%s.sock", PATH_MAX - 32, z->sockdir, z->idhex);
+	snprintf(z->lockpath, sizeof z->lockpath, "%.*s/%s.lock", PATH_MAX - 32, z->sockdir, z->idhex);
+	return 0;
+}
+
+/* Take the identity's lock; 0 if another zygote already holds it. */
+static int take_lock(struct zygote *z)
+{
+	z->lockfd = open(z->lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (z->lockfd < 0) {
+		zlog(z, "cannot open %s: %s", z->lockpath, strerror(errno));
+		return -1;
+	}
+	if (flock(z->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return 0;
+		zlog(z, "cannot lock %s: %s", z->lockpath, strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
+/* Signals arrive on a signalfd; children are told of events by a pipe. */
+static int setup_events(struct zygote *z)
+{
+	sigset_t set;
+	int p[2];
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	z->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (z->sigfd < 0 || pipe2(p, O_CLOEXEC) < 0) {
+		zlog(z, "cannot set up signal and notice channels: %s", strerror(errno));
+		return -1;
+	}
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	z->notify_r = p[0];
+	z->notify_w = p[1];
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct zygote z;
+	struct zopts o = { 0 };
+	struct rlimit rl;
+
+	z.pid = getpid();
+	z.started = time(NULL);
+	z.listenfd = z.lockfd = -1;
+	z.logfd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+	memcpy(z.idhex, "----------------", 17);
+	parse_args(&o, argc, argv);
+	if (identify(&z, &o) < 0)
+		return 1;
+	int locked = take_lock(&z);
+	if (locked <= 0)
+		return locked < 0;
+	if (getrlimit(RLIMIT_STACK, &rl) == 0)
+		z.stack_cur = rl.rlim_cur;
+	umask(077);
+	if (chdir("/") < 0 || setup_events(&z) < 0)
+		return 1;
+	long long t0 = znow_us();
+	if (zpy_init(&z) < 0)
+		return 1;
+	if (zlisten_open(&z) < 0)
+		return 1;
+	zlog(&z, "serving %s profile %s: %zu modules preloaded, %zu failed, in %.2fs",
+	     pw_profile_source_name(z.profile.source), z.profile.path ? z.profile.path : "",
+	     z.modules_ok, z.modules_failed, (double)(znow_us() - t0) / 1e6);
+	int rc = zloop(&z);
+	if (z.listenfd >= 0)
+		unlink(z.sockpath);
+	zlog(&z, "exiting after %lu launches", z.launches);
+	_exit(rc < 0 ? 1 : 0);
+}

@@ -1,0 +1,75 @@
+/* zygote.h: the state of one pywarm-zygote and the calls between its modules. */
+#ifndef PW_ZYGOTE_H
+#define PW_ZYGOTE_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "config.h"
+#include "proto.h"
+
+/* Exit codes of a forked child that never reached user code (in the log only). */
+#define ZCHILD_EXIT_BADREQ 120
+
+/* A child of the zygote: one per accepted connection. */
+struct zchild {
+	pid_t pid;
+	int conn;                 /* the client's socket; -1 once it hung up */
+	int ready;                /* the child reported that user code runs */
+	long long kill_at_us;     /* SIGKILL deadline after a hang-up, or 0 */
+	struct zchild *next;
+};
+
+/* Child -> zygote notices on the notify pipe (one write each, atomic). */
+struct znotice {
+	int32_t pid;
+	int32_t event;            /* ZN_* */
+};
+enum { ZN_READY = 1, ZN_STATUS = 2 };
+
+struct zygote {
+	pid_t pid;
+	uint64_t identity;
+	char idhex[17];
+	struct pw_profile profile;
+	char stamp[128];
+	char sockdir[PATH_MAX];
+	char sockpath[PATH_MAX];
+	char lockpath[PATH_MAX];
+	int lockfd, listenfd, sigfd, notify_r, notify_w, logfd;
+	int foreground;
+	time_t started;
+	long long last_active_us;
+	unsigned long launches;
+	size_t nchildren;
+	size_t modules_ok, modules_failed;
+	char failed_names[1024];
+	int retiring;             /* 1: stop accepting, exit when no children */
+	struct zchild *children;
+	char lc_ctype[128];       /* LC_CTYPE python3's locale coercion set, or "" */
+	unsigned long long stack_cur;
+};
+
+/* log.c */
+void zlog(struct zygote *z, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+long long znow_us(void);
+
+/* py.c: the embedded interpreter. */
+int  zpy_init(struct zygote *z);
+void zpy_before_fork(void);
+void zpy_after_fork_parent(void);
+void zpy_after_fork_child(void);
+int  zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t errlen);
+void zpy_child_run(struct zygote *z, struct pw_launch *l) __attribute__((noreturn));
+
+/* child.c: what happens in a forked child before user code. */
+void zchild_main(struct zygote *z, int conn) __attribute__((noreturn));
+
+/* listen.c: the socket and the event loop. */
+int  zlisten_open(struct zygote *z);
+int  zloop(struct zygote *z);
+void zstatus_text(struct zygote *z, char *buf, size_t len);
+
+#endif
