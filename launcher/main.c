@@ -58,12 +58,29 @@ static void __attribute__((noreturn)) run_cold(struct run *r, const char *why)
 	pw_die_errno("cannot run %s", PW_PYTHON);
 }
 
+/* PYTHON* variables whose effect a warm child cannot reproduce: they print
+ * during start-up, trace imports the zygote already did, or enter the REPL.
+ * The others only shape the start-up configuration, which the zygote
+ * computed from the same values (they are part of its identity). */
+static const char *const cold_env[] = {
+	"PYTHONINSPECT", "PYTHONVERBOSE", "PYTHONTRACEMALLOC", "PYTHONPROFILEIMPORTTIME",
+	"PYTHONCOERCECLOCALE", "PYTHONMALLOCSTATS", "PYTHONDUMPREFS", "PYTHONDEBUG",
+	"PYTHONFAULTHANDLER", "PYTHONDEVMODE", "PYTHONTHREADDEBUG", "PYTHONMALLOC",
+	"PYTHONLEGACYWINDOWSSTDIO", NULL,
+};
+
 /* Does the environment hold anything this version cannot serve warm? */
 static const char *env_cold_reason(void)
 {
-	for (char **e = environ; *e; e++)
-		if (strncmp(*e, "PYTHON", 6) == 0)
-			return "PYTHON* variable in the environment";
+	for (char **e = environ; *e; e++) {
+		if (strncmp(*e, "PYTHON", 6) != 0)
+			continue;
+		for (const char *const *c = cold_env; *c; c++) {
+			size_t n = strlen(*c);
+			if (strncmp(*e, *c, n) == 0 && (*e)[n] == '=' && (*e)[n + 1] != '\0')
+				return "a PYTHON* variable that warm state would change";
+		}
+	}
 	const char *d = getenv("PYWARM_DISABLE");
 	if (d && *d && strcmp(d, "0") != 0)
 		return "PYWARM_DISABLE is set";

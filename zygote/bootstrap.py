@@ -5,10 +5,12 @@
 # Modules/posixmodule.c convertenviron, Modules/signalmodule.c).  It runs in
 # its own namespace, never in __main__, and is not in sys.modules.
 
+import gc as _gc
 import io as _io
 import os as _os
 import signal as _signal
 import sys as _sys
+import weakref as _weakref
 
 # What python3's configuration gave the zygote's own standard streams; the
 # zygote was started under the same identity (locale, PYTHON* variables), so
@@ -88,3 +90,58 @@ def setup(argv, orig_argv, environ, ignored):
     _sys.stderr = _sys.__stderr__ = _stream(2, True, "<stderr>", "backslashreplace")
     _signals(ignored)
     _caches()
+
+
+# C types whose deallocation does something a program could observe
+# (commit or roll back a database, write a dbm file, shut down TLS).
+_RISKY_MODULES = frozenset({"sqlite3", "_sqlite3", "dbm", "_dbm", "_gdbm",
+                            "ssl", "_ssl"})
+_FRAME_ATTR = {"generator": "gi_frame", "coroutine": "cr_frame",
+               "async_generator": "ag_frame"}
+
+
+def _std_objects():
+    """The standard streams setup() made: flushed, closefd=False, harmless at teardown."""
+    ids = set()
+    for s in (_sys.stdin, _sys.stdout, _sys.stderr,
+              _sys.__stdin__, _sys.__stdout__, _sys.__stderr__):
+        while s is not None:
+            ids.add(id(s))
+            s = getattr(s, "buffer", None) or getattr(s, "raw", None)
+    return ids
+
+
+def _has_finalizer(obj, std):
+    """Would tearing obj down run code or touch the outside world?"""
+    t = type(obj)
+    frame = _FRAME_ATTR.get(t.__name__)
+    if frame is not None and t.__module__ == "builtins":
+        return getattr(obj, frame, None) is not None   # suspended: close() runs finally
+    if isinstance(obj, _io.IOBase):
+        return id(obj) not in std and not obj.closed
+    if getattr(t, "__del__", None) is not None:
+        return True
+    if getattr(t, "__module__", None) in _RISKY_MODULES:
+        return True
+    if _weakref.getweakrefcount(obj):
+        return any(r.__callback__ is not None for r in _weakref.getweakrefs(obj))
+    return False
+
+
+def needs_teardown():
+    """Could Py_FinalizeEx's module teardown do anything observable here?
+
+    Objects made in the zygote are frozen (gc.freeze) and not listed by
+    gc.get_objects(); they would be torn down by python3 only had it
+    imported the same modules, and their teardown is silent.  Everything
+    the program made since the fork is listed and checked."""
+    if _sys.warnoptions or _sys.flags.dev_mode:
+        return True
+    std = _std_objects()
+    for obj in _gc.get_objects():
+        try:
+            if _has_finalizer(obj, std):
+                return True
+        except Exception:
+            return True
+    return False

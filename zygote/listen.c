@@ -150,7 +150,8 @@ static void reap(struct zygote *z)
 /* The launcher went away: hang up on the child's process group. */
 static void hang_up(struct zygote *z, struct zchild *c)
 {
-	zlog(z, "launcher of child %d went away; hanging up", (int)c->pid);
+	if (c->ready)
+		zlog(z, "launcher of child %d went away; hanging up", (int)c->pid);
 	kill(-c->pid, SIGHUP);
 	kill(-c->pid, SIGCONT);
 	c->kill_at_us = znow_us() + HANGUP_GRACE_US;

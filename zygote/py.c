@@ -19,9 +19,13 @@ extern char **environ;
 /* Set by CPython 3.11 when a KeyboardInterrupt ended the program (exported
  * by libpython; Py_RunMain reads it the same way). */
 extern int _Py_UnhandledKeyboardInterrupt;
+/* pymain's way to turn a pending SystemExit into an exit code without
+ * exiting (exported by libpython 3.11). */
+extern int _Py_HandleSystemExit(int *exitcode_p);
 
-/* bootstrap.setup(), compiled once in the zygote and kept for its lifetime. */
-static PyObject *setup_fn;
+/* bootstrap.setup() and bootstrap.needs_teardown(), compiled once in the
+ * zygote and kept for its lifetime. */
+static PyObject *setup_fn, *teardown_fn;
 
 /* Log the pending Python exception without letting SystemExit end us. */
 static void log_exception(void)
@@ -106,9 +110,14 @@ static int load_bootstrap(struct zygote *z)
 	if (code && ns && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0 &&
 	    PyDict_SetItemString(ns, "__name__", PyUnicode_FromString("_pywarm_bootstrap")) == 0)
 		r = PyEval_EvalCode(code, ns, ns);
-	if (r != NULL)
+	if (r != NULL) {
 		setup_fn = PyDict_GetItemString(ns, "setup");
+		teardown_fn = PyDict_GetItemString(ns, "needs_teardown");
+	}
+	if (setup_fn == NULL || teardown_fn == NULL)
+		setup_fn = teardown_fn = NULL;
 	Py_XINCREF(setup_fn);
+	Py_XINCREF(teardown_fn);
 	Py_XDECREF(r);
 	Py_XDECREF(code);
 	Py_XDECREF(ns);
@@ -299,14 +308,19 @@ static int add_path0(PyObject *path0)
 	return PyList_Insert(path, 0, path0);
 }
 
-/* Print the pending exception (SystemExit exits) and return status 1. */
+/* The pending exception as pymain reports it: SystemExit gives its code
+ * (and prints its message), anything else is printed and gives 1. */
 static int exit_err_print(void)
 {
+	int code;
+	if (_Py_HandleSystemExit(&code))
+		return code;
 	PyErr_Print();
 	return 1;
 }
 
-/* -c CMD, as pymain_run_command: the command gets a trailing newline. */
+/* -c CMD, as pymain_run_command: the command gets a trailing newline and
+ * runs in __main__ (PyRun_SimpleStringFlags, minus its Py_Exit on SystemExit). */
 static int run_command(const char *cmd)
 {
 	PyObject *u = PyUnicode_DecodeFSDefault(cmd);
@@ -324,9 +338,18 @@ static int run_command(const char *cmd)
 		goto error;
 	PyCompilerFlags cf = _PyCompilerFlags_INIT;
 	cf.cf_flags |= PyCF_IGNORE_COOKIE;
-	int ret = PyRun_SimpleStringFlags(PyBytes_AsString(bytes), &cf);
+	PyObject *m = PyImport_AddModule("__main__");
+	if (m == NULL) {
+		Py_DECREF(bytes);
+		return 1;
+	}
+	PyObject *d = PyModule_GetDict(m);
+	PyObject *v = PyRun_StringFlags(PyBytes_AsString(bytes), Py_file_input, d, d, &cf);
 	Py_DECREF(bytes);
-	return ret != 0;
+	if (v == NULL)
+		return exit_err_print();
+	Py_DECREF(v);
+	return 0;
 error:
 	PySys_WriteStderr("Unable to decode the command from the command line:\n");
 	return exit_err_print();
@@ -360,10 +383,110 @@ static int run_module(const char *name, int set_argv0)
 	PyObject *r = PyObject_CallFunction(fn, "Oi", mod, set_argv0);
 	Py_DECREF(fn);
 	Py_DECREF(mod);
-	if (r == NULL)
+	if (r == NULL) {
+		if (PyErr_Occurred() == PyExc_KeyboardInterrupt)
+			_Py_UnhandledKeyboardInterrupt = 1;
 		return exit_err_print();
+	}
 	Py_DECREF(r);
 	return 0;
+}
+
+/* Flush sys.stderr then sys.stdout, keeping the pending exception (pythonrun's flush_io). */
+static void flush_io(void)
+{
+	PyObject *type, *value, *tb;
+	const char *names[] = { "stderr", "stdout" };
+	PyErr_Fetch(&type, &value, &tb);
+	for (int i = 0; i < 2; i++) {
+		PyObject *f = PySys_GetObject(names[i]);
+		PyObject *r = f ? PyObject_CallMethod(f, "flush", NULL) : NULL;
+		if (r == NULL)
+			PyErr_Clear();
+		Py_XDECREF(r);
+	}
+	PyErr_Restore(type, value, tb);
+}
+
+/* __main__.__loader__ = SourceFileLoader("__main__", filename). */
+static int set_main_loader(PyObject *d, PyObject *filename)
+{
+	PyObject *ext = PyImport_ImportModule("_frozen_importlib_external");
+	PyObject *cls = ext ? PyObject_GetAttrString(ext, "SourceFileLoader") : NULL;
+	PyObject *loader = cls ? PyObject_CallFunction(cls, "sO", "__main__", filename) : NULL;
+	int rc = loader ? PyDict_SetItemString(d, "__loader__", loader) : -1;
+	Py_XDECREF(loader);
+	Py_XDECREF(cls);
+	Py_XDECREF(ext);
+	return rc;
+}
+
+/* Does this look like a .pyc (pythonrun's maybe_pyc_file)? */
+static int maybe_pyc(FILE *fp, const char *filename, int closeit)
+{
+	size_t n = strlen(filename);
+	if (n >= 4 && strcmp(filename + n - 4, ".pyc") == 0)
+		return 1;
+	if (!closeit || ftell(fp) != 0)
+		return 0;
+	unsigned char buf[2];
+	unsigned int half = (unsigned int)PyImport_GetMagicNumber() & 0xFFFF;
+	int is = fread(buf, 1, 2, fp) == 2 && ((unsigned int)buf[1] << 8 | buf[0]) == half;
+	rewind(fp);
+	return is;
+}
+
+/* Run source from fp in __main__ as PyRun_SimpleFileExFlags does, but
+ * returning SystemExit's code instead of exiting from inside. */
+static int run_main_file(FILE *fp, const char *filename, int closeit)
+{
+	PyCompilerFlags cf = _PyCompilerFlags_INIT;
+	if (maybe_pyc(fp, filename, closeit))
+		return PyRun_AnyFileExFlags(fp, filename, closeit, &cf) != 0;
+	PyObject *fobj = PyUnicode_DecodeFSDefault(filename);
+	PyObject *m = PyImport_AddModule("__main__");
+	if (fobj == NULL || m == NULL) {
+		Py_XDECREF(fobj);
+		return 1;
+	}
+	Py_INCREF(m);
+	PyObject *d = PyModule_GetDict(m);
+	int set_file_name = 0, ret = 1;
+	if (PyDict_GetItemString(d, "__file__") == NULL) {
+		if (PyDict_SetItemString(d, "__file__", fobj) < 0 ||
+		    PyDict_SetItemString(d, "__cached__", Py_None) < 0)
+			goto done;
+		set_file_name = 1;
+	}
+	if (strcmp(filename, "<stdin>") != 0 && set_main_loader(d, fobj) < 0) {
+		fprintf(stderr, "python: failed to set __main__.__loader__\n");
+		goto done;
+	}
+	PyObject *v = PyRun_FileExFlags(fp, filename, Py_file_input, d, d, closeit, &cf);
+	flush_io();
+	if (v == NULL) {
+		Py_CLEAR(m);
+		int code;
+		if (_Py_HandleSystemExit(&code)) {
+			ret = code;
+			set_file_name = 0;      /* python3 exits before cleaning up */
+		} else {
+			PyErr_Print();
+		}
+		goto done;
+	}
+	Py_DECREF(v);
+	ret = 0;
+done:
+	if (set_file_name) {
+		if (PyDict_DelItemString(d, "__file__") < 0)
+			PyErr_Clear();
+		if (PyDict_DelItemString(d, "__cached__") < 0)
+			PyErr_Clear();
+	}
+	Py_XDECREF(m);
+	Py_DECREF(fobj);
+	return ret;
 }
 
 /* A script file, as pymain_run_file_obj: open, refuse a directory, run. */
@@ -400,8 +523,7 @@ static int run_file(const char *filename)
 		fclose(fp);
 		return exit_err_print();
 	}
-	PyCompilerFlags cf = _PyCompilerFlags_INIT;
-	return PyRun_AnyFileExFlags(fp, filename, 1, &cf) != 0;
+	return run_main_file(fp, filename, 1);
 }
 
 /* A program on standard input (not a terminal), as pymain_run_stdin. */
@@ -412,8 +534,87 @@ static int run_stdin(void)
 	if (PySys_Audit("cpython.run_stdin", NULL) < 0)
 		return exit_err_print();
 	clearerr(stdin);
-	PyCompilerFlags cf = _PyCompilerFlags_INIT;
-	return PyRun_AnyFileExFlags(stdin, "<stdin>", 0, &cf) != 0;
+	return run_main_file(stdin, "<stdin>", 0);
+}
+
+/* Py_FinalizeEx's wait_for_thread_shutdown(): threading._shutdown(). */
+static void wait_for_threads(void)
+{
+	PyObject *name = PyUnicode_FromString("threading");
+	PyObject *threading = name ? PyImport_GetModule(name) : NULL;
+	Py_XDECREF(name);
+	if (threading == NULL) {
+		if (PyErr_Occurred())
+			PyErr_WriteUnraisable(NULL);
+		return;
+	}
+	PyObject *r = PyObject_CallMethod(threading, "_shutdown", NULL);
+	if (r == NULL)
+		PyErr_WriteUnraisable(threading);
+	Py_XDECREF(r);
+	Py_DECREF(threading);
+}
+
+/* Py_FinalizeEx's flush_std_files(): -1 if a flush failed. */
+static int flush_std_files(void)
+{
+	const char *names[] = { "stdout", "stderr" };
+	int status = 0;
+	for (int i = 0; i < 2; i++) {
+		PyObject *f = PySys_GetObject(names[i]);
+		if (f == NULL || f == Py_None)
+			continue;
+		PyObject *closed = PyObject_GetAttrString(f, "closed");
+		int is_closed = closed ? PyObject_IsTrue(closed) : -1;
+		Py_XDECREF(closed);
+		if (is_closed != 0) {
+			PyErr_Clear();
+			if (is_closed > 0)
+				continue;
+		}
+		PyObject *r = PyObject_CallMethod(f, "flush", NULL);
+		if (r == NULL) {
+			if (i == 0)
+				PyErr_WriteUnraisable(f);
+			else
+				PyErr_Clear();
+			status = -1;
+		}
+		Py_XDECREF(r);
+	}
+	return status;
+}
+
+/* End the process as Py_FinalizeEx would.  Its observable steps come first
+ * (threads, atexit, flush, a collection); the module teardown that follows
+ * only frees memory unless some object made since the fork has a finalizer,
+ * so the full Py_FinalizeEx runs only then.  Returns the exit code. */
+static int finish(int exitcode)
+{
+	wait_for_threads();
+	if (Py_MakePendingCalls() < 0)
+		goto full;
+	PyObject *atexit = PyImport_ImportModule("atexit");
+	PyObject *r = atexit ? PyObject_CallMethod(atexit, "_run_exitfuncs", NULL) : NULL;
+	Py_XDECREF(atexit);
+	if (r == NULL)
+		goto full;
+	Py_DECREF(r);
+	int status = flush_std_files();
+	PyGC_Collect();
+	r = PyObject_CallNoArgs(teardown_fn);
+	int needed = r == NULL || r != Py_False;
+	Py_XDECREF(r);
+	if (needed || PyErr_Occurred())
+		goto full;
+	if (flush_std_files() < 0 || status < 0)
+		exitcode = 120;
+	return exitcode;
+full:
+	PyErr_Clear();
+	if (Py_FinalizeEx() < 0)
+		exitcode = 120;
+	return exitcode;
 }
 
 /* The script path made absolute the way CPython 3.11 does: cwd + "/" + path, not normalised. */
@@ -516,10 +717,10 @@ void zpy_child_run(struct zygote *z, struct pw_launch *l)
 done:
 	Py_XDECREF(importer_path);
 	free(filename);
-	if (Py_FinalizeEx() < 0)
-		exitcode = 120;
+	exitcode = finish(exitcode);
 	if (_Py_UnhandledKeyboardInterrupt)
 		exitcode = exit_sigint();
 	(void)z;
-	exit(exitcode);
+	fflush(NULL);
+	_exit(exitcode);
 }

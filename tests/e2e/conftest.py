@@ -4,7 +4,9 @@
 #   PYWARM_BUILDDIR     directory holding pywarm, pywarmctl, pywarm-zygote (default <repo>/build)
 #   PYWARM_REAL_PYTHON  the interpreter pywarm stands in for (default: what `python3` resolves to)
 #   PYWARM_TEST_SELF=1  run the real interpreter on both sides: validates the harness itself;
-#                       warm/cold assertions become no-ops and zygote tests are skipped
+#                       warm/cold assertions become no-ops and zygote tests are skipped.
+#                       An absolute path instead of 1 runs that program on the pywarm side
+#                       (a deliberately wrong stand-in shows which tests catch what).
 #   PYWARM_TEST_KEEP=1  keep the session's temporary directory
 #
 # Each session gets a private temporary tree (XDG_RUNTIME_DIR, XDG_STATE_HOME,
@@ -38,13 +40,14 @@ def _default_real():
         return "/usr/bin/python3"
 
 
-SELF = os.environ.get("PYWARM_TEST_SELF") == "1"
+_SELF_SPEC = os.environ.get("PYWARM_TEST_SELF", "")
+SELF = _SELF_SPEC == "1" or _SELF_SPEC.startswith("/")
 BUILD = os.path.abspath(os.environ.get("PYWARM_BUILDDIR") or os.path.join(REPO, "build"))
 REAL = os.environ.get("PYWARM_REAL_PYTHON") or _default_real()
 PYWARM_BIN = os.path.join(BUILD, "pywarm")
 PYWARMCTL = os.path.join(BUILD, "pywarmctl")
 ZYGOTE_BIN = os.path.join(BUILD, "pywarm-zygote")
-PYWARM = REAL if SELF else PYWARM_BIN
+PYWARM = (_SELF_SPEC if _SELF_SPEC.startswith("/") else REAL) if SELF else PYWARM_BIN
 
 DEFAULT_TIMEOUT = 60
 

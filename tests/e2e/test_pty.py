@@ -1,0 +1,219 @@
+# test_pty.py: interactive runs on a real pseudo-terminal: prompts, Ctrl-C, Ctrl-Z, Ctrl-\, window size, /dev/tty.
+#
+# Each interaction is run twice, as the foreground job of a fresh pty: once
+# with the real interpreter and once with pywarm; the terminal transcripts
+# (everything the pty showed, echo included) and the way the job ended must
+# be the same.
+
+import os
+import re
+import signal
+import textwrap
+import time
+
+import pytest
+
+from conftest import PYWARM, REAL, SELF, _read, parse_trace, proc_state
+from ptyutil import PtyJob
+
+
+def run_pair(pw, wd, args, interact, rows=24, cols=80, must_be_warm=True):
+    """Run interact(job) against [REAL, *args] then [PYWARM, *args]; return
+    {"real": (end, transcript), "pywarm": (end, transcript, warm)}."""
+    trace = pw.trace_path()
+    env = pw.make_env(trace=trace)
+    res = {}
+    for side, exe in (("real", REAL), ("pywarm", PYWARM)):
+        if os.path.exists(trace):
+            os.unlink(trace)
+        job = PtyJob([exe, *args], env, wd, rows=rows, cols=cols)
+        try:
+            interact(job, side, trace)
+            end = job.finish()
+        finally:
+            job.close()
+        lines = parse_trace(_read(trace), job.pid)
+        warm = True if any("warm pid=" in l for l in lines) else False if any("cold:" in l for l in lines) else None
+        res[side] = (end, job.transcript, warm, _read(trace))
+    if must_be_warm and not SELF:
+        assert res["pywarm"][2] is True, f"the pty run was not warm; trace:\n{res['pywarm'][3]}"
+    return res
+
+
+def assert_same_session(res):
+    real, pyw = res["real"], res["pywarm"]
+    assert real[0] == pyw[0], f"the job ended differently: real {real[0]}, pywarm {pyw[0]}"
+    assert real[1] == pyw[1], f"transcripts differ:\nreal:   {real[1]!r}\npywarm: {pyw[1]!r}"
+
+
+INPUT_PROG = textwrap.dedent("""\
+    import os, sys
+    name = input("name? ")
+    print("hello", name)
+    print("tty", sys.stdin.isatty(), sys.stdout.isatty(), sys.stderr.isatty())
+    print("enc", sys.stdin.encoding, sys.stdout.encoding, sys.stdout.errors, sys.stdin.errors)
+    print("buffering", sys.stdout.line_buffering, sys.stderr.line_buffering)
+    print("size", os.get_terminal_size(0), os.get_terminal_size(1))
+    print("same tty", os.ttyname(0) == os.ttyname(1) == os.ttyname(2))
+""")
+
+
+def test_input_prompt(pw, wd):
+    def interact(job, side, trace):
+        job.expect(b"name? ")
+        job.send(b"bob\n")
+        job.expect(b"same tty")
+    res = run_pair(pw, wd, ["-c", INPUT_PROG], interact, rows=33, cols=101)
+    assert_same_session(res)
+    t = res["pywarm"][1]
+    assert res["pywarm"][0] == "exited 0"
+    assert b"name? bob\r\nhello bob\r\n" in t
+    assert b"tty True True True" in t
+    assert b"size os.terminal_size(columns=101, lines=33)" in t
+
+
+def test_input_prompt_unicode(pw, wd):
+    def interact(job, side, trace):
+        job.expect("n\u00e4me? ".encode())
+        job.send("j\u00fcrgen \u2713\n".encode())
+        job.expect(b"end")
+    prog = "n = input('n\\u00e4me? '); print(ascii(n), n); print('end')"
+    res = run_pair(pw, wd, ["-c", prog], interact)
+    assert_same_session(res)
+    assert b"'j\\xfcrgen \\u2713'" in res["pywarm"][1]
+
+
+def test_ctrl_c_at_prompt(pw, wd):
+    """Ctrl-C at input(): KeyboardInterrupt traceback on the terminal, and the
+    job dies of SIGINT, as with python3."""
+    def interact(job, side, trace):
+        job.expect(b"name? ")
+        job.send(b"\x03")
+    res = run_pair(pw, wd, ["-c", INPUT_PROG], interact)
+    assert_same_session(res)
+    assert res["pywarm"][0] == f"signaled {int(signal.SIGINT)}"
+    assert b"KeyboardInterrupt" in res["pywarm"][1]
+
+
+def test_ctrl_backslash_at_prompt(pw, wd):
+    def interact(job, side, trace):
+        job.expect(b"name? ")
+        job.send(b"\x1c")
+    res = run_pair(pw, wd, ["-c", INPUT_PROG], interact)
+    assert_same_session(res)
+    assert res["pywarm"][0] == f"signaled {int(signal.SIGQUIT)}"
+
+
+def test_ctrl_d_at_prompt(pw, wd):
+    def interact(job, side, trace):
+        job.expect(b"name? ")
+        job.send(b"\x04")
+    res = run_pair(pw, wd, ["-c", INPUT_PROG], interact)
+    assert_same_session(res)
+    assert res["pywarm"][0] == "exited 1"
+    assert b"EOFError" in res["pywarm"][1]
+
+
+def _child_state(trace, launcher_pid):
+    for l in parse_trace(_read(trace), launcher_pid):
+        m = re.search(r"warm pid=(\d+)", l)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def test_ctrl_z_and_resume(pw, wd):
+    """Ctrl-Z at the prompt stops the job (both the launcher and its warm
+    child); SIGCONT from the shell resumes it and the input completes."""
+    child_states = []
+
+    def interact(job, side, trace):
+        job.expect(b"name? ")
+        job.send(b"\x1a")
+        ev = job.event()
+        assert ev == f"stopped {int(signal.SIGTSTP)}", f"{side}: {ev}"
+        if side == "pywarm" and not SELF:
+            child = _child_state(trace, job.pid)
+            assert child, _read(trace)
+            deadline = time.monotonic() + 3
+            while proc_state(child) != "T" and time.monotonic() < deadline:
+                time.sleep(0.02)
+            child_states.append(proc_state(child))
+        time.sleep(0.2)
+        job.cont()
+        time.sleep(0.2)
+        job.send(b"bob\n")
+        job.expect(b"same tty")
+    res = run_pair(pw, wd, ["-c", INPUT_PROG], interact)
+    assert_same_session(res)
+    assert res["pywarm"][0] == "exited 0"
+    assert b"hello bob" in res["pywarm"][1]
+    if not SELF:
+        assert child_states == ["T"], f"the warm child was not stopped with its launcher: {child_states}"
+
+
+def test_window_size_change(pw, wd):
+    """A window size change reaches the program as SIGWINCH with the new size."""
+    prog = textwrap.dedent("""\
+        import os, signal
+        def onwinch(n, f):
+            print("winch", os.get_terminal_size(0), flush=True)
+        signal.signal(signal.SIGWINCH, onwinch)
+        print("ready", os.get_terminal_size(0), flush=True)
+        input()
+        print("bye")
+    """)
+
+    def interact(job, side, trace):
+        job.expect(b"ready")
+        job.resize(50, 120)
+        job.expect(b"winch os.terminal_size(columns=120, lines=50)")
+        job.send(b"\n")
+        job.expect(b"bye")
+    res = run_pair(pw, wd, ["-c", prog], interact)
+    assert_same_session(res)
+
+
+def test_controlling_terminal(pw, wd):
+    """What a program sees of its terminal: /dev/tty, the foreground process
+    group, getpass without echo.  pywarm may serve this cold, never differently."""
+    prog = textwrap.dedent("""\
+        import os, getpass, sys
+        try:
+            fd = os.open("/dev/tty", os.O_RDWR)
+            print("devtty ok", os.isatty(fd))
+            os.close(fd)
+        except OSError as e:
+            print("devtty", e.errno)
+        try:
+            print("foreground", os.tcgetpgrp(0) == os.getpgrp())
+        except OSError as e:
+            print("tcgetpgrp", e.errno)
+        pw = getpass.getpass("password: ")
+        print("got", pw)
+    """)
+
+    def interact(job, side, trace):
+        job.expect(b"password: ")
+        job.send(b"s3cret\n")
+        job.expect(b"got s3cret")
+    res = run_pair(pw, wd, ["-c", prog], interact, must_be_warm=False)
+    assert_same_session(res)
+    t = res["pywarm"][1]
+    assert b"devtty ok True" in t and b"foreground True" in t
+    assert b"s3cret\r\n" not in t.split(b"password: ")[1].split(b"got")[0], "the password was echoed"
+
+
+def test_repl_on_tty_runs_cold(pw, wd):
+    """The interactive REPL on a terminal is always the real interpreter."""
+    def interact(job, side, trace):
+        job.expect(b">>> ")
+        job.send(b"print(6 * 7)\n")
+        job.expect(b"42")
+        job.expect(b">>> ", timeout=10)
+        job.send(b"raise SystemExit(5)\n")
+    res = run_pair(pw, wd, ["-q"], interact, must_be_warm=False)
+    assert res["real"][0] == res["pywarm"][0] == "exited 5"
+    assert_same_session(res)
+    if not SELF:
+        assert res["pywarm"][2] is False, f"the tty REPL was not run cold; trace:\n{res['pywarm'][3]}"
