@@ -72,9 +72,15 @@ $(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/un
 unit: $(addprefix $(BUILDDIR)/unit/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; $$t || exit 1; done
 
+# The end-to-end suite runs under Debian's python3 (python3-pytest) and
+# compares the built binaries against $(PYREAL); pytest's summary line is last.
 check: all unit
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
+
+# The main job: a stdlib-heavy program, cold under python3 and warm under pywarm.
+demo: all
+	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) sh tests/demo.sh
 
 bench: all
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) sh tests/bench.sh
@@ -82,4 +88,4 @@ bench: all
 clean:
 	rm -rf $(BUILDDIR)
 
-.PHONY: all unit check bench clean
+.PHONY: all unit check bench demo clean
