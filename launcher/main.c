@@ -380,9 +380,11 @@ int main(int argc, char **argv)
 		run_cold(&r, "no zygote serves this profile yet");
 	pw_sig_block(&r.saved_mask);
 	save_tty(&r);
+	pw_debug("connected to %s", r.target.sockpath);
 	if (send_launch(&r, &r.saved_mask) < 0) {
 		pw_sig_unblock(&r.saved_mask);
 		run_cold(&r, "cannot hand the run to the zygote");
 	}
+	pw_debug("request sent");
 	wait_child(&r);
 }

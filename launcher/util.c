@@ -102,10 +102,14 @@ void pw_die_errno(const char *fmt, ...)
 	exit(PW_EXIT_FATAL);
 }
 
+/* When tracing started, for the "+T.TTTms" phase times in each line. */
+static long long debug_t0;
+
 /* Read PYWARM_DEBUG once: unset, empty or "0" is off; a value starting with
  * '/' appends to that file; anything else ("1") traces to stderr. */
 void pw_debug_init(void)
 {
+	debug_t0 = pw_now_us();
 	const char *v = getenv("PYWARM_DEBUG");
 	int fd;
 
@@ -140,7 +144,7 @@ int pw_debug_enabled(void)
 	return debug_fd >= 0;
 }
 
-/* One trace line "<progname>[PID]: debug: <msg>"; errno is preserved. */
+/* One trace line "<progname>[PID]: debug: +T.TTTms <msg>"; errno is preserved. */
 void pw_debug(const char *fmt, ...)
 {
 	char buf[PW_LINE_MAX];
@@ -151,8 +155,8 @@ void pw_debug(const char *fmt, ...)
 
 	if (debug_fd < 0)
 		return;
-	n = snprintf(buf, sizeof(buf), "%s[%ld]: debug: ", pw_progname,
-	             (long)getpid());
+	n = snprintf(buf, sizeof(buf), "%s[%ld]: debug: +%.3fms ", pw_progname,
+	             (long)getpid(), (double)(pw_now_us() - debug_t0) / 1000.0);
 	len = n < 0 ? 0 : (size_t)n;
 	if (len < sizeof(buf)) {
 		va_start(ap, fmt);

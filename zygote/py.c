@@ -601,7 +601,9 @@ static int finish(int exitcode)
 		goto full;
 	Py_DECREF(r);
 	int status = flush_std_files();
-	PyGC_Collect();
+	/* Py_FinalizeEx collects garbage here.  If no object made since the
+	 * fork has a finalizer, that collection could run no code, so the scan
+	 * comes first and the collection happens only on the full path. */
 	r = PyObject_CallNoArgs(teardown_fn);
 	int needed = r == NULL || r != Py_False;
 	Py_XDECREF(r);

@@ -419,7 +419,11 @@ PEER_QUERY = textwrap.dedent("""\
     except OSError as e:
         print("connect-error", e.errno)
         sys.exit(0)
-    s.sendall(struct.pack("<IHHII", 0x4d525750, 1, 2, 0, 0))
+    try:
+        s.sendall(struct.pack("<IHHII", 0x4d525750, 1, 2, 0, 0))
+    except OSError as e:
+        print("closed on send", e.errno)
+        sys.exit(0)
     data = b""
     try:
         while len(data) < 16:
