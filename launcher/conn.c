@@ -219,14 +219,18 @@ static int fd_above_stdio(int fd)
 __attribute__((noreturn))
 static void exec_zygote(const struct pw_target *t, int logfd)
 {
-	char *argv[6] = { ZYGOTE_NAME, "--identity", (char *)t->idhex, NULL, NULL, NULL };
+	char source[16];
+	char *argv[8] = { ZYGOTE_NAME, "--identity", (char *)t->idhex, NULL, NULL, NULL, NULL, NULL };
 	struct sigaction sa = { .sa_handler = SIG_DFL };
 	sigset_t none;
 	int nullfd;
 
 	if (t->profile.path) {
+		snprintf(source, sizeof source, "%d", t->profile.source);
 		argv[3] = "--profile";
 		argv[4] = t->profile.path;
+		argv[5] = "--source";
+		argv[6] = source;
 	}
 	/* The caller may have had 0-2 closed, so the log could sit there. */
 	logfd = fd_above_stdio(logfd);

@@ -39,12 +39,16 @@ static void parse_args(struct zopts *o, int argc, char **argv)
 		switch (ch) {
 		case 'i': o->identity = optarg; break;
 		case 'p': o->profile = optarg; break;
-		case 's': o->source = atoi(optarg); break;
+		case 's':
+			o->source = atoi(optarg);
+			if (o->source < PW_SRC_ENV || o->source > PW_SRC_USER)
+				o->source = PW_SRC_PROJECT;
+			break;
 		case 'h':
-			printf("usage: pywarm-zygote [--identity HEX] [--profile PATH]\n");
+			printf("usage: pywarm-zygote [--identity HEX] [--profile PATH [--source N]]\n");
 			exit(0);
 		default:
-			fprintf(stderr, "usage: pywarm-zygote [--identity HEX] [--profile PATH]\n");
+			fprintf(stderr, "usage: pywarm-zygote [--identity HEX] [--profile PATH [--source N]]\n");
 			exit(2);
 		}
 	}

@@ -242,6 +242,7 @@ class Harness:
                         XDG_CONFIG_HOME=self.config_dir)
         self._seq = itertools.count()
         self.zygote_pid = None
+        self.zygote_id = None
 
     # -- directories
 
@@ -267,10 +268,13 @@ class Harness:
 
     def run(self, side, args, *, cwd=None, env=None, input=None, stdin=None, stdout=None,
             stderr=None, preexec=None, pass_fds=(), timeout=DEFAULT_TIMEOUT, trace=None,
-            argv0=None, executable=None, close_fds=True):
+            argv0=None, executable=None, close_fds=True, argv_map=None):
         """Run [REAL or PYWARM, *args]; return a Result.  stdout/stderr may be a path
-        (the output goes to that file and is read back) or a subprocess constant."""
+        (the output goes to that file and is read back) or a subprocess constant.
+        argv_map replaces whole arguments (for per-side file names)."""
         exe = executable or (REAL if side == "real" else PYWARM)
+        if argv_map:
+            args = [argv_map.get(a, a) for a in args]
         argv = [argv0 or exe, *args]
         env = self.env if env is None else env
         if trace is None:
@@ -355,36 +359,38 @@ class Harness:
         p = self.ctl("status", cwd=cwd, env=env, check=False, timeout=30)
         return parse_status(p.stdout.decode(errors="replace")), p
 
-    def find_zygote_pid(self, cwd=None, env=None):
-        """The pid of the zygote serving the neutral (built-in profile) cwd, from
-        `pywarmctl status`.  With several zygotes listed, the one that is a plain
-        pywarm-zygote without --profile (the built-in/user profile) in our tree."""
+    def find_zygote_pid(self, cwd=None, env=None, ident=None):
+        """The pid of the zygote with identity ident (default: the session
+        zygote's), from the blocks of `pywarmctl status` ("zygote <idhex>" ...
+        "pid N").  Without a known identity, the only zygote listed."""
+        ident = ident or self.zygote_id
         blocks, p = self.status_blocks(cwd, env)
-        pids = []
+        found = []
         for b in blocks:
             v = b.get("pid", "").split()
-            if v and v[0].isdigit():
-                pids.append(int(v[0]))
-        pids = [q for q in pids if proc_alive(q)]
-        if len(pids) == 1:
-            return pids[0]
-        for q in pids:
-            try:
-                with open(f"/proc/{q}/cmdline", "rb") as f:
-                    cmd = f.read().split(b"\0")
-            except OSError:
+            if not (v and v[0].isdigit()):
                 continue
-            if b"--profile" not in cmd:
-                return q
-        return None
+            if ident is None or ident in b[""].split():
+                found.append(int(v[0]))
+        found = [q for q in found if proc_alive(q)]
+        return found[0] if len(found) == 1 else None
 
     def ensure_zygote(self):
-        """Start the session zygote (if needed) and remember its pid."""
-        self.ctl("start", "--wait", timeout=90)
+        """Start the session zygote (if needed); remember its identity and pid.
+        The identity is what `pywarmctl start --wait` names ("zygote <idhex>"),
+        else what a traced launch in the neutral cwd reports ("identity <idhex>")."""
+        p = self.ctl("start", "--wait", timeout=90)
+        text = (p.stdout + p.stderr).decode(errors="replace")
+        m = re.search(r"zygote ([0-9a-f]{16})\b", text)
+        if not m:
+            r = self.run_pywarm(["-c", "pass"])
+            m = re.search(r"identity ([0-9a-f]{16})\b", r.trace)
+        self.zygote_id = m.group(1) if m else None
         pid = self.find_zygote_pid()
         if pid is None:
             blocks, p = self.status_blocks()
-            pytest.fail(f"pywarmctl start --wait succeeded but status shows no zygote pid:\n"
+            pytest.fail(f"pywarmctl start --wait succeeded but status shows no zygote pid for "
+                        f"identity {self.zygote_id}:\n"
                         f"{p.stdout.decode(errors='replace')}{p.stderr.decode(errors='replace')}",
                         pytrace=False)
         self.zygote_pid = pid

@@ -3,12 +3,13 @@
 import os
 import re
 import subprocess
+import textwrap
 import time
 
 import pytest
 
 from conftest import (PYWARM, PYWARM_BIN, REAL, SELF, assert_cold, assert_same, assert_warm,
-                      needs_pywarm, parse_status, write_files)
+                      keep_only_fds, needs_pywarm, parse_status, write_files)
 
 SYSPATH_PROG = ("import sys, os; print(sys.path); print(sys.flags); print(sys.argv, sys.orig_argv);"
                 "print(sys.executable); print(sorted(k for k in os.environ if k.startswith('PYTHON')));"
@@ -29,29 +30,185 @@ def test_unsupported_option_runs_cold(pw, wd):
     assert "json" in modules(pyw.err)
 
 
-PYTHON_ENV_CASES = {
+# PYTHON* variables that are part of the zygote identity (pywarm(1)): the
+# first run of such an identity is cold and starts its zygote; once that
+# zygote serves, runs are warm and must still match python3.
+PYTHON_IDENTITY_CASES = {
     "PYTHONPATH": lambda wd: {"PYTHONPATH": os.path.join(wd, "extra") + ":" + wd},
     "PYTHONDONTWRITEBYTECODE": lambda wd: {"PYTHONDONTWRITEBYTECODE": "1"},
     "PYTHONUNBUFFERED": lambda wd: {"PYTHONUNBUFFERED": "1"},
     "PYTHONSAFEPATH": lambda wd: {"PYTHONSAFEPATH": "1"},
     "PYTHONHASHSEED": lambda wd: {"PYTHONHASHSEED": "0"},
-    "PYTHONWARNINGS": lambda wd: {"PYTHONWARNINGS": "error"},
+    "PYTHONWARNINGS": lambda wd: {"PYTHONWARNINGS": "error::DeprecationWarning"},
+    "PYTHONIOENCODING": lambda wd: {"PYTHONIOENCODING": "latin-1:backslashreplace"},
+    "PYTHONOPTIMIZE": lambda wd: {"PYTHONOPTIMIZE": "1"},
+    "PYTHONUTF8": lambda wd: {"PYTHONUTF8": "1"},
+}
+
+IDENTITY_PROG = SYSPATH_PROG + (";print(list({'alpha', 'beta', 'gamma', 'delta', 'epsilon'})"
+                                " if os.environ.get('PYTHONHASHSEED') else 'no seed');"
+                                "print(sys.stdout.encoding, sys.stdout.errors, '\u00e9\u2713');"
+                                "print(__debug__, sys.dont_write_bytecode, sys.warnoptions)")
+
+
+@pytest.mark.parametrize("var", list(PYTHON_IDENTITY_CASES))
+def test_python_env_identity(pw, wd, var):
+    """A PYTHON* identity variable: identical output cold, and warm once the
+    zygote for that identity serves (sys.path, flags, stdio encoding, seed)."""
+    os.makedirs(os.path.join(wd, "extra"))
+    add = PYTHON_IDENTITY_CASES[var](wd)
+    real, pyw = pw.run_both(["-c", IDENTITY_PROG], cwd=wd, env_add=add)
+    assert real.rc == 0, real.describe()
+    assert_same(real, pyw)
+    if SELF:
+        return
+    env = pw.make_env(add)
+    try:
+        pw.ctl("start", "--wait", cwd=wd, env=env, timeout=90)
+        real, pyw = pw.run_both(["-c", IDENTITY_PROG], cwd=wd, env_add=add)
+        assert_same(real, pyw)
+        assert_warm(pyw)
+    finally:
+        pw.ctl("stop", cwd=wd, env=env, check=False, timeout=30)
+
+
+# PYTHON* variables whose effect a preloaded interpreter cannot reproduce.
+PYTHON_COLD_CASES = {
+    "PYTHONDEVMODE": {"PYTHONDEVMODE": "1"},
+    "PYTHONFAULTHANDLER": {"PYTHONFAULTHANDLER": "1"},
+    "PYTHONMALLOC": {"PYTHONMALLOC": "malloc"},
+    "PYTHONCOERCECLOCALE": {"PYTHONCOERCECLOCALE": "0"},
+    "PYTHONTRACEMALLOC": {"PYTHONTRACEMALLOC": "1"},
+    "PYWARM_DISABLE": {"PYWARM_DISABLE": "1"},
 }
 
 
-@pytest.mark.parametrize("var", list(PYTHON_ENV_CASES))
-def test_python_env_runs_cold(pw, wd, var):
-    """Any PYTHON* variable forces a cold run; sys.path and flags are the real ones."""
-    os.makedirs(os.path.join(wd, "extra"))
-    prog = SYSPATH_PROG
-    if var == "PYTHONHASHSEED":
-        prog += ";print(list({'alpha', 'beta', 'gamma', 'delta', 'epsilon'}))"
-    real, pyw = pw.run_both(["-c", prog], cwd=wd, env_add=PYTHON_ENV_CASES[var](wd))
+@pytest.mark.parametrize("var", list(PYTHON_COLD_CASES))
+def test_env_forces_cold(pw, wd, var):
+    real, pyw = pw.run_both(["-c", SYSPATH_PROG], cwd=wd, env_add=PYTHON_COLD_CASES[var])
     assert real.rc == 0, real.describe()
     assert_same(real, pyw)
     assert_cold(pyw)
-    if var == "PYTHONPATH":
-        assert os.path.join(wd, "extra").encode() in pyw.out
+
+
+def _pre_groups():
+    os.setgroups([4321])
+
+
+def _pre_rlimit_as():
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (8 << 30, resource.RLIM_INFINITY))
+
+
+def _pre_itimer():
+    import signal
+    signal.setitimer(signal.ITIMER_REAL, 1000.0)
+
+
+def _pre_many_fds():
+    fd = os.open("/dev/null", os.O_RDONLY)
+    for n in range(10, 270):
+        os.dup2(fd, n)
+    os.close(fd)
+    keep_only_fds(range(10, 270))
+
+
+def _pre_raise_hard_nofile():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with open("/proc/sys/fs/nr_open") as f:
+        top = int(f.read())
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, min(top, hard + 4096)))
+
+
+def _pre_nice_below():
+    os.nice(-3)
+
+
+def _pre_unshare_uts():
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x04000000) != 0:      # CLONE_NEWUTS
+        raise OSError(ctypes.get_errno(), "unshare")
+
+
+STATE_PROG = textwrap.dedent("""\
+    import os, resource, signal, sys
+    print(sys.argv, sys.path)
+    print(sorted(os.getgroups()), resource.getrlimit(resource.RLIMIT_AS),
+          resource.getrlimit(resource.RLIMIT_NOFILE), os.nice(0))
+    print(signal.getitimer(signal.ITIMER_REAL)[0] > 0)
+    print(len(os.listdir("/proc/self/fd")))
+    print(os.readlink("/proc/self/ns/uts") == sys.argv[1])
+""")
+
+# Caller state a zygote child cannot carry over: the run is cold (pywarm(1),
+# Process state).  (preexec, needs root, must be cold): a hard limit above the
+# zygote's or a nice value below it is cold only when the zygote cannot set it
+# (it can as root), so those just have to match.
+CALLER_STATE_COLD = {
+    "supplementary-groups": (_pre_groups, True, True),
+    "finite-rlimit-as": (_pre_rlimit_as, False, True),
+    "armed-itimer": (_pre_itimer, False, True),
+    "more-than-249-fds": (_pre_many_fds, False, True),
+    "other-uts-namespace": (_pre_unshare_uts, True, True),
+    "hard-limit-above-zygote": (_pre_raise_hard_nofile, True, False),
+    "nice-below-zygote": (_pre_nice_below, True, False),
+}
+
+
+@pytest.mark.parametrize("case", list(CALLER_STATE_COLD))
+def test_caller_state_forces_cold(pw, wd, case):
+    pre, needs_root, must_be_cold = CALLER_STATE_COLD[case]
+    if needs_root and os.geteuid() != 0:
+        pytest.skip("needs root")
+    try:
+        subprocess.run(["/bin/true"], preexec_fn=pre, capture_output=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError) as e:
+        pytest.skip(f"this machine does not allow {case}: {e}")
+    uts = os.readlink("/proc/self/ns/uts")
+    real, pyw = pw.run_both(["-c", STATE_PROG, uts], cwd=wd, preexec=pre,
+                            close_fds=(case != "more-than-249-fds"))
+    assert real.rc == 0, real.describe()
+    assert_same(real, pyw)
+    if must_be_cold:
+        assert_cold(pyw)
+
+
+def test_deleted_working_directory(pw, wd):
+    """A cwd that no longer exists (it has no path): identical behaviour."""
+    gone = os.path.join(wd, "gone")
+
+    def pre():
+        os.rmdir(gone)
+    prog = ("import os, sys\ntry:\n    print(os.getcwd())\nexcept OSError as e:\n    print('getcwd', e.errno)\n"
+            "print(sys.path[0], sys.argv)")
+    trace = pw.trace_path()
+    env = pw.make_env(trace=trace)
+    results = []
+    for side in ("real", "pywarm"):
+        os.mkdir(gone)
+        results.append(pw.run(side, ["-c", prog, "x"], cwd=gone, preexec=pre, env=env, trace=trace))
+    assert_same(*results)
+
+
+@needs_pywarm
+def test_unsafe_socket_directory(pw, wd):
+    """A socket directory open to others: one 'pywarm: ' line saying why, and
+    a correct cold run."""
+    run3 = os.path.join(wd, "run3")
+    os.makedirs(os.path.join(run3, "pywarm"))
+    os.chmod(run3, 0o700)
+    os.chmod(os.path.join(run3, "pywarm"), 0o755)
+    env = dict(pw.env, XDG_RUNTIME_DIR=run3)
+    real, pyw = pw.run_both(["-c", "print('ok')"], cwd=wd, env=env)
+    assert pyw.rc == real.rc == 0 and pyw.out == real.out == b"ok\n", pyw.describe()
+    lines = pyw.err.decode(errors="replace").splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pywarm: ") and os.path.join(run3, "pywarm") in lines[0], \
+        pyw.describe()
+    assert_cold(pyw)
+    assert not [n for n in os.listdir(os.path.join(run3, "pywarm")) if n.endswith(".sock")], \
+        "a zygote was started in the unsafe directory"
 
 
 @needs_pywarm

@@ -433,6 +433,12 @@ def _pre_affinity():
     os.sched_setaffinity(0, {0})
 
 
+def _pre_no_new_privs():
+    import ctypes
+    if ctypes.CDLL(None).prctl(38, 1, 0, 0, 0) != 0:     # PR_SET_NO_NEW_PRIVS
+        raise OSError("prctl(PR_SET_NO_NEW_PRIVS) failed")
+
+
 STATE_CASES = {
     "default": None,
     "umask-027": _pre_umask,
@@ -444,6 +450,7 @@ STATE_CASES = {
     "block-int-term": _pre_block(signal.SIGINT, signal.SIGTERM),
     "nice-5": _pre_nice,
     "affinity-cpu0": _pre_affinity,
+    "no-new-privs": _pre_no_new_privs,
 }
 
 
@@ -664,6 +671,64 @@ def test_nondaemon_thread_joined_and_atexit_order(pw, wd):
     assert_same(real, pyw)
     assert_warm(pyw)
     assert pyw.out == b"main done 3\nthread done\natexit 2\natexit 1\n"
+
+
+# What the end of a run does to objects the program left behind.  python3
+# finalises them (module teardown); a warm run must not lose any effect.
+TEARDOWN_CASES = {
+    "del-in-global": ("class A:\n    def __del__(self):\n        print('del A')\na = A()\nprint('main')", None),
+    "del-in-cycle": ("import gc\nclass A:\n    def __del__(self):\n        print('cycle del')\n"
+                     "a = A()\na.me = a\ndel a\nprint('main')", None),
+    "generator-finally": ("def g():\n    try:\n        yield 1\n    finally:\n        print('gen finally')\n"
+                          "it = g()\nnext(it)\nprint('main')", None),
+    "coroutine-finally": ("import types\n@types.coroutine\ndef y():\n    yield\nasync def c():\n    try:\n"
+                          "        await y()\n    finally:\n        print('coro finally')\n"
+                          "co = c()\nco.send(None)\nprint('main')", None),
+    "weakref-callback": ("import weakref\nclass A:\n    pass\na = A()\n"
+                         "r = weakref.ref(a, lambda r: print('weakref callback'))\nprint('main')", None),
+    "buffered-fd-writer": ("f = open(1, 'w', closefd=False)\nf.write('buffered via fd 1\\n')\nprint('main')", None),
+    "unclosed-file": ("import sys\nf = open(sys.argv[1], 'w')\nf.write('data never flushed by hand')\nprint('main')",
+                      "content"),
+    "sqlite-uncommitted": ("import sqlite3, sys\ncon = sqlite3.connect(sys.argv[1])\n"
+                           "con.execute('create table t(x)')\ncon.commit()\n"
+                           "con.execute('insert into t values (1)')\nprint('main')", "sqlite"),
+    "temporary-directory": ("import sys, tempfile\nd = tempfile.TemporaryDirectory()\n"
+                            "open(sys.argv[1], 'w').write(d.name)\nprint('main')", "gone"),
+    "logging-handler": ("import logging, sys\nh = logging.StreamHandler(sys.stdout)\n"
+                        "logging.getLogger().addHandler(h)\nlogging.warning('warned')\nprint('main')", None),
+    "atexit-and-del": ("import atexit\nclass A:\n    def __del__(self):\n        print('del')\n"
+                       "atexit.register(print, 'atexit')\na = A()\nprint('main')", None),
+    "imported-module-del": ("import holder\nprint('main')", None),
+}
+
+
+@pytest.mark.parametrize("case", list(TEARDOWN_CASES))
+def test_teardown(pw, wd, case):
+    prog, post = TEARDOWN_CASES[case]
+    write_files(wd, {"holder.py": "class H:\n    def __del__(self):\n        print('holder del')\nh = H()\n"})
+    paths = {side: os.path.join(wd, f"{side}.data") for side in ("real", "pywarm")}
+    real, pyw = pw.run_both(["-c", prog, "ARG"], cwd=wd,
+                            per_side=lambda side: {"argv_map": {"ARG": paths[side]}})
+    assert real.rc == 0, real.describe()
+    assert_same(real, pyw)
+    assert_warm(pyw)
+    if post == "content":
+        with open(paths["real"]) as a, open(paths["pywarm"]) as b:
+            assert a.read() == b.read() == "data never flushed by hand"
+    elif post == "sqlite":
+        import sqlite3
+        counts = []
+        for side in ("real", "pywarm"):
+            con = sqlite3.connect(paths[side])
+            counts.append(con.execute("select count(*) from t").fetchone()[0])
+            con.close()
+        assert counts[0] == counts[1], f"rows left: real {counts[0]}, pywarm {counts[1]}"
+    elif post == "gone":
+        left = []
+        for side in ("real", "pywarm"):
+            with open(paths[side]) as f:
+                left.append(os.path.exists(f.read()))
+        assert left == [False, False], f"temporary directory left behind (real, pywarm): {left}"
 
 
 def test_interpreter_state(pw, wd):

@@ -150,6 +150,11 @@ def test_zygote_killed_while_child_runs(pw, wd):
         assert rc != 0, f"the launcher exited 0 after losing its zygote; stderr={err!r}"
         assert any(l.startswith("pywarm:") for l in err.splitlines()), \
             f"no 'pywarm:' message on stderr: {err!r}"
+        # The program is killed with its zygote (pywarm(1), SIGNALS).
+        deadline = time.monotonic() + 3
+        while proc_alive(child) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not proc_alive(child), f"the warm child {child} outlived its zygote"
     finally:
         bg.cleanup()
     pw.zygote_pid = None
@@ -190,6 +195,63 @@ def test_launcher_killed_hangs_up_child(pw, wd):
         assert not os.path.exists(marker), "the orphaned child ran on and wrote its marker"
     finally:
         bg.cleanup()
+
+
+@needs_pywarm
+def test_launcher_killed_child_ignoring_hup_is_killed(pw, wd):
+    """A program that ignores SIGHUP still does not outlive its dead launcher
+    by more than the documented 2 s grace."""
+    hup = os.path.join(wd, "hup")
+    marker = os.path.join(wd, "marker")
+    prog = textwrap.dedent("""\
+        import signal, sys, time
+        signal.signal(signal.SIGHUP, lambda n, f: open(sys.argv[1], "w").write("hup"))
+        print("ready", flush=True)
+        for _ in range(35):
+            time.sleep(0.1)
+        open(sys.argv[2], "w").write("too late")
+    """)
+    bg = Background(pw, wd, ["-c", prog, hup, marker])
+    try:
+        child = bg.wait_warm()
+        bg.wait_output("ready\n")
+        os.kill(bg.p.pid, signal.SIGKILL)
+        bg.p.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and proc_alive(child):
+            time.sleep(0.05)
+        assert not proc_alive(child), f"warm child {child} is still running 5 s after its launcher died"
+        assert os.path.exists(hup), "the program was not sent SIGHUP"
+        time.sleep(1.0)
+        assert not os.path.exists(marker), "the program ran on to the end"
+    finally:
+        bg.cleanup()
+
+
+def test_parallel_launches(pw, wd):
+    """Many launches at once are each served (warm) with their own argv,
+    environment, cwd and descriptors."""
+    prog = ("import os, sys, time; time.sleep(0.3); data = sys.stdin.read();"
+            "print(sys.argv[1:], os.environ['RUN_ID'], os.path.basename(os.getcwd()), data)")
+    procs = []
+    for i in range(12):
+        d = os.path.join(wd, f"d{i}")
+        os.mkdir(d)
+        trace = pw.trace_path()
+        env = pw.make_env({"RUN_ID": str(i)}, trace=trace)
+        p = subprocess.Popen([PYWARM, "-c", prog, f"arg{i}"], cwd=d, env=env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs.append((i, p, trace))
+    for i, p, _ in procs:
+        p.stdin.write(f"input{i}".encode())
+        p.stdin.close()
+    for i, p, trace in procs:
+        out, err = p.stdout.read(), p.stderr.read()
+        assert p.wait(timeout=30) == 0, err
+        assert out == f"['arg{i}'] {i} d{i} input{i}\n".encode(), (out, err)
+        if not SELF:
+            lines = parse_trace(_read(trace), p.pid)
+            assert any("warm pid=" in l for l in lines), f"run {i} was not warm: {_read(trace)}"
 
 
 # ---------------------------------------------------------------- signals sent to the launcher
