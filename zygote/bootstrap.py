@@ -80,8 +80,25 @@ def _caches():
         mods["warnings"]._filters_mutated()
 
 
+def _fresh_main():
+    """A new __main__, as add_main_module() makes it at start-up.
+
+    The zygote's own __main__ is frozen with the rest of its heap, and the
+    collector never frees frozen objects: a class defined in the program
+    would form a cycle through that dict that python3 collects at exit
+    (running __del__ methods) and a warm child never would."""
+    old = _sys.modules["__main__"].__dict__
+    main = type(_sys)("__main__")       # __name__, __doc__, __package__, __loader__, __spec__
+    d = main.__dict__
+    d["__annotations__"] = {}
+    d["__builtins__"] = old["__builtins__"]
+    d["__loader__"] = old["__loader__"]
+    _sys.modules["__main__"] = main
+
+
 def setup(argv, orig_argv, environ, ignored):
     """Make this freshly forked interpreter look freshly started."""
+    _fresh_main()
     _environ(environ)
     _sys.argv = [_os.fsdecode(a) for a in argv]
     _sys.orig_argv = [_os.fsdecode(a) for a in orig_argv]

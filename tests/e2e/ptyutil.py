@@ -20,6 +20,7 @@ import termios
 import time
 
 HELPER = os.path.abspath(__file__)
+READ_SYSCALL = {"x86_64": 0, "aarch64": 63, "riscv64": 63, "i686": 3, "armv7l": 3}
 JOB_SIGNALS = (signal.SIGTTOU, signal.SIGTTIN, signal.SIGTSTP, signal.SIGINT, signal.SIGQUIT)
 
 
@@ -137,6 +138,32 @@ class PtyJob:
 
     def send(self, data):
         os.write(self.master, data)
+
+    def wait_tty_read(self, timeout=5):
+        """Wait until some process is blocked reading fd 0 from this terminal.
+        A signal that arrives while python3 is between writing a prompt and
+        calling read() is only acted on after the read returns (in python3
+        too), so keystrokes that raise signals are sent once the read is there."""
+        nr = READ_SYSCALL.get(os.uname().machine)
+        deadline = time.monotonic() + timeout
+        while nr is not None and time.monotonic() < deadline:
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/0") != self.slave_name:
+                        continue
+                    with open(f"/proc/{pid}/syscall") as f:
+                        fields = f.read().split()
+                except OSError:
+                    continue
+                if len(fields) > 1 and fields[0] == str(nr) and int(fields[1], 16) == 0:
+                    return
+            time.sleep(0.01)
+        if nr is None:
+            time.sleep(0.5)     # no way to look: give the reader time
+            return
+        raise AssertionError(f"no process is reading the terminal; transcript: {self.transcript!r}")
 
     def resize(self, rows, cols):
         set_winsize(self.master, rows, cols)

@@ -31,6 +31,8 @@ def run_pair(pw, wd, args, interact, rows=24, cols=80, must_be_warm=True):
         try:
             interact(job, side, trace)
             end = job.finish()
+        except AssertionError as e:
+            raise AssertionError(f"[{side}] {e}\ntrace:\n{_read(trace)}") from None
         finally:
             job.close()
         lines = parse_trace(_read(trace), job.pid)
@@ -89,6 +91,7 @@ def test_ctrl_c_at_prompt(pw, wd):
     job dies of SIGINT, as with python3."""
     def interact(job, side, trace):
         job.expect(b"name? ")
+        job.wait_tty_read()
         job.send(b"\x03")
     res = run_pair(pw, wd, ["-c", INPUT_PROG], interact)
     assert_same_session(res)
@@ -99,6 +102,7 @@ def test_ctrl_c_at_prompt(pw, wd):
 def test_ctrl_backslash_at_prompt(pw, wd):
     def interact(job, side, trace):
         job.expect(b"name? ")
+        job.wait_tty_read()
         job.send(b"\x1c")
     res = run_pair(pw, wd, ["-c", INPUT_PROG], interact)
     assert_same_session(res)
@@ -130,6 +134,7 @@ def test_ctrl_z_and_resume(pw, wd):
 
     def interact(job, side, trace):
         job.expect(b"name? ")
+        job.wait_tty_read()
         job.send(b"\x1a")
         ev = job.event()
         assert ev == f"stopped {int(signal.SIGTSTP)}", f"{side}: {ev}"
@@ -167,6 +172,7 @@ def test_window_size_change(pw, wd):
 
     def interact(job, side, trace):
         job.expect(b"ready")
+        job.wait_tty_read()
         job.resize(50, 120)
         job.expect(b"winch os.terminal_size(columns=120, lines=50)")
         job.send(b"\n")

@@ -265,7 +265,8 @@ SIG_PROG = textwrap.dedent("""\
     signal.signal(signal.SIGUSR2, handler)
     signal.signal(signal.SIGWINCH, handler)
     print("ready", flush=True)
-    time.sleep(10)
+    for _ in range(100):        # short sleeps: a signal landing just before a
+        time.sleep(0.1)         # sleep starts is still handled promptly
     print("not interrupted")
 """)
 
