@@ -29,11 +29,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SCRIPT=$HERE/bench_stdlib.py
 REPORT_PY=/usr/bin/python3
 
-[ -n "$B" ] || die "PYWARM_BUILDDIR is not set (run: make bench)"
-[ -n "$REAL" ] || die "PYWARM_REAL_PYTHON is not set (run: make bench)"
-for f in "$B/pywarm" "$B/pywarmctl" "$B/pywarm-zygote" "$REAL"; do
-	[ -x "$f" ] || die "$f is not an executable (run: make)"
-done
 command -v hyperfine >/dev/null 2>&1 || die "hyperfine is not installed (apt-get install hyperfine)"
 [ -x "$REPORT_PY" ] || die "$REPORT_PY is needed to read hyperfine's results"
 case "$RUNS$WARMUP" in
@@ -44,28 +39,9 @@ case "$B$REAL$SCRIPT" in
 *"'"*) die "paths with a single quote are not supported" ;;
 esac
 
-# A clean environment: nothing that changes the zygote or forces a cold run.
-for v in $(env | sed -n 's/^\(PYTHON[A-Za-z0-9_]*\)=.*/\1/p; s/^\(PYWARM_[A-Za-z0-9_]*\)=.*/\1/p'); do
-	unset "$v"
-done
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/pywarm-bench.XXXXXX")
-cleanup() {
-	(cd "$T" && "$B/pywarmctl" stop --all >/dev/null 2>&1) || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-mkdir "$T/run" "$T/state" "$T/config"
-chmod 700 "$T/run"
-XDG_RUNTIME_DIR=$T/run
-XDG_STATE_HOME=$T/state
-XDG_CONFIG_HOME=$T/config
-export XDG_RUNTIME_DIR XDG_STATE_HOME XDG_CONFIG_HOME
-cd "$T"
+SCRATCH_NAME=bench
+# shellcheck source=tests/scratch.sh
+. "$HERE/scratch.sh"
 
 # The built-in profile must apply here: no .pywarm.ini in any parent.
 d=$T

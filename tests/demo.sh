@@ -28,28 +28,9 @@ RUNS=10
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCRIPT=$HERE/bench_stdlib.py
 
-[[ -n $B && -n $REAL ]] || die "PYWARM_BUILDDIR and PYWARM_REAL_PYTHON must be set (run: make demo)"
-for f in "$B/pywarm" "$B/pywarmctl" "$B/pywarm-zygote" "$REAL"; do
-	[[ -x $f ]] || die "$f is not an executable (run: make)"
-done
-
-for v in $(compgen -e); do
-	case $v in PYTHON* | PYWARM_*) unset "$v" ;; esac
-done
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/pywarm-demo.XXXXXX")
-cleanup() {
-	(cd "$T" && "$B/pywarmctl" stop --all >/dev/null 2>&1) || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-mkdir "$T/run" "$T/state" "$T/config"
-chmod 700 "$T/run"
-export XDG_RUNTIME_DIR=$T/run XDG_STATE_HOME=$T/state XDG_CONFIG_HOME=$T/config
-cd "$T"
+SCRATCH_NAME=demo
+# shellcheck source=tests/scratch.sh
+. "$HERE/scratch.sh"
 
 # Print a section heading (bold on a terminal).
 if [[ -t 1 ]]; then
