@@ -1,15 +1,14 @@
 # test_cold.py: runs pywarm must hand to the real interpreter, and how it behaves without a zygote or with a bad profile.
 
 import os
-import re
 import subprocess
 import textwrap
 import time
 
 import pytest
 
-from conftest import (PYWARM, PYWARM_BIN, REAL, SELF, assert_cold, assert_same, assert_warm,
-                      keep_only_fds, needs_pywarm, parse_status, write_files)
+from conftest import (PYWARM, REAL, SELF, assert_cold, assert_same, assert_warm,
+                      keep_only_fds, needs_pywarm, write_files)
 
 SYSPATH_PROG = ("import sys, os; print(sys.path); print(sys.flags); print(sys.argv, sys.orig_argv);"
                 "print(sys.executable); print(sorted(k for k in os.environ if k.startswith('PYTHON')));"

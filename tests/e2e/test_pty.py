@@ -12,15 +12,13 @@ import signal
 import textwrap
 import time
 
-import pytest
-
 from conftest import PYWARM, REAL, SELF, _read, parse_trace, proc_state
 from ptyutil import PtyJob
 
 
 def run_pair(pw, wd, args, interact, rows=24, cols=80, must_be_warm=True):
-    """Run interact(job) against [REAL, *args] then [PYWARM, *args]; return
-    {"real": (end, transcript), "pywarm": (end, transcript, warm)}."""
+    """Run interact(job, side, trace) against [REAL, *args] then [PYWARM, *args].
+    Returns {side: (end event, transcript, warm True/False/None, trace text)}."""
     trace = pw.trace_path()
     env = pw.make_env(trace=trace)
     res = {}
@@ -119,7 +117,7 @@ def test_ctrl_d_at_prompt(pw, wd):
     assert b"EOFError" in res["pywarm"][1]
 
 
-def _child_state(trace, launcher_pid):
+def _warm_child_pid(trace, launcher_pid):
     for l in parse_trace(_read(trace), launcher_pid):
         m = re.search(r"warm pid=(\d+)", l)
         if m:
@@ -139,7 +137,7 @@ def test_ctrl_z_and_resume(pw, wd):
         ev = job.event()
         assert ev == f"stopped {int(signal.SIGTSTP)}", f"{side}: {ev}"
         if side == "pywarm" and not SELF:
-            child = _child_state(trace, job.pid)
+            child = _warm_child_pid(trace, job.pid)
             assert child, _read(trace)
             deadline = time.monotonic() + 3
             while proc_state(child) != "T" and time.monotonic() < deadline:
