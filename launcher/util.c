@@ -109,13 +109,13 @@ static long long debug_t0;
  * '/' appends to that file; anything else ("1") traces to stderr. */
 void pw_debug_init(void)
 {
-	debug_t0 = pw_now_us();
 	const char *v = getenv("PYWARM_DEBUG");
 	int fd;
 
 	debug_fd = -1;
 	if (!v || !*v || strcmp(v, "0") == 0)
 		return;
+	debug_t0 = pw_now_us();         /* read the clock only when tracing */
 	if (v[0] != '/') {
 		debug_fd = 2;
 		return;

@@ -16,6 +16,10 @@
 
 extern char **environ;
 
+/* The one usage line, for --help and for a bad option. */
+static const char usage[] =
+	"usage: pywarm-zygote [--identity HEX] [--profile PATH [--source N]]\n";
+
 /* Command-line options of pywarm-zygote (started by pywarm, not by people). */
 struct zopts {
 	const char *identity;     /* what the launcher computed; must match ours */
@@ -45,10 +49,10 @@ static void parse_args(struct zopts *o, int argc, char **argv)
 				o->source = PW_SRC_PROJECT;
 			break;
 		case 'h':
-			printf("usage: pywarm-zygote [--identity HEX] [--profile PATH [--source N]]\n");
+			fputs(usage, stdout);
 			exit(0);
 		default:
-			fprintf(stderr, "usage: pywarm-zygote [--identity HEX] [--profile PATH [--source N]]\n");
+			fputs(usage, stderr);
 			exit(2);
 		}
 	}

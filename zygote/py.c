@@ -129,16 +129,20 @@ static int load_bootstrap(struct zygote *z)
 	return 0;
 }
 
+/* Flush sys.<name> if it is there, ignoring any error. */
+static void flush_quietly(const char *name)
+{
+	PyObject *f = PySys_GetObject(name);
+	PyObject *r = f && f != Py_None ? PyObject_CallMethod(f, "flush", NULL) : NULL;
+	Py_XDECREF(r);
+	PyErr_Clear();
+}
+
 /* Flush the zygote's own sys.stdout/stderr so no child inherits their buffers. */
 static void flush_std(void)
 {
-	const char *names[] = { "stdout", "stderr" };
-	for (int i = 0; i < 2; i++) {
-		PyObject *f = PySys_GetObject(names[i]);
-		PyObject *r = f && f != Py_None ? PyObject_CallMethod(f, "flush", NULL) : NULL;
-		Py_XDECREF(r);
-		PyErr_Clear();
-	}
+	flush_quietly("stdout");
+	flush_quietly("stderr");
 }
 
 /* Start Python, preload, freeze the heap, load the bootstrap. */
@@ -396,15 +400,9 @@ static int run_module(const char *name, int set_argv0)
 static void flush_io(void)
 {
 	PyObject *type, *value, *tb;
-	const char *names[] = { "stderr", "stdout" };
 	PyErr_Fetch(&type, &value, &tb);
-	for (int i = 0; i < 2; i++) {
-		PyObject *f = PySys_GetObject(names[i]);
-		PyObject *r = f ? PyObject_CallMethod(f, "flush", NULL) : NULL;
-		if (r == NULL)
-			PyErr_Clear();
-		Py_XDECREF(r);
-	}
+	flush_quietly("stderr");
+	flush_quietly("stdout");
 	PyErr_Restore(type, value, tb);
 }
 
@@ -605,9 +603,9 @@ static int finish(int exitcode)
 	 * fork has a finalizer, that collection could run no code, so the scan
 	 * comes first and the collection happens only on the full path. */
 	r = PyObject_CallNoArgs(teardown_fn);
-	int needed = r == NULL || r != Py_False;
+	int needed = r != Py_False;         /* an error counts as "needed" */
 	Py_XDECREF(r);
-	if (needed || PyErr_Occurred())
+	if (needed)
 		goto full;
 	if (flush_std_files() < 0 || status < 0)
 		exitcode = 120;

@@ -1,5 +1,6 @@
 # test_robust.py: pywarm under failure: dead zygote, dead launcher, signals, hostile clients on the socket, another uid.
 
+import contextlib
 import glob
 import os
 import random
@@ -349,11 +350,21 @@ def _send_huge_nfds_claim(s):
     s.sendall(header(MSG_LAUNCH, 0, nfds=100000))
 
 
+@contextlib.contextmanager
+def devnull_fds(n):
+    """n fresh descriptors on /dev/null, closed again afterwards."""
+    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(n)]
+    try:
+        yield fds
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 def _send_many_fds(s):
     """300 descriptors: more than one message can carry, so as many as the
     kernel takes in the first message and the rest in a second one."""
-    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(300)]
-    try:
+    with devnull_fds(300) as fds:
         try:
             socket.send_fds(s, [header(MSG_LAUNCH, 0, nfds=300)], fds)
         except OSError:
@@ -362,27 +373,16 @@ def _send_many_fds(s):
                 socket.send_fds(s, [header(MSG_LAUNCH, 0, nfds=50)], fds[250:])
             except OSError:
                 pass            # the zygote may already have hung up
-    finally:
-        for fd in fds:
-            os.close(fd)
 
 
 def _send_unclaimed_fds(s):
-    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(10)]
-    try:
+    with devnull_fds(10) as fds:
         socket.send_fds(s, [header(MSG_STATUS_REQ, 0, nfds=0)], fds)
-    finally:
-        for fd in fds:
-            os.close(fd)
 
 
 def _send_fds_with_garbage_payload(s):
-    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(5)]
-    try:
+    with devnull_fds(5) as fds:
         socket.send_fds(s, [header(MSG_LAUNCH, 64, nfds=5) + random.Random(4).randbytes(64)], fds)
-    finally:
-        for fd in fds:
-            os.close(fd)
 
 
 def _send_nothing(s):
