@@ -583,10 +583,13 @@ static int flush_std_files(void)
 	return status;
 }
 
-/* End the process as Py_FinalizeEx would.  Its observable steps come first
- * (threads, atexit, flush, a collection); the module teardown that follows
- * only frees memory unless some object made since the fork has a finalizer,
- * so the full Py_FinalizeEx runs only then.  Returns the exit code. */
+/* End the process as Py_FinalizeEx would.  Its first observable steps
+ * (threads, atexit) run here; then, if no object made since the fork has
+ * a finalizer, nothing the rest of Py_FinalizeEx does (a collection, the
+ * module teardown) can run code, and one flush of the standard streams is
+ * all that is left to see: python3 flushes them once, before the teardown
+ * clears sys.  Otherwise Py_FinalizeEx runs whole, its own flush included,
+ * so a failing stdout is reported once either way.  Returns the exit code. */
 static int finish(int exitcode)
 {
 	wait_for_threads();
@@ -598,16 +601,12 @@ static int finish(int exitcode)
 	if (r == NULL)
 		goto full;
 	Py_DECREF(r);
-	int status = flush_std_files();
-	/* Py_FinalizeEx collects garbage here.  If no object made since the
-	 * fork has a finalizer, that collection could run no code, so the scan
-	 * comes first and the collection happens only on the full path. */
 	r = PyObject_CallNoArgs(teardown_fn);
 	int needed = r != Py_False;         /* an error counts as "needed" */
 	Py_XDECREF(r);
 	if (needed)
 		goto full;
-	if (flush_std_files() < 0 || status < 0)
+	if (flush_std_files() < 0)
 		exitcode = 120;
 	return exitcode;
 full:

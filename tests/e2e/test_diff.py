@@ -4,10 +4,14 @@
 # it says otherwise) asserts that the pywarm run was served warm, so that a cold
 # fallback cannot make a comparison pass trivially.
 
+import fcntl
 import os
 import signal
+import struct
 import subprocess
+import termios
 import textwrap
+import time
 
 import pytest
 
@@ -793,26 +797,56 @@ def test_output_without_newline_to_file(pw, wd):
     assert pyw.out == b"tail"
 
 
-def test_broken_pipe(pw, wd):
-    """The reader goes away after one byte: same traceback, same exit status."""
+def _wait_pipe_full(r, timeout=30.0):
+    """Wait until the writer has filled the pipe (it is then blocked in write)."""
+    deadline = time.monotonic() + timeout
+    last = -1
+    while time.monotonic() < deadline:
+        n = struct.unpack("i", fcntl.ioctl(r, termios.FIONREAD, b"\0" * 4))[0]
+        if n >= 65000 and n == last:
+            return
+        last = n
+        time.sleep(0.02)
+    pytest.fail("the writer never filled the pipe")
+
+
+@pytest.mark.parametrize("reader", ["close-when-full", "free-a-page-then-close"])
+@pytest.mark.parametrize("teardown", ["fast", "full"])
+def test_broken_pipe(pw, wd, reader, teardown):
+    """The reader goes away: same traceback, same exit status, and an
+    unflushable stdout reported exactly as often as python3 reports it.
+
+    close-when-full: the blocked write fails outright (status 1).
+    free-a-page-then-close: the blocked write ends short, the rest stays
+    buffered and the exit-time flush fails (status 120, one report).
+    "full" keeps an object with __del__ alive so the whole teardown runs."""
     prog = "while True:\n    print('y' * 100)"
+    if teardown == "full":
+        prog = "class A:\n    def __del__(self): pass\na = A()\n" + prog
     results = []
     trace = pw.trace_path()
     env = pw.make_env(trace=trace)
     for side, exe in (("real", REAL), ("pywarm", PYWARM)):
+        r, w = os.pipe()
         p = subprocess.Popen([exe, "-c", prog], cwd=wd, env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        first = p.stdout.read(1)
-        p.stdout.close()
+                             stdout=w, stderr=subprocess.PIPE)
+        os.close(w)
+        try:
+            _wait_pipe_full(r)
+            if reader == "free-a-page-then-close":
+                os.read(r, 4096)
+                time.sleep(0.1)
+        finally:
+            os.close(r)
         try:
             _, err = p.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             p.kill()
             p.communicate()
             pytest.fail(f"{side}: did not stop after its reader went away")
-        results.append((first, p.returncode, err))
+        results.append((p.returncode, err))
     assert results[0] == results[1], f"real {results[0]!r}\npywarm {results[1]!r}"
-    assert results[0][1] in (1, 120) and b"BrokenPipeError" in results[0][2], results[0]
+    assert results[0][0] in (1, 120) and b"BrokenPipeError" in results[0][1], results[0]
     if not SELF:
         lines = parse_trace(_read(trace), p.pid)
         assert any("warm pid=" in l for l in lines), f"not warm; trace: {_read(trace)}"
