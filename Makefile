@@ -72,9 +72,26 @@ $(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/un
 unit: $(addprefix $(BUILDDIR)/unit/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; $$t || exit 1; done
 
+# libFuzzer harnesses (clang) for the request decoder and the profile parser.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE   ?= 10
+FUZZERS      := fuzz_request fuzz_profile
+FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+$(BUILDDIR)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard config/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(LDLIBS_INIH)
+
+fuzz: $(addprefix $(BUILDDIR)/fuzz/,$(FUZZERS))
+	sh tests/fuzz/run.sh $(BUILDDIR)/fuzz $(FUZZ_SECONDS)
+
+fuzz-smoke: $(addprefix $(BUILDDIR)/fuzz/,$(FUZZERS))
+	sh tests/fuzz/run.sh $(BUILDDIR)/fuzz $(FUZZ_SMOKE)
+
 # The end-to-end suite runs under Debian's python3 (python3-pytest) and
 # compares the built binaries against $(PYREAL); pytest's summary line is last.
-check: all unit
+check: all unit fuzz-smoke
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
 
@@ -88,4 +105,4 @@ bench: all
 clean:
 	rm -rf $(BUILDDIR)
 
-.PHONY: all unit check bench demo clean
+.PHONY: all unit check bench demo clean fuzz fuzz-smoke

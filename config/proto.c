@@ -20,10 +20,11 @@ struct obuf {
 	int failed;
 };
 
-/* Append n bytes to b, growing it; remembers allocation failure. */
+/* Append n bytes to b, growing it; remembers allocation failure.  An empty
+ * vector may come with a NULL pointer (no groups, no CPU set). */
 static void put(struct obuf *b, const void *src, size_t n)
 {
-	if (b->failed)
+	if (b->failed || n == 0)
 		return;
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap : 4096;

@@ -1,0 +1,140 @@
+# test_otheruid.py: a client of another uid, a real user made for the test, never gets a zygote to answer or fork.
+
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import pytest
+
+from conftest import needs_pywarm, proc_alive
+from test_robust import MSG_STATUS, quick_warm_check, zygote_socket
+
+# Runs as the other user: connect, send a request, print what came back.
+PROBE = textwrap.dedent("""\
+    import array, os, socket, struct, sys
+    path, kind = sys.argv[1], sys.argv[2]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    try:
+        s.connect(path)
+    except OSError as e:
+        print("connect-error", e.errno)
+        sys.exit(0)
+    hdr = struct.pack("<IHHII", 0x4d525750, 1, 2 if kind == "status" else 1, 0, 0)
+    try:
+        if kind == "status":
+            s.sendall(hdr)
+        else:   # a launch header carrying descriptors, as the launcher sends them
+            hdr = struct.pack("<IHHII", 0x4d525750, 1, 1, 0, 3)
+            s.sendmsg([hdr], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))])
+    except OSError as e:
+        print("closed-on-send", e.errno)
+        sys.exit(0)
+    try:
+        data = s.recv(16)
+    except socket.timeout:
+        print("timeout")
+        sys.exit(0)
+    except OSError as e:
+        print("error", e.errno)
+        sys.exit(0)
+    print("reply", struct.unpack("<IHHII", data)[2] if len(data) == 16 else "closed")
+""")
+
+
+@contextlib.contextmanager
+def temp_user():
+    """A new system user, removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create a second user (useradd)")
+    if shutil.which("useradd") is None:
+        pytest.skip("useradd is not installed")
+    name = "pwt" + uuid.uuid4().hex[:8]
+    p = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                       capture_output=True, timeout=30)
+    if p.returncode != 0:
+        pytest.skip(f"useradd failed: {p.stderr.decode(errors='replace').strip()}")
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], capture_output=True, timeout=30)
+
+
+@contextlib.contextmanager
+def modes(changes):
+    """Set file modes for a while, then put the old ones back."""
+    old = [(path, os.stat(path).st_mode & 0o7777) for path, _ in changes]
+    try:
+        for path, mode in changes:
+            os.chmod(path, mode)
+        yield
+    finally:
+        for path, mode in old:
+            os.chmod(path, mode)
+
+
+def dirs_below(top, path):
+    """The directories from top down to path's parent (to make traversable)."""
+    dirs = []
+    d = os.path.dirname(path)
+    while d.startswith(top):
+        dirs.append(d)
+        d = os.path.dirname(d)
+    return dirs
+
+
+def probe(user, path, kind):
+    p = subprocess.run([sys.executable, "-c", PROBE, path, kind], capture_output=True, timeout=30,
+                       user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd="/",
+                       stdin=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"})
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    return p.stdout.decode().strip()
+
+
+def zygote_children(zpid):
+    with open(f"/proc/{zpid}/task/{zpid}/children") as f:
+        return set(f.read().split())
+
+
+def zygote_log(pw):
+    logs = os.path.join(pw.state_dir, "pywarm")
+    text = ""
+    for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else ():
+        if name.endswith(".log"):
+            with open(os.path.join(logs, name), errors="replace") as f:
+                text += f.read()
+    return text
+
+
+@needs_pywarm
+def test_other_user_is_refused(pw, wd):
+    zpid = pw.ensure_zygote()
+    path = zygote_socket(pw, zpid)
+    with temp_user() as user:
+        # The private socket directory keeps the other user out altogether.
+        assert probe(user, path, "status").startswith("connect-error 13"), \
+            "another user could connect through the 0700 socket directory"
+        # With the directory and socket opened up, the peer-credential check
+        # is what refuses it: no status, no launch, no fork.
+        before = zygote_children(zpid)
+        opened = [(d, 0o711) for d in dirs_below(pw.tmp, path)] + [(path, 0o777)]
+        with modes(opened):
+            for kind in ("status", "launch"):
+                got = probe(user, path, kind)
+                assert not got.startswith("connect-error"), f"the probe could not reach the socket: {got}"
+                assert got in ("reply closed", "error 104", "closed-on-send 32", "closed-on-send 104"), \
+                    f"the zygote answered a {kind} request of uid {user.pw_uid}: {got}"
+        deadline = time.monotonic() + 5
+        while not zygote_children(zpid) <= before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        new = zygote_children(zpid) - before
+        assert not new, f"the zygote forked {sorted(new)} for a client of another uid"
+        assert f"refused a client of uid {user.pw_uid}" in zygote_log(pw)
+    assert proc_alive(zpid)
+    quick_warm_check(pw, wd)
