@@ -28,12 +28,16 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iconfig -Ilauncher -Izygote
 CFLAGS  += -DPW_PYTHON='"$(PYREAL)"'
+PYVERSION := $(shell $(PYREAL) -c 'import platform; print(platform.python_version())')
+CFLAGS  += -DPW_PYVERSION='"$(PYVERSION)"'
 LDLIBS_INIH := -linih
 
-COMMON_SRC   := config/proto.c config/profile.c config/identity.c config/paths.c config/stamp.c
+COMMON_SRC   := config/proto.c config/profile.c config/identity.c config/paths.c config/stamp.c \
+                config/trust.c
 LAUNCHER_SRC := launcher/main.c launcher/conn.c launcher/sig.c launcher/util.c launcher/args.c
-CTL_SRC      := launcher/ctl.c launcher/conn.c launcher/util.c
-ZYGOTE_SRC   := zygote/main.c zygote/listen.c zygote/child.c zygote/py.c zygote/log.c
+CTL_SRC      := launcher/ctl.c launcher/ctl_profile.c launcher/conn.c launcher/util.c
+ZYGOTE_SRC   := zygote/main.c zygote/listen.c zygote/child.c zygote/py.c zygote/log.c \
+                zygote/warm.c
 
 OBJ = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
 

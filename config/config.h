@@ -22,7 +22,14 @@ struct pw_profile {
 	size_t len;
 	char **modules;           /* [preload] modules, in order, NULL-terminated */
 	size_t nmodules;
+	char *warmup;             /* [preload] warmup: absolute path, or NULL */
+	int warmup_line;          /* where it was given, for messages */
+	char *interpreter;        /* [python] interpreter: absolute path, or NULL */
 	long idle_timeout;        /* [zygote] idle_timeout in seconds; 0 = never */
+	char **env_keys;          /* [env] keys: NAME or PREFIX*, NULL-terminated */
+	size_t nenv_keys;
+	char **watch;             /* [watch] paths: absolute paths or globs, NULL-terminated */
+	size_t nwatch;
 };
 
 /* Find which profile applies in directory cwd (absolute).  Fills *path with a
@@ -45,16 +52,60 @@ const char *pw_profile_source_name(int source);
 /* The built-in default profile text. */
 extern const char pw_builtin_profile[];
 
-/* Is environment entry "NAME=value" part of a zygote's identity?  (PYTHON*,
- * LANG, LANGUAGE, LC_*, HOME, VIRTUAL_ENV, OPENSSL_CONF, OPENSSL_MODULES, SSL_CERT_FILE,
- * SSL_CERT_DIR.) */
+/* Is environment entry "NAME=value" part of every zygote's identity?  (The
+ * built-in list: PYTHON*, LANG, LANGUAGE, LC_*, HOME, VIRTUAL_ENV, ... see
+ * identity.c and pywarm.ini(5).) */
 int  pw_env_is_identity(const char *entry);
+/* The same, plus the profile's [env] keys (p may be NULL). */
+int  pw_env_in_identity(const struct pw_profile *p, const char *entry);
+/* The built-in identity names, NULL-terminated; a trailing '*' is a prefix. */
+extern const char *const pw_identity_env[];
 
 /* 64-bit identity of a zygote: FNV-1a over the protocol version, the
  * interpreter path, the zygote stamp (which binary), the profile's path and
  * bytes, and every identity entry of envp in sorted order. */
 uint64_t pw_identity(const struct pw_profile *p, const char *interpreter,
                      const char *zygote_stamp, char *const envp[]);
+
+/* The interpreter a run stands in for, and whether a zygote can be it. */
+struct pw_interp {
+	char path[4096];          /* what sys.executable will be */
+	const char *origin;       /* "[python] interpreter", "VIRTUAL_ENV" or "build" */
+	int warm;                 /* 1: the embedded interpreter, by this path */
+	const char *cold_why;     /* when !warm: why runs go to path cold */
+	char venv_home[4096];     /* pyvenv.cfg "home", or "" without a venv */
+	char venv_version[32];    /* pyvenv.cfg "version", or "" */
+};
+
+/* Decide p's interpreter: [python] interpreter, else $VIRTUAL_ENV/bin/python
+ * when that exists, else the build's (PW_PYTHON).  It is served warm when
+ * it is the build's binary (same file after symlinks) and, for a venv, its
+ * pyvenv.cfg names the build's version; anything else runs cold.  Never fails. */
+void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *out);
+
+/* trust.c: project profiles are used only once the user trusts them. */
+enum { PW_TRUST_YES = 1, PW_TRUST_CHANGED = 2, PW_TRUST_NO = 3 };
+/* Is the profile at path (absolute) with bytes text[0..len) trusted?
+ * PW_TRUST_YES; PW_TRUST_CHANGED (that path, other bytes); PW_TRUST_NO;
+ * or -1 with err (an unreadable or corrupt store: reported, never reset). */
+int  pw_trust_check(const char *path, const char *text, size_t len, char *err, size_t errlen);
+/* Record path + SHA-256 of text (replacing older entries for path), or forget
+ * path; both rewrite the store atomically.  0, or -1 with err. */
+int  pw_trust_add(const char *path, const char *text, size_t len, char *err, size_t errlen);
+int  pw_trust_remove(const char *path, int *removed, char *err, size_t errlen);
+/* $XDG_DATA_HOME/pywarm/trusted (else ~/.local/share/pywarm/trusted). */
+int  pw_trust_store_path(char *out, size_t outlen, char *err, size_t errlen);
+/* 1 the first time it is asked about this path and content (remembered in
+ * the state directory), else 0. */
+int  pw_trust_hint_once(const char *path, const char *text, size_t len);
+void pw_sha256_hex(const void *data, size_t n, char out[65]);
+
+/* Read a profile file's bytes after the ownership and size checks (see
+ * pw_profile_load); *text is malloc'd and NUL-terminated. */
+int  pw_profile_read(const char *path, char **text, size_t *len, char *err, size_t errlen);
+/* Parse bytes read from path, taking ownership of text (freed on error). */
+int  pw_profile_from_text(struct pw_profile *p, const char *path, int source,
+                          char *text, size_t len, char *err, size_t errlen);
 
 /* The per-user socket directory: $XDG_RUNTIME_DIR/pywarm, else /tmp/pywarm-$UID.
  * Creates it (0700) if missing; refuses it unless it is a directory owned by

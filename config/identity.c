@@ -47,27 +47,64 @@ static uint64_t feed_field(uint64_t h, const void *data, size_t n)
 	return fnv(feed_u64(h, n), data, n);
 }
 
-/* Is environment entry "NAME=value" part of a zygote's identity? */
-int pw_env_is_identity(const char *entry)
-{
-	static const char *const exact[] = {
-		"LANG", "LANGUAGE", "HOME", "VIRTUAL_ENV", "OPENSSL_CONF",
-		"OPENSSL_MODULES", "SSL_CERT_FILE", "SSL_CERT_DIR", NULL,
-	};
-	const char *eq = entry ? strchr(entry, '=') : NULL;
-	size_t n, i;
+/* Environment variables that shape what a zygote computes at start-up or
+ * what preloaded modules read at import (a trailing '*' matches a prefix):
+ * the interpreter's own configuration, the locale, the home directory
+ * (site's user directory), the active venv, TLS set-up read by ssl, the
+ * dynamic loader's search and preloads (which extension libraries load),
+ * and the thread counts numerical libraries fix when they load. */
+const char *const pw_identity_env[] = {
+	"PYTHON*", "LANG", "LANGUAGE", "LC_*", "HOME", "VIRTUAL_ENV",
+	"OPENSSL_CONF", "OPENSSL_MODULES", "SSL_CERT_FILE", "SSL_CERT_DIR",
+	"LD_LIBRARY_PATH", "LD_PRELOAD", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+	"MKL_NUM_THREADS", NULL,
+};
 
-	if (eq == NULL || eq == entry)
-		return 0;
-	n = (size_t)(eq - entry);
-	if (n >= 6 && memcmp(entry, "PYTHON", 6) == 0)
-		return 1;
-	if (n > 3 && memcmp(entry, "LC_", 3) == 0)
-		return 1;
-	for (i = 0; exact[i] != NULL; i++)
-		if (strlen(exact[i]) == n && memcmp(entry, exact[i], n) == 0)
+/* Does the name entry[0..n) match pattern (NAME, or PREFIX* for any name
+ * starting with PREFIX, PREFIX itself included)? */
+static int name_matches(const char *pat, const char *entry, size_t n)
+{
+	size_t k = strlen(pat);
+
+	if (k > 0 && pat[k - 1] == '*')
+		return n >= k - 1 && memcmp(entry, pat, k - 1) == 0;
+	return k == n && memcmp(entry, pat, n) == 0;
+}
+
+/* Does entry's name match one of the NULL-terminated patterns? */
+static int matches_any(const char *const *pats, const char *entry, size_t n)
+{
+	for (size_t i = 0; pats && pats[i] != NULL; i++)
+		if (name_matches(pats[i], entry, n))
 			return 1;
 	return 0;
+}
+
+/* Length of entry's name, or 0 when it is not "NAME=value". */
+static size_t entry_name_len(const char *entry)
+{
+	const char *eq = entry ? strchr(entry, '=') : NULL;
+
+	return eq == NULL ? 0 : (size_t)(eq - entry);
+}
+
+/* Is environment entry "NAME=value" part of every zygote's identity? */
+int pw_env_is_identity(const char *entry)
+{
+	size_t n = entry_name_len(entry);
+
+	return n > 0 && matches_any(pw_identity_env, entry, n);
+}
+
+/* Is it part of the identity under profile p (built-in names plus [env] keys)? */
+int pw_env_in_identity(const struct pw_profile *p, const char *entry)
+{
+	size_t n = entry_name_len(entry);
+
+	if (n == 0)
+		return 0;
+	return matches_any(pw_identity_env, entry, n) ||
+	       (p != NULL && matches_any((const char *const *)p->env_keys, entry, n));
 }
 
 /* qsort order: by name, then by position in envp (first occurrence first). */
@@ -92,12 +129,13 @@ static int cmp_entry(const void *a, const void *b)
 
 /* Collect envp's identity entries into e, keep each name's first occurrence
  * (the one getenv() returns) and sort them bytewise.  Returns how many. */
-static size_t identity_env(char *const envp[], struct env_ent *e)
+static size_t identity_env(const struct pw_profile *p, char *const envp[],
+                           struct env_ent *e)
 {
 	size_t i, n = 0, k = 0;
 
 	for (i = 0; envp[i] != NULL; i++) {
-		if (!pw_env_is_identity(envp[i]))
+		if (!pw_env_in_identity(p, envp[i]))
 			continue;
 		e[n].s = envp[i];
 		e[n].namelen = (size_t)(strchr(envp[i], '=') - envp[i]);
@@ -124,10 +162,10 @@ uint64_t pw_identity(const struct pw_profile *p, const char *interpreter,
 	size_t i, n = 0;
 
 	for (i = 0; envp != NULL && envp[i] != NULL; i++)
-		n += pw_env_is_identity(envp[i]) != 0;
+		n += pw_env_in_identity(p, envp[i]) != 0;
 	if (n > ENV_STACK && (e = malloc(n * sizeof(*e))) == NULL)
 		return 0;
-	n = n ? identity_env(envp, e) : 0;
+	n = n ? identity_env(p, envp, e) : 0;
 	h = feed_u64(h, PW_PROTO_VERSION);
 	h = feed_field(h, interpreter ? interpreter : "", interpreter ? strlen(interpreter) : 0);
 	h = feed_field(h, zygote_stamp ? zygote_stamp : "", zygote_stamp ? strlen(zygote_stamp) : 0);

@@ -40,6 +40,9 @@ struct parse_ctx {
 	int lineno;                /* lines handed to inih so far */
 	int have_key;              /* inih has a previous key to continue */
 	size_t cap;                /* allocated slots in p->modules */
+	size_t env_cap, watch_cap; /* ... in p->env_keys, p->watch */
+	const char *dir;           /* the profile's directory, for relative paths; NULL: none */
+	size_t dirlen;
 	int err_line;              /* first problem found, 0 if none */
 	char msg[256];
 };
@@ -121,33 +124,31 @@ static int valid_module(const char *s, size_t n)
 	return !start;
 }
 
-/* Append module s[0..n) to the profile, keeping the list NULL-terminated. */
-static int add_module(struct parse_ctx *c, const char *s, size_t n)
+/* Append s[0..n) to the NULL-terminated list *v of *count entries (*cap slots). */
+static int list_add(char ***v, size_t *count, size_t *cap, const char *s, size_t n)
 {
-	struct pw_profile *p = c->p;
-	char *name;
+	char *item;
 
-	if (p->nmodules + 2 > c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 16;
-		char **m = realloc(p->modules, ncap * sizeof(*m));
+	if (*count + 2 > *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		char **m = realloc(*v, ncap * sizeof(*m));
 		if (m == NULL)
 			return -1;
-		p->modules = m;
-		c->cap = ncap;
+		*v = m;
+		*cap = ncap;
 	}
-	name = strndup(s, n);
-	if (name == NULL)
+	item = strndup(s, n);
+	if (item == NULL)
 		return -1;
-	p->modules[p->nmodules++] = name;
-	p->modules[p->nmodules] = NULL;
+	(*v)[(*count)++] = item;
+	(*v)[*count] = NULL;
 	return 0;
 }
 
-/* [preload] modules: a comma- and/or whitespace-separated list, appended in order. */
-static int parse_modules(struct parse_ctx *c, const char *v)
+/* Call each(c, token, n) for every comma- and/or whitespace-separated token of v. */
+static int for_tokens(struct parse_ctx *c, const char *v,
+                      int (*each)(struct parse_ctx *, const char *, size_t))
 {
-	char shown[TOKEN_SHOW + 1];
-
 	for (;;) {
 		size_t n;
 		while (*v == ',' || isspace((unsigned char)*v))
@@ -155,16 +156,144 @@ static int parse_modules(struct parse_ctx *c, const char *v)
 		if (*v == '\0')
 			return 0;
 		n = strcspn(v, ", \t\r\n\v\f");
-		if (!valid_module(v, n)) {
-			ctx_fail(c, "invalid module name '%s'", show(shown, sizeof(shown), v, n));
+		if (each(c, v, n) < 0)
 			return -1;
-		}
-		if (add_module(c, v, n) < 0) {
-			ctx_fail(c, "out of memory");
-			return -1;
-		}
 		v += n;
 	}
+}
+
+/* One [preload] modules entry. */
+static int add_module(struct parse_ctx *c, const char *s, size_t n)
+{
+	char shown[TOKEN_SHOW + 1];
+
+	if (!valid_module(s, n)) {
+		ctx_fail(c, "invalid module name '%s'", show(shown, sizeof(shown), s, n));
+		return -1;
+	}
+	if (list_add(&c->p->modules, &c->p->nmodules, &c->cap, s, n) < 0) {
+		ctx_fail(c, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* [preload] modules: a comma- and/or whitespace-separated list, appended in order. */
+static int parse_modules(struct parse_ctx *c, const char *v)
+{
+	return for_tokens(c, v, add_module);
+}
+
+/* One [env] keys entry: a variable name, or a name prefix ending in '*'. */
+static int add_env_key(struct parse_ctx *c, const char *s, size_t n)
+{
+	char shown[TOKEN_SHOW + 1];
+	size_t len = n > 0 && s[n - 1] == '*' ? n - 1 : n;
+	int ok = len > 0 && (isalpha((unsigned char)s[0]) || s[0] == '_');
+
+	for (size_t i = 1; ok && i < len; i++)
+		ok = isalnum((unsigned char)s[i]) || s[i] == '_';
+	if (!ok) {
+		ctx_fail(c, "invalid environment variable name '%s' (letters, digits and _, "
+		         "or a prefix ending in *)", show(shown, sizeof(shown), s, n));
+		return -1;
+	}
+	if (list_add(&c->p->env_keys, &c->p->nenv_keys, &c->env_cap, s, n) < 0) {
+		ctx_fail(c, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* [env] keys: names added to the built-in identity list. */
+static int parse_env_keys(struct parse_ctx *c, const char *v)
+{
+	return for_tokens(c, v, add_env_key);
+}
+
+/* s[0..n) made absolute against the profile's directory (malloc'd), or NULL. */
+static char *profile_relative(struct parse_ctx *c, const char *s, size_t n)
+{
+	char *out;
+
+	if (s[0] == '/' || c->dir == NULL)
+		return strndup(s, n);
+	if (asprintf(&out, "%.*s/%.*s", (int)c->dirlen, c->dir, (int)n, s) < 0)
+		return NULL;
+	return out;
+}
+
+/* One [watch] paths entry: a path or glob, relative to the profile. */
+static int add_watch(struct parse_ctx *c, const char *s, size_t n)
+{
+	char *abs = profile_relative(c, s, n);
+	int r;
+
+	if (abs == NULL) {
+		ctx_fail(c, "out of memory");
+		return -1;
+	}
+	r = list_add(&c->p->watch, &c->p->nwatch, &c->watch_cap, abs, strlen(abs));
+	free(abs);
+	if (r < 0)
+		ctx_fail(c, "out of memory");
+	return r;
+}
+
+/* [watch] paths: files or globs whose change retires the zygote. */
+static int parse_watch(struct parse_ctx *c, const char *v)
+{
+	return for_tokens(c, v, add_watch);
+}
+
+/* A single path value into *slot: one token, relative to the profile,
+ * given once, and (when the profile has a directory) a file that exists
+ * and passes access(mode). */
+static int parse_path(struct parse_ctx *c, const char *key, const char *v,
+                      char **slot, int mode)
+{
+	char shown[TOKEN_SHOW + 1];
+	size_t n = strlen(v);
+	struct stat st;
+
+	if (*slot != NULL) {
+		ctx_fail(c, "%s given twice", key);
+		return -1;
+	}
+	if (n == 0 || strcspn(v, "\t\r\n\v\f") != n) {
+		ctx_fail(c, "%s needs one path", key);
+		return -1;
+	}
+	if ((*slot = profile_relative(c, v, n)) == NULL) {
+		ctx_fail(c, "out of memory");
+		return -1;
+	}
+	if (c->dir == NULL && v[0] != '/')
+		return 0;
+	if (stat(*slot, &st) < 0 || access(*slot, mode) < 0) {
+		ctx_fail(c, "%s '%s': %s", key, show(shown, sizeof(shown), *slot, strlen(*slot)),
+		         strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ctx_fail(c, "%s '%s': is a directory", key,
+		         show(shown, sizeof(shown), *slot, strlen(*slot)));
+		return -1;
+	}
+	return 0;
+}
+
+/* [preload] warmup: a script run once in the zygote after the imports. */
+static int parse_warmup(struct parse_ctx *c, const char *v)
+{
+	c->p->warmup_line = c->lineno;
+	return parse_path(c, "warmup", v, &c->p->warmup, R_OK);
+}
+
+/* [python] interpreter: the interpreter this profile stands in for. */
+static int parse_interpreter(struct parse_ctx *c, const char *v)
+{
+	return parse_path(c, "interpreter", v, &c->p->interpreter, X_OK);
 }
 
 /* [zygote] idle_timeout: digits with an optional unit s, m or h; 0 means never. */
@@ -201,6 +330,30 @@ big:
 	return -1;
 }
 
+/* Every key a profile may hold: section, key, parser.  pywarm.ini(5)
+ * documents each one; keep the two in step. */
+static const struct key_def {
+	const char *section, *key;
+	int (*parse)(struct parse_ctx *c, const char *value);
+} key_table[] = {
+	{ "preload", "modules",      parse_modules },
+	{ "preload", "warmup",       parse_warmup },
+	{ "python",  "interpreter",  parse_interpreter },
+	{ "zygote",  "idle_timeout", parse_duration },
+	{ "env",     "keys",         parse_env_keys },
+	{ "watch",   "paths",        parse_watch },
+};
+#define NKEYS (sizeof(key_table) / sizeof(key_table[0]))
+
+/* Is s[0..n) the name of a section some key belongs to? */
+static int known_section(const char *s, size_t n)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strlen(key_table[i].section) == n && strncmp(s, key_table[i].section, n) == 0)
+			return 1;
+	return 0;
+}
+
 /* inih handler: dispatch one key (or continuation line) of a known section. */
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -210,13 +363,12 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	c->have_key = 1;
 	if (c->err_line)
 		return 1;
-	if (strcmp(section, "preload") == 0 && strcmp(name, "modules") == 0)
-		return parse_modules(c, value) == 0;
-	if (strcmp(section, "zygote") == 0 && strcmp(name, "idle_timeout") == 0)
-		return parse_duration(c, value) == 0;
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(section, key_table[i].section) == 0 && strcmp(name, key_table[i].key) == 0)
+			return key_table[i].parse(c, value) == 0;
 	if (*section == '\0')
 		ctx_fail(c, "key '%s' outside any section", show(s1, sizeof(s1), name, strlen(name)));
-	else if (strcmp(section, "preload") && strcmp(section, "zygote"))
+	else if (!known_section(section, strlen(section)))
 		ctx_fail(c, "unknown section [%s]", show(s1, sizeof(s1), section, strlen(section)));
 	else
 		ctx_fail(c, "unknown key '%s' in [%s]", show(s1, sizeof(s1), name, strlen(name)),
@@ -244,8 +396,7 @@ static void check_section(struct parse_ctx *c, const char *line)
 	if (*e != ']')
 		return;
 	c->have_key = 0;
-	if (!(e - s - 1 == 7 && strncmp(s + 1, "preload", 7) == 0) &&
-	    !(e - s - 1 == 6 && strncmp(s + 1, "zygote", 6) == 0))
+	if (!known_section(s + 1, (size_t)(e - s - 1)))
 		ctx_fail(c, "unknown section [%s]", show(shown, sizeof(shown), s + 1, (size_t)(e - s - 1)));
 }
 
@@ -291,6 +442,10 @@ static int parse_owned(struct pw_profile *p, const char *name, char *text,
 	p->len = len;
 	p->idle_timeout = PW_IDLE_DEFAULT;
 	c.p = p;
+	if (name[0] == '/') {        /* a file: relative paths are from its directory */
+		c.dir = name;
+		c.dirlen = (size_t)(strrchr(name, '/') - name);
+	}
 	c.cur = text;
 	c.end = text + len;
 	if (len > PROFILE_MAX) {
@@ -420,6 +575,27 @@ static int read_profile(const char *path, char **text, size_t *len, char *err, s
 	return r;
 }
 
+/* Read a profile file's bytes (checked as a profile file). */
+int pw_profile_read(const char *path, char **text, size_t *len, char *err, size_t errlen)
+{
+	return read_profile(path, text, len, err, errlen);
+}
+
+/* Parse the bytes of the file at path, taking ownership of text. */
+int pw_profile_from_text(struct pw_profile *p, const char *path, int source,
+                         char *text, size_t len, char *err, size_t errlen)
+{
+	if (parse_owned(p, path, text, len, err, errlen) < 0)
+		return -1;
+	p->source = source;
+	if ((p->path = strdup(path)) == NULL) {
+		pw_profile_free(p);
+		seterr(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	return 0;
+}
+
 /* Load a profile file, or the built-in default when path is NULL. */
 int pw_profile_load(struct pw_profile *p, const char *path, int source,
                     char *err, size_t errlen)
@@ -437,15 +613,7 @@ int pw_profile_load(struct pw_profile *p, const char *path, int source,
 	memset(p, 0, sizeof(*p));
 	if (read_profile(path, &text, &len, err, errlen) < 0)
 		return -1;
-	if (parse_owned(p, path, text, len, err, errlen) < 0)
-		return -1;
-	p->source = source;
-	if ((p->path = strdup(path)) == NULL) {
-		pw_profile_free(p);
-		seterr(err, errlen, "%s: out of memory", path);
-		return -1;
-	}
-	return 0;
+	return pw_profile_from_text(p, path, source, text, len, err, errlen);
 }
 
 /* Release everything a profile owns and leave it empty. */
@@ -458,6 +626,14 @@ void pw_profile_free(struct pw_profile *p)
 	for (i = 0; i < p->nmodules; i++)
 		free(p->modules[i]);
 	free(p->modules);
+	for (i = 0; i < p->nenv_keys; i++)
+		free(p->env_keys[i]);
+	free(p->env_keys);
+	for (i = 0; i < p->nwatch; i++)
+		free(p->watch[i]);
+	free(p->watch);
+	free(p->warmup);
+	free(p->interpreter);
 	free(p->path);
 	free(p->text);
 	memset(p, 0, sizeof(*p));

@@ -113,6 +113,44 @@ static int target_paths(struct pw_target *t, char *err, size_t errlen)
 	return 0;
 }
 
+/* A project profile is used only when trusted; otherwise keep its path
+ * and bytes for the hint and fail with a message. */
+static int check_trusted(struct pw_target *t, const char *path, char **text,
+                         size_t len, char *err, size_t errlen)
+{
+	int r = pw_trust_check(path, *text, len, err, errlen);
+
+	if (r < 0 || r == PW_TRUST_YES)
+		return r < 0 ? -1 : 0;
+	t->untrusted = r;
+	t->untrusted_path = strdup(path);
+	t->untrusted_text = *text;
+	t->untrusted_len = len;
+	*text = NULL;
+	seterr(err, errlen, "%s is %s; 'pywarmctl trust %s' to use it", path,
+	       r == PW_TRUST_CHANGED ? "changed since it was trusted" : "not trusted", path);
+	return -1;
+}
+
+/* Load the profile at path (NULL: built-in), checking trust for a project one. */
+static int load_profile(struct pw_target *t, const char *path, int source,
+                        char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if (path == NULL)
+		return pw_profile_load(&t->profile, NULL, source, err, errlen);
+	if (pw_profile_read(path, &text, &len, err, errlen) < 0)
+		return -1;
+	/* Parse the very bytes that were checked: the file may change meanwhile. */
+	if (source == PW_SRC_PROJECT && check_trusted(t, path, &text, len, err, errlen) < 0) {
+		free(text);
+		return -1;
+	}
+	return pw_profile_from_text(&t->profile, path, source, text, len, err, errlen);
+}
+
 /* Resolve the profile for cwd, the zygote binary, the identity and the paths. */
 int pw_target_resolve(struct pw_target *t, const char *cwd, char *const envp[],
                       char *err, size_t errlen)
@@ -124,17 +162,18 @@ int pw_target_resolve(struct pw_target *t, const char *cwd, char *const envp[],
 	memset(t, 0, sizeof(*t));
 	if (pw_profile_find(cwd, &path, &source, err, errlen) < 0)
 		return -1;
-	rc = pw_profile_load(&t->profile, path, source, err, errlen);
+	rc = load_profile(t, path, source, err, errlen);
 	free(path);
 	if (rc < 0)
 		return -1;
+	pw_interp_resolve(&t->profile, &t->interp);
 	if (find_zygote(t, err, errlen) < 0)
 		goto fail;
 	if (pw_zygote_stamp(t->zygote, t->stamp, sizeof(t->stamp)) < 0) {
 		seterr(err, errlen, "cannot stat %s: %s", t->zygote, strerror(errno));
 		goto fail;
 	}
-	t->identity = pw_identity(&t->profile, PW_PYTHON, t->stamp, envp);
+	t->identity = pw_identity(&t->profile, t->interp.path, t->stamp, envp);
 	snprintf(t->idhex, sizeof(t->idhex), "%016llx", (unsigned long long)t->identity);
 	if (target_paths(t, err, errlen) < 0)
 		goto fail;
@@ -153,6 +192,21 @@ void pw_target_free(struct pw_target *t)
 {
 	pw_profile_free(&t->profile);
 	memset(&t->profile, 0, sizeof(t->profile));
+	free(t->untrusted_path);
+	free(t->untrusted_text);
+	t->untrusted_path = t->untrusted_text = NULL;
+}
+
+/* The "not trusted" hint: on a terminal only, once per profile version. */
+void pw_untrusted_hint(const struct pw_target *t)
+{
+	if (!t->untrusted || t->untrusted_path == NULL || !isatty(2))
+		return;
+	if (!pw_trust_hint_once(t->untrusted_path, t->untrusted_text, t->untrusted_len))
+		return;
+	pw_warn("%s is %s; running without it ('pywarmctl trust' there to use it)",
+	        t->untrusted_path,
+	        t->untrusted == PW_TRUST_CHANGED ? "changed since it was trusted" : "not trusted");
 }
 
 

@@ -18,6 +18,11 @@ struct pw_target {
 	char logpath[PATH_MAX];     /* <statedir>/<idhex>.log */
 	char zygote[PATH_MAX];      /* the pywarm-zygote binary: beside /proc/self/exe */
 	char stamp[128];            /* "dev:ino:mtime_sec.mtime_nsec:size" of that binary */
+	struct pw_interp interp;    /* the interpreter runs stand in for */
+	int untrusted;              /* PW_TRUST_NO or _CHANGED: a project profile not used */
+	char *untrusted_path;       /* that profile, and its bytes (for the hint) */
+	char *untrusted_text;
+	size_t untrusted_len;
 };
 
 /* Resolve the profile that applies in cwd, load it, and compute identity
@@ -26,6 +31,11 @@ struct pw_target {
 int pw_target_resolve(struct pw_target *t, const char *cwd, char *const envp[],
                       char *err, size_t errlen);
 void pw_target_free(struct pw_target *t);
+
+/* After pw_target_resolve failed with t->untrusted set: print the one-line
+ * "not trusted" hint if stderr is a terminal and this version of the profile
+ * was not hinted before. */
+void pw_untrusted_hint(const struct pw_target *t);
 
 
 /* Connect to a zygote socket (CLOEXEC).  Returns the fd, or -1 with errno;

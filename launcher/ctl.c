@@ -15,11 +15,9 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "ctl.h"
 #include "util.h"
 
-#define EXIT_OK     0
-#define EXIT_FAIL   1       /* a command that could not do its job */
-#define EXIT_USAGE  2       /* a bad command line */
 
 #define POLL_US          20000      /* between connection attempts */
 #define DRAW_US          100000     /* between progress redraws */
@@ -38,6 +36,11 @@ static const char usage_text[] =
 	"                 with --wait, wait until it serves (default 120 s)\n"
 	"  stop [--all]   stop that zygote; with --all, every zygote of this user\n"
 	"  status         describe every running zygote\n"
+	"  check [FILE]   validate a profile (default: the one that applies here)\n"
+	"                 and show what its zygote would preload and watch\n"
+	"  which          show which profile applies here, why, and its zygote\n"
+	"  trust [PATH]   approve a project profile (default: the one found here)\n"
+	"  untrust [PATH] withdraw that approval\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help\n"
@@ -704,6 +707,14 @@ int main(int argc, char **argv)
 		run = cmd_stop;
 	else if (!strcmp(cmd, "status"))
 		run = cmd_status;
+	else if (!strcmp(cmd, "check"))
+		run = ctl_check;
+	else if (!strcmp(cmd, "which"))
+		run = ctl_which;
+	else if (!strcmp(cmd, "trust"))
+		run = ctl_trust;
+	else if (!strcmp(cmd, "untrust"))
+		run = ctl_untrust;
 	if (run == NULL) {
 		pw_warn("unknown command '%s'", cmd);
 		return usage_hint();

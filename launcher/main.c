@@ -40,6 +40,8 @@ struct run {
 	int tty_fd;                 /* a terminal among fds 0-2, or -1 */
 	struct termios tty_saved;
 	pid_t child;
+	const char *exe;            /* the interpreter a cold run executes */
+	struct pw_interp interp;    /* when no profile could be used */
 };
 
 /* Exec the real interpreter with our argv (argv[0] replaced by its path). */
@@ -50,12 +52,12 @@ static void __attribute__((noreturn)) run_cold(struct run *r, const char *why)
 	pw_debug("cold: %s", why);
 	if (r->sock >= 0)
 		close(r->sock);
-	if (stat(PW_PYTHON, &real) == 0 && stat("/proc/self/exe", &self) == 0 &&
+	if (stat(r->exe, &real) == 0 && stat("/proc/self/exe", &self) == 0 &&
 	    real.st_dev == self.st_dev && real.st_ino == self.st_ino)
-		pw_die("%s is pywarm itself; refusing to exec it in a loop", PW_PYTHON);
-	r->argv[0] = (char *)PW_PYTHON;
-	execv(PW_PYTHON, r->argv);
-	pw_die_errno("cannot run %s", PW_PYTHON);
+		pw_die("%s is pywarm itself; refusing to exec it in a loop", r->exe);
+	r->argv[0] = (char *)r->exe;
+	execv(r->exe, r->argv);
+	pw_die_errno("cannot run %s", r->exe);
 }
 
 /* PYTHON* variables whose effect a warm child cannot reproduce: they print
@@ -363,18 +365,30 @@ int main(int argc, char **argv)
 	pw_progname = "pywarm";
 	pw_debug_init();
 	pw_cmdline_parse(&r.cmd, argc, argv);
+	/* The profile names the interpreter even a cold run must execute. */
+	pw_interp_resolve(NULL, &r.interp);
+	r.exe = r.interp.path;
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		run_cold(&r, "the working directory has no path");
+	r.target_ok = pw_target_resolve(&r.target, cwd, environ, err, sizeof err) == 0;
+	if (r.target_ok)
+		r.exe = r.target.interp.path;
 	if (r.cmd.cold)
 		run_cold(&r, r.cmd.cold);
 	if ((why = env_cold_reason()) != NULL || (why = state_cold_reason()) != NULL)
 		run_cold(&r, why);
 	if (r.cmd.mode == PW_RUN_STDIN && isatty(0))
 		run_cold(&r, "interactive session");
-	if (getcwd(cwd, sizeof cwd) == NULL)
-		run_cold(&r, "the working directory has no path");
-	if (pw_target_resolve(&r.target, cwd, environ, err, sizeof err) < 0) {
+	if (!r.target_ok && r.target.untrusted) {
+		pw_untrusted_hint(&r.target);
+		run_cold(&r, "the project profile is not trusted");
+	}
+	if (!r.target_ok) {
 		pw_warn("%s", err);
 		run_cold(&r, "no usable profile");
 	}
+	if (!r.target.interp.warm)
+		run_cold(&r, r.target.interp.cold_why);
 	r.sock = connect_zygote(&r);
 	if (r.sock < 0)
 		run_cold(&r, "no zygote serves this profile yet");

@@ -52,7 +52,7 @@ void zstatus_text(struct zygote *z, char *buf, size_t len)
 	         "started=%lld\nmodules=%zu\nfailed=%zu\nfailed_names=%s\n"
 	         "launches=%lu\nrunning=%zu\nstate=%s\nidle_timeout=%ld\n",
 	         (int)z->pid, z->idhex, z->profile.path ? z->profile.path : "",
-	         pw_profile_source_name(z->profile.source), PW_PYTHON,
+	         pw_profile_source_name(z->profile.source), z->interp.path,
 	         (long long)z->started, z->modules_ok, z->modules_failed,
 	         z->failed_names, z->launches, z->nchildren,
 	         z->retiring ? "retiring" : "serving", z->profile.idle_timeout);

@@ -60,20 +60,46 @@ static void parse_args(struct zopts *o, int argc, char **argv)
 		o->source = PW_SRC_PROJECT;
 }
 
+/* Load the profile; a project profile only if the user trusts these bytes. */
+static int load_profile(struct zygote *z, const struct zopts *o, char *err, size_t errlen)
+{
+	char *text;
+	size_t len;
+	int r;
+
+	if (o->profile == NULL)
+		return pw_profile_load(&z->profile, NULL, o->source, err, errlen);
+	if (pw_profile_read(o->profile, &text, &len, err, errlen) < 0)
+		return -1;
+	if (o->source == PW_SRC_PROJECT &&
+	    (r = pw_trust_check(o->profile, text, len, err, errlen)) != PW_TRUST_YES) {
+		if (r >= 0)
+			snprintf(err, errlen, "%s: not trusted; not serving it", o->profile);
+		free(text);
+		return -1;
+	}
+	return pw_profile_from_text(&z->profile, o->profile, o->source, text, len, err, errlen);
+}
+
 /* Load the profile and compute the identity; it must be the launcher's. */
 static int identify(struct zygote *z, const struct zopts *o)
 {
 	char err[PATH_MAX + 256];
 
-	if (pw_profile_load(&z->profile, o->profile, o->source, err, sizeof err) < 0) {
+	if (load_profile(z, o, err, sizeof err) < 0) {
 		zlog(z, "%s", err);
+		return -1;
+	}
+	pw_interp_resolve(&z->profile, &z->interp);
+	if (!z->interp.warm) {
+		zlog(z, "interpreter %s: %s; runs go to it cold", z->interp.path, z->interp.cold_why);
 		return -1;
 	}
 	if (pw_zygote_stamp("/proc/self/exe", z->stamp, sizeof z->stamp) < 0) {
 		zlog(z, "cannot stat /proc/self/exe: %s", strerror(errno));
 		return -1;
 	}
-	z->identity = pw_identity(&z->profile, PW_PYTHON, z->stamp, environ);
+	z->identity = pw_identity(&z->profile, z->interp.path, z->stamp, environ);
 	snprintf(z->idhex, sizeof z->idhex, "%016llx", (unsigned long long)z->identity);
 	if (o->identity && strcmp(o->identity, z->idhex) != 0) {
 		zlog(z, "identity %s differs from the launcher's %s "
@@ -141,7 +167,7 @@ int main(int argc, char **argv)
 
 	z.pid = getpid();
 	z.started = time(NULL);
-	z.listenfd = z.lockfd = -1;
+	z.listenfd = z.lockfd = z.progressfd = -1;
 	z.logfd = fcntl(2, F_DUPFD_CLOEXEC, 3);
 	memcpy(z.idhex, "----------------", 17);
 	parse_args(&o, argc, argv);
@@ -160,6 +186,7 @@ int main(int argc, char **argv)
 		return 1;
 	if (zlisten_open(&z) < 0)
 		return 1;
+	zwarm_done(&z);
 	zlog(&z, "serving %s profile %s: %zu modules preloaded, %zu failed, in %.2fs",
 	     pw_profile_source_name(z.profile.source), z.profile.path ? z.profile.path : "",
 	     z.modules_ok, z.modules_failed, (double)(znow_us() - t0) / 1e6);

@@ -28,7 +28,7 @@ extern int _Py_HandleSystemExit(int *exitcode_p);
 static PyObject *setup_fn, *teardown_fn;
 
 /* Log the pending Python exception without letting SystemExit end us. */
-static void log_exception(void)
+void zpy_log_exception(void)
 {
 	PyObject *type, *value, *tb;
 	PyErr_Fetch(&type, &value, &tb);
@@ -50,7 +50,7 @@ static int init_interpreter(struct zygote *z)
 
 	snprintf(saved, sizeof saved, "%s", before ? before : "");
 	PyConfig_InitPythonConfig(&config);
-	st = PyConfig_SetBytesString(&config, &config.program_name, PW_PYTHON);
+	st = PyConfig_SetBytesString(&config, &config.program_name, z->interp.path);
 	if (!PyStatus_Exception(st))
 		st = Py_InitializeFromConfig(&config);
 	PyConfig_Clear(&config);
@@ -65,28 +65,6 @@ static int init_interpreter(struct zygote *z)
 	if (after && (before == NULL || strcmp(saved, after) != 0))
 		snprintf(z->lc_ctype, sizeof z->lc_ctype, "%s", after);
 	return 0;
-}
-
-/* Import the profile's modules in order; failures are logged and counted. */
-static void preload(struct zygote *z)
-{
-	size_t used = 0;
-	for (size_t i = 0; i < z->profile.nmodules; i++) {
-		const char *name = z->profile.modules[i];
-		PyObject *m = PyImport_ImportModule(name);
-		if (m != NULL) {
-			Py_DECREF(m);
-			z->modules_ok++;
-			continue;
-		}
-		zlog(z, "cannot preload %s:", name);
-		log_exception();
-		z->modules_failed++;
-		int n = snprintf(z->failed_names + used, sizeof z->failed_names - used,
-		                 "%s%s", used ? "," : "", name);
-		if (n > 0 && used + (size_t)n < sizeof z->failed_names)
-			used += (size_t)n;
-	}
 }
 
 /* Run gc.<name>() and drop the result. */
@@ -123,7 +101,7 @@ static int load_bootstrap(struct zygote *z)
 	Py_XDECREF(ns);
 	if (setup_fn == NULL) {
 		zlog(z, "cannot load the child bootstrap:");
-		log_exception();
+		zpy_log_exception();
 		return -1;
 	}
 	return 0;
@@ -150,7 +128,8 @@ int zpy_init(struct zygote *z)
 {
 	if (init_interpreter(z) < 0)
 		return -1;
-	preload(z);
+	zwarm_preload(z);
+	zwarm_script(z);
 	if (load_bootstrap(z) < 0)
 		return -1;
 	gc_call("collect");
@@ -230,7 +209,7 @@ int zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t err
 	while (environ[envc])
 		envc++;
 	PyObject *argv = child_argv(l);
-	PyObject *orig = str_list(l->argv + 1, l->argc - 1, PW_PYTHON);
+	PyObject *orig = str_list(l->argv + 1, l->argc - 1, z->interp.path);
 	PyObject *env = str_list(environ, envc, NULL);
 	PyObject *ign = PyList_New(0);
 	for (int s = 1; ign && s <= PW_NSIG; s++) {
@@ -488,7 +467,7 @@ done:
 }
 
 /* A script file, as pymain_run_file_obj: open, refuse a directory, run. */
-static int run_file(const char *filename)
+static int run_file(const char *program, const char *filename)
 {
 	PyObject *fobj = PyUnicode_DecodeFSDefault(filename);
 	if (fobj == NULL)
@@ -500,7 +479,7 @@ static int run_file(const char *filename)
 	FILE *fp = fopen(filename, "rbe");
 	if (fp == NULL) {
 		int e = errno;
-		PyObject *prog = PyUnicode_DecodeFSDefault(PW_PYTHON);
+		PyObject *prog = PyUnicode_DecodeFSDefault(program);
 		PySys_FormatStderr("%S: can't open file %R: [Errno %d] %s\n",
 		                   prog, fobj, e, strerror(e));
 		Py_XDECREF(prog);
@@ -509,7 +488,7 @@ static int run_file(const char *filename)
 	}
 	struct stat sb;
 	if (fstat(fileno(fp), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		PyObject *prog = PyUnicode_DecodeFSDefault(PW_PYTHON);
+		PyObject *prog = PyUnicode_DecodeFSDefault(program);
 		PySys_FormatStderr("%S: %R is a directory, cannot continue\n", prog, fobj);
 		Py_XDECREF(prog);
 		Py_DECREF(fobj);
@@ -709,7 +688,7 @@ void zpy_child_run(struct zygote *z, struct pw_launch *l)
 	case PW_RUN_COMMAND: exitcode = run_command(l->argv[l->payload]); break;
 	case PW_RUN_MODULE:  exitcode = run_module(l->argv[l->payload], 1); break;
 	case PW_RUN_FILE:
-		exitcode = importer_path ? run_module("__main__", 0) : run_file(filename);
+		exitcode = importer_path ? run_module("__main__", 0) : run_file(z->interp.path, filename);
 		break;
 	default:             exitcode = run_stdin(); break;
 	}
@@ -719,7 +698,6 @@ done:
 	exitcode = finish(exitcode);
 	if (_Py_UnhandledKeyboardInterrupt)
 		exitcode = exit_sigint();
-	(void)z;
 	fflush(NULL);
 	_exit(exitcode);
 }

@@ -34,6 +34,7 @@ struct zygote {
 	uint64_t identity;
 	char idhex[17];
 	struct pw_profile profile;
+	struct pw_interp interp;  /* the interpreter this zygote stands in for */
 	char stamp[128];
 	char sockdir[PATH_MAX];
 	char sockpath[PATH_MAX];
@@ -46,6 +47,9 @@ struct zygote {
 	size_t nchildren;
 	size_t modules_ok, modules_failed;
 	char failed_names[1024];
+	int warmup_failed;        /* the warmup script raised */
+	int progressfd;           /* <id>.progress while warming, else -1 */
+	char progresspath[PATH_MAX];
 	int retiring;             /* 1: stop accepting, exit when no children */
 	struct zchild *children;
 	char lc_ctype[128];       /* LC_CTYPE python3's locale coercion set, or "" */
@@ -58,11 +62,17 @@ long long znow_us(void);
 
 /* py.c: the embedded interpreter. */
 int  zpy_init(struct zygote *z);
+void zpy_log_exception(void);      /* the pending exception, to the log */
 void zpy_before_fork(void);
 void zpy_after_fork_parent(void);
 void zpy_after_fork_child(void);
 int  zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t errlen);
 void zpy_child_run(struct zygote *z, struct pw_launch *l) __attribute__((noreturn));
+
+/* warm.c: preload and the warmup script. */
+void zwarm_preload(struct zygote *z);
+void zwarm_script(struct zygote *z);
+void zwarm_done(struct zygote *z);
 
 /* child.c: what happens in a forked child before user code. */
 void zchild_main(struct zygote *z, int conn) __attribute__((noreturn));

@@ -231,14 +231,16 @@ class Harness:
         self.run_dir = os.path.join(self.tmp, "run")
         self.state_dir = os.path.join(self.tmp, "state")
         self.config_dir = os.path.join(self.tmp, "config")
+        self.data_dir = os.path.join(self.tmp, "data")
         self.neutral = os.path.join(self.tmp, "neutral")
         self.traces = os.path.join(self.tmp, "traces")
-        for d in (self.run_dir, self.state_dir, self.config_dir, self.neutral, self.traces):
+        for d in (self.run_dir, self.state_dir, self.config_dir, self.data_dir, self.neutral,
+                  self.traces):
             os.makedirs(d, mode=0o700)
         os.chmod(self.run_dir, 0o700)
         self.env = clean_env()
         self.env.update(XDG_RUNTIME_DIR=self.run_dir, XDG_STATE_HOME=self.state_dir,
-                        XDG_CONFIG_HOME=self.config_dir)
+                        XDG_CONFIG_HOME=self.config_dir, XDG_DATA_HOME=self.data_dir)
         self._seq = itertools.count()
         self.zygote_pid = None
         self.zygote_id = None
@@ -353,6 +355,11 @@ class Harness:
             pytest.fail(f"pywarmctl {' '.join(args)} failed with {p.returncode}\n"
                         f"stdout={p.stdout!r}\nstderr={p.stderr!r}", pytrace=False)
         return p
+
+    def trust(self, path, env=None):
+        """Approve the project profile at path (a file or its directory), as a
+        user would before pywarm may use it."""
+        return self.ctl("trust", path, env=env)
 
     def status_blocks(self, cwd=None, env=None):
         p = self.ctl("status", cwd=cwd, env=env, check=False, timeout=30)

@@ -212,12 +212,13 @@ def test_unsafe_socket_directory(pw, wd):
 
 @needs_pywarm
 def test_malformed_profile(pw, wd):
-    """A .pywarm.ini that does not parse: exactly one 'pywarm: ' line on stderr
-    naming the file and line, and the program still runs correctly."""
-    ini = os.path.join(wd, ".pywarm.ini")
-    write_files(wd, {".pywarm.ini": "[zygote]\nidle_timeout = 60\nthis line is not an assignment\n"})
+    """A profile that does not parse (named by PYWARM_PROFILE, which is trusted):
+    exactly one 'pywarm: ' line on stderr naming the file and line, and the
+    program still runs correctly."""
+    ini = os.path.join(wd, "bad.ini")
+    write_files(wd, {"bad.ini": "[zygote]\nidle_timeout = 60\nthis line is not an assignment\n"})
     prog = "import sys; print('ran', sys.argv[1:]); print('to stderr', file=sys.stderr); sys.exit(4)"
-    real, pyw = pw.run_both(["-c", prog, "a"], cwd=wd)
+    real, pyw = pw.run_both(["-c", prog, "a"], cwd=wd, env_add={"PYWARM_PROFILE": ini})
     assert pyw.rc == real.rc == 4, pyw.describe()
     assert pyw.out == real.out == b"ran ['a']\n"
     lines = pyw.err.decode(errors="replace").splitlines(keepends=True)
@@ -230,14 +231,13 @@ def test_malformed_profile(pw, wd):
 
 @needs_pywarm
 def test_malformed_profile_in_parent_directory(pw, wd):
-    """The bad profile is found upward from the cwd; the message names it."""
-    ini = os.path.join(wd, ".pywarm.ini")
+    """A bad .pywarm.ini found upward from the cwd that nobody trusted is not
+    even read: the run is cold and says nothing (stderr is not a terminal)."""
     write_files(wd, {".pywarm.ini": "[zygote\n", "deep/er/.keep": ""})
-    pyw = pw.run_pywarm(["-c", "print('ok')"], cwd=os.path.join(wd, "deep", "er"))
-    assert pyw.rc == 0 and pyw.out == b"ok\n", pyw.describe()
-    ours = [l for l in pyw.err.decode(errors="replace").splitlines() if l.startswith("pywarm: ")]
-    assert len(ours) == 1 and f"{ini}:1" in ours[0], pyw.describe()
-    assert len(pyw.err.splitlines()) == 1, pyw.describe()
+    real, pyw = pw.run_both(["-c", "print('ok')"], cwd=os.path.join(wd, "deep", "er"))
+    assert_same(real, pyw)
+    assert_cold(pyw)
+    assert pw.ctl("trust", wd, check=False).returncode == 1, "a profile that does not parse was trusted"
 
 
 @pytest.mark.parametrize("how", ["warm", "cold-env", "cold-option", "by-name"])
@@ -307,6 +307,7 @@ def test_project_profile_gets_its_own_zygote(pw, wd):
     started, runs in that directory (and below) are warm and still identical."""
     write_files(wd, {".pywarm.ini": "[zygote]\nidle_timeout = 300\n", "sub/probe.py":
                      "import sys, os; print(sys.argv, sys.path, os.getcwd())"})
+    pw.trust(wd)
     pw.ctl("start", "--wait", cwd=wd, timeout=90)
     real, pyw = pw.run_both(["sub/probe.py", "p"], cwd=wd)
     assert_same(real, pyw)

@@ -524,10 +524,10 @@ TEST(env_is_identity)
 		"PYTHONPATH=/x", "PYTHONHASHSEED=0", "PYTHON=", "PYTHONNOUSERSITE=1", "LANG=C",
 		"LANGUAGE=en", "LC_ALL=C", "LC_CTYPE=C.UTF-8", "LC_NUMERIC=de_DE", "HOME=/root",
 		"VIRTUAL_ENV=/v", "OPENSSL_CONF=/c", "OPENSSL_MODULES=/m", "SSL_CERT_FILE=/f",
-		"SSL_CERT_DIR=/d", NULL };
+		"SSL_CERT_DIR=/d", "LC_=x", "LD_PRELOAD=/l.so", "OMP_NUM_THREADS=1", NULL };
 	static const char *const no[] = {
 		"PATH=/bin", "TERM=xterm", "PWD=/", "PYTHON", "LANG", "=PYTHONPATH", "", "LANGX=1",
-		"LAN=1", "XLANG=1", "HOMEDIR=/", "LC_=x", "PYTHO=1", "lang=C", "SSL_CERT=1",
+		"LAN=1", "XLANG=1", "HOMEDIR=/", "PYTHO=1", "lang=C", "SSL_CERT=1",
 		"VIRTUAL_ENV_PROMPT=x", NULL };
 	size_t i;
 

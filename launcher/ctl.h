@@ -1,0 +1,15 @@
+/* ctl.h: pywarmctl's exit statuses and the subcommands that live outside ctl.c. */
+#ifndef PW_CTL_H
+#define PW_CTL_H
+
+#define EXIT_OK     0
+#define EXIT_FAIL   1       /* a command that could not do its job */
+#define EXIT_USAGE  2       /* a bad command line */
+
+/* ctl_profile.c: each takes its own argv (argv[0] is the command name). */
+int ctl_check(int argc, char **argv);
+int ctl_which(int argc, char **argv);
+int ctl_trust(int argc, char **argv);
+int ctl_untrust(int argc, char **argv);
+
+#endif
