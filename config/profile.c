@@ -270,14 +270,13 @@ static int parse_path(struct parse_ctx *c, const char *key, const char *v,
 	}
 	if (c->dir == NULL && v[0] != '/')
 		return 0;
+	/* Messages quote the value as written: the file's line says the rest. */
 	if (stat(*slot, &st) < 0 || access(*slot, mode) < 0) {
-		ctx_fail(c, "%s '%s': %s", key, show(shown, sizeof(shown), *slot, strlen(*slot)),
-		         strerror(errno));
+		ctx_fail(c, "%s '%s': %s", key, show(shown, sizeof(shown), v, n), strerror(errno));
 		return -1;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		ctx_fail(c, "%s '%s': is a directory", key,
-		         show(shown, sizeof(shown), *slot, strlen(*slot)));
+		ctx_fail(c, "%s '%s': is a directory", key, show(shown, sizeof(shown), v, n));
 		return -1;
 	}
 	return 0;
