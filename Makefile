@@ -35,9 +35,9 @@ LDLIBS_INIH := -linih
 COMMON_SRC   := config/proto.c config/profile.c config/identity.c config/paths.c config/stamp.c \
                 config/trust.c
 LAUNCHER_SRC := launcher/main.c launcher/conn.c launcher/sig.c launcher/util.c launcher/args.c
-CTL_SRC      := launcher/ctl.c launcher/ctl_profile.c launcher/conn.c launcher/util.c
+CTL_SRC      := launcher/ctl.c launcher/ctl_profile.c launcher/ctl_shell.c launcher/conn.c launcher/util.c
 ZYGOTE_SRC   := zygote/main.c zygote/listen.c zygote/child.c zygote/py.c zygote/log.c \
-                zygote/warm.c
+                zygote/warm.c zygote/sd.c
 
 OBJ = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
 
@@ -55,6 +55,18 @@ $(BUILDDIR)/obj/zygote/%.o: zygote/%.c $(wildcard config/*.h zygote/*.h) $(BUILD
 $(BUILDDIR)/gen/bootstrap.h: zygote/bootstrap.py
 	@mkdir -p $(dir $@)
 	$(PYREAL) -c 'import sys; d=open(sys.argv[1],"rb").read(); print("static const char pw_bootstrap_src[] = {" + ",".join(str(b) for b in d) + ",0};")' $< > $@.tmp && mv $@.tmp $@
+
+# The shell integration texts, compiled into pywarmctl (shell-init prints them).
+SHELL_TEXT := shell/pywarm.bash shell/pywarm.zsh shell/pywarm.fish \
+	shell/completion/pywarmctl.bash shell/completion/_pywarmctl shell/completion/pywarmctl.fish
+
+$(BUILDDIR)/gen/shell.h: $(SHELL_TEXT)
+	@mkdir -p $(dir $@)
+	$(PYREAL) -c 'import os, re, sys; [print("static const char pw_sh_%s[] = {%s,0};" % (re.sub(r"\W", "_", os.path.basename(f)), ",".join(str(b) for b in open(f, "rb").read()))) for f in sys.argv[1:]]' $^ > $@.tmp && mv $@.tmp $@
+
+$(BUILDDIR)/obj/launcher/ctl_shell.o: launcher/ctl_shell.c $(wildcard launcher/*.h) $(BUILDDIR)/gen/shell.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(BUILDDIR)/gen -c -o $@ $<
 
 $(BUILDDIR)/pywarm: $(call OBJ,$(LAUNCHER_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_INIH)
@@ -97,7 +109,7 @@ fuzz-smoke: $(addprefix $(BUILDDIR)/fuzz/,$(FUZZERS))
 # compares the built binaries against $(PYREAL); pytest's summary line is last.
 check: all unit fuzz-smoke
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
-	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
+	  /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/e2e
 
 # The main job: a stdlib-heavy program, cold under python3 and warm under pywarm.
 demo: all
@@ -106,7 +118,42 @@ demo: all
 bench: all
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) sh tests/bench.sh
 
+# ---- install -------------------------------------------------------------
+# The three programs stay together in $(BINDIR): pywarm and pywarmctl find
+# pywarm-zygote beside themselves.  Completion goes where bash-completion,
+# zsh and fish look; the user units get the installed path of the zygote.
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
+
+INSTALLED := $(BINDIR)/pywarm $(BINDIR)/pywarmctl $(BINDIR)/pywarm-zygote \
+	$(MANDIR)/man1/pywarm.1 $(MANDIR)/man1/pywarmctl.1 $(MANDIR)/man5/pywarm.ini.5 \
+	$(BASHCOMPDIR)/pywarmctl $(ZSHCOMPDIR)/_pywarmctl $(FISHCOMPDIR)/pywarmctl.fish \
+	$(USERUNITDIR)/pywarm.socket $(USERUNITDIR)/pywarm.service
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) \
+	  $(DESTDIR)$(USERUNITDIR)
+	install -m 755 $(BUILDDIR)/pywarm $(BUILDDIR)/pywarmctl $(BUILDDIR)/pywarm-zygote $(DESTDIR)$(BINDIR)
+	install -m 644 man/pywarm.1 man/pywarmctl.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 644 man/pywarm.ini.5 $(DESTDIR)$(MANDIR)/man5
+	install -m 644 shell/completion/pywarmctl.bash $(DESTDIR)$(BASHCOMPDIR)/pywarmctl
+	install -m 644 shell/completion/_pywarmctl $(DESTDIR)$(ZSHCOMPDIR)/_pywarmctl
+	install -m 644 shell/completion/pywarmctl.fish $(DESTDIR)$(FISHCOMPDIR)/pywarmctl.fish
+	install -m 644 shell/systemd/pywarm.socket $(DESTDIR)$(USERUNITDIR)/pywarm.socket
+	sed 's|@BINDIR@|$(BINDIR)|g' shell/systemd/pywarm.service > $(DESTDIR)$(USERUNITDIR)/pywarm.service.tmp
+	chmod 644 $(DESTDIR)$(USERUNITDIR)/pywarm.service.tmp
+	mv $(DESTDIR)$(USERUNITDIR)/pywarm.service.tmp $(DESTDIR)$(USERUNITDIR)/pywarm.service
+
+# Exactly the files install put there; the shared directories stay.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
 clean:
 	rm -rf $(BUILDDIR)
 
-.PHONY: all unit check bench demo clean fuzz fuzz-smoke
+.PHONY: all unit check bench demo clean fuzz fuzz-smoke install uninstall

@@ -90,7 +90,8 @@ static int target_paths(struct pw_target *t, char *err, size_t errlen)
 	if (pw_sockdir(t->sockdir, sizeof(t->sockdir), 1, err, errlen) < 0)
 		return -1;
 	if (join_path(t->sockpath, sizeof(sa.sun_path), t->sockdir, t->idhex, ".sock") < 0 ||
-	    join_path(t->lockpath, sizeof(sa.sun_path), t->sockdir, t->idhex, ".lock") < 0) {
+	    join_path(t->lockpath, sizeof(sa.sun_path), t->sockdir, t->idhex, ".lock") < 0 ||
+	    join_path(t->defpath, sizeof(sa.sun_path), t->sockdir, PW_DEFAULT_SOCK, "") < 0) {
 		seterr(err, errlen, "socket directory %s: path too long for a unix socket",
 		       t->sockdir);
 		return -1;

@@ -16,6 +16,7 @@ struct pw_target {
 	char sockpath[PATH_MAX];    /* <sockdir>/<idhex>.sock */
 	char lockpath[PATH_MAX];    /* <sockdir>/<idhex>.lock, held by the live zygote */
 	char logpath[PATH_MAX];     /* <statedir>/<idhex>.log */
+	char defpath[PATH_MAX];     /* <sockdir>/default.sock: a socket-activated zygote */
 	char zygote[PATH_MAX];      /* the pywarm-zygote binary: beside /proc/self/exe */
 	char stamp[128];            /* "dev:ino:mtime_sec.mtime_nsec:size" of that binary */
 	struct pw_interp interp;    /* the interpreter runs stand in for */
@@ -24,6 +25,12 @@ struct pw_target {
 	char *untrusted_text;
 	size_t untrusted_len;
 };
+
+/* The well-known socket a service manager listens on for the user's
+ * default-profile zygote (shell/systemd/pywarm.socket).  Launches whose
+ * profile is the user's or the built-in one try it when their own socket is
+ * missing; a zygote of another identity there rejects them. */
+#define PW_DEFAULT_SOCK "default.sock"
 
 /* Resolve the profile that applies in cwd, load it, and compute identity
  * and paths.  Returns 0; -1 with a one-line message in err (a profile that

@@ -31,9 +31,10 @@ static const char usage_text[] =
 	"usage: pywarmctl COMMAND [OPTIONS]\n"
 	"\n"
 	"Commands:\n"
-	"  start [--wait] [--timeout SECONDS]\n"
+	"  start [--wait] [--timeout SECONDS] [--quiet]\n"
 	"                 start the zygote for the current directory's profile;\n"
-	"                 with --wait, wait until it serves (default 120 s)\n"
+	"                 with --wait, wait until it serves (default 120 s);\n"
+	"                 with --quiet, print nothing unless it fails\n"
 	"  stop [--all]   stop that zygote; with --all, every zygote of this user\n"
 	"  status         describe every running zygote\n"
 	"  check [FILE]   validate a profile (default: the one that applies here)\n"
@@ -41,6 +42,11 @@ static const char usage_text[] =
 	"  which          show which profile applies here, why, and its zygote\n"
 	"  trust [PATH]   approve a project profile (default: the one found here)\n"
 	"  untrust [PATH] withdraw that approval\n"
+	"  shell-init [--no-prewarm] [bash|zsh|fish]\n"
+	"                 print the shell integration: python functions,\n"
+	"                 completion, a hook that warms each directory's profile\n"
+	"  enable         systemctl --user enable --now pywarm.socket pywarm.service\n"
+	"  disable        systemctl --user disable --now pywarm.socket pywarm.service\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help\n"
@@ -374,9 +380,10 @@ static int cmd_start(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "wait", no_argument, NULL, 'w' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int flags[2] = { 0, 0 }, alive, rc;
+	int flags[3] = { 0, 0, 0 }, alive, rc;
 	char *arg = NULL, *end, err[512];
 	double timeout = START_TIMEOUT_S;
 	struct pw_target t;
@@ -384,8 +391,10 @@ static int cmd_start(int argc, char **argv)
 	struct zref z;
 	pid_t pid;
 
-	if ((rc = parse_opts(argc, argv, lo, "+:wt:", flags, &arg)) != 0)
+	if ((rc = parse_opts(argc, argv, lo, "+:wt:q", flags, &arg)) != 0)
 		return rc;
+	if (flags[2] && freopen("/dev/null", "w", stdout) == NULL)
+		return EXIT_FAIL;   /* --quiet: only complaints, on stderr */
 	if (arg) {
 		errno = 0;
 		timeout = strtod(arg, &end);
@@ -715,6 +724,12 @@ int main(int argc, char **argv)
 		run = ctl_trust;
 	else if (!strcmp(cmd, "untrust"))
 		run = ctl_untrust;
+	else if (!strcmp(cmd, "shell-init"))
+		run = ctl_shell_init;
+	else if (!strcmp(cmd, "enable"))
+		run = ctl_enable;
+	else if (!strcmp(cmd, "disable"))
+		run = ctl_disable;
 	if (run == NULL) {
 		pw_warn("unknown command '%s'", cmd);
 		return usage_hint();

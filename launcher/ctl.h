@@ -12,4 +12,9 @@ int ctl_which(int argc, char **argv);
 int ctl_trust(int argc, char **argv);
 int ctl_untrust(int argc, char **argv);
 
+/* ctl_shell.c: the shell integration and the systemd user units. */
+int ctl_shell_init(int argc, char **argv);
+int ctl_enable(int argc, char **argv);
+int ctl_disable(int argc, char **argv);
+
 #endif

@@ -36,6 +36,7 @@ struct run {
 	struct pw_target target;
 	int target_ok;
 	int sock;
+	int via_default;            /* sock leads to the socket-activated default zygote */
 	sigset_t saved_mask;
 	int tty_fd;                 /* a terminal among fds 0-2, or -1 */
 	struct termios tty_saved;
@@ -291,6 +292,17 @@ static void __attribute__((noreturn)) zygote_lost(struct run *r)
 	exit_like(r, SIGKILL);
 }
 
+/* Start this run's zygote in the background. */
+static void spawn_target(struct run *r)
+{
+	char err[512];
+	pid_t pid = pw_spawn_zygote(&r->target, err, sizeof err);
+	if (pid < 0)
+		pw_warn("%s", err);
+	else
+		pw_debug("spawned zygote %s pid=%d", r->target.idhex, (int)pid);
+}
+
 /* Read messages until the child's fate is known. */
 static void __attribute__((noreturn)) wait_child(struct run *r)
 {
@@ -327,6 +339,8 @@ static void __attribute__((noreturn)) wait_child(struct run *r)
 			char why[300];
 			snprintf(why, sizeof why, "zygote: %s", payload);
 			pw_sig_unblock(&r->saved_mask);
+			if (r->via_default && h.type == PW_MSG_REJECT)
+				spawn_target(r);
 			run_cold(r, why);
 		}
 		free(payload);
@@ -336,7 +350,6 @@ static void __attribute__((noreturn)) wait_child(struct run *r)
 /* Reach the zygote, starting one in the background if none serves. */
 static int connect_zygote(struct run *r)
 {
-	char err[512];
 	int sock = pw_connect(r->target.sockpath);
 	if (sock >= 0)
 		return sock;
@@ -348,11 +361,17 @@ static int connect_zygote(struct run *r)
 		pw_debug("zygote %s is still warming", r->target.idhex);
 		return -1;
 	}
-	pid_t pid = pw_spawn_zygote(&r->target, err, sizeof err);
-	if (pid < 0)
-		pw_warn("%s", err);
-	else
-		pw_debug("spawned zygote %s pid=%d", r->target.idhex, (int)pid);
+	/* Outside a project, a socket-activated zygote may serve: if its
+	 * identity is another, it rejects the launch and we spawn ours then. */
+	if (r->target.profile.source == PW_SRC_BUILTIN || r->target.profile.source == PW_SRC_USER) {
+		sock = pw_connect(r->target.defpath);
+		if (sock >= 0) {
+			r->via_default = 1;
+			pw_debug("trying %s", r->target.defpath);
+			return sock;
+		}
+	}
+	spawn_target(r);
 	return -1;
 }
 
@@ -394,7 +413,7 @@ int main(int argc, char **argv)
 		run_cold(&r, "no zygote serves this profile yet");
 	pw_sig_block(&r.saved_mask);
 	save_tty(&r);
-	pw_debug("connected to %s", r.target.sockpath);
+	pw_debug("connected to %s", r.via_default ? r.target.defpath : r.target.sockpath);
 	if (send_launch(&r, &r.saved_mask) < 0) {
 		pw_sig_unblock(&r.saved_mask);
 		run_cold(&r, "cannot hand the run to the zygote");

@@ -90,11 +90,11 @@ static void spawn_child(struct zygote *z, int conn)
 	z->nchildren++;
 }
 
-/* Accept what is pending; peers of another uid are refused. */
-static void accept_clients(struct zygote *z)
+/* Accept what is pending on lfd; peers of another uid are refused. */
+static void accept_clients(struct zygote *z, int lfd)
 {
 	for (int i = 0; i < 16; i++) {
-		int conn = accept4(z->listenfd, NULL, NULL, SOCK_CLOEXEC);
+		int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (conn < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				zlog(z, "cannot accept a connection: %s", strerror(errno));
@@ -180,10 +180,17 @@ static void retire(struct zygote *z, const char *why)
 		return;
 	zlog(z, "retiring: %s", why);
 	z->retiring = 1;
+	zsd_notify("STOPPING=1");
 	if (z->listenfd >= 0) {
 		unlink(z->sockpath);
 		close(z->listenfd);
 		z->listenfd = -1;
+	}
+	/* The service manager owns the passed socket's path; connections made
+	 * to it from now on wait there for the next zygote it starts. */
+	if (z->actfd >= 0) {
+		close(z->actfd);
+		z->actfd = -1;
 	}
 }
 
@@ -233,18 +240,24 @@ static void enforce_kills(struct zygote *z, long long now)
 /* Serve until idle, retired and drained, or told to stop. */
 int zloop(struct zygote *z)
 {
-	static struct pollfd pfd[MAX_POLL + 3];
-	static struct zchild *owner[MAX_POLL + 3];
+	static struct pollfd pfd[MAX_POLL + 4];
+	static struct zchild *owner[MAX_POLL + 4];
 
 	z->last_active_us = znow_us();
 	for (;;) {
-		size_t n = 0;
+		size_t n = 0, li = 0, ai = 0;
 		pfd[n++] = (struct pollfd){ z->sigfd, POLLIN, 0 };
 		pfd[n++] = (struct pollfd){ z->notify_r, POLLIN, 0 };
-		if (z->listenfd >= 0)
+		if (z->listenfd >= 0) {
+			li = n;
 			pfd[n++] = (struct pollfd){ z->listenfd, POLLIN, 0 };
+		}
+		if (z->actfd >= 0) {
+			ai = n;
+			pfd[n++] = (struct pollfd){ z->actfd, POLLIN, 0 };
+		}
 		size_t first_child = n;
-		for (struct zchild *c = z->children; c && n < MAX_POLL + 3; c = c->next)
+		for (struct zchild *c = z->children; c && n < MAX_POLL + 4; c = c->next)
 			if (c->conn >= 0) {
 				owner[n] = c;
 				pfd[n++] = (struct pollfd){ c->conn, POLLRDHUP, 0 };
@@ -263,8 +276,11 @@ int zloop(struct zygote *z)
 				hang_up(z, owner[i]);
 		if (pfd[0].revents)
 			read_signals(z);
-		if (z->listenfd >= 0 && first_child == 3 && pfd[2].revents)
-			accept_clients(z);
+		/* retire() may have closed them since the poll. */
+		if (li && z->listenfd >= 0 && pfd[li].revents)
+			accept_clients(z, z->listenfd);
+		if (ai && z->actfd >= 0 && pfd[ai].revents)
+			accept_clients(z, z->actfd);
 		enforce_kills(z, now);
 		if (z->retiring && z->nchildren == 0)
 			return 0;

@@ -24,9 +24,13 @@ void zlog(struct zygote *z, const char *fmt, ...)
 	va_list ap;
 
 	localtime_r(&now, &tm);
-	int n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-	n += snprintf(line + n, sizeof line - (size_t)n, " pywarm-zygote[%d] %s: ",
-	              (int)getpid(), z->idhex);
+	/* The journal stamps time and pid itself. */
+	int n = z->journal ? 0 : (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S ", &tm);
+	if (z->journal)
+		n += snprintf(line + n, sizeof line - (size_t)n, "%s: ", z->idhex);
+	else
+		n += snprintf(line + n, sizeof line - (size_t)n, "pywarm-zygote[%d] %s: ",
+		              (int)getpid(), z->idhex);
 	va_start(ap, fmt);
 	if (n < (int)sizeof line)
 		n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);

@@ -136,6 +136,40 @@ static int take_lock(struct zygote *z)
 	return 1;
 }
 
+/* Under socket activation: take the passed socket, and without --profile
+ * serve the profile pywarm would use outside any project (the user's, or
+ * the built-in default).  0, or -1 (logged). */
+static int activation(struct zygote *z, struct zopts *o)
+{
+	char err[PATH_MAX + 256];
+	char *path = NULL;
+
+	z->actfd = zsd_listen_fd(err, sizeof err);
+	if (z->actfd < 0) {
+		zlog(z, "%s", err);
+		return -1;
+	}
+	if (z->actfd == 0) {
+		z->actfd = -1;
+		return 0;
+	}
+	if (o->profile == NULL) {
+		if (pw_profile_find("/", &path, &o->source, err, sizeof err) < 0) {
+			zlog(z, "%s", err);
+			return -1;
+		}
+		/* A project file in / would need trust the zygote cannot ask for. */
+		if (o->source == PW_SRC_PROJECT) {
+			zlog(z, "%s would apply to /; socket activation serves only the "
+			     "user or built-in profile", path);
+			free(path);
+			return -1;
+		}
+		o->profile = path;      /* NULL: the built-in default; kept for life */
+	}
+	return 0;
+}
+
 /* Signals arrive on a signalfd; children are told of events by a pipe. */
 static int setup_events(struct zygote *z)
 {
@@ -167,14 +201,18 @@ int main(int argc, char **argv)
 
 	z.pid = getpid();
 	z.started = time(NULL);
-	z.listenfd = z.lockfd = z.progressfd = -1;
+	z.listenfd = z.lockfd = z.progressfd = z.actfd = -1;
 	z.logfd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+	z.journal = zsd_is_journal(2);
 	memcpy(z.idhex, "----------------", 17);
 	parse_args(&o, argc, argv);
-	if (identify(&z, &o) < 0)
+	zsd_notify_init();
+	if (activation(&z, &o) < 0 || identify(&z, &o) < 0)
 		return 1;
+	/* A passed socket is served even when another zygote of this identity
+	 * holds the lock; only its own <identity>.sock needs the lock. */
 	int locked = take_lock(&z);
-	if (locked <= 0)
+	if (locked < 0 || (locked == 0 && z.actfd < 0))
 		return locked < 0;
 	if (getrlimit(RLIMIT_STACK, &rl) == 0)
 		z.stack_cur = rl.rlim_cur;
@@ -184,9 +222,10 @@ int main(int argc, char **argv)
 	long long t0 = znow_us();
 	if (zpy_init(&z) < 0)
 		return 1;
-	if (zlisten_open(&z) < 0)
+	if (locked && zlisten_open(&z) < 0)
 		return 1;
 	zwarm_done(&z);
+	zsd_notify("READY=1");
 	zlog(&z, "serving %s profile %s: %zu modules preloaded, %zu failed, in %.2fs",
 	     pw_profile_source_name(z.profile.source), z.profile.path ? z.profile.path : "",
 	     z.modules_ok, z.modules_failed, (double)(znow_us() - t0) / 1e6);

@@ -40,6 +40,8 @@ struct zygote {
 	char sockpath[PATH_MAX];
 	char lockpath[PATH_MAX];
 	int lockfd, listenfd, sigfd, notify_r, notify_w, logfd;
+	int actfd;                /* listening socket passed by a service manager, or -1 */
+	int journal;              /* logfd is the journal: no timestamps of our own */
 	int foreground;
 	time_t started;
 	long long last_active_us;
@@ -76,6 +78,12 @@ void zwarm_done(struct zygote *z);
 
 /* child.c: what happens in a forked child before user code. */
 void zchild_main(struct zygote *z, int conn) __attribute__((noreturn));
+
+/* sd.c: service manager protocols (socket activation, readiness, journal). */
+int  zsd_listen_fd(char *err, size_t errlen);
+int  zsd_notify_init(void);
+int  zsd_notify(const char *state);
+int  zsd_is_journal(int fd);
 
 /* listen.c: the socket and the event loop. */
 int  zlisten_open(struct zygote *z);

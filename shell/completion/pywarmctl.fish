@@ -1,0 +1,21 @@
+# pywarmctl.fish: fish completion for pywarmctl (installed in vendor_completions.d; also part of `pywarmctl shell-init fish`).
+complete -c pywarmctl -f
+complete -c pywarmctl -n __fish_use_subcommand -a start -d "Start this directory's zygote"
+complete -c pywarmctl -n __fish_use_subcommand -a stop -d 'Stop that zygote, or every one'
+complete -c pywarmctl -n __fish_use_subcommand -a status -d 'Describe every running zygote'
+complete -c pywarmctl -n __fish_use_subcommand -a check -d 'Validate a profile'
+complete -c pywarmctl -n __fish_use_subcommand -a which -d 'Show which profile applies here'
+complete -c pywarmctl -n __fish_use_subcommand -a trust -d 'Approve a project profile'
+complete -c pywarmctl -n __fish_use_subcommand -a untrust -d 'Withdraw that approval'
+complete -c pywarmctl -n __fish_use_subcommand -a shell-init -d 'Print the shell integration'
+complete -c pywarmctl -n __fish_use_subcommand -a enable -d 'Enable the systemd user units'
+complete -c pywarmctl -n __fish_use_subcommand -a disable -d 'Disable the systemd user units'
+complete -c pywarmctl -n __fish_use_subcommand -a help -d 'Show the usage'
+complete -c pywarmctl -n '__fish_seen_subcommand_from start' -l wait -d 'Wait until it serves'
+complete -c pywarmctl -n '__fish_seen_subcommand_from start' -l timeout -x -d 'Seconds to wait'
+complete -c pywarmctl -n '__fish_seen_subcommand_from start' -l quiet -d 'Print nothing on success'
+complete -c pywarmctl -n '__fish_seen_subcommand_from stop' -l all -d 'Stop every zygote'
+complete -c pywarmctl -n '__fish_seen_subcommand_from shell-init' -a 'bash zsh fish' -d Shell
+complete -c pywarmctl -n '__fish_seen_subcommand_from shell-init' -l no-prewarm -d 'No directory-change hook'
+complete -c pywarmctl -n '__fish_seen_subcommand_from check trust untrust' -F
+complete -c pywarmctl -n 'not __fish_use_subcommand' -l help -d 'Show the usage'
