@@ -107,6 +107,10 @@ int  pw_profile_read(const char *path, char **text, size_t *len, char *err, size
 int  pw_profile_from_text(struct pw_profile *p, const char *path, int source,
                           char *text, size_t len, char *err, size_t errlen);
 
+/* The identity of a zygote started with python3 options args[0..n) (see
+ * pywarm-zygote's "--" arguments); id itself when n is 0. */
+uint64_t pw_identity_args(uint64_t id, int n, const char *const *args);
+
 /* The per-user socket directory: $XDG_RUNTIME_DIR/pywarm, else /tmp/pywarm-$UID.
  * Creates it (0700) if missing; refuses it unless it is a directory owned by
  * the euid with no group/other permission bits.  Returns 0, or -1 with a

@@ -178,3 +178,18 @@ uint64_t pw_identity(const struct pw_profile *p, const char *interpreter,
 		free(e);
 	return h != 0 ? h : 1;
 }
+
+/* Mix the interpreter options a zygote is started with into its identity;
+ * no options leave it unchanged, so plain runs share the default zygote. */
+uint64_t pw_identity_args(uint64_t id, int n, const char *const *args)
+{
+	uint64_t h = id;
+	int i;
+
+	if (n <= 0)
+		return id;
+	h = feed_u64(h, (uint64_t)n);
+	for (i = 0; i < n; i++)
+		h = feed_field(h, args[i], strlen(args[i]));
+	return h != 0 ? h : 1;
+}

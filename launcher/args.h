@@ -1,6 +1,18 @@
-/* args.h: reading python3's command line to decide whether a run can be served warm. */
+/* args.h: reading python3's command line to decide how a run can be served. */
 #ifndef PW_ARGS_H
 #define PW_ARGS_H
+
+#define PW_MAX_ZOPTS 64      /* identity option words; more runs cold */
+
+/* Options a warm child applies itself, run by run (see pw_cmdline.emul). */
+enum pw_emul {
+	PW_EMUL_UNBUFFERED = 1 << 0,   /* -u */
+	PW_EMUL_NOBYTECODE = 1 << 1,   /* -B */
+	PW_EMUL_QUIET      = 1 << 2,   /* -q */
+	PW_EMUL_INSPECT    = 1 << 3,   /* -i */
+	PW_EMUL_SKIPLINE   = 1 << 4,   /* -x */
+	PW_EMUL_SAFEPATH   = 1 << 5,   /* -P */
+};
 
 /* What python3 would do with this command line. */
 struct pw_cmdline {
@@ -8,12 +20,23 @@ struct pw_cmdline {
 	int payload;         /* argv index of CMD, MOD or the script path */
 	int sysargv;         /* argv index where sys.argv begins (argc: sys.argv == ['']) */
 	int stdin_dash;      /* '-' given explicitly */
-	int nopts;           /* options other than -c/-m seen before the program */
+	unsigned emul;       /* enum pw_emul bits */
+	/* Options that fix interpreter state at start-up, one word per option
+	 * and one per value ("-O", "-X", "dev"): a zygote started with them
+	 * serves the run, and they are part of its identity. */
+	int nzopts;
+	const char *zopts[PW_MAX_ZOPTS];
 	const char *cold;    /* why this command line must run cold, or NULL */
 };
 
 /* Parse argv as CPython 3.11's getopt does. Never fails: anything unusual
  * (including an error python3 would report) sets ->cold. */
 void pw_cmdline_parse(struct pw_cmdline *c, int argc, char **argv);
+
+/* Would python3 3.11 accept this warning filter ("action:message:category:
+ * module:lineno", from -W or PYTHONWARNINGS) silently, without importing
+ * anything?  1 yes, 0 no (it would print "Invalid -W option ignored", or
+ * import a module at start-up). */
+int pw_warnopt_ok(const char *opt);
 
 #endif

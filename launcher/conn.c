@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "conn.h"
 #include "proto.h"
 #include "util.h"
@@ -188,6 +189,20 @@ fail:
 	return -1;
 }
 
+/* Mix python3 options into t's identity and rename its socket, lock and log. */
+int pw_target_set_opts(struct pw_target *t, int n, const char *const *opts,
+                       char *err, size_t errlen)
+{
+	if (n <= 0)
+		return 0;
+	t->nzopts = n;
+	t->zopts = opts;
+	t->identity = pw_identity_args(t->identity, n, opts);
+	snprintf(t->idhex, sizeof(t->idhex), "%016llx", (unsigned long long)t->identity);
+	pw_debug("interpreter options: identity %s", t->idhex);
+	return target_paths(t, err, errlen);
+}
+
 /* Release what pw_target_resolve allocated. */
 void pw_target_free(struct pw_target *t)
 {
@@ -275,18 +290,24 @@ __attribute__((noreturn))
 static void exec_zygote(const struct pw_target *t, int logfd)
 {
 	char source[16];
-	char *argv[8] = { ZYGOTE_NAME, "--identity", (char *)t->idhex, NULL, NULL, NULL, NULL, NULL };
+	char *argv[8 + PW_MAX_ZOPTS + 1] = { ZYGOTE_NAME, "--identity", (char *)t->idhex };
 	struct sigaction sa = { .sa_handler = SIG_DFL };
 	sigset_t none;
-	int nullfd;
+	int nullfd, n = 3;
 
 	if (t->profile.path) {
 		snprintf(source, sizeof source, "%d", t->profile.source);
-		argv[3] = "--profile";
-		argv[4] = t->profile.path;
-		argv[5] = "--source";
-		argv[6] = source;
+		argv[n++] = "--profile";
+		argv[n++] = t->profile.path;
+		argv[n++] = "--source";
+		argv[n++] = source;
 	}
+	if (t->nzopts > 0) {
+		argv[n++] = "--";
+		for (int i = 0; i < t->nzopts && i < PW_MAX_ZOPTS; i++)
+			argv[n++] = (char *)t->zopts[i];
+	}
+	argv[n] = NULL;
 	/* The caller may have had 0-2 closed, so the log could sit there. */
 	logfd = fd_above_stdio(logfd);
 	nullfd = fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));

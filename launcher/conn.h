@@ -24,6 +24,8 @@ struct pw_target {
 	char *untrusted_path;       /* that profile, and its bytes (for the hint) */
 	char *untrusted_text;
 	size_t untrusted_len;
+	int nzopts;                 /* python3 options the zygote starts with */
+	const char *const *zopts;
 };
 
 /* The well-known socket a service manager listens on for the user's
@@ -44,6 +46,11 @@ void pw_target_free(struct pw_target *t);
  * was not hinted before. */
 void pw_untrusted_hint(const struct pw_target *t);
 
+/* Serve t from a zygote started with python3 options opts[0..n): mix them
+ * into the identity and recompute the paths.  0, or -1 with err. */
+int pw_target_set_opts(struct pw_target *t, int n, const char *const *opts,
+                       char *err, size_t errlen);
+
 
 /* Connect to a zygote socket (CLOEXEC).  Returns the fd, or -1 with errno;
  * ENOENT and ECONNREFUSED mean "no zygote serves here". */
@@ -55,7 +62,7 @@ int pw_zygote_alive(const char *lockpath);
 
 /* Start a zygote for t in the background, detached (double fork, setsid,
  * stdin /dev/null, stdout/stderr appended to t->logpath), exec'ing
- *   pywarm-zygote --identity <idhex> [--profile <path>]
+ *   pywarm-zygote --identity <idhex> [--profile <path>] [-- <python3 options>]
  * Returns its pid (it may exit at once if another one won the lock), or -1
  * with a message in err.  Never leaves a zombie or a child of the caller. */
 int pw_spawn_zygote(const struct pw_target *t, char *err, size_t errlen);

@@ -62,15 +62,31 @@ static void __attribute__((noreturn)) run_cold(struct run *r, const char *why)
 }
 
 /* PYTHON* variables whose effect a warm child cannot reproduce: they print
- * during start-up, trace imports the zygote already did, or enter the REPL.
- * The others only shape the start-up configuration, which the zygote
- * computed from the same values (they are part of its identity). */
+ * during start-up or at exit, trace imports or allocations the zygote
+ * already did, or only exist in debug builds.  The others shape the
+ * start-up configuration, which the zygote computed from the same values
+ * (they are part of its identity), or are read when the program runs. */
 static const char *const cold_env[] = {
-	"PYTHONINSPECT", "PYTHONVERBOSE", "PYTHONTRACEMALLOC", "PYTHONPROFILEIMPORTTIME",
-	"PYTHONCOERCECLOCALE", "PYTHONMALLOCSTATS", "PYTHONDUMPREFS", "PYTHONDEBUG",
-	"PYTHONFAULTHANDLER", "PYTHONDEVMODE", "PYTHONTHREADDEBUG", "PYTHONMALLOC",
-	"PYTHONLEGACYWINDOWSSTDIO", NULL,
+	"PYTHONVERBOSE", "PYTHONTRACEMALLOC", "PYTHONPROFILEIMPORTTIME",
+	"PYTHONCOERCECLOCALE", "PYTHONMALLOCSTATS", "PYTHONDUMPREFS",
+	"PYTHONTHREADDEBUG", "PYTHONLEGACYWINDOWSSTDIO", NULL,
 };
+
+/* Would python3 print "Invalid -W option ignored" for a PYTHONWARNINGS
+ * entry, or import a module for it, at start-up? */
+static int bad_pythonwarnings(const char *v)
+{
+	char buf[4096];
+	char *save = NULL;
+
+	if (strlen(v) >= sizeof buf)
+		return 1;
+	snprintf(buf, sizeof buf, "%s", v);
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (!pw_warnopt_ok(tok))
+			return 1;
+	return strstr(v, ",,") != NULL || v[0] == ',' || v[strlen(v) - 1] == ',';
+}
 
 /* Does the environment hold anything this version cannot serve warm? */
 static const char *env_cold_reason(void)
@@ -84,6 +100,9 @@ static const char *env_cold_reason(void)
 				return "a PYTHON* variable that warm state would change";
 		}
 	}
+	const char *w = getenv("PYTHONWARNINGS");
+	if (w && *w && bad_pythonwarnings(w))
+		return "a PYTHONWARNINGS entry python3 would complain about or import for";
 	const char *d = getenv("PYWARM_DISABLE");
 	if (d && *d && strcmp(d, "0") != 0)
 		return "PYWARM_DISABLE is set";
@@ -237,6 +256,22 @@ static int send_launch(struct run *r, const sigset_t *orig_mask)
 	}
 	close(cwd);
 	return rc;
+}
+
+/* Started in the background of a job-control shell, with a standard
+ * stream on its terminal: python3 would be stopped by SIGTTIN when it
+ * reads (or SIGTTOU under "stty tostop").  A warm child has no controlling
+ * terminal and would not be, so such runs go cold. */
+static int in_background(void)
+{
+	pid_t pg = getpgrp();
+
+	for (int fd = 0; fd <= 2; fd++) {
+		pid_t fg = tcgetpgrp(fd);
+		if (fg > 0 && fg != pg)
+			return 1;
+	}
+	return 0;
 }
 
 /* Remember the terminal settings so a signal death can restore them. */
@@ -396,8 +431,8 @@ int main(int argc, char **argv)
 		run_cold(&r, r.cmd.cold);
 	if ((why = env_cold_reason()) != NULL || (why = state_cold_reason()) != NULL)
 		run_cold(&r, why);
-	if (r.cmd.mode == PW_RUN_STDIN && isatty(0))
-		run_cold(&r, "interactive session");
+	if (in_background())
+		run_cold(&r, "in the background of its terminal");
 	if (!r.target_ok && r.target.untrusted) {
 		pw_untrusted_hint(&r.target);
 		run_cold(&r, "the project profile is not trusted");
@@ -408,6 +443,10 @@ int main(int argc, char **argv)
 	}
 	if (!r.target.interp.warm)
 		run_cold(&r, r.target.interp.cold_why);
+	if (pw_target_set_opts(&r.target, r.cmd.nzopts, r.cmd.zopts, err, sizeof err) < 0) {
+		pw_warn("%s", err);
+		run_cold(&r, "no usable socket path");
+	}
 	r.sock = connect_zygote(&r);
 	if (r.sock < 0)
 		run_cold(&r, "no zygote serves this profile yet");

@@ -11,6 +11,7 @@ import os as _os
 import signal as _signal
 import sys as _sys
 import weakref as _weakref
+from time import time as _time
 
 # What python3's configuration gave the zygote's own standard streams; the
 # zygote was started under the same identity (locale, PYTHON* variables), so
@@ -30,18 +31,18 @@ def _valid_fd(fd):
     return True
 
 
-def _stream(fd, write, name, errors):
+def _stream(fd, write, name, errors, buffered):
     """One standard stream, built the way create_stdio() builds it."""
     if not _valid_fd(fd):
         return None
-    buffering = 0 if (not _BUFFERED and write) else -1
+    buffering = 0 if (not buffered and write) else -1
     buf = _io.open(fd, "wb" if write else "rb", buffering, None, None, None, False)
     raw = buf.raw if buffering else buf
     raw.name = name
     isatty = raw.isatty()
-    line_buffering = _BUFFERED and (isatty or fd == 2)
+    line_buffering = buffered and (isatty or fd == 2)
     stream = _io.TextIOWrapper(buf, _ENCODING, errors, "\n",
-                               line_buffering, not _BUFFERED)
+                               line_buffering, not buffered)
     stream.mode = "w" if write else "r"
     return stream
 
@@ -77,7 +78,16 @@ def _caches():
     if "linecache" in mods:
         mods["linecache"].clearcache()
     if "warnings" in mods:
+        mods["warnings"].onceregistry.clear()
         mods["warnings"]._filters_mutated()
+    if "logging" in mods:
+        # relativeCreated counts from logging's import, which python3 does
+        # while the program starts.
+        mods["logging"]._startTime = _time()
+    if "platform" in mods:
+        # uname() is cached at first use (uuid uses it at import): the host
+        # name may have changed since the zygote started.
+        mods["platform"]._uname_cache = None
 
 
 def _fresh_main():
@@ -96,15 +106,19 @@ def _fresh_main():
     _sys.modules["__main__"] = main
 
 
-def setup(argv, orig_argv, environ, ignored):
-    """Make this freshly forked interpreter look freshly started."""
+def setup(argv, orig_argv, environ, ignored, buffered):
+    """Make this freshly forked interpreter look freshly started.
+
+    buffered: False under -u (the zygote's own streams say whether
+    PYTHONUNBUFFERED was set when it started)."""
+    buffered = buffered and _BUFFERED
     _fresh_main()
     _environ(environ)
     _sys.argv = [_os.fsdecode(a) for a in argv]
     _sys.orig_argv = [_os.fsdecode(a) for a in orig_argv]
-    _sys.stdin = _sys.__stdin__ = _stream(0, False, "<stdin>", _STDIN_ERRORS)
-    _sys.stdout = _sys.__stdout__ = _stream(1, True, "<stdout>", _ERRORS)
-    _sys.stderr = _sys.__stderr__ = _stream(2, True, "<stderr>", "backslashreplace")
+    _sys.stdin = _sys.__stdin__ = _stream(0, False, "<stdin>", _STDIN_ERRORS, buffered)
+    _sys.stdout = _sys.__stdout__ = _stream(1, True, "<stdout>", _ERRORS, buffered)
+    _sys.stderr = _sys.__stderr__ = _stream(2, True, "<stderr>", "backslashreplace", buffered)
     _signals(ignored)
     _caches()
 

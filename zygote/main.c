@@ -18,7 +18,7 @@ extern char **environ;
 
 /* The one usage line, for --help and for a bad option. */
 static const char usage[] =
-	"usage: pywarm-zygote [--identity HEX] [--profile PATH [--source N]]\n";
+	"usage: pywarm-zygote [--identity HEX] [--profile PATH [--source N]] [-- PYTHON3-OPTIONS]\n";
 
 /* Command-line options of pywarm-zygote (started by pywarm, not by people). */
 struct zopts {
@@ -81,6 +81,13 @@ static int load_profile(struct zygote *z, const struct zopts *o, char *err, size
 	return pw_profile_from_text(&z->profile, o->profile, o->source, text, len, err, errlen);
 }
 
+/* After "--": the python3 options this zygote's interpreter starts with. */
+static void take_pyopts(struct zygote *z, int argc, char **argv)
+{
+	z->nzopts = argc - optind;
+	z->zopts = argv + optind;
+}
+
 /* Load the profile and compute the identity; it must be the launcher's. */
 static int identify(struct zygote *z, const struct zopts *o)
 {
@@ -100,6 +107,7 @@ static int identify(struct zygote *z, const struct zopts *o)
 		return -1;
 	}
 	z->identity = pw_identity(&z->profile, z->interp.path, z->stamp, environ);
+	z->identity = pw_identity_args(z->identity, z->nzopts, (const char *const *)z->zopts);
 	snprintf(z->idhex, sizeof z->idhex, "%016llx", (unsigned long long)z->identity);
 	if (o->identity && strcmp(o->identity, z->idhex) != 0) {
 		zlog(z, "identity %s differs from the launcher's %s "
@@ -207,6 +215,7 @@ int main(int argc, char **argv)
 	memcpy(z.idhex, "----------------", 17);
 	parse_args(&o, argc, argv);
 	zsd_notify_init();
+	take_pyopts(&z, argc, argv);
 	if (activation(&z, &o) < 0 || identify(&z, &o) < 0)
 		return 1;
 	/* A passed socket is served even when another zygote of this identity

@@ -3,6 +3,7 @@
 #include <Python.h>
 
 #include "zygote.h"
+#include "args.h"
 #include "bootstrap.h"
 
 #include <errno.h>
@@ -19,9 +20,6 @@ extern char **environ;
 /* Set by CPython 3.11 when a KeyboardInterrupt ended the program (exported
  * by libpython; Py_RunMain reads it the same way). */
 extern int _Py_UnhandledKeyboardInterrupt;
-/* pymain's way to turn a pending SystemExit into an exit code without
- * exiting (exported by libpython 3.11). */
-extern int _Py_HandleSystemExit(int *exitcode_p);
 
 /* bootstrap.setup() and bootstrap.needs_teardown(), compiled once in the
  * zygote and kept for its lifetime. */
@@ -40,17 +38,34 @@ void zpy_log_exception(void)
 	Py_XDECREF(tb);
 }
 
-/* Initialise CPython exactly as the real interpreter with no options. */
+/* The zygote's python3 options go in first: setting argv pre-initialises
+ * Python from them (-E, -I, -X utf8 and -X dev shape the pre-configuration). */
+static PyStatus set_argv(PyConfig *config, struct zygote *z)
+{
+	char *argv[PW_MAX_ZOPTS + 2];
+	int n = 0;
+
+	argv[n++] = z->interp.path;
+	for (int i = 0; i < z->nzopts && i < PW_MAX_ZOPTS; i++)
+		argv[n++] = z->zopts[i];
+	argv[n] = NULL;
+	return PyConfig_SetBytesArgv(config, n, argv);
+}
+
+/* Initialise CPython exactly as the real interpreter with the zygote's options. */
 static int init_interpreter(struct zygote *z)
 {
 	PyConfig config;
-	PyStatus st;
+	PyStatus st = PyStatus_Ok();
 	const char *before = getenv("LC_CTYPE");
 	char saved[128];
 
 	snprintf(saved, sizeof saved, "%s", before ? before : "");
 	PyConfig_InitPythonConfig(&config);
-	st = PyConfig_SetBytesString(&config, &config.program_name, z->interp.path);
+	if (z->nzopts > 0)
+		st = set_argv(&config, z);
+	if (!PyStatus_Exception(st))
+		st = PyConfig_SetBytesString(&config, &config.program_name, z->interp.path);
 	if (!PyStatus_Exception(st))
 		st = Py_InitializeFromConfig(&config);
 	PyConfig_Clear(&config);
@@ -220,10 +235,17 @@ int zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t err
 			Py_CLEAR(ign);
 		Py_XDECREF(n);
 	}
+	/* The options this run's child applies itself (the launcher parsed the
+	 * same argv and found nothing that needs the real interpreter). */
+	struct pw_cmdline cmd;
+	pw_cmdline_parse(&cmd, (int)l->argc, l->argv);
+	int opts_ok = zrepl_apply_options(cmd.emul) == 0;
+	PyObject *buffered = PyBool_FromLong(!(cmd.emul & PW_EMUL_UNBUFFERED));
 	/* str_list() gave bytes for argv entries; setup() decodes them. */
 	PyObject *r = NULL;
-	if (argv && orig && env && ign)
-		r = PyObject_CallFunctionObjArgs(setup_fn, argv, orig, env, ign, NULL);
+	if (argv && orig && env && ign && opts_ok)
+		r = PyObject_CallFunctionObjArgs(setup_fn, argv, orig, env, ign, buffered, NULL);
+	Py_DECREF(buffered);
 	Py_XDECREF(argv);
 	Py_XDECREF(orig);
 	Py_XDECREF(env);
@@ -496,6 +518,7 @@ static int run_file(const char *program, const char *filename)
 		return 1;
 	}
 	Py_DECREF(fobj);
+	zrepl_skip_first_line(fp);
 	if (Py_MakePendingCalls() == -1) {
 		fclose(fp);
 		return exit_err_print();
@@ -503,13 +526,19 @@ static int run_file(const char *program, const char *filename)
 	return run_main_file(fp, filename, 1);
 }
 
-/* A program on standard input (not a terminal), as pymain_run_stdin. */
+/* A program on standard input, or the interactive loop, as pymain_run_stdin. */
 static int run_stdin(void)
 {
+	int exitcode;
+
+	if (zrepl_before_stdin(&exitcode))
+		return exitcode;
 	if (Py_MakePendingCalls() == -1)
 		return exit_err_print();
 	if (PySys_Audit("cpython.run_stdin", NULL) < 0)
 		return exit_err_print();
+	if (zrepl_stdin_is_loop())
+		return zrepl_loop();
 	clearerr(stdin);
 	return run_main_file(stdin, "<stdin>", 0);
 }
@@ -684,6 +713,8 @@ void zpy_child_run(struct zygote *z, struct pw_launch *l)
 		}
 		PyErr_Clear();
 	}
+	zrepl_header(l->mode != PW_RUN_STDIN);
+	zrepl_import_readline(l->mode != PW_RUN_STDIN);
 	switch (l->mode) {
 	case PW_RUN_COMMAND: exitcode = run_command(l->argv[l->payload]); break;
 	case PW_RUN_MODULE:  exitcode = run_module(l->argv[l->payload], 1); break;
@@ -692,6 +723,7 @@ void zpy_child_run(struct zygote *z, struct pw_launch *l)
 		break;
 	default:             exitcode = run_stdin(); break;
 	}
+	zrepl_inspect(l->mode != PW_RUN_STDIN, &exitcode);
 done:
 	Py_XDECREF(importer_path);
 	free(filename);

@@ -3,6 +3,7 @@
 #define PW_ZYGOTE_H
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -56,6 +57,8 @@ struct zygote {
 	struct zchild *children;
 	char lc_ctype[128];       /* LC_CTYPE python3's locale coercion set, or "" */
 	unsigned long long stack_cur;
+	int nzopts;               /* python3 options the interpreter started with */
+	char **zopts;
 };
 
 /* log.c */
@@ -75,6 +78,20 @@ void zpy_child_run(struct zygote *z, struct pw_launch *l) __attribute__((noretur
 void zwarm_preload(struct zygote *z);
 void zwarm_script(struct zygote *z);
 void zwarm_done(struct zygote *z);
+
+/* pymain's way to turn a pending SystemExit into an exit code without
+ * exiting (exported by libpython 3.11). */
+extern int _Py_HandleSystemExit(int *exitcode_p);
+
+/* repl.c: pymain's steps around the program, in a warm child. */
+int  zrepl_apply_options(unsigned emul);
+void zrepl_skip_first_line(FILE *fp);
+void zrepl_header(int run_code);
+void zrepl_import_readline(int run_code);
+int  zrepl_before_stdin(int *exitcode);
+int  zrepl_stdin_is_loop(void);
+int  zrepl_loop(void);
+void zrepl_inspect(int run_code, int *exitcode);
 
 /* child.c: what happens in a forked child before user code. */
 void zchild_main(struct zygote *z, int conn) __attribute__((noreturn));
