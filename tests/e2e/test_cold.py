@@ -71,11 +71,9 @@ def test_python_env_identity(pw, wd, var):
         pw.ctl("stop", cwd=wd, env=env, check=False, timeout=30)
 
 
-# PYTHON* variables whose effect a preloaded interpreter cannot reproduce.
+# PYTHON* variables whose effect a preloaded interpreter cannot reproduce
+# (the whole table is in test_options.py).
 PYTHON_COLD_CASES = {
-    "PYTHONDEVMODE": {"PYTHONDEVMODE": "1"},
-    "PYTHONFAULTHANDLER": {"PYTHONFAULTHANDLER": "1"},
-    "PYTHONMALLOC": {"PYTHONMALLOC": "malloc"},
     "PYTHONCOERCECLOCALE": {"PYTHONCOERCECLOCALE": "0"},
     "PYTHONTRACEMALLOC": {"PYTHONTRACEMALLOC": "1"},
     "PYWARM_DISABLE": {"PYWARM_DISABLE": "1"},

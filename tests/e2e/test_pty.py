@@ -221,18 +221,3 @@ def test_getpass_does_not_echo(pw, wd):
     assert_same_session(res)
     t = res["pywarm"][1]
     assert t.count(b"s3cret") == 1, "the password was echoed"
-
-
-def test_repl_on_tty_runs_cold(pw, wd):
-    """The interactive REPL on a terminal is always the real interpreter."""
-    def interact(job, side, trace):
-        job.expect(b">>> ")
-        job.send(b"print(6 * 7)\n")
-        job.expect(b"42")
-        job.expect(b">>> ", timeout=10)
-        job.send(b"raise SystemExit(5)\n")
-    res = run_pair(pw, wd, ["-q"], interact, must_be_warm=False)
-    assert res["real"][0] == res["pywarm"][0] == "exited 5"
-    assert_same_session(res)
-    if not SELF:
-        assert res["pywarm"][2] is False, f"the tty REPL was not run cold; trace:\n{res['pywarm'][3]}"
