@@ -1,0 +1,250 @@
+# test_repl.py: the interactive interpreter on a real pseudo-terminal, warm, against python3: prompts, readline history and completion, Ctrl-C, Ctrl-D, -i, PYTHONSTARTUP, help(), and background jobs.
+#
+# Each session runs twice as the foreground job of a fresh pty (ptyutil),
+# once under python3 and once under pywarm, with the same HOME (its
+# ~/.python_history removed before each side); the transcripts, the way the
+# job ended and the history file written must be the same.
+
+import os
+import shutil
+import time
+
+import pytest
+
+from conftest import PYWARM, REAL, SELF, _read, parse_trace, write_files
+from ptyutil import PtyJob
+from test_options import stop_extra, warm_up  # noqa: F401 - fixture
+
+BANNER_END = b'for more information.\r\n'
+
+
+def session(pw, wd, args, interact, env_add=None, must_be_warm=True):
+    """Run interact(job) against [REAL, *args] and [PYWARM, *args] on ptys.
+    Returns {side: (end event, transcript, warm, history bytes or None)}."""
+    home = os.path.join(wd, "home")
+    os.makedirs(home, exist_ok=True)
+    add = {"HOME": home, "TERM": "xterm", **(env_add or {})}
+    warm_up(pw, args, add, wd)
+    trace = pw.trace_path()
+    env = pw.make_env(add, trace=trace)
+    hist = os.path.join(home, ".python_history")
+    res = {}
+    for side, exe in (("real", REAL), ("pywarm", PYWARM)):
+        for p in (trace, hist):
+            if os.path.exists(p):
+                os.unlink(p)
+        job = PtyJob([exe, *args], env, wd)
+        try:
+            interact(job)
+            end = job.finish()
+        except AssertionError as e:
+            raise AssertionError(f"[{side}] {e}\ntrace:\n{_read(trace)}") from None
+        finally:
+            job.close()
+        lines = parse_trace(_read(trace), job.pid)
+        warm = True if any("warm pid=" in l for l in lines) else False if any("cold:" in l for l in lines) else None
+        history = open(hist, "rb").read() if os.path.exists(hist) else None
+        res[side] = (end, job.transcript, warm, history)
+    if must_be_warm and not SELF:
+        assert res["pywarm"][2] is True, f"the REPL was not warm; trace:\n{_read(trace)}"
+    return res
+
+
+def assert_same_session(res):
+    real, pyw = res["real"], res["pywarm"]
+    assert real[0] == pyw[0], f"the job ended differently: real {real[0]}, pywarm {pyw[0]}"
+    assert real[1] == pyw[1], f"transcripts differ:\nreal:   {real[1]!r}\npywarm: {pyw[1]!r}"
+    assert real[3] == pyw[3], f"history files differ:\nreal:   {real[3]!r}\npywarm: {pyw[3]!r}"
+
+
+def prompt_then(job, keys, settle=0.3):
+    """Wait for the next primary prompt, give readline time to take the
+    terminal, then type keys."""
+    job.expect(b">>> ")
+    time.sleep(settle)
+    job.send(keys)
+
+
+def test_repl_expression_history_ctrl_c_ctrl_d(pw, wd, stop_extra):
+    """Banner, a result, the up arrow recalling the last line, Ctrl-C
+    cancelling a half-typed line, Ctrl-D leaving with status 0, and the
+    history file written at exit."""
+    def interact(job):
+        job.expect(BANNER_END)
+        prompt_then(job, b"6 * 7\n")
+        job.expect(b"42\r\n")
+        prompt_then(job, b"\x1b[A\n")
+        job.expect(b"42\r\n")
+        prompt_then(job, b"half a li")
+        time.sleep(0.3)
+        job.send(b"\x03")
+        job.expect(b"KeyboardInterrupt")
+        prompt_then(job, b"for i in range(2):\n")
+        job.expect(b"... ")
+        time.sleep(0.2)
+        job.send(b"    print('loop', i)\n")
+        job.expect(b"... ")
+        time.sleep(0.2)
+        job.send(b"\n")
+        job.expect(b"loop 1")
+        prompt_then(job, b"\x04")
+    res = session(pw, wd, [], interact)
+    assert_same_session(res)
+    assert res["pywarm"][0] == "exited 0"
+    assert b"6 * 7" in res["pywarm"][3]
+    assert res["pywarm"][1].startswith(b"Python 3.")
+
+
+def test_repl_quiet_and_exit_status(pw, wd, stop_extra):
+    def interact(job):
+        prompt_then(job, b"import sys; sys.ps1 = 'py> '\n")
+        job.expect(b"py> ")
+        time.sleep(0.3)
+        job.send(b"exit(5)\n")
+    res = session(pw, wd, ["-q"], interact)
+    assert_same_session(res)
+    assert res["pywarm"][0] == "exited 5"
+    assert not res["pywarm"][1].startswith(b"Python")
+
+
+def test_repl_tab_completion(pw, wd, stop_extra):
+    """readline completion (rlcompleter, set up by site's interactive hook)."""
+    def interact(job):
+        prompt_then(job, b"import o")
+        time.sleep(0.2)
+        job.send(b"s\t")
+        time.sleep(0.3)
+        job.send(b"\n")
+        prompt_then(job, b"os.curd\t")
+        time.sleep(0.3)
+        job.send(b"\n")
+        job.expect(b"'.'")
+        prompt_then(job, b"\x04")
+    res = session(pw, wd, [], interact)
+    assert_same_session(res)
+    assert b"os.curdir\r\n'.'" in res["pywarm"][1]
+
+
+def test_repl_pythonstartup(pw, wd, stop_extra):
+    write_files(wd, {"startup.py": "greeting = 'hi from startup'\nprint('startup ran')\n"})
+
+    def interact(job):
+        job.expect(b"startup ran")
+        prompt_then(job, b"greeting\n")
+        job.expect(b"'hi from startup'")
+        prompt_then(job, b"\x04")
+    res = session(pw, wd, ["-q"], interact, {"PYTHONSTARTUP": os.path.join(wd, "startup.py")})
+    assert_same_session(res)
+
+
+def test_inspect_after_script_and_command(pw, wd, stop_extra):
+    """-i: the program runs, then the prompt; its globals are there, and an
+    exception in the program does not end the session."""
+    write_files(wd, {"prog.py": "x = 3\nprint('prog ran')\nraise ValueError('boom')\n"})
+
+    def interact(job):
+        job.expect(b"prog ran")
+        job.expect(b"ValueError: boom")
+        prompt_then(job, b"x * 11\n")
+        job.expect(b"33")
+        prompt_then(job, b"\x04")
+    res = session(pw, wd, ["-i", "prog.py"], interact)
+    assert_same_session(res)
+    assert res["pywarm"][0] == "exited 0"
+
+    def interact_c(job):
+        prompt_then(job, b"y\n")
+        job.expect(b"7")
+        prompt_then(job, b"raise SystemExit(9)\n")
+    res = session(pw, wd, ["-i", "-c", "y = 7"], interact_c)
+    assert_same_session(res)
+    assert res["pywarm"][0] == "exited 9"
+
+
+def test_repl_input_and_getpass(pw, wd, stop_extra):
+    """input() at the prompt reads the next line; getpass turns echo off."""
+    def interact(job):
+        prompt_then(job, b"s = input('say: ')\n")
+        job.expect(b"say: ")
+        time.sleep(0.2)
+        job.send(b"words\n")
+        prompt_then(job, b"import getpass; p = getpass.getpass('pw: ')\n")
+        job.expect(b"pw: ")
+        time.sleep(0.3)
+        job.send(b"hidden\n")
+        prompt_then(job, b"print(s, len(p))\n")
+        job.expect(b"words 6")
+        prompt_then(job, b"\x04")
+    res = session(pw, wd, ["-q"], interact)
+    assert_same_session(res)
+    assert res["pywarm"][1].count(b"hidden") == 0
+
+
+@pytest.mark.skipif(shutil.which("less") is None, reason="no less(1) for pydoc's pager")
+def test_help_pages_through_less(pw, wd, stop_extra):
+    """help() pages through less(1); q leaves the pager and the prompt returns."""
+    def interact(job):
+        prompt_then(job, b"help(len)\n")
+        job.expect(b"(obj, /)")
+        time.sleep(0.5)
+        job.send(b"q")
+        prompt_then(job, b"print('back')\n")
+        job.expect(b"back\r\n")
+        prompt_then(job, b"\x04")
+    res = session(pw, wd, ["-q"], interact, {"PAGER": "", "LESS": ""})
+    assert res["real"][0] == res["pywarm"][0] == "exited 0"
+    assert_same_session(res)
+
+
+# ---------------------------------------------------------------- background jobs
+
+BASH = shutil.which("bash")
+
+
+@pytest.mark.skipif(BASH is None, reason="needs bash for job control")
+@pytest.mark.parametrize("side", ["real", "pywarm"])
+def test_background_job_is_stopped_when_reading(pw, wd, side):
+    """`prog &` from an interactive shell, reading the terminal: stopped by
+    SIGTTIN as python3 is (pywarm runs such a job cold); the shell keeps its
+    keystrokes; `fg` lets the program read them."""
+    exe = REAL if side == "real" else PYWARM
+    trace = os.path.join(wd, "trace")
+    env = pw.make_env({"PS1": "$ ", "HISTFILE": "/dev/null", "PYWARM_DEBUG": trace})
+    job = PtyJob([BASH, "--norc", "--noprofile", "-i"], env, wd)
+    try:
+        job.expect(b"$ ")
+        job.send(f"{exe} -c 'print(\"got\", input())' &\n".encode())
+        job.expect(b"$ ")
+        time.sleep(1.0)
+        job.send(b"jobs; echo shell-$((40+2))\n")
+        job.expect(b"shell-42")
+        assert b"Stopped" in job.transcript, job.transcript
+        job.send(b"fg\n")
+        time.sleep(0.5)
+        job.send(b"typed\n")
+        job.expect(b"got typed")
+        job.expect(b"$ ")
+        job.send(b"exit\n")
+        job.finish()
+    finally:
+        job.close()
+    if side == "pywarm" and not SELF:
+        assert "cold: in the background of its terminal" in _read(trace), _read(trace)
+
+
+@pytest.mark.skipif(BASH is None, reason="needs bash for job control")
+def test_background_job_that_only_writes_runs(pw, wd):
+    """A background job that never reads the terminal runs to the end."""
+    env = pw.make_env({"PS1": "$ ", "HISTFILE": "/dev/null"})
+    job = PtyJob([BASH, "--norc", "--noprofile", "-i"], env, wd)
+    try:
+        job.expect(b"$ ")
+        job.send(f"{PYWARM} -c 'print(\"bg\" + \"done\")' &\n".encode())
+        job.expect(b"bgdone")
+        time.sleep(0.3)
+        job.send(b"wait; echo rc=$?\n")
+        job.expect(b"rc=0")
+        job.send(b"exit\n")
+        job.finish()
+    finally:
+        job.close()
