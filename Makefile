@@ -111,6 +111,11 @@ check: all unit fuzz-smoke
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
 	  /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/e2e
 
+# CPython's own regression tests, in-process in warm children, against the
+# real interpreter: the pass/fail of each module must agree (minutes; not in check).
+check-cpython: all
+	$(PYREAL) tests/cpython/run.py $(abspath $(BUILDDIR)) $(PYREAL) $(MODULES)
+
 # The main job: a stdlib-heavy program, cold under python3 and warm under pywarm.
 demo: all
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) sh tests/demo.sh
@@ -156,4 +161,4 @@ uninstall:
 clean:
 	rm -rf $(BUILDDIR)
 
-.PHONY: all unit check bench demo clean fuzz fuzz-smoke install uninstall
+.PHONY: all unit check check-cpython bench demo clean fuzz fuzz-smoke install uninstall
