@@ -10,7 +10,8 @@ end
 
 # Pre-warm: on changing directory (and once now), start the new directory's
 # zygote in the background, output discarded; disowned, so that fish never
-# reports the job's end at the prompt.
+# reports the job's end at the prompt.  `pywarmctl start` does nothing when a
+# zygote serves, and refuses a project profile that is not trusted.
 if test @PREWARM@ = 1
     function __pywarm_prewarm --on-variable PWD
         if test -z "$PYWARM_DISABLE" -o "$PYWARM_DISABLE" = 0

@@ -8,12 +8,13 @@ python3() { "$__pywarm_bin" "$@" }
 
 # Pre-warm: on changing directory (and once now), start the new directory's
 # zygote in the background: one fork whose child is left to run alone, its
-# output discarded.  `pywarmctl start` does nothing when a zygote serves.
+# output discarded.  `pywarmctl start` does nothing when a zygote serves,
+# and refuses a project profile that is not trusted.  &! disowns the job,
+# so zsh neither announces it nor hangs up on it.
 __pywarm_prewarm() {
 	emulate -L zsh
 	if [[ -z ${PYWARM_DISABLE-} || $PYWARM_DISABLE == 0 ]]; then
-		# &! disowns: the subshell must not hang up on it as it exits.
-		("$__pywarm_ctl" start --quiet </dev/null >/dev/null 2>&1 &!)
+		{ "$__pywarm_ctl" start --quiet </dev/null >/dev/null 2>&1 &! } 2>/dev/null
 	fi
 	return 0
 }
