@@ -83,10 +83,17 @@ class Shell:
     def abandon_line(self):
         """Throw away the line being edited (fish: the first ^C only closes
         the completion pager; ^U then empties the line)."""
-        self.job.send(b"\x03")
-        time.sleep(0.3)
-        self.job.send(b"\x15")
-        time.sleep(0.1)
+        for key in (b"\x03", b"\x15"):
+            self.settle()               # done drawing: back in the line editor
+            self.job.send(key)
+        self.settle()
+
+    def settle(self, quiet=0.4, timeout=10):
+        """Read until the shell has written nothing for quiet seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.job._read_some(quiet) is None:
+                return
 
     def close(self):
         try:
