@@ -269,3 +269,46 @@ def test_enable_without_user_manager(pw):
     p = pw.ctl("enable", env=env, check=False)
     assert p.returncode == 1, p
     assert b"pywarmctl: systemctl --user enable --now pywarm.socket pywarm.service failed" in p.stderr, p
+
+
+@pytest.mark.parametrize("case", ["two-fds", "not-listening", "other-pid"])
+def test_bad_passed_sockets(pw, case):
+    """LISTEN_FDS that do not describe one listening socket for this process:
+    a clear line and exit 1, or (another pid's variables) ignored."""
+    root = pw.workdir(f"listen-{case}")
+    run = os.path.join(root, "run")
+    os.makedirs(run, mode=0o700)
+    env = dict(pw.env, XDG_RUNTIME_DIR=run, XDG_STATE_HOME=os.path.join(root, "state"))
+    a, b = socket.socketpair()
+    lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lst.bind(os.path.join(root, "l.sock"))
+    lst.listen(4)
+    passed, n, pid = {"two-fds": (lst, "2", "$$"), "not-listening": (a, "1", "$$"),
+                      "other-pid": (lst, "1", "1")}[case]
+    script = f'LISTEN_PID={pid} LISTEN_FDS={n} exec "$0"'
+    p = subprocess.Popen(["sh", "-c", script, ZYGOTE_BIN], env=env, pass_fds=(3,),
+                         preexec_fn=lambda: os.dup2(passed.fileno(), 3),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(timeout=5 if case != "other-pid" else 1)
+    except subprocess.TimeoutExpired:
+        # Not for us: an ordinary zygote, serving its own socket.
+        assert case == "other-pid"
+        blocks = []
+        deadline = time.monotonic() + 60
+        while not blocks and time.monotonic() < deadline:
+            time.sleep(0.1)
+            blocks = [b for b in parse_status(pw.ctl("status", env=env).stdout.decode())
+                      if b.get("state") == "serving"]
+        assert blocks and int(blocks[0]["pid"]) == p.pid, blocks
+        p.terminate()
+        p.communicate(timeout=30)
+        assert p.returncode == 0
+        return
+    finally:
+        for s in (a, b, lst):
+            s.close()
+    assert case != "other-pid", err
+    want = {"two-fds": "LISTEN_FDS=2: expected exactly one socket",
+            "not-listening": "passed fd 3 is not a listening stream socket"}[case]
+    assert p.returncode == 1 and want in err.decode(), (p.returncode, err)
