@@ -52,7 +52,13 @@ def test_units_verify(pw):
     os.makedirs(run, mode=0o700)
     paths = units_for(BUILD, os.path.join(root, "user"))
     env = dict(pw.env, XDG_RUNTIME_DIR=run)
-    p = subprocess.run([analyze, "verify", "--user", "--man=no", *paths], env=env,
+    # With man(1) at hand, the Documentation= pages are checked too.
+    mandir = os.path.join(root, "man")
+    for page in ("pywarm.1", "pywarmctl.1", "pywarm.ini.5"):
+        os.makedirs(os.path.join(mandir, "man" + page[-1]), exist_ok=True)
+        shutil.copy(os.path.join(REPO, "man", page), os.path.join(mandir, "man" + page[-1]))
+    man = ["--man=no"] if shutil.which("man") is None else []
+    p = subprocess.run([analyze, "verify", "--user", *man, *paths], env=dict(env, MANPATH=mandir),
                        capture_output=True, timeout=60)
     assert p.returncode == 0 and p.stdout == b"" and p.stderr == b"", p
     sock, svc = (unit_keys(x) for x in paths)
