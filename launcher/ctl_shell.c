@@ -80,6 +80,10 @@ static int quoted_sibling(char *out, size_t outlen, const char *name)
 	}
 	exe[n] = '\0';
 	slash = strrchr(exe, '/');
+	if (slash == NULL) {
+		pw_warn("cannot find pywarm beside %s", exe);
+		return -1;
+	}
 	*slash = '\0';
 	if (strpbrk(exe, "'\\\n") != NULL) {
 		pw_warn("cannot quote the directory %s for a shell", exe);
