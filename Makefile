@@ -79,11 +79,16 @@ $(BUILDDIR)/pywarm-zygote: $(call OBJ,$(ZYGOTE_SRC) $(COMMON_SRC))
 
 # ---- tests -------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_TESTS := test_proto test_config
+UNIT_TESTS := test_proto test_config test_sd
 
 $(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(COMMON_SRC) $(LDLIBS_INIH)
+
+# sd.c is the zygote's, but needs nothing of Python.
+$(BUILDDIR)/unit/test_sd: tests/unit/test_sd.c zygote/sd.c zygote/zygote.h $(wildcard config/*.h) tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $< zygote/sd.c
 
 unit: $(addprefix $(BUILDDIR)/unit/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; $$t || exit 1; done
