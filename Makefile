@@ -38,6 +38,7 @@ LAUNCHER_SRC := launcher/main.c launcher/conn.c launcher/sig.c launcher/util.c l
 CTL_SRC      := launcher/ctl.c launcher/ctl_profile.c launcher/ctl_shell.c launcher/conn.c launcher/util.c
 ZYGOTE_SRC   := zygote/main.c zygote/listen.c zygote/child.c zygote/py.c zygote/log.c \
                 zygote/warm.c zygote/sd.c zygote/repl.c launcher/args.c
+ZYGOTE_SRC   += zygote/pool.c
 
 OBJ = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
 

@@ -7,6 +7,8 @@
 
 #define PW_PROFILE_FILE   ".pywarm.ini"
 #define PW_IDLE_DEFAULT   1800          /* seconds: [zygote] idle_timeout */
+#define PW_PREFORK_DEFAULT 2            /* [zygote] prefork: children forked ahead */
+#define PW_PREFORK_MAX    64
 
 enum pw_profile_source {
 	PW_SRC_BUILTIN = 0,   /* no file: the built-in default */
@@ -30,6 +32,7 @@ struct pw_profile {
 	size_t nenv_keys;
 	char **watch;             /* [watch] paths: absolute paths or globs, NULL-terminated */
 	size_t nwatch;
+	long prefork;             /* [zygote] prefork: pool size; 0 = fork per launch */
 };
 
 /* Find which profile applies in directory cwd (absolute).  Fills *path with a

@@ -329,6 +329,24 @@ big:
 	return -1;
 }
 
+/* [zygote] prefork: a whole number of children, 0 to PW_PREFORK_MAX. */
+static int parse_prefork(struct parse_ctx *c, const char *v)
+{
+	char shown[TOKEN_SHOW + 1];
+	const char *s = v;
+	long n = 0;
+
+	for (; isdigit((unsigned char)*s) && n <= PW_PREFORK_MAX; s++)
+		n = n * 10 + (*s - '0');
+	if (s == v || *s != '\0' || n > PW_PREFORK_MAX) {
+		ctx_fail(c, "invalid prefork '%s' (a whole number from 0 to %d)",
+		         show(shown, sizeof(shown), v, strlen(v)), PW_PREFORK_MAX);
+		return -1;
+	}
+	c->p->prefork = n;
+	return 0;
+}
+
 /* Every key a profile may hold: section, key, parser.  pywarm.ini(5)
  * documents each one; keep the two in step. */
 static const struct key_def {
@@ -339,6 +357,7 @@ static const struct key_def {
 	{ "preload", "warmup",       parse_warmup },
 	{ "python",  "interpreter",  parse_interpreter },
 	{ "zygote",  "idle_timeout", parse_duration },
+	{ "zygote",  "prefork",      parse_prefork },
 	{ "env",     "keys",         parse_env_keys },
 	{ "watch",   "paths",        parse_watch },
 };
@@ -440,6 +459,7 @@ static int parse_owned(struct pw_profile *p, const char *name, char *text,
 	p->text = text;
 	p->len = len;
 	p->idle_timeout = PW_IDLE_DEFAULT;
+	p->prefork = PW_PREFORK_DEFAULT;
 	c.p = p;
 	if (name[0] == '/') {        /* a file: relative paths are from its directory */
 		c.dir = name;

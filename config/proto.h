@@ -34,6 +34,8 @@ enum pw_msg_type {
 	PW_MSG_EXIT        = 18,   /* child's wait status */
 	PW_MSG_REJECT      = 19,   /* wrong version or identity: go cold */
 	PW_MSG_STATUS      = 20,   /* key=value lines describing the zygote */
+	/* zygote -> its own pre-forked child (never on the public socket) */
+	PW_MSG_HANDOVER    = 32,   /* a client's socket (one fd); struct pw_handover */
 };
 
 struct pw_hdr {
@@ -104,5 +106,6 @@ int  pw_hdr_check(const struct pw_hdr *h, uint32_t nfds_got);
 /* Small fixed payloads. */
 struct pw_ready  { int32_t pid; };
 struct pw_exit   { int32_t status; };    /* as from waitpid() */
+struct pw_handover { uint64_t launches; uint64_t running; };  /* the zygote's counters now */
 
 #endif

@@ -50,19 +50,33 @@ void zstatus_text(struct zygote *z, char *buf, size_t len)
 	snprintf(buf, len,
 	         "pid=%d\nidentity=%s\nprofile=%s\nsource=%s\ninterpreter=%s\n"
 	         "started=%lld\nmodules=%zu\nfailed=%zu\nfailed_names=%s\n"
-	         "launches=%lu\nrunning=%zu\nstate=%s\nidle_timeout=%ld\n",
+	         "launches=%lu\nrunning=%zu\nstate=%s\nidle_timeout=%ld\nprefork=%ld\n",
 	         (int)z->pid, z->idhex, z->profile.path ? z->profile.path : "",
 	         pw_profile_source_name(z->profile.source), z->interp.path,
 	         (long long)z->started, z->modules_ok, z->modules_failed,
 	         z->failed_names, z->launches, z->nchildren,
-	         z->retiring ? "retiring" : "serving", z->profile.idle_timeout);
+	         z->retiring ? "retiring" : "serving", z->profile.idle_timeout, z->profile.prefork);
 }
 
-/* Fork a child for a new connection; the parent keeps the socket to report
- * the exit status and to notice the launcher going away. */
+/* The zygote's side of a child now serving conn: it keeps the socket to
+ * report the exit status and to notice the launcher going away. */
+static void attach_conn(struct zygote *z, struct zchild *c, int conn)
+{
+	struct timeval tv = { 1, 0 };
+	setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	c->conn = conn;
+	c->started_us = znow_us();
+}
+
+/* Serve a new connection: hand it to a pooled child, else fork one now. */
 static void spawn_child(struct zygote *z, int conn)
 {
-	struct zchild *c = calloc(1, sizeof *c);
+	struct zchild *c = zpool_take(z, conn);
+	if (c != NULL) {
+		attach_conn(z, c, conn);
+		return;
+	}
+	c = calloc(1, sizeof *c);
 	if (c == NULL) {
 		close(conn);
 		return;
@@ -81,10 +95,9 @@ static void spawn_child(struct zygote *z, int conn)
 		return;
 	}
 	setpgid(pid, pid);          /* also done in the child; whichever runs first */
-	struct timeval tv = { 1, 0 };
-	setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	c->pid = pid;
-	c->conn = conn;
+	c->ctl = -1;
+	attach_conn(z, c, conn);
 	c->next = z->children;
 	z->children = c;
 	z->nchildren++;
@@ -123,8 +136,13 @@ static void forget_child(struct zygote *z, struct zchild *c)
 		}
 	if (c->conn >= 0)
 		close(c->conn);
+	if (c->ctl >= 0) {
+		close(c->ctl);
+		z->npool--;
+	} else {
+		z->nchildren--;
+	}
 	free(c);
-	z->nchildren--;
 }
 
 /* Reap every dead child and send its wait status to its launcher. */
@@ -159,17 +177,34 @@ static void hang_up(struct zygote *z, struct zchild *c)
 	c->conn = -1;
 }
 
-/* Read the children's notices (READY: a launch served). */
+/* A child about to _exit with its descriptors closed: its launcher need
+ * not wait for the kernel to tear down its address space (see zpy_child_run). */
+static void early_exit(struct zygote *z, struct zchild *c, int status)
+{
+	if (!c->ready || c->exited || c->conn < 0)
+		return;
+	struct pw_exit ex = { status };
+	pw_send(c->conn, PW_MSG_EXIT, &ex, sizeof ex, NULL, 0);
+	close(c->conn);
+	c->conn = -1;
+	c->exited = 1;
+}
+
+/* Read the children's notices (READY: a launch served; EXIT: leaving). */
 static void read_notices(struct zygote *z)
 {
 	struct znotice n;
 	while (read(z->notify_r, &n, sizeof n) == (ssize_t)sizeof n) {
-		if (n.event != ZN_READY)
-			continue;
-		z->launches++;
-		for (struct zchild *c = z->children; c; c = c->next)
-			if (c->pid == n.pid)
+		struct zchild *c = z->children;
+		while (c && c->pid != n.pid)
+			c = c->next;
+		if (n.event == ZN_READY) {
+			z->launches++;
+			if (c)
 				c->ready = 1;
+		} else if (n.event == ZN_EXIT && c) {
+			early_exit(z, c, n.status);
+		}
 	}
 }
 
@@ -181,6 +216,7 @@ static void retire(struct zygote *z, const char *why)
 	zlog(z, "retiring: %s", why);
 	z->retiring = 1;
 	zsd_notify("STOPPING=1");
+	zpool_dismiss(z);
 	if (z->listenfd >= 0) {
 		unlink(z->sockpath);
 		close(z->listenfd);
@@ -221,9 +257,9 @@ static int next_timeout(struct zygote *z, long long now)
 	for (struct zchild *c = z->children; c; c = c->next)
 		if (c->kill_at_us && (next < 0 || c->kill_at_us < next))
 			next = c->kill_at_us;
-	if (next < 0)
-		return -1;
-	return next <= now ? 0 : (int)((next - now + 999) / 1000);
+	int ms = next < 0 ? -1 : next <= now ? 0 : (int)((next - now + 999) / 1000);
+	int pool = zpool_timeout(z, now);
+	return pool >= 0 && (ms < 0 || pool < ms) ? pool : ms;
 }
 
 /* SIGKILL children that outlived their hang-up grace. */
@@ -282,6 +318,7 @@ int zloop(struct zygote *z)
 		if (ai && z->actfd >= 0 && pfd[ai].revents)
 			accept_clients(z, z->actfd);
 		enforce_kills(z, now);
+		zpool_refill(z, now);
 		if (z->retiring && z->nchildren == 0)
 			return 0;
 		if (!z->retiring && z->nchildren == 0 && z->profile.idle_timeout > 0 &&

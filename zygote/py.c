@@ -731,5 +731,5 @@ done:
 	if (_Py_UnhandledKeyboardInterrupt)
 		exitcode = exit_sigint();
 	fflush(NULL);
-	_exit(exitcode);
+	zchild_exit(z, exitcode);
 }

@@ -14,11 +14,15 @@
 /* Exit codes of a forked child that never reached user code (in the log only). */
 #define ZCHILD_EXIT_BADREQ 120
 
-/* A child of the zygote: one per accepted connection. */
+/* A child of the zygote: one per accepted connection, or a pre-forked one
+ * waiting in the pool for a connection (ctl >= 0). */
 struct zchild {
 	pid_t pid;
 	int conn;                 /* the client's socket; -1 once it hung up */
+	int ctl;                  /* pooled: our end of its hand-over socket; else -1 */
 	int ready;                /* the child reported that user code runs */
+	int exited;               /* the child reported its exit status (ZN_EXIT) */
+	long long started_us;     /* when it was given its connection */
 	long long kill_at_us;     /* SIGKILL deadline after a hang-up, or 0 */
 	struct zchild *next;
 };
@@ -27,8 +31,9 @@ struct zchild {
 struct znotice {
 	int32_t pid;
 	int32_t event;            /* ZN_* */
+	int32_t status;           /* ZN_EXIT: the wait status it is about to have */
 };
-enum { ZN_READY = 1, ZN_STATUS = 2 };
+enum { ZN_READY = 1, ZN_STATUS = 2, ZN_EXIT = 3 };
 
 struct zygote {
 	pid_t pid;
@@ -47,7 +52,9 @@ struct zygote {
 	time_t started;
 	long long last_active_us;
 	unsigned long launches;
-	size_t nchildren;
+	size_t nchildren;         /* children serving a connection */
+	size_t npool;             /* pre-forked children waiting for one */
+	long long pool_retry_us;  /* no pool refill before this (after a failed fork) */
 	size_t modules_ok, modules_failed;
 	char failed_names[1024];
 	int warmup_failed;        /* the warmup script raised */
@@ -95,6 +102,14 @@ void zrepl_inspect(int run_code, int *exitcode);
 
 /* child.c: what happens in a forked child before user code. */
 void zchild_main(struct zygote *z, int conn) __attribute__((noreturn));
+void zclose_others(int *keep, size_t n);
+void zchild_exit(struct zygote *z, int exitcode) __attribute__((noreturn));
+
+/* pool.c: children forked ahead of the connections they will serve. */
+struct zchild *zpool_take(struct zygote *z, int conn);
+void zpool_refill(struct zygote *z, long long now);
+int  zpool_timeout(struct zygote *z, long long now);
+void zpool_dismiss(struct zygote *z);
 
 /* sd.c: service manager protocols (socket activation, readiness, journal). */
 int  zsd_listen_fd(char *err, size_t errlen);

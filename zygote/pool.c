@@ -1,0 +1,163 @@
+/* pool.c: children forked ahead of time, each waiting for the zygote to hand it a client's socket. */
+#include "zygote.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* A launch counts as starting (and holds back refills, which would compete
+ * with it for the CPU) from its hand-over until READY, at most this long. */
+#define STARTING_US   100000LL
+#define RETRY_US      1000000LL    /* after a failed fork */
+
+/* In a pooled child: wait for a connection, then serve it like any child.
+ * The zygote closing its end (retirement) ends the wait. */
+static void __attribute__((noreturn)) pool_wait(struct zygote *z, int ctl)
+{
+	int keep[3] = { ctl, z->notify_w, z->logfd }, fd = -1;
+	struct pw_hdr h;
+	struct pw_handover ho;
+	char *payload;
+	uint32_t nfds;
+
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != z->pid)
+		_exit(0);
+	/* Nothing of the zygote's but these: no other child's socket or
+	 * hand-over end stays open here while we wait. */
+	zclose_others(keep, z->logfd >= 0 ? 3 : 2);
+	if (pw_recv(ctl, &h, &payload, &fd, 1, &nfds) < 0)
+		_exit(0);
+	if (h.type != PW_MSG_HANDOVER || nfds != 1 || h.len != sizeof ho)
+		_exit(ZCHILD_EXIT_BADREQ);
+	memcpy(&ho, payload, sizeof ho);
+	free(payload);
+	close(ctl);
+	/* A status request answered from here shows the zygote as it is now. */
+	z->launches = (unsigned long)ho.launches;
+	z->nchildren = (size_t)ho.running;
+	zchild_main(z, fd);
+}
+
+/* Fork one pooled child; 0, or -1 if it could not be made. */
+static int pool_fork(struct zygote *z)
+{
+	int sv[2];
+	struct zchild *c = calloc(1, sizeof *c);
+
+	if (c == NULL)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		zlog(z, "cannot make a hand-over socket for the pool: %s", strerror(errno));
+		free(c);
+		return -1;
+	}
+	zpy_before_fork();
+	pid_t pid = fork();
+	if (pid == 0) {
+		zpy_after_fork_child();
+		close(sv[0]);
+		pool_wait(z, sv[1]);
+	}
+	zpy_after_fork_parent();
+	close(sv[1]);
+	if (pid < 0) {
+		zlog(z, "cannot fork a pooled child: %s", strerror(errno));
+		close(sv[0]);
+		free(c);
+		return -1;
+	}
+	setpgid(pid, pid);          /* also done in the child; whichever runs first */
+	c->pid = pid;
+	c->conn = -1;
+	c->ctl = sv[0];
+	c->next = z->children;
+	z->children = c;
+	z->npool++;
+	return 0;
+}
+
+/* The pooled child forked longest ago, or NULL. */
+static struct zchild *oldest_idle(struct zygote *z)
+{
+	struct zchild *found = NULL;
+	for (struct zchild *c = z->children; c; c = c->next)
+		if (c->ctl >= 0)
+			found = c;
+	return found;
+}
+
+/* Hand conn to an idle pooled child; returns it (now serving conn), or
+ * NULL if none is idle.  The zygote keeps its own conn, as for a fork. */
+struct zchild *zpool_take(struct zygote *z, int conn)
+{
+	struct pw_handover ho = { z->launches, z->nchildren };
+	struct zchild *c;
+
+	/* The oldest idle child (the list is newest first): the one most
+	 * surely done with its after-fork work. */
+	while ((c = oldest_idle(z)) != NULL) {
+		int sent = pw_send(c->ctl, PW_MSG_HANDOVER, &ho, sizeof ho, &conn, 1);
+		close(c->ctl);
+		c->ctl = -1;
+		z->npool--;
+		z->nchildren++;         /* counted as serving from here on */
+		if (sent == 0)
+			return c;
+		/* It died waiting: it is reaped like any child; try the next. */
+		zlog(z, "pooled child %d cannot take a connection: %s", (int)c->pid, strerror(errno));
+		kill(c->pid, SIGKILL);
+	}
+	return NULL;
+}
+
+/* Is a launch between hand-over and READY (CPU better left to it)? */
+static long long starting_until(struct zygote *z, long long now)
+{
+	long long until = 0;
+	for (struct zchild *c = z->children; c; c = c->next)
+		if (c->ctl < 0 && c->conn >= 0 && !c->ready && now - c->started_us < STARTING_US &&
+		    c->started_us + STARTING_US > until)
+			until = c->started_us + STARTING_US;
+	return until;
+}
+
+/* Fork one pooled child if the pool is short and no launch is starting;
+ * the loop comes back (poll timeout 0) for the next one, so connections
+ * that arrive meanwhile are served first. */
+void zpool_refill(struct zygote *z, long long now)
+{
+	if (z->retiring || z->listenfd < 0 || z->npool >= (size_t)z->profile.prefork ||
+	    now < z->pool_retry_us || starting_until(z, now) > now)
+		return;
+	if (pool_fork(z) < 0)
+		z->pool_retry_us = now + RETRY_US;
+}
+
+/* Milliseconds until a refill is due, or -1 if none is. */
+int zpool_timeout(struct zygote *z, long long now)
+{
+	if (z->retiring || z->listenfd < 0 || z->npool >= (size_t)z->profile.prefork)
+		return -1;
+	long long at = starting_until(z, now);
+	if (at < z->pool_retry_us)
+		at = z->pool_retry_us;
+	return at <= now ? 0 : (int)((at - now + 999) / 1000);
+}
+
+/* Retiring: the pooled children see EOF and exit (they hold stale state). */
+void zpool_dismiss(struct zygote *z)
+{
+	for (struct zchild *c = z->children; c; c = c->next)
+		if (c->ctl >= 0) {
+			close(c->ctl);
+			c->ctl = -1;
+			z->npool--;
+			z->nchildren++;     /* waited for and reaped like the others */
+		}
+}
