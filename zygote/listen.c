@@ -17,6 +17,7 @@
 
 #define HANGUP_GRACE_US  2000000LL   /* SIGHUP, then SIGKILL this much later */
 #define MAX_POLL         1024        /* children watched at once; more wait their turn */
+#define SOCKET_CHECK_MS  2000        /* how often the socket file is checked for removal */
 
 /* Bind and listen on the socket path (the lock is already ours, so a file
  * left there is stale). */
@@ -39,6 +40,11 @@ int zlisten_open(struct zygote *z)
 		zlog(z, "cannot listen on %s: %s", z->sockpath, strerror(errno));
 		close(fd);
 		return -1;
+	}
+	struct stat st;
+	if (stat(z->sockpath, &st) == 0) {
+		z->sock_dev = st.st_dev;
+		z->sock_ino = st.st_ino;
 	}
 	z->listenfd = fd;
 	return 0;
@@ -230,6 +236,39 @@ static void retire(struct zygote *z, const char *why)
 	}
 }
 
+/* Is path the file behind fd (same device and inode)? */
+static int same_file(const char *path, int fd)
+{
+	struct stat a, b;
+	return stat(path, &a) == 0 && fstat(fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Someone removed our socket file (rm -r of the runtime directory, a
+ * cleaner of /tmp): no launch can reach us, and no new zygote can take
+ * our lock, so bind it again while the lock file is still ours; if the
+ * socket was replaced or the lock is gone, leave the name to whoever
+ * holds it now. */
+static void check_socket(struct zygote *z)
+{
+	struct stat st;
+	if (z->listenfd < 0)
+		return;
+	if (stat(z->sockpath, &st) == 0 && st.st_dev == z->sock_dev && st.st_ino == z->sock_ino)
+		return;
+	if (errno != ENOENT || !same_file(z->lockpath, z->lockfd)) {
+		retire(z, "the socket file was replaced");
+		return;
+	}
+	zlog(z, "the socket file %s was removed; listening again", z->sockpath);
+	int old = z->listenfd;
+	if (zlisten_open(z) < 0) {
+		z->listenfd = old;
+		retire(z, "cannot listen again");
+		return;
+	}
+	close(old);
+}
+
 /* Handle what arrived on the signalfd. */
 static void read_signals(struct zygote *z)
 {
@@ -259,7 +298,11 @@ static int next_timeout(struct zygote *z, long long now)
 			next = c->kill_at_us;
 	int ms = next < 0 ? -1 : next <= now ? 0 : (int)((next - now + 999) / 1000);
 	int pool = zpool_timeout(z, now);
-	return pool >= 0 && (ms < 0 || pool < ms) ? pool : ms;
+	if (pool >= 0 && (ms < 0 || pool < ms))
+		ms = pool;
+	if (z->listenfd >= 0 && (ms < 0 || ms > SOCKET_CHECK_MS))
+		ms = SOCKET_CHECK_MS;
+	return ms;
 }
 
 /* SIGKILL children that outlived their hang-up grace. */
@@ -279,7 +322,9 @@ int zloop(struct zygote *z)
 	static struct pollfd pfd[MAX_POLL + 4];
 	static struct zchild *owner[MAX_POLL + 4];
 
-	z->last_active_us = znow_us();
+	long long checked_us = znow_us();
+
+	z->last_active_us = checked_us;
 	for (;;) {
 		size_t n = 0, li = 0, ai = 0;
 		pfd[n++] = (struct pollfd){ z->sigfd, POLLIN, 0 };
@@ -318,6 +363,10 @@ int zloop(struct zygote *z)
 		if (ai && z->actfd >= 0 && pfd[ai].revents)
 			accept_clients(z, z->actfd);
 		enforce_kills(z, now);
+		if (now - checked_us >= SOCKET_CHECK_MS * 1000LL) {
+			check_socket(z);
+			checked_us = now;
+		}
 		zpool_refill(z, now);
 		if (z->retiring && z->nchildren == 0)
 			return 0;

@@ -212,6 +212,31 @@ TEST(parse_idle_timeout_errors)
 	          NAME ":3: invalid idle_timeout 'm' (a number with an optional unit s, m or h)");
 }
 
+TEST(parse_prefork)
+{
+	static const char *const bad[] = { "", "-1", "65", "2x", "1 2", "99999999999999999999", "0x2" };
+	char text[128], want[256];
+	struct pw_profile p;
+	size_t i;
+
+	if (parse_ok(&p, "[zygote]\nidle_timeout = 5\n") == 0)
+		CHECK_INTEQ(p.prefork, PW_PREFORK_DEFAULT);
+	pw_profile_free(&p);
+	if (parse_ok(&p, "[zygote]\nprefork = 0\n") == 0)
+		CHECK_INTEQ(p.prefork, 0);
+	pw_profile_free(&p);
+	if (parse_ok(&p, "[zygote]\nprefork = 64\nprefork=007\n") == 0)
+		CHECK_INTEQ(p.prefork, 7);
+	pw_profile_free(&p);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[zygote]\nprefork = %s\n", bad[i]);
+		snprintf(want, sizeof(want), NAME ":2: invalid prefork '%s' "
+		         "(a whole number from 0 to 64)", bad[i]);
+		PARSE_ERR(text, want);
+	}
+	PARSE_ERR("[preload]\nprefork = 1\n", NAME ":2: unknown key 'prefork' in [preload]");
+}
+
 TEST(parse_bad_module_names)
 {
 	static const char *const bad[] = { "1abc", "a..b", ".a", "a.", "a-b", "a/b", "caf\xc3\xa9", "a.1b", "*", "." };
@@ -837,6 +862,7 @@ int main(void)
 	RUN(parse_empty_and_sections_only);
 	RUN(parse_idle_timeout_units);
 	RUN(parse_idle_timeout_errors);
+	RUN(parse_prefork);
 	RUN(parse_bad_module_names);
 	RUN(parse_unknown_section_and_key);
 	RUN(parse_syntax_errors);
