@@ -47,6 +47,8 @@ int zlisten_open(struct zygote *z)
 		z->sock_ino = st.st_ino;
 	}
 	z->listenfd = fd;
+	if (z->sparefd < 0)
+		z->sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;
 }
 
@@ -109,11 +111,30 @@ static void spawn_child(struct zygote *z, int conn)
 	z->nchildren++;
 }
 
+/* Out of descriptors: accept the next client with the spare one and close
+ * it at once, so that its launcher runs cold instead of waiting in the
+ * backlog, and poll does not spin on a listening socket we cannot empty. */
+static int refuse_one(struct zygote *z, int lfd)
+{
+	if (z->sparefd < 0)
+		return 0;
+	close(z->sparefd);
+	int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (conn >= 0)
+		close(conn);
+	z->sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (conn >= 0)
+		zlog(z, "out of file descriptors; a launch runs cold");
+	return conn >= 0;
+}
+
 /* Accept what is pending on lfd; peers of another uid are refused. */
 static void accept_clients(struct zygote *z, int lfd)
 {
 	for (int i = 0; i < 16; i++) {
 		int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (conn < 0 && (errno == EMFILE || errno == ENFILE) && refuse_one(z, lfd))
+			continue;
 		if (conn < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				zlog(z, "cannot accept a connection: %s", strerror(errno));

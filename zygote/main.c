@@ -209,7 +209,7 @@ int main(int argc, char **argv)
 
 	z.pid = getpid();
 	z.started = time(NULL);
-	z.listenfd = z.lockfd = z.progressfd = z.actfd = -1;
+	z.listenfd = z.lockfd = z.progressfd = z.actfd = z.sparefd = -1;
 	z.logfd = fcntl(2, F_DUPFD_CLOEXEC, 3);
 	z.journal = zsd_is_journal(2);
 	memcpy(z.idhex, "----------------", 17);

@@ -48,6 +48,7 @@ struct zygote {
 	int lockfd, listenfd, sigfd, notify_r, notify_w, logfd;
 	int actfd;                /* listening socket passed by a service manager, or -1 */
 	int journal;              /* logfd is the journal: no timestamps of our own */
+	int sparefd;              /* kept open to refuse a client when out of fds */
 	dev_t sock_dev;           /* the socket file we bound, to notice its removal */
 	ino_t sock_ino;
 	int foreground;

@@ -30,6 +30,7 @@ def idle_children(zpid, want, timeout=5.0):
 def project(pw, wd, prefork):
     """A project profile with this pool size; its zygote started and its pid."""
     write_files(wd, {".pywarm.ini": f"[preload]\nmodules = json\n[zygote]\nprefork = {prefork}\n"})
+    pw.ctl("trust", os.path.join(wd, ".pywarm.ini"), cwd=wd)
     pw.ctl("start", "--wait", cwd=wd, timeout=90)
     blocks, _ = pw.status_blocks(cwd=wd)
     pids = [int(b["pid"].split()[0]) for b in blocks
