@@ -132,7 +132,7 @@ static long long starting_until(struct zygote *z, long long now)
  * that arrive meanwhile are served first. */
 void zpool_refill(struct zygote *z, long long now)
 {
-	if (z->retiring || z->listenfd < 0 || z->npool >= (size_t)z->profile.prefork ||
+	if (z->retiring || z->npool >= (size_t)z->profile.prefork ||
 	    now < z->pool_retry_us || starting_until(z, now) > now)
 		return;
 	if (pool_fork(z) < 0)
@@ -142,7 +142,7 @@ void zpool_refill(struct zygote *z, long long now)
 /* Milliseconds until a refill is due, or -1 if none is. */
 int zpool_timeout(struct zygote *z, long long now)
 {
-	if (z->retiring || z->listenfd < 0 || z->npool >= (size_t)z->profile.prefork)
+	if (z->retiring || z->npool >= (size_t)z->profile.prefork)
 		return -1;
 	long long at = starting_until(z, now);
 	if (at < z->pool_retry_us)
