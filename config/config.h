@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sandbox.h"
+
 #define PW_PROFILE_FILE   ".pywarm.ini"
 #define PW_IDLE_DEFAULT   1800          /* seconds: [zygote] idle_timeout */
 #define PW_PREFORK_DEFAULT 2            /* [zygote] prefork: children forked ahead */
@@ -33,6 +35,7 @@ struct pw_profile {
 	char **watch;             /* [watch] paths: absolute paths or globs, NULL-terminated */
 	size_t nwatch;
 	long prefork;             /* [zygote] prefork: pool size; 0 = fork per launch */
+	struct pw_sandbox sandbox; /* [sandbox]; after a failed load only .broken is set */
 };
 
 /* Find which profile applies in directory cwd (absolute).  Fills *path with a
@@ -43,7 +46,9 @@ int  pw_profile_find(const char *cwd, char **path, int *source,
 
 /* Load and parse a profile file (path NULL: the built-in default).
  * Returns 0, or -1 with "FILE:LINE: problem" (or "FILE: problem") in err;
- * *p is then left empty and needs no pw_profile_free(). */
+ * *p is then left empty and needs no pw_profile_free(), except that
+ * p->sandbox.broken says whether the text has a [sandbox] section (such a
+ * run must be refused, not run unconfined). */
 int  pw_profile_load(struct pw_profile *p, const char *path, int source,
                      char *err, size_t errlen);
 /* Same, from bytes already in memory (for tests and fuzzing); name is used in messages. */

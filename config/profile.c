@@ -36,6 +36,7 @@ const char pw_builtin_profile[] =
 /* State shared by the line reader and the inih handler during one parse. */
 struct parse_ctx {
 	struct pw_profile *p;
+	const char *name;          /* the profile's path or label, for [sandbox] relative paths */
 	const char *cur, *end;     /* unread part of the text */
 	int lineno;                /* lines handed to inih so far */
 	int have_key;              /* inih has a previous key to continue */
@@ -366,6 +367,8 @@ static const struct key_def {
 /* Is s[0..n) the name of a section some key belongs to? */
 static int known_section(const char *s, size_t n)
 {
+	if (n == 7 && strncmp(s, "sandbox", 7) == 0)
+		return 1;          /* its keys are sandbox.c's */
 	for (size_t i = 0; i < NKEYS; i++)
 		if (strlen(key_table[i].section) == n && strncmp(s, key_table[i].section, n) == 0)
 			return 1;
@@ -384,6 +387,13 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	for (size_t i = 0; i < NKEYS; i++)
 		if (strcmp(section, key_table[i].section) == 0 && strcmp(name, key_table[i].key) == 0)
 			return key_table[i].parse(c, value) == 0;
+	if (strcmp(section, "sandbox") == 0) {
+		char msg[sizeof(c->msg)];
+		if (pw_sandbox_key(&c->p->sandbox, name, value, c->name, msg, sizeof(msg)) == 0)
+			return 1;
+		ctx_fail(c, "%s", msg);
+		return 0;
+	}
 	if (*section == '\0')
 		ctx_fail(c, "key '%s' outside any section", show(s1, sizeof(s1), name, strlen(name)));
 	else if (!known_section(section, strlen(section)))
@@ -452,7 +462,7 @@ static int parse_owned(struct pw_profile *p, const char *name, char *text,
                        size_t len, char *err, size_t errlen)
 {
 	struct parse_ctx c;
-	int r;
+	int r, broken;
 
 	memset(p, 0, sizeof(*p));
 	memset(&c, 0, sizeof(c));
@@ -465,6 +475,7 @@ static int parse_owned(struct pw_profile *p, const char *name, char *text,
 		c.dir = name;
 		c.dirlen = (size_t)(strrchr(name, '/') - name);
 	}
+	c.name = name;
 	c.cur = text;
 	c.end = text + len;
 	if (len > PROFILE_MAX) {
@@ -486,9 +497,12 @@ static int parse_owned(struct pw_profile *p, const char *name, char *text,
 		seterr(err, errlen, "%s: out of memory", name);
 		goto fail;
 	}
+	p->sandbox.interpreter = p->interpreter;
 	return 0;
 fail:
+	broken = pw_sandbox_mentioned(text, len);
 	pw_profile_free(p);
+	p->sandbox.broken = broken;
 	return -1;
 }
 
@@ -653,6 +667,7 @@ void pw_profile_free(struct pw_profile *p)
 	free(p->watch);
 	free(p->warmup);
 	free(p->interpreter);
+	pw_sandbox_free(&p->sandbox);
 	free(p->path);
 	free(p->text);
 	memset(p, 0, sizeof(*p));

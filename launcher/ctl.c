@@ -27,6 +27,8 @@
 
 extern char **environ;
 
+int cmd_sandbox(int argc, char **argv);     /* ctl_sandbox.c */
+
 static const char usage_text[] =
 	"usage: pywarmctl COMMAND [OPTIONS]\n"
 	"\n"
@@ -47,6 +49,9 @@ static const char usage_text[] =
 	"                 completion, a hook that warms each directory's profile\n"
 	"  enable         systemctl --user enable --now pywarm.socket pywarm.service\n"
 	"  disable        systemctl --user disable --now pywarm.socket pywarm.service\n"
+	"  sandbox [POLICY...]\n"
+	"                 print the sandbox a run here would get (profile,\n"
+	"                 PYWARM_SANDBOX and the POLICY names given)\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help\n"
@@ -730,6 +735,8 @@ int main(int argc, char **argv)
 		run = ctl_enable;
 	else if (!strcmp(cmd, "disable"))
 		run = ctl_disable;
+	else if (!strcmp(cmd, "sandbox"))
+		run = cmd_sandbox;
 	if (run == NULL) {
 		pw_warn("unknown command '%s'", cmd);
 		return usage_hint();

@@ -34,7 +34,7 @@ struct run {
 	char **argv;
 	struct pw_cmdline cmd;
 	struct pw_target target;
-	int target_ok;
+	int target_ok;              /* target (and its profile) resolved */
 	int sock;
 	int via_default;            /* sock leads to the socket-activated default zygote */
 	sigset_t saved_mask;
@@ -45,12 +45,42 @@ struct run {
 	struct pw_interp interp;    /* when no profile could be used */
 };
 
+/* Confine a cold run the way the zygote would have confined it warm: the
+ * filter and the Landlock ruleset survive execve (no_new_privs is set).
+ * The launcher does this itself rather than exec'ing a helper, so it links
+ * libseccomp; loading that library costs it about 15 microseconds. */
+static void cold_sandbox(struct run *r)
+{
+	struct pw_profile p;
+	char cwd[PATH_MAX], err[PATH_MAX + 256], *path = NULL;
+	int source = 0;
+	const char *env = getenv("PYWARM_SANDBOX");
+
+	if (r->target_ok) {
+		if (pw_sandbox_enter(&r->target.profile.sandbox, env, 1))
+			pw_debug("cold run confined by its sandbox");
+		return;
+	}
+	memset(&p, 0, sizeof(p));
+	if (getcwd(cwd, sizeof cwd) != NULL &&
+	    pw_profile_find(cwd, &path, &source, err, sizeof err) == 0 &&
+	    pw_profile_load(&p, path, source, err, sizeof err) < 0 && p.sandbox.broken) {
+		pw_warn("%s", err);
+		exit(PW_EXIT_SANDBOX);
+	}
+	free(path);
+	if (pw_sandbox_enter(&p.sandbox, env, 1))
+		pw_debug("cold run confined by its sandbox");
+	pw_profile_free(&p);
+}
+
 /* Exec the real interpreter with our argv (argv[0] replaced by its path). */
 static void __attribute__((noreturn)) run_cold(struct run *r, const char *why)
 {
 	struct stat self, real;
 
 	pw_debug("cold: %s", why);
+	cold_sandbox(r);
 	if (r->sock >= 0)
 		close(r->sock);
 	if (stat(r->exe, &real) == 0 && stat("/proc/self/exe", &self) == 0 &&
@@ -410,6 +440,22 @@ static int connect_zygote(struct run *r)
 	return -1;
 }
 
+/* An unknown name in PYWARM_SANDBOX refuses the run before anything else. */
+static void check_sandbox_env(void)
+{
+	struct pw_sandbox sb;
+	const char *env = getenv("PYWARM_SANDBOX");
+	char err[512];
+
+	if (env == NULL || *env == '\0')
+		return;
+	memset(&sb, 0, sizeof(sb));
+	if (pw_sandbox_add_env(&sb, env, err, sizeof err) < 0) {
+		pw_warn("%s", err);
+		exit(PW_EXIT_SANDBOX);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct run r = { .argc = argc, .argv = argv, .sock = -1 };
@@ -418,6 +464,7 @@ int main(int argc, char **argv)
 
 	pw_progname = "pywarm";
 	pw_debug_init();
+	check_sandbox_env();
 	pw_cmdline_parse(&r.cmd, argc, argv);
 	/* The profile names the interpreter even a cold run must execute. */
 	pw_interp_resolve(NULL, &r.interp);
@@ -439,6 +486,8 @@ int main(int argc, char **argv)
 	}
 	if (!r.target_ok) {
 		pw_warn("%s", err);
+		if (r.target.profile.sandbox.broken)
+			exit(PW_EXIT_SANDBOX);      /* it asks for a sandbox: never unconfined */
 		run_cold(&r, "no usable profile");
 	}
 	if (!r.target.interp.warm)
