@@ -581,8 +581,10 @@ static int read_all(int fd, size_t hint, char **out, size_t *outlen)
 	return -1;
 }
 
-/* Open, check and read a profile file. */
-static int read_profile(const char *path, char **text, size_t *len, char *err, size_t errlen)
+/* Open, check and read a profile file.  *broken: a refused file that asks
+ * for a sandbox (its runs are refused too, never run unconfined). */
+static int read_profile(const char *path, char **text, size_t *len, int *broken,
+                        char *err, size_t errlen)
 {
 	struct stat st;
 	int fd, r;
@@ -598,6 +600,10 @@ static int read_profile(const char *path, char **text, size_t *len, char *err, s
 		return -1;
 	}
 	r = check_trust(path, &st, err, errlen);
+	if (r < 0 && S_ISREG(st.st_mode) && read_all(fd, (size_t)st.st_size, text, len) == 0) {
+		*broken = pw_sandbox_mentioned(*text, *len);
+		free(*text);
+	}
 	if (r == 0 && (r = read_all(fd, (size_t)st.st_size, text, len)) < 0) {
 		if (errno == EFBIG)
 			seterr(err, errlen, "%s: larger than 1 MiB", path);
@@ -644,7 +650,7 @@ int pw_profile_load(struct pw_profile *p, const char *path, int source,
 		return 0;
 	}
 	memset(p, 0, sizeof(*p));
-	if (read_profile(path, &text, &len, err, errlen) < 0)
+	if (read_profile(path, &text, &len, &p->sandbox.broken, err, errlen) < 0)
 		return -1;
 	return pw_profile_from_text(p, path, source, text, len, err, errlen);
 }

@@ -110,6 +110,11 @@ void pw_sandbox_free(struct pw_sandbox *sb);
  * confined, 0 when nothing was asked for. */
 int  pw_sandbox_enter(const struct pw_sandbox *profile, const char *env, int cold);
 
+/* zygote/sandbox.c: is the peer of a unix socket confined by seccomp (or
+ * unknowable)?  The zygote serves no such peer: confined code must not get
+ * an unconfined run by asking the zygote directly.  1 or 0. */
+int  pw_peer_confined(int conn);
+
 /* The Landlock ABI of the running kernel: >= 1, 0 when it has none (or it is
  * disabled). */
 int  pw_landlock_abi(void);

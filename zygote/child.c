@@ -111,6 +111,8 @@ static const char *check_same_world(struct pw_launch *l, int conn)
 	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 	    cred.uid != geteuid() || cred.gid != getegid())
 		return "the caller has other credentials";
+	if (pw_peer_confined(conn))
+		return "the caller runs under seccomp";
 	gid_t g[256];
 	int n = getgroups(256, g);
 	if (n < 0 || (uint32_t)n != l->ngroups)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -23,6 +24,10 @@
 #endif
 #ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
 #define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
+#endif
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
 #endif
 
 #define LL_READ (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | \
@@ -165,10 +170,9 @@ static int apply_seccomp(const struct pw_sandbox *sb, char *err, size_t errlen)
 		snprintf(err, errlen, "sandbox: out of memory");
 		return -1;
 	}
-	if (n == 0) {
-		free(rules);
-		return 0;
-	}
+	/* Even with no rule a filter is loaded: it marks the process as
+	 * confined ("Seccomp: 2" in /proc), which is how the zygote knows to
+	 * refuse its requests (see pw_peer_confined). */
 	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL) {
 		snprintf(err, errlen, "sandbox: cannot create a seccomp filter");
 		free(rules);
@@ -247,4 +251,51 @@ int pw_sandbox_enter(const struct pw_sandbox *profile, const char *env, int cold
 	if (pw_sandbox_apply(&sb, err, sizeof(err)) < 0)
 		refuse(err);
 	return 1;
+}
+
+/* The Seccomp mode in /proc/PID/status, or -1 if it cannot be read. */
+static int seccomp_mode(pid_t pid)
+{
+	char path[64], buf[4096], *s;
+	ssize_t n;
+	int fd, mode = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((s = strstr(buf, "\nSeccomp:")) != NULL)
+		mode = atoi(s + 9);
+	return mode;
+}
+
+/* Is the process at the other end of conn under seccomp?  Confined code
+ * could otherwise connect to the zygote itself and ask for an unconfined
+ * run; every pywarm sandbox loads a filter, so this catches them all.
+ * 1 (also when it cannot be told), or 0. */
+int pw_peer_confined(int conn)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int pidfd = -1, mode;
+
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0)
+		return 1;
+	len = sizeof(pidfd);
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+		pidfd = -1;
+	mode = seccomp_mode(cred.pid);
+	/* The status read was the peer's only if the peer still lives (its pid
+	 * was not reused meanwhile); kernels without SO_PEERPIDFD leave that
+	 * small window open. */
+	if (pidfd >= 0) {
+		if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+			mode = -1;
+		close(pidfd);
+	}
+	return mode != 0;
 }

@@ -378,6 +378,20 @@ def test_bad_sandbox_profile_is_refused(pw, wd, body, problem, how):
     assert p.returncode == 1 and f"{ini}{problem}".encode() in p.stderr, p
 
 
+def test_refused_profile_with_sandbox_is_refused(pw, wd):
+    """A profile refused for its permissions still asked for a sandbox: the
+    run is refused (126), where a refused profile without one runs cold."""
+    ini = write_profile(wd, "[sandbox]\npolicy = no-network\n")
+    os.chmod(ini, 0o664)
+    r = pw.run_pywarm(["-c", "print('ran')"], cwd=wd, env_add={"PYWARM_PROFILE": ini})
+    assert r.rc == 126 and r.out == b"", r.describe()
+    assert one_line_error(r.err) == f"pywarm: {ini}: refusing a profile writable by group or others"
+    write_files(wd, {"plain.ini": "[preload]\nmodules = json\n"})
+    os.chmod(os.path.join(wd, "plain.ini"), 0o664)
+    r = pw.run_pywarm(["-c", "print('ran')"], cwd=wd, env_add={"PYWARM_PROFILE": os.path.join(wd, "plain.ini")})
+    assert r.rc == 0 and r.out == b"ran\n", r.describe()
+
+
 @pytest.mark.parametrize("how", ["warm", "cold"])
 def test_unknown_environment_policy_is_refused(pw, wd, how):
     add = {"PYWARM_SANDBOX": "default,nonet"}

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -346,6 +347,56 @@ TEST(apply_broken_refuses)
 	CHECK_STREQ(err, "sandbox: the profile's [sandbox] section is not usable");
 }
 
+/* Connect to the listening socket at path from a child, confined by sb
+ * (NULL: unconfined); the verdict of pw_peer_confined on the accepted end. */
+static int peer_verdict(const char *path, int lfd, const struct pw_sandbox *sb)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char err[512], c = 0;
+	int conn, verdict = -1;
+	pid_t pid;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if ((pid = fork()) == 0) {
+		int fd;
+		if (sb && pw_sandbox_apply(sb, err, sizeof(err)) < 0)
+			_exit(1);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(2);
+		(void)!read(fd, &c, 1);        /* stay alive until the verdict is in */
+		_exit(0);
+	}
+	if (pid < 0)
+		return -1;
+	if ((conn = accept(lfd, NULL, NULL)) >= 0) {
+		verdict = pw_peer_confined(conn);
+		close(conn);
+	}
+	waitpid(pid, NULL, 0);
+	return verdict;
+}
+
+TEST(zygote_refuses_confined_peers)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct pw_sandbox sb;
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/pw-test-sandbox.%d.sock", (int)getpid());
+	unlink(sa.sun_path);
+	CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(lfd, 4) == 0);
+	memset(&sb, 0, sizeof(sb));
+	CHECK_INTEQ(peer_verdict(sa.sun_path, lfd, NULL), 0);
+	sb.env_policies = PW_SBP_NO_EXEC;
+	CHECK_INTEQ(peer_verdict(sa.sun_path, lfd, &sb), 1);
+	/* A sandbox without a single rule still marks the process. */
+	memset(&sb, 0, sizeof(sb));
+	CHECK_INTEQ(peer_verdict(sa.sun_path, lfd, &sb), 1);
+	close(lfd);
+	unlink(sa.sun_path);
+}
+
 int main(void)
 {
 	RUN(parse_policies_and_keys);
@@ -359,5 +410,6 @@ int main(void)
 	RUN(render_text);
 	RUN(apply_in_child);
 	RUN(apply_broken_refuses);
+	RUN(zygote_refuses_confined_peers);
 	return unit_summary();
 }
