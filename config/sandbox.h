@@ -110,6 +110,10 @@ void pw_sandbox_free(struct pw_sandbox *sb);
  * confined, 0 when nothing was asked for. */
 int  pw_sandbox_enter(const struct pw_sandbox *profile, const char *env, int cold);
 
+/* zygote/sandbox.c: 1 if the profile's sandbox plus PYWARM_SANDBOX forbid
+ * execve, so that the run cannot fall back to exec'ing the interpreter. */
+int  pw_sandbox_warm_only(const struct pw_sandbox *profile, const char *env);
+
 /* zygote/sandbox.c: is the peer of a unix socket confined by seccomp (or
  * unknowable)?  The zygote serves no such peer: confined code must not get
  * an unconfined run by asking the zygote directly.  1 or 0. */

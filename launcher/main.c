@@ -28,6 +28,9 @@
 
 extern char **environ;
 
+/* Seconds a run that can only be served warm waits for its zygote. */
+#define WARM_ONLY_WAIT_S 120
+
 /* What the launcher knows about the run it is trying to serve warm. */
 struct run {
 	int argc;
@@ -456,6 +459,27 @@ static void check_sandbox_env(void)
 	}
 }
 
+/* A run whose sandbox forbids exec cannot fall back cold: wait for the
+ * zygote that connect_zygote started (or found warming), for a while. */
+static int wait_zygote(struct run *r)
+{
+	long long give_up = pw_now_us() + WARM_ONLY_WAIT_S * 1000000LL;
+	int grace = 50;            /* polls before a missing lock means it died */
+
+	pw_debug("the sandbox forbids exec: waiting for zygote %s", r->target.idhex);
+	while (pw_now_us() < give_up) {
+		usleep(20000);
+		int sock = pw_connect(r->target.sockpath);
+		if (sock >= 0)
+			return sock;
+		if (grace > 0)
+			grace--;
+		else if (pw_zygote_alive(r->target.lockpath) == 0)
+			break;
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct run r = { .argc = argc, .argv = argv, .sock = -1 };
@@ -497,6 +521,8 @@ int main(int argc, char **argv)
 		run_cold(&r, "no usable socket path");
 	}
 	r.sock = connect_zygote(&r);
+	if (r.sock < 0 && pw_sandbox_warm_only(&r.target.profile.sandbox, getenv("PYWARM_SANDBOX")))
+		r.sock = wait_zygote(&r);
 	if (r.sock < 0)
 		run_cold(&r, "no zygote serves this profile yet");
 	pw_sig_block(&r.saved_mask);

@@ -78,6 +78,7 @@ check_warm() {
 "$B/pywarmctl" start --wait || { show_log; die "the zygote did not start"; }
 check_warm "$B/pywarm" -c pass
 check_warm "$B/pywarm" "$SCRIPT"
+PYWARM_SANDBOX=default check_warm "$B/pywarm" -c pass
 before=$(launches)
 [ -n "$before" ] || die "cannot read the zygote's launch count from pywarmctl status"
 
@@ -90,10 +91,21 @@ echo
 hyperfine -N -w "$WARMUP" -r "$RUNS" --export-json "$T/stdlib.json" \
 	-n "pywarm bench_stdlib.py" "'$B/pywarm' '$SCRIPT'" \
 	-n "python3 bench_stdlib.py" "'$REAL' '$SCRIPT'"
+# The cost of confining a run: the same launch with and without a sandbox,
+# both through env(1) so that only PYWARM_SANDBOX differs.  Warm, the child
+# builds and loads the filter; cold, the launcher does before it executes
+# python3.
+echo
+hyperfine -N -w "$WARMUP" -r "$RUNS" --export-json "$T/sandbox.json" \
+	-n "pywarm -c pass (no sandbox)" "env '$B/pywarm' -c pass" \
+	-n "pywarm -c pass (PYWARM_SANDBOX=default)" "env PYWARM_SANDBOX=default '$B/pywarm' -c pass" \
+	-n "cold pywarm -c pass (no sandbox)" "env PYWARM_DISABLE=1 '$B/pywarm' -c pass" \
+	-n "cold pywarm -c pass (PYWARM_SANDBOX=default)" \
+	"env PYWARM_DISABLE=1 PYWARM_SANDBOX=default '$B/pywarm' -c pass"
 
 # Every timed pywarm run must have been served by the zygote, not cold.
 after=$(launches)
-want=$((2 * (WARMUP + RUNS)))
+want=$((4 * (WARMUP + RUNS)))
 served=$((after - before))
 [ "$served" -ge "$want" ] ||
 	die "only $served of $want pywarm runs were served warm; the numbers above mix in cold runs"
@@ -110,9 +122,9 @@ echo "- CPU: ${cpu:-unknown} ($(nproc) CPUs online)"
 echo "- Kernel: $(uname -srm)${os:+, $os}"
 echo "- Interpreter: $REAL (Python $pyver)"
 echo "- $(hyperfine --version), $RUNS runs after $WARMUP warm-up runs per command;" \
-	"all $served pywarm runs served warm"
+	"all $served pywarm runs not marked cold served warm"
 echo
-"$REPORT_PY" - "$T/startup.json" "$T/stdlib.json" <<'EOF'
+"$REPORT_PY" - "$T/startup.json" "$T/stdlib.json" "$T/sandbox.json" <<'EOF'
 import json
 import statistics
 import sys
@@ -145,4 +157,12 @@ print(f"| `python3 -c pass` / `pywarm -c pass` | {med('python3 -c pass') / med('
 print(f"| `python3 bench_stdlib.py` / `pywarm bench_stdlib.py` "
       f"| {med('python3 bench_stdlib.py') / med('pywarm bench_stdlib.py'):.1f}× |")
 print(f"| `pywarm -c pass` / `/bin/true` | {med('pywarm -c pass') / med('/bin/true'):.1f}× |")
+print()
+print("| Cost of a sandbox (`PYWARM_SANDBOX=default`), difference of medians | |")
+print("|---|---:|")
+for kind in ("", "cold "):
+    plain = med(f"{kind}pywarm -c pass (no sandbox)")
+    confined = med(f"{kind}pywarm -c pass (PYWARM_SANDBOX=default)")
+    print(f"| {'cold' if kind else 'warm'} run: filter built and loaded per launch "
+          f"| {confined - plain:+.2f} ms |")
 EOF

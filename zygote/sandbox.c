@@ -211,6 +211,8 @@ int pw_sandbox_apply(const struct pw_sandbox *sb, char *err, size_t errlen)
 /* Does any rule stop execve?  (A cold run must exec the interpreter.) */
 static int denies_exec(const struct pw_sandbox *sb)
 {
+	if (!pw_sandbox_active(sb))
+		return 0;
 	struct pw_sb_rule *rules;
 	size_t n;
 	int found = 0;
@@ -298,4 +300,14 @@ int pw_peer_confined(int conn)
 		close(pidfd);
 	}
 	return mode != 0;
+}
+
+/* Can this run be served only warm (its sandbox forbids exec'ing python3)? */
+int pw_sandbox_warm_only(const struct pw_sandbox *profile, const char *env)
+{
+	struct pw_sandbox sb = *profile;
+
+	if (env && *env && pw_sandbox_add_env(&sb, env, NULL, 0) < 0)
+		return 0;          /* refused later, with the message */
+	return denies_exec(&sb);
 }

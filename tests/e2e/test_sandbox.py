@@ -161,6 +161,16 @@ def test_policy_denies_and_workload_runs(pw, wd, policy, how):
     (assert_warm if how == "warm" else assert_cold)(r)
 
 
+def test_no_exec_waits_for_its_zygote(pw, wd):
+    """A run under no-exec cannot fall back to exec'ing python3: with no
+    zygote for its profile yet, it starts one, waits, and runs warm."""
+    ini = write_profile(wd, "[sandbox]\npolicy = no-exec\n")
+    r = pw.run_pywarm(["-c", DENIED["no-exec"]], cwd=wd, env_add={"PYWARM_PROFILE": ini})
+    assert r.rc == 0 and r.out == b"denied EPERM\n", r.describe()
+    assert any("waiting for zygote" in l for l in r.launcher_lines), r.describe()
+    assert_warm(r)
+
+
 def test_subprocess_inherits_the_filter(pw, wd):
     """A python3 the confined program starts is confined too."""
     prog = ("import subprocess, sys\n"
