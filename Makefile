@@ -113,7 +113,7 @@ FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -f
 
 $(BUILDDIR)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard config/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(LDLIBS_INIH)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(LDLIBS_INIH) $(LDLIBS_SECCOMP)
 
 fuzz: $(addprefix $(BUILDDIR)/fuzz/,$(FUZZERS))
 	sh tests/fuzz/run.sh $(BUILDDIR)/fuzz $(FUZZ_SECONDS)

@@ -151,7 +151,7 @@ static int add_rule(scmp_filter_ctx ctx, const struct pw_sb_rule *r)
 		                        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, r->arg));
 	case PW_SBC_SOCKET_NOT_UNIX:
 		/* High bits in the family make it "not AF_UNIX": denied, the safe side. */
-		return seccomp_rule_add(ctx, act, nr, 1, SCMP_A0(SCMP_CMP_NE, r->arg));
+		return seccomp_rule_add(ctx, act, nr, 1, SCMP_A0(SCMP_CMP_NE, r->arg, 0));
 	case PW_SBC_CLONE_NOT_THREAD:
 		return seccomp_rule_add(ctx, act, nr, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, r->arg, 0));
 	}
