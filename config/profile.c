@@ -497,7 +497,6 @@ static int parse_owned(struct pw_profile *p, const char *name, char *text,
 		seterr(err, errlen, "%s: out of memory", name);
 		goto fail;
 	}
-	p->sandbox.interpreter = p->interpreter;
 	return 0;
 fail:
 	broken = pw_sandbox_mentioned(text, len);
@@ -617,7 +616,9 @@ static int read_profile(const char *path, char **text, size_t *len, int *broken,
 /* Read a profile file's bytes (checked as a profile file). */
 int pw_profile_read(const char *path, char **text, size_t *len, char *err, size_t errlen)
 {
-	return read_profile(path, text, len, err, errlen);
+	int broken;
+
+	return read_profile(path, text, len, &broken, err, errlen);
 }
 
 /* Parse the bytes of the file at path, taking ownership of text. */

@@ -425,18 +425,18 @@ oom:
 	return -1;
 }
 
-/* The interpreter's prefix: its path without the last two components
- * (/usr/bin/python3 -> /usr). */
-static const char *python_prefix(const char *interpreter)
+/* The prefix of interpreter path: without its last two components
+ * (/usr/bin/python3 -> /usr), in static slot. */
+static char *python_prefix(const char *interpreter, int slot)
 {
-	static char prefix[4096];
+	static char prefix[2][4096];
 	char *s;
 
-	snprintf(prefix, sizeof(prefix), "%s", interpreter ? interpreter : PW_PYTHON);
+	snprintf(prefix[slot], sizeof(prefix[slot]), "%s", interpreter);
 	for (int i = 0; i < 2; i++)
-		if ((s = strrchr(prefix, '/')) != NULL)
+		if ((s = strrchr(prefix[slot], '/')) != NULL)
 			*s = '\0';
-	return prefix[0] ? prefix : "/";
+	return prefix[slot][0] ? prefix[slot] : "/";
 }
 
 /* The effective Landlock paths: implicit ones first, then the profile's. */
@@ -453,7 +453,11 @@ int pw_sandbox_paths(const struct pw_sandbox *sb, struct pw_sb_path **paths, siz
 		return 0;
 	for (int i = 0; implicit_ro[i]; i++)
 		p[k++] = (struct pw_sb_path){ (char *)implicit_ro[i], 0, 1 };
-	p[k++] = (struct pw_sb_path){ (char *)python_prefix(sb->interpreter), 0, 1 };
+	/* The build's interpreter (its standard library), and the one the run
+	 * uses when that differs (a virtual environment, [python] interpreter). */
+	p[k++] = (struct pw_sb_path){ python_prefix(PW_PYTHON, 0), 0, 1 };
+	if (sb->interpreter && strcmp(python_prefix(sb->interpreter, 1), p[k - 1].path) != 0)
+		p[k++] = (struct pw_sb_path){ python_prefix(sb->interpreter, 1), 0, 1 };
 	for (int i = 0; implicit_rw[i]; i++)
 		p[k++] = (struct pw_sb_path){ (char *)implicit_rw[i], 1, 1 };
 	for (size_t i = 0; i < sb->npaths; i++)

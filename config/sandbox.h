@@ -63,7 +63,7 @@ struct pw_sandbox {
 	size_t npaths;
 	int landlock_mode;         /* PW_LL_* */
 	int broken;                /* the profile failed to parse and has a [sandbox] section */
-	const char *interpreter;   /* the profile's [python] interpreter (not owned), or NULL */
+	const char *interpreter;   /* the interpreter the run uses (not owned), or NULL */
 };
 
 /* Handle one key of [sandbox] (value: one line; lists may continue on
@@ -105,10 +105,12 @@ void pw_sandbox_free(struct pw_sandbox *sb);
 /* zygote/sandbox.c: apply the profile's sandbox plus the PYWARM_SANDBOX
  * value env (may be NULL) to this process, or write "pywarm: problem" to
  * fd 2 and _exit(PW_EXIT_SANDBOX): a run that asks for a sandbox never runs
- * unconfined.  cold: the process is about to exec the real interpreter (a
+ * unconfined.  interpreter: the one the run uses (its prefix stays
+ * readable under Landlock).  cold: the process is about to exec it (a
  * sandbox that forbids execve cannot serve it and refuses).  1 when
  * confined, 0 when nothing was asked for. */
-int  pw_sandbox_enter(const struct pw_sandbox *profile, const char *env, int cold);
+int  pw_sandbox_enter(const struct pw_sandbox *profile, const char *env,
+                      const char *interpreter, int cold);
 
 /* zygote/sandbox.c: 1 if the profile's sandbox plus PYWARM_SANDBOX forbid
  * execve, so that the run cannot fall back to exec'ing the interpreter. */

@@ -38,6 +38,7 @@ static int load_here(struct pw_profile *p)
 int cmd_sandbox(int argc, char **argv)
 {
 	struct pw_profile p;
+	struct pw_interp interp;
 	const char *env = getenv("PYWARM_SANDBOX");
 	char err[512];
 	int rc = 1;
@@ -60,6 +61,8 @@ int cmd_sandbox(int argc, char **argv)
 			goto out;
 		}
 	}
+	pw_interp_resolve(&p, &interp);
+	p.sandbox.interpreter = interp.path;
 	printf("profile: %s (%s)\n", p.path ? p.path : "built-in", pw_profile_source_name(p.source));
 	if (pw_sandbox_render(&p.sandbox, stdout) < 0)
 		pw_warn("out of memory");

@@ -38,6 +38,7 @@ struct run {
 	struct pw_cmdline cmd;
 	struct pw_target target;
 	int target_ok;              /* target (and its profile) resolved */
+	int profile_warned;         /* the profile's problem has been reported */
 	int sock;
 	int via_default;            /* sock leads to the socket-activated default zygote */
 	sigset_t saved_mask;
@@ -60,7 +61,7 @@ static void cold_sandbox(struct run *r)
 	const char *env = getenv("PYWARM_SANDBOX");
 
 	if (r->target_ok) {
-		if (pw_sandbox_enter(&r->target.profile.sandbox, env, 1))
+		if (pw_sandbox_enter(&r->target.profile.sandbox, env, r->exe, 1))
 			pw_debug("cold run confined by its sandbox");
 		return;
 	}
@@ -68,11 +69,12 @@ static void cold_sandbox(struct run *r)
 	if (getcwd(cwd, sizeof cwd) != NULL &&
 	    pw_profile_find(cwd, &path, &source, err, sizeof err) == 0 &&
 	    pw_profile_load(&p, path, source, err, sizeof err) < 0 && p.sandbox.broken) {
-		pw_warn("%s", err);
-		exit(PW_EXIT_SANDBOX);
+		if (!r->profile_warned)
+			pw_warn("%s", err);
+		exit(PW_EXIT_SANDBOX);      /* it asks for a sandbox: never unconfined */
 	}
 	free(path);
-	if (pw_sandbox_enter(&p.sandbox, env, 1))
+	if (pw_sandbox_enter(&p.sandbox, env, r->exe, 1))
 		pw_debug("cold run confined by its sandbox");
 	pw_profile_free(&p);
 }
@@ -510,8 +512,7 @@ int main(int argc, char **argv)
 	}
 	if (!r.target_ok) {
 		pw_warn("%s", err);
-		if (r.target.profile.sandbox.broken)
-			exit(PW_EXIT_SANDBOX);      /* it asks for a sandbox: never unconfined */
+		r.profile_warned = 1;
 		run_cold(&r, "no usable profile");
 	}
 	if (!r.target.interp.warm)

@@ -318,7 +318,7 @@ void zchild_main(struct zygote *z, int conn)
 	/* The sandbox goes on last, once pywarm's own set-up is done: nothing
 	 * of the caller's program has run yet.  On failure the child leaves
 	 * with status 126, which the launcher passes on. */
-	pw_sandbox_enter(&z->profile.sandbox, getenv("PYWARM_SANDBOX"), 0);
+	pw_sandbox_enter(&z->profile.sandbox, getenv("PYWARM_SANDBOX"), z->interp.path, 0);
 	apply_sigmask(&l);
 	zpy_child_run(z, &l);
 }

@@ -234,15 +234,17 @@ static void __attribute__((noreturn)) refuse(const char *msg)
 }
 
 /* Confine this process as the profile's sandbox plus PYWARM_SANDBOX (env)
- * ask, or refuse the run.  cold: the caller is about to exec the real
- * interpreter, which no-exec would forbid: such a run cannot be confined
+ * ask, or refuse the run.  cold: the caller is about to exec interpreter,
+ * which no-exec would forbid: such a run cannot be confined
  * and is refused (the zygote serves it warm).  Returns 1 when confined, 0
  * when nothing was asked for. */
-int pw_sandbox_enter(const struct pw_sandbox *profile, const char *env, int cold)
+int pw_sandbox_enter(const struct pw_sandbox *profile, const char *env,
+                     const char *interpreter, int cold)
 {
-	struct pw_sandbox sb = *profile;     /* shallow: only env_policies changes */
+	struct pw_sandbox sb = *profile;     /* shallow: env_policies and interpreter change */
 	char err[512];
 
+	sb.interpreter = interpreter;
 	if (env && *env && pw_sandbox_add_env(&sb, env, err, sizeof(err)) < 0)
 		refuse(err);
 	if (!pw_sandbox_active(&sb))
