@@ -2,7 +2,7 @@
 _pywarmctl() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} words
 	if ((COMP_CWORD == 1)); then
-		words='start stop status check which trust untrust shell-init enable disable help --help'
+		words='start stop status check which trust untrust shell-init enable disable sandbox help --help'
 	else
 		case ${COMP_WORDS[1]} in
 		start)
@@ -17,6 +17,7 @@ _pywarmctl() {
 			return ;;
 		shell-init) words='bash zsh fish --no-prewarm --help' ;;
 		enable | disable) words='--help' ;;
+		sandbox) words='default no-network no-exec no-fork --help' ;;
 		*) return ;;
 		esac
 	fi

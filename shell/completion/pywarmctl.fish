@@ -10,6 +10,7 @@ complete -c pywarmctl -n __fish_use_subcommand -a untrust -d 'Withdraw that appr
 complete -c pywarmctl -n __fish_use_subcommand -a shell-init -d 'Print the shell integration'
 complete -c pywarmctl -n __fish_use_subcommand -a enable -d 'Enable the systemd user units'
 complete -c pywarmctl -n __fish_use_subcommand -a disable -d 'Disable the systemd user units'
+complete -c pywarmctl -n __fish_use_subcommand -a sandbox -d 'Print the sandbox a run here gets'
 complete -c pywarmctl -n __fish_use_subcommand -a help -d 'Show the usage'
 complete -c pywarmctl -n '__fish_seen_subcommand_from start' -l wait -d 'Wait until it serves'
 complete -c pywarmctl -n '__fish_seen_subcommand_from start' -l timeout -x -d 'Seconds to wait'
@@ -18,4 +19,5 @@ complete -c pywarmctl -n '__fish_seen_subcommand_from stop' -l all -d 'Stop ever
 complete -c pywarmctl -n '__fish_seen_subcommand_from shell-init' -a 'bash zsh fish' -d Shell
 complete -c pywarmctl -n '__fish_seen_subcommand_from shell-init' -l no-prewarm -d 'No directory-change hook'
 complete -c pywarmctl -n '__fish_seen_subcommand_from check trust untrust' -F
+complete -c pywarmctl -n '__fish_seen_subcommand_from sandbox' -a 'default no-network no-exec no-fork' -d Policy
 complete -c pywarmctl -n 'not __fish_use_subcommand' -l help -d 'Show the usage'
