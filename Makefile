@@ -43,7 +43,7 @@ LAUNCHER_SRC := launcher/main.c launcher/conn.c launcher/sig.c launcher/util.c l
 CTL_SRC      := launcher/ctl.c launcher/ctl_profile.c launcher/ctl_shell.c launcher/conn.c launcher/util.c \
                 launcher/ctl_sandbox.c
 ZYGOTE_SRC   := zygote/main.c zygote/listen.c zygote/child.c zygote/py.c zygote/log.c \
-                zygote/warm.c zygote/sd.c zygote/repl.c launcher/args.c zygote/sandbox.c
+                zygote/warm.c zygote/sd.c zygote/repl.c zygote/watch.c launcher/args.c zygote/sandbox.c
 ZYGOTE_SRC   += zygote/pool.c
 
 OBJ = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))

@@ -293,6 +293,9 @@ void zchild_main(struct zygote *z, int conn)
 	struct timeval tv = { 10, 0 };
 	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	read_request(z, conn, &l);
+	/* Before anything else: never serve from a zygote whose files changed. */
+	if ((why = zwatch_stale(z)) != NULL)
+		fallback(z, conn, PW_MSG_FALLBACK, why);
 	if (l.identity != z->identity)
 		fallback(z, conn, PW_MSG_REJECT, "identity mismatch");
 	if ((why = check_same_world(&l, conn)) != NULL)

@@ -290,6 +290,18 @@ static void check_socket(struct zygote *z)
 	close(old);
 }
 
+/* A file behind our state changed: retire and hand the identity to a
+ * fresh zygote (watch.c). */
+static void check_files(struct zygote *z)
+{
+	char why[PATH_MAX + 64];
+
+	if (z->retiring || !zwatch_read(z, why, sizeof why))
+		return;
+	retire(z, why);
+	zwatch_successor(z, 0);
+}
+
 /* Handle what arrived on the signalfd. */
 static void read_signals(struct zygote *z)
 {
@@ -340,8 +352,8 @@ static void enforce_kills(struct zygote *z, long long now)
 /* Serve until idle, retired and drained, or told to stop. */
 int zloop(struct zygote *z)
 {
-	static struct pollfd pfd[MAX_POLL + 4];
-	static struct zchild *owner[MAX_POLL + 4];
+	static struct pollfd pfd[MAX_POLL + 5];
+	static struct zchild *owner[MAX_POLL + 5];
 
 	long long checked_us = znow_us();
 
@@ -350,6 +362,7 @@ int zloop(struct zygote *z)
 		size_t n = 0, li = 0, ai = 0;
 		pfd[n++] = (struct pollfd){ z->sigfd, POLLIN, 0 };
 		pfd[n++] = (struct pollfd){ z->notify_r, POLLIN, 0 };
+		pfd[n++] = (struct pollfd){ z->retiring ? -1 : zwatch_fd(z), POLLIN, 0 };
 		if (z->listenfd >= 0) {
 			li = n;
 			pfd[n++] = (struct pollfd){ z->listenfd, POLLIN, 0 };
@@ -359,7 +372,7 @@ int zloop(struct zygote *z)
 			pfd[n++] = (struct pollfd){ z->actfd, POLLIN, 0 };
 		}
 		size_t first_child = n;
-		for (struct zchild *c = z->children; c && n < MAX_POLL + 4; c = c->next)
+		for (struct zchild *c = z->children; c && n < MAX_POLL + 5; c = c->next)
 			if (c->conn >= 0) {
 				owner[n] = c;
 				pfd[n++] = (struct pollfd){ c->conn, POLLRDHUP, 0 };
@@ -378,6 +391,8 @@ int zloop(struct zygote *z)
 				hang_up(z, owner[i]);
 		if (pfd[0].revents)
 			read_signals(z);
+		if (pfd[2].revents)
+			check_files(z);
 		/* retire() may have closed them since the poll. */
 		if (li && z->listenfd >= 0 && pfd[li].revents)
 			accept_clients(z, z->listenfd);

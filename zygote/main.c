@@ -127,6 +127,21 @@ static int identify(struct zygote *z, const struct zopts *o)
 	return 0;
 }
 
+/* Remember how we were started (binary, argv, environment before Python's
+ * locale coercion touched it): a stale zygote starts its successor so. */
+static void save_origin(struct zygote *z, char **argv)
+{
+	size_t n = 0;
+	ssize_t len = readlink("/proc/self/exe", z->exe, sizeof z->exe - 1);
+
+	z->exe[len > 0 ? len : 0] = '\0';
+	z->argv = argv;
+	while (environ[n])
+		n++;
+	if ((z->envp = malloc((n + 1) * sizeof(*z->envp))) != NULL)
+		memcpy(z->envp, environ, (n + 1) * sizeof(*z->envp));
+}
+
 /* Take the identity's lock; 0 if another zygote already holds it. */
 static int take_lock(struct zygote *z)
 {
@@ -216,6 +231,7 @@ int main(int argc, char **argv)
 	parse_args(&o, argc, argv);
 	zsd_notify_init();
 	take_pyopts(&z, argc, argv);
+	save_origin(&z, argv);
 	if (activation(&z, &o) < 0 || identify(&z, &o) < 0)
 		return 1;
 	/* A passed socket is served even when another zygote of this identity
@@ -231,6 +247,13 @@ int main(int argc, char **argv)
 	long long t0 = znow_us();
 	if (zpy_init(&z) < 0)
 		return 1;
+	char why[PATH_MAX + 64];
+	if (zwatch_finish(&z, why, sizeof why) < 0) {
+		zlog(&z, "not serving: %s; starting afresh", why);
+		zwarm_done(&z);
+		zwatch_successor(&z, 1);
+		_exit(0);
+	}
 	if (locked && zlisten_open(&z) < 0)
 		return 1;
 	zwarm_done(&z);

@@ -18,7 +18,7 @@
  * The zygote closing its end (retirement) ends the wait. */
 static void __attribute__((noreturn)) pool_wait(struct zygote *z, int ctl)
 {
-	int keep[3] = { ctl, z->notify_w, z->logfd }, fd = -1;
+	int keep[4] = { ctl, z->notify_w }, nkeep = 2, fd = -1;
 	struct pw_hdr h;
 	struct pw_handover ho;
 	char *payload;
@@ -30,7 +30,11 @@ static void __attribute__((noreturn)) pool_wait(struct zygote *z, int ctl)
 		_exit(0);
 	/* Nothing of the zygote's but these: no other child's socket or
 	 * hand-over end stays open here while we wait. */
-	zclose_others(keep, z->logfd >= 0 ? 3 : 2);
+	if (z->logfd >= 0)
+		keep[nkeep++] = z->logfd;
+	if (zwatch_fd(z) >= 0)
+		keep[nkeep++] = zwatch_fd(z);      /* zwatch_stale() looks at it */
+	zclose_others(keep, (size_t)nkeep);
 	if (pw_recv(ctl, &h, &payload, &fd, 1, &nfds) < 0)
 		_exit(0);
 	if (h.type != PW_MSG_HANDOVER || nfds != 1 || h.len != sizeof ho)

@@ -143,8 +143,7 @@ int zpy_init(struct zygote *z)
 {
 	if (init_interpreter(z) < 0)
 		return -1;
-	zwarm_preload(z);
-	zwarm_script(z);
+	zwarm_all(z);
 	if (load_bootstrap(z) < 0)
 		return -1;
 	gc_call("collect");

@@ -95,7 +95,7 @@ static void note_failed(struct zygote *z, const char *name)
 }
 
 /* Import the profile's modules in order; failures are logged, counted and undone. */
-void zwarm_preload(struct zygote *z)
+static void preload(struct zygote *z)
 {
 	long long t0 = znow_us();
 
@@ -128,7 +128,7 @@ void zwarm_preload(struct zygote *z)
  * __main__ and not in sys.modules, so nothing of it is visible to a
  * program except what it stores into modules.  Failure is logged and
  * counted; the zygote still serves. */
-void zwarm_script(struct zygote *z)
+static void warmup_script(struct zygote *z)
 {
 	const char *path = z->profile.warmup;
 	PyObject *ns, *fname, *r = NULL;
@@ -158,4 +158,12 @@ void zwarm_script(struct zygote *z)
 	Py_XDECREF(r);
 	Py_XDECREF(fname);
 	Py_XDECREF(ns);
+}
+
+/* The whole warm-up: watch what is known, import, run the script. */
+void zwarm_all(struct zygote *z)
+{
+	zwatch_begin(z);
+	preload(z);
+	warmup_script(z);
 }

@@ -64,6 +64,9 @@ struct zygote {
 	int progressfd;           /* <id>.progress while warming, else -1 */
 	char progresspath[PATH_MAX];
 	int retiring;             /* 1: stop accepting, exit when no children */
+	struct zwatch *watch;     /* watch.c: change detection */
+	char exe[PATH_MAX];       /* our binary, argv and first environment: */
+	char **argv, **envp;      /* what a successor is started with */
 	struct zchild *children;
 	char lc_ctype[128];       /* LC_CTYPE python3's locale coercion set, or "" */
 	unsigned long long stack_cur;
@@ -85,8 +88,7 @@ int  zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t er
 void zpy_child_run(struct zygote *z, struct pw_launch *l) __attribute__((noreturn));
 
 /* warm.c: preload and the warmup script. */
-void zwarm_preload(struct zygote *z);
-void zwarm_script(struct zygote *z);
+void zwarm_all(struct zygote *z);
 void zwarm_done(struct zygote *z);
 
 /* pymain's way to turn a pending SystemExit into an exit code without
@@ -102,6 +104,14 @@ int  zrepl_before_stdin(int *exitcode);
 int  zrepl_stdin_is_loop(void);
 int  zrepl_loop(void);
 void zrepl_inspect(int run_code, int *exitcode);
+
+/* watch.c: retire on any change to the files behind the zygote's state. */
+void zwatch_begin(struct zygote *z);
+int  zwatch_finish(struct zygote *z, char *why, size_t len);
+int  zwatch_fd(const struct zygote *z);
+int  zwatch_read(struct zygote *z, char *why, size_t len);
+const char *zwatch_stale(const struct zygote *z);
+void zwatch_successor(struct zygote *z, int wait);
 
 /* child.c: what happens in a forked child before user code. */
 void zchild_main(struct zygote *z, int conn) __attribute__((noreturn));
