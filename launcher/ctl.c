@@ -71,12 +71,12 @@ struct zref {
 enum skey {
 	S_PID, S_IDENTITY, S_PROFILE, S_SOURCE, S_INTERPRETER, S_STARTED,
 	S_MODULES, S_FAILED, S_FAILED_NAMES, S_LAUNCHES, S_RUNNING, S_STATE,
-	S_IDLE, S_NKEYS
+	S_IDLE, S_WARMUP, S_WATCHED, S_NKEYS
 };
 static const char *const status_keys[S_NKEYS] = {
 	"pid", "identity", "profile", "source", "interpreter", "started",
 	"modules", "failed", "failed_names", "launches", "running", "state",
-	"idle_timeout",
+	"idle_timeout", "warmup", "watched",
 };
 
 /* A parsed status: values point into text; NULL for a missing key. */
@@ -346,6 +346,7 @@ static int wait_serving(const struct zref *z, pid_t pid, double timeout)
 {
 	long long t0 = pw_now_us(), now, drawn = 0;
 	struct zstatus st = { .text = NULL };
+	struct ctl_progress pr = { 0 };
 	int tty = isatty(2);
 	double secs;
 
@@ -356,9 +357,9 @@ static int wait_serving(const struct zref *z, pid_t pid, double timeout)
 		secs = (double)(now - t0) / 1e6;
 		if (up || start_failed(z, pid) || secs >= timeout)
 			break;
-		if (tty && now - drawn >= DRAW_US) {
-			fprintf(stderr, "\rpywarmctl: warming %s... %.1fs", z->idhex, secs);
-			drawn = now;
+		if (!tty || now - drawn >= DRAW_US) {
+			if (ctl_progress(z->sockpath, z->idhex, secs, tty, &pr))
+				drawn = now;
 		}
 		sleep_us(POLL_US);
 	}
@@ -581,23 +582,41 @@ static void fmt_duration(char *out, size_t len, long s)
 		snprintf(out, len, "%ldd%02ldh", s / 86400, s % 86400 / 3600);
 }
 
-/* "RSS 45.1 MiB" for pid, from /proc/PID/status; "?" if unreadable. */
+/* The first "<key> N kB" line of a /proc file, in kB; -1 if none. */
+static long proc_kb(const char *path, const char *key)
+{
+	char line[256];
+	size_t n = strlen(key);
+	long kb = -1;
+	FILE *f = fopen(path, "re");
+
+	while (f && kb < 0 && fgets(line, sizeof(line), f))
+		if (strncmp(line, key, n) != 0 || sscanf(line + n, " %ld kB", &kb) != 1)
+			kb = -1;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* "RSS 45.1 MiB, PSS 30.2 MiB" for pid (PSS: its share of pages it
+ * shares with its children); "?" where unreadable. */
 static void fmt_rss(char *out, size_t len, pid_t pid)
 {
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
+	char path[64];
+	long rss, pss;
 
 	snprintf(out, len, "?");
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if (pid <= 0 || (f = fopen(path, "re")) == NULL)
+	if (pid <= 0)
 		return;
-	while (kb < 0 && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) != 1)
-			kb = -1;
-	fclose(f);
-	if (kb >= 0)
-		snprintf(out, len, "RSS %.1f MiB", (double)kb / 1024.0);
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	rss = proc_kb(path, "VmRSS:");
+	snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long)pid);
+	pss = proc_kb(path, "Pss:");
+	if (rss >= 0 && pss >= 0)
+		snprintf(out, len, "RSS %.1f MiB, PSS %.1f MiB", (double)rss / 1024.0,
+		         (double)pss / 1024.0);
+	else if (rss >= 0)
+		snprintf(out, len, "RSS %.1f MiB", (double)rss / 1024.0);
 }
 
 /* Print the status block of one serving zygote. */
@@ -628,7 +647,11 @@ static void print_status(const struct zref *z, const struct zstatus *st)
 	row("modules", "%s preloaded, %s failed%s%s%s", sval(st, S_MODULES),
 	    sval(st, S_FAILED), names && *names ? " (" : "", names ? names : "",
 	    names && *names ? ")" : "");
+	if (st->val[S_WARMUP] && *st->val[S_WARMUP])
+		row("warmup", "%s", st->val[S_WARMUP]);
 	row("launches", "%s served, %s running", sval(st, S_LAUNCHES), sval(st, S_RUNNING));
+	if (st->val[S_WATCHED])
+		row("watching", "%s files and directories", st->val[S_WATCHED]);
 	row("idle timeout", "%s", idle);
 	row("state", "%s", sval(st, S_STATE));
 }

@@ -2,6 +2,8 @@
 #ifndef PW_CTL_H
 #define PW_CTL_H
 
+#include <stddef.h>
+
 #define EXIT_OK     0
 #define EXIT_FAIL   1       /* a command that could not do its job */
 #define EXIT_USAGE  2       /* a bad command line */
@@ -11,6 +13,13 @@ int ctl_check(int argc, char **argv);
 int ctl_which(int argc, char **argv);
 int ctl_trust(int argc, char **argv);
 int ctl_untrust(int argc, char **argv);
+
+/* pywarmctl start --wait: show a warming zygote's progress (see ctl_profile.c). */
+struct ctl_progress {
+	size_t last_n;            /* the module shown last, on plain output */
+};
+int ctl_progress(const char *sockpath, const char *idhex, double secs, int tty,
+                 struct ctl_progress *pr);
 
 /* ctl_shell.c: the shell integration and the systemd user units. */
 int ctl_shell_init(int argc, char **argv);

@@ -323,3 +323,41 @@ int ctl_untrust(int argc, char **argv)
 	       path);
 	return EXIT_OK;
 }
+
+/* Show the warm-up progress a zygote publishes in <identity>.progress
+ * beside its socket: on a terminal, one line redrawn in place; otherwise a
+ * plain line each time it moves on to another module.  Returns 1 if it
+ * drew on the terminal (the caller clears the line). */
+int ctl_progress(const char *sockpath, const char *idhex, double secs, int tty,
+                 struct ctl_progress *pr)
+{
+	char path[PATH_MAX], line[512], name[400];
+	size_t n, m, len = strlen(sockpath);
+	long long ms;
+	FILE *f;
+
+	if (len < 5 || snprintf(path, sizeof(path), "%.*s.progress", (int)(len - 5), sockpath) >=
+	    (int)sizeof(path))
+		return 0;
+	f = fopen(path, "re");
+	if (f == NULL || fgets(line, sizeof(line), f) == NULL ||
+	    sscanf(line, "%zu %zu %lld %399[^\n]", &n, &m, &ms, name) != 4) {
+		if (f)
+			fclose(f);
+		if (tty)
+			fprintf(stderr, "\rpywarmctl: warming %s... %.1fs\033[K", idhex, secs);
+		return tty;
+	}
+	fclose(f);
+	if (tty) {
+		fprintf(stderr, "\rpywarmctl: warming %s: module %zu of %zu: %s, %.1fs\033[K",
+		        idhex, n, m, name, secs);
+		return 1;
+	}
+	if (n != pr->last_n) {
+		fprintf(stderr, "pywarmctl: warming %s: module %zu of %zu: %s (%.1fs)\n",
+		        idhex, n, m, name, secs);
+		pr->last_n = n;
+	}
+	return 0;
+}

@@ -58,12 +58,16 @@ void zstatus_text(struct zygote *z, char *buf, size_t len)
 	snprintf(buf, len,
 	         "pid=%d\nidentity=%s\nprofile=%s\nsource=%s\ninterpreter=%s\n"
 	         "started=%lld\nmodules=%zu\nfailed=%zu\nfailed_names=%s\n"
-	         "launches=%lu\nrunning=%zu\nstate=%s\nidle_timeout=%ld\nprefork=%ld\n",
+	         "launches=%lu\nrunning=%zu\nstate=%s\nidle_timeout=%ld\nprefork=%ld\n"
+	         "warmup=%s%s\nwatched=%zu\n",
 	         (int)z->pid, z->idhex, z->profile.path ? z->profile.path : "",
 	         pw_profile_source_name(z->profile.source), z->interp.path,
 	         (long long)z->started, z->modules_ok, z->modules_failed,
 	         z->failed_names, z->launches, z->nchildren,
-	         z->retiring ? "retiring" : "serving", z->profile.idle_timeout, z->profile.prefork);
+	         z->retiring ? "retiring" : "serving", z->profile.idle_timeout, z->profile.prefork,
+	         z->profile.warmup ? z->profile.warmup : "",
+	         !z->profile.warmup ? "" : z->warmup_failed ? " (failed)" : " (ran)",
+	         zwatch_count(z));
 }
 
 /* The zygote's side of a child now serving conn: it keeps the socket to

@@ -346,6 +346,12 @@ int zwatch_finish(struct zygote *z, char *why, size_t len)
 	return 0;
 }
 
+/* How many files and directories are watched. */
+size_t zwatch_count(const struct zygote *z)
+{
+	return z->watch && !z->watch->failed ? z->watch->n : 0;
+}
+
 /* The inotify fd for the event loop, or -1. */
 int zwatch_fd(const struct zygote *z)
 {

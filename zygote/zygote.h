@@ -109,6 +109,7 @@ void zrepl_inspect(int run_code, int *exitcode);
 void zwatch_begin(struct zygote *z);
 int  zwatch_finish(struct zygote *z, char *why, size_t len);
 int  zwatch_fd(const struct zygote *z);
+size_t zwatch_count(const struct zygote *z);
 int  zwatch_read(struct zygote *z, char *why, size_t len);
 const char *zwatch_stale(const struct zygote *z);
 void zwatch_successor(struct zygote *z, int wait);

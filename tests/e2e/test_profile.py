@@ -2,10 +2,11 @@
 
 import os
 import re
+import subprocess
 
 import pytest
 
-from conftest import assert_same, assert_warm, needs_pywarm, parse_status, write_files
+from conftest import PYWARMCTL, assert_same, assert_warm, needs_pywarm, parse_status, write_files
 
 pytestmark = needs_pywarm
 
@@ -143,3 +144,61 @@ def test_env_keys_split_identities(pw, wd):
         ids[(k, v)] = identity_of(r)
     assert ids[("MYAPP_MODE", "a")] != ids[("MYAPP_MODE", "b")], ids
     assert ids[("OTHER_VAR", "a")] == ids[("OTHER_VAR", "b")], ids
+
+
+# ---------------------------------------------------------------- watching warm-up
+
+SLOW = {"lib/slowmod.py": "import time\ntime.sleep(0.5)\n", "tools/w.py": "pass\n"}
+SLOW_INI = ("[preload]\nmodules = json, slowmod, csv\nwarmup = tools/w.py\n"
+            "[zygote]\nidle_timeout = 120\n")
+
+
+def test_start_wait_shows_progress_as_plain_lines(pw, wd):
+    write_files(wd, dict(SLOW, **{".pywarm.ini": SLOW_INI}))
+    pw.trust(wd)
+    env = pw.make_env({"PYTHONPATH": os.path.join(wd, "lib")})
+    p = pw.ctl("start", "--wait", cwd=wd, env=env, timeout=90)
+    err = p.stderr.decode()
+    assert re.search(r"^pywarmctl: warming [0-9a-f]{16}: module 2 of 3: slowmod \(\d+\.\ds\)$",
+                     err, re.M), err
+    assert "\r" not in err and "\033" not in err
+    assert re.search(r"zygote [0-9a-f]{16} serving \(pid \d+, 3 modules", p.stdout.decode())
+    blocks, _ = pw.status_blocks(env=env)
+    mine = [b for b in blocks if b.get("profile", "").startswith(os.path.join(wd, ".pywarm.ini"))]
+    assert mine, blocks
+    b = mine[0]
+    assert re.match(r"RSS \d+\.\d MiB, PSS \d+\.\d MiB$", b["memory"]), b
+    assert b["warmup"] == os.path.join(wd, "tools", "w.py") + " (ran)", b
+    assert re.match(r"\d+ files and directories$", b["watching"]) and int(b["watching"].split()[0]) > 10
+    assert b["state"] == "serving" and b["interpreter"] and b["pid"].isdigit()
+    assert re.match(r"3 preloaded, 0 failed", b["modules"])
+
+
+def test_start_wait_progress_on_a_terminal(pw, wd):
+    write_files(wd, dict(SLOW, **{".pywarm.ini": SLOW_INI.replace("csv", "csv, json")}))
+    pw.trust(wd)
+    env = pw.make_env({"PYTHONPATH": os.path.join(wd, "lib")})
+    master, slave = os.openpty()
+    try:
+        p = subprocess.run([PYWARMCTL, "start", "--wait"], cwd=wd, env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                           timeout=90)
+        os.close(slave)
+        slave = -1
+        tty = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            tty += chunk
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    assert p.returncode == 0, p
+    text = tty.decode(errors="replace")
+    assert re.search(r"\rpywarmctl: warming [0-9a-f]{16}: module 2 of 4: slowmod, \d+\.\ds", text), text
+    assert text.endswith("\r\033[K"), repr(text[-80:])     # the line is cleared at the end
