@@ -86,7 +86,7 @@ $(BUILDDIR)/pywarm-zygote: $(call OBJ,$(ZYGOTE_SRC) $(COMMON_SRC))
 
 # ---- tests -------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_TESTS := test_proto test_config test_sd test_sandbox
+UNIT_TESTS := test_proto test_config test_sd test_sandbox test_trust
 
 $(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/unit/unit.h
 	@mkdir -p $(dir $@)
