@@ -57,6 +57,10 @@ int  pw_profile_parse(struct pw_profile *p, const char *name, const char *text,
 void pw_profile_free(struct pw_profile *p);
 const char *pw_profile_source_name(int source);
 
+/* printf into a caller's error buffer err[errlen], if there is one. */
+void pw_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* The built-in default profile text. */
 extern const char pw_builtin_profile[];
 

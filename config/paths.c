@@ -21,8 +21,7 @@
 #endif
 
 /* Format a message into a caller's error buffer, if there is one. */
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+void pw_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -70,11 +69,11 @@ static int find_env(const char *cwd, const char *v, char **path, char *err, size
 	char *p = v[0] == '/' ? strdup(v) : join(cwd, v);
 
 	if (p == NULL) {
-		seterr(err, errlen, "PYWARM_PROFILE=%s: %s", v, strerror(errno));
+		pw_seterr(err, errlen, "PYWARM_PROFILE=%s: %s", v, strerror(errno));
 		return -1;
 	}
 	if (stat(p, &st) < 0) {
-		seterr(err, errlen, "PYWARM_PROFILE=%s: %s", v, strerror(errno));
+		pw_seterr(err, errlen, "PYWARM_PROFILE=%s: %s", v, strerror(errno));
 		free(p);
 		return -1;
 	}
@@ -142,7 +141,7 @@ int pw_profile_find(const char *cwd, char **path, int *source, char *err, size_t
 	*path = NULL;
 	*source = PW_SRC_BUILTIN;
 	if (cwd == NULL || cwd[0] != '/') {
-		seterr(err, errlen, "working directory '%s' is not absolute", cwd ? cwd : "");
+		pw_seterr(err, errlen, "working directory '%s' is not absolute", cwd ? cwd : "");
 		return -1;
 	}
 	if (v != NULL && v[0] != '\0') {
@@ -157,7 +156,7 @@ int pw_profile_find(const char *cwd, char **path, int *source, char *err, size_t
 	if (r == 0 && (r = find_user(path)) > 0)
 		*source = PW_SRC_USER;
 	if (r < 0) {
-		seterr(err, errlen, "cannot look for a profile: %s", strerror(ENOMEM));
+		pw_seterr(err, errlen, "cannot look for a profile: %s", strerror(ENOMEM));
 		return -1;
 	}
 	return 0;
@@ -169,24 +168,24 @@ static int check_private_dir(const char *dir, char *err, size_t errlen)
 	struct stat st;
 
 	if (lstat(dir, &st) < 0) {
-		seterr(err, errlen, "socket directory %s: %s", dir, strerror(errno));
+		pw_seterr(err, errlen, "socket directory %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (S_ISLNK(st.st_mode)) {
-		seterr(err, errlen, "socket directory %s: is a symbolic link", dir);
+		pw_seterr(err, errlen, "socket directory %s: is a symbolic link", dir);
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		seterr(err, errlen, "socket directory %s: not a directory", dir);
+		pw_seterr(err, errlen, "socket directory %s: not a directory", dir);
 		return -1;
 	}
 	if (st.st_uid != geteuid()) {
-		seterr(err, errlen, "socket directory %s: owned by uid %u, not %u", dir,
+		pw_seterr(err, errlen, "socket directory %s: owned by uid %u, not %u", dir,
 		       (unsigned)st.st_uid, (unsigned)geteuid());
 		return -1;
 	}
 	if (st.st_mode & 077) {
-		seterr(err, errlen, "socket directory %s: mode %04o allows group or other access",
+		pw_seterr(err, errlen, "socket directory %s: mode %04o allows group or other access",
 		       dir, (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
@@ -214,19 +213,19 @@ static int sockdir_path(char *out, size_t outlen)
 int pw_sockdir(char *out, size_t outlen, int create, char *err, size_t errlen)
 {
 	if (outlen == 0 || sockdir_path(out, outlen) < 0) {
-		seterr(err, errlen, "socket directory: path too long");
+		pw_seterr(err, errlen, "socket directory: path too long");
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	if (create && mkdir(out, 0700) == 0) {
 		/* Ours and new: undo whatever the umask took away from the owner. */
 		if (chmod(out, 0700) < 0) {
-			seterr(err, errlen, "cannot set mode of socket directory %s: %s",
+			pw_seterr(err, errlen, "cannot set mode of socket directory %s: %s",
 			       out, strerror(errno));
 			return -1;
 		}
 	} else if (create && errno != EEXIST) {
-		seterr(err, errlen, "cannot create socket directory %s: %s", out, strerror(errno));
+		pw_seterr(err, errlen, "cannot create socket directory %s: %s", out, strerror(errno));
 		return -1;
 	}
 	return check_private_dir(out, err, errlen);
@@ -249,7 +248,7 @@ static int mkdirs(char *path, char *err, size_t errlen)
 			if (r < 0 && errno == EEXIST)
 				r = 0;     /* made by someone else meanwhile */
 			if (r < 0)
-				seterr(err, errlen, "cannot create state directory %s: %s",
+				pw_seterr(err, errlen, "cannot create state directory %s: %s",
 				       path, strerror(errno));
 		}
 		if (slash != NULL)
@@ -266,24 +265,24 @@ int pw_statedir(char *out, size_t outlen, int create, char *err, size_t errlen)
 	int n;
 
 	if (base == NULL && home == NULL) {
-		seterr(err, errlen, "state directory: neither XDG_STATE_HOME nor HOME is an absolute path");
+		pw_seterr(err, errlen, "state directory: neither XDG_STATE_HOME nor HOME is an absolute path");
 		return -1;
 	}
 	n = base ? snprintf(out, outlen, "%s/pywarm", base)
 	         : snprintf(out, outlen, "%s/.local/state/pywarm", home);
 	if (n < 0 || (size_t)n >= outlen) {
-		seterr(err, errlen, "state directory: path too long");
+		pw_seterr(err, errlen, "state directory: path too long");
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	if (create && mkdirs(out, err, errlen) < 0)
 		return -1;
 	if (stat(out, &st) < 0) {
-		seterr(err, errlen, "state directory %s: %s", out, strerror(errno));
+		pw_seterr(err, errlen, "state directory %s: %s", out, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		seterr(err, errlen, "state directory %s: not a directory", out);
+		pw_seterr(err, errlen, "state directory %s: not a directory", out);
 		errno = ENOTDIR;
 		return -1;
 	}

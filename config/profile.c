@@ -48,18 +48,6 @@ struct parse_ctx {
 	char msg[256];
 };
 
-/* Format a message into a caller's error buffer, if there is one. */
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Record the first problem of a parse, at the line being read. */
 __attribute__((format(printf, 2, 3)))
@@ -479,22 +467,22 @@ static int parse_owned(struct pw_profile *p, const char *name, char *text,
 	c.cur = text;
 	c.end = text + len;
 	if (len > PROFILE_MAX) {
-		seterr(err, errlen, "%s: larger than 1 MiB", name);
+		pw_seterr(err, errlen, "%s: larger than 1 MiB", name);
 		goto fail;
 	}
 	r = ini_parse_stream(read_line, &c, on_key, &c);
 	if (r > 0 && (c.err_line == 0 || r < c.err_line)) {
-		seterr(err, errlen, "%s:%d: syntax error", name, r);
+		pw_seterr(err, errlen, "%s:%d: syntax error", name, r);
 		goto fail;
 	}
 	if (c.err_line) {
-		seterr(err, errlen, "%s:%d: %s", name, c.err_line, c.msg);
+		pw_seterr(err, errlen, "%s:%d: %s", name, c.err_line, c.msg);
 		goto fail;
 	}
 	if (p->modules == NULL)
 		p->modules = calloc(1, sizeof(*p->modules));
 	if (r < 0 || p->modules == NULL) {
-		seterr(err, errlen, "%s: out of memory", name);
+		pw_seterr(err, errlen, "%s: out of memory", name);
 		goto fail;
 	}
 	return 0;
@@ -513,7 +501,7 @@ int pw_profile_parse(struct pw_profile *p, const char *name, const char *text,
 
 	if (copy == NULL) {
 		memset(p, 0, sizeof(*p));
-		seterr(err, errlen, "%s: out of memory", name);
+		pw_seterr(err, errlen, "%s: out of memory", name);
 		return -1;
 	}
 	memcpy(copy, text, len);
@@ -525,20 +513,20 @@ int pw_profile_parse(struct pw_profile *p, const char *name, const char *text,
 static int check_trust(const char *path, const struct stat *st, char *err, size_t errlen)
 {
 	if (!S_ISREG(st->st_mode)) {
-		seterr(err, errlen, "%s: not a regular file", path);
+		pw_seterr(err, errlen, "%s: not a regular file", path);
 		return -1;
 	}
 	if (st->st_uid != geteuid() && st->st_uid != 0) {
-		seterr(err, errlen, "%s: refusing a profile owned by uid %u", path,
+		pw_seterr(err, errlen, "%s: refusing a profile owned by uid %u", path,
 		       (unsigned)st->st_uid);
 		return -1;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		seterr(err, errlen, "%s: refusing a profile writable by group or others", path);
+		pw_seterr(err, errlen, "%s: refusing a profile writable by group or others", path);
 		return -1;
 	}
 	if (st->st_size > (off_t)PROFILE_MAX) {
-		seterr(err, errlen, "%s: larger than 1 MiB", path);
+		pw_seterr(err, errlen, "%s: larger than 1 MiB", path);
 		return -1;
 	}
 	return 0;
@@ -590,11 +578,11 @@ static int read_profile(const char *path, char **text, size_t *len, int *broken,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		pw_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0) {
-		seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+		pw_seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -605,9 +593,9 @@ static int read_profile(const char *path, char **text, size_t *len, int *broken,
 	}
 	if (r == 0 && (r = read_all(fd, (size_t)st.st_size, text, len)) < 0) {
 		if (errno == EFBIG)
-			seterr(err, errlen, "%s: larger than 1 MiB", path);
+			pw_seterr(err, errlen, "%s: larger than 1 MiB", path);
 		else
-			seterr(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+			pw_seterr(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 	}
 	close(fd);
 	return r;
@@ -630,7 +618,7 @@ int pw_profile_from_text(struct pw_profile *p, const char *path, int source,
 	p->source = source;
 	if ((p->path = strdup(path)) == NULL) {
 		pw_profile_free(p);
-		seterr(err, errlen, "%s: out of memory", path);
+		pw_seterr(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
 	return 0;

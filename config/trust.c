@@ -18,18 +18,6 @@
 #define STORE_HEADER "# pywarm trusted profiles: SHA-256 of the content, two spaces, absolute path\n"
 #define HINT_DIR     "hinted"           /* under the state directory */
 
-/* Format a message into a caller's error buffer, if there is one. */
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- SHA-256 (FIPS 180-4) ------------------------------------------------ */
 
@@ -134,11 +122,11 @@ static int data_dir(char *out, size_t outlen, char *err, size_t errlen)
 	else if (home != NULL && home[0] == '/')
 		n = snprintf(out, outlen, "%s/.local/share/pywarm", home);
 	else {
-		seterr(err, errlen, "trust store: neither XDG_DATA_HOME nor HOME is an absolute path");
+		pw_seterr(err, errlen, "trust store: neither XDG_DATA_HOME nor HOME is an absolute path");
 		return -1;
 	}
 	if (n < 0 || (size_t)n >= outlen) {
-		seterr(err, errlen, "trust store: path too long");
+		pw_seterr(err, errlen, "trust store: path too long");
 		return -1;
 	}
 	return 0;
@@ -152,7 +140,7 @@ int pw_trust_store_path(char *out, size_t outlen, char *err, size_t errlen)
 	if (data_dir(dir, sizeof(dir), err, errlen) < 0)
 		return -1;
 	if ((size_t)snprintf(out, outlen, "%s/" STORE_NAME, dir) >= outlen) {
-		seterr(err, errlen, "trust store: path too long");
+		pw_seterr(err, errlen, "trust store: path too long");
 		return -1;
 	}
 	return 0;
@@ -170,21 +158,21 @@ static int store_read(const char *store, char **text, char *err, size_t errlen)
 	if (fd < 0 && errno == ENOENT)
 		return (*text = calloc(1, 1)) ? 0 : -1;
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		seterr(err, errlen, "cannot read trust store %s: %s", store, strerror(errno));
+		pw_seterr(err, errlen, "cannot read trust store %s: %s", store, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)STORE_MAX ||
 	    (st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		seterr(err, errlen, "trust store %s: not a regular file of yours, closed to "
+		pw_seterr(err, errlen, "trust store %s: not a regular file of yours, closed to "
 		       "group and others, under 4 MiB; fix or remove it", store);
 		close(fd);
 		return -1;
 	}
 	if ((*text = malloc((size_t)st.st_size + 1)) == NULL) {
 		close(fd);
-		seterr(err, errlen, "trust store %s: out of memory", store);
+		pw_seterr(err, errlen, "trust store %s: out of memory", store);
 		return -1;
 	}
 	while (len < (size_t)st.st_size &&
@@ -223,7 +211,7 @@ static int store_walk(const char *store, const char *text, void *arg,
 		lineno++;
 		nl = strchr(line, '\n');
 		if (nl == NULL) {
-			seterr(err, errlen, "trust store %s:%d: corrupt (no newline at the end); "
+			pw_seterr(err, errlen, "trust store %s:%d: corrupt (no newline at the end); "
 			       "fix or remove it", store, lineno);
 			return -1;
 		}
@@ -231,7 +219,7 @@ static int store_walk(const char *store, const char *text, void *arg,
 		if (n == 0 || line[0] == '#')
 			continue;
 		if (!parse_entry(line, n, &path)) {
-			seterr(err, errlen, "trust store %s:%d: corrupt entry; fix or remove it",
+			pw_seterr(err, errlen, "trust store %s:%d: corrupt entry; fix or remove it",
 			       store, lineno);
 			return -1;
 		}
@@ -308,7 +296,7 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
 		char c = *s;
 		*s = '\0';
 		if (mkdir(buf, 0700) < 0 && errno != EEXIST) {
-			seterr(err, errlen, "cannot create %s: %s", buf, strerror(errno));
+			pw_seterr(err, errlen, "cannot create %s: %s", buf, strerror(errno));
 			return -1;
 		}
 		*s = c;
@@ -330,7 +318,7 @@ static int store_replace(const char *dir, const char *store, const char *data,
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", store, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || (w.out = fdopen(fd, "w")) == NULL) {
-		seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		pw_seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -340,15 +328,15 @@ static int store_replace(const char *dir, const char *store, const char *data,
 	if (r == 0 && add_hash != NULL)
 		fprintf(w.out, "%s  %s\n", add_hash, path);
 	if (r == 0 && (fflush(w.out) != 0 || fsync(fd) < 0)) {
-		seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		pw_seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
 		r = -1;
 	}
 	if (fclose(w.out) != 0 && r == 0) {
-		seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		pw_seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
 		r = -1;
 	}
 	if (r == 0 && rename(tmp, store) < 0) {
-		seterr(err, errlen, "cannot replace %s: %s", store, strerror(errno));
+		pw_seterr(err, errlen, "cannot replace %s: %s", store, strerror(errno));
 		r = -1;
 	}
 	if (r < 0) {
@@ -378,7 +366,7 @@ static int store_update(const char *path, const char *hash, int *dropped,
 	snprintf(lock, sizeof(lock), "%s.lock", store);
 	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (lfd < 0 || flock(lfd, LOCK_EX) < 0) {
-		seterr(err, errlen, "cannot lock %s: %s", lock, strerror(errno));
+		pw_seterr(err, errlen, "cannot lock %s: %s", lock, strerror(errno));
 		if (lfd >= 0)
 			close(lfd);
 		return -1;
@@ -396,7 +384,7 @@ int pw_trust_add(const char *path, const char *text, size_t len, char *err, size
 	char hash[65];
 
 	if (path[0] != '/' || strchr(path, '\n') != NULL) {
-		seterr(err, errlen, "%s: cannot trust a path that is relative or holds a newline", path);
+		pw_seterr(err, errlen, "%s: cannot trust a path that is relative or holds a newline", path);
 		return -1;
 	}
 	pw_sha256_hex(text, len, hash);

@@ -683,7 +683,12 @@ static int status_one(const struct zref *z, int first)
 	pid = alive > 0 ? lock_owner(z->lockpath) : 0;
 	if (alive > 0 && (e == ENOENT || e == ECONNREFUSED)) {
 		printf("%szygote %s\n", first ? "" : "\n", z->idhex);
-		row("pid", "%ld", (long)pid);
+		/* The lock's holder may not be known: never print 0, which a
+		 * script passing it to kill(1) would take as its own group. */
+		if (pid > 0)
+			row("pid", "%ld", (long)pid);
+		else
+			row("pid", "?");
 		row("state", "warming");
 		return 1;
 	}

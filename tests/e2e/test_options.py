@@ -266,7 +266,7 @@ def extra_zygotes(pw):
     pids = []
     for b in blocks:
         v = b.get("pid", "").split()
-        if v and v[0].isdigit() and int(v[0]) != pw.zygote_pid:
+        if v and v[0].isdigit() and int(v[0]) > 1 and int(v[0]) != pw.zygote_pid:
             pids.append(int(v[0]))
     return pids
 

@@ -51,9 +51,12 @@ def zygote_pid(res):
     return m.group(1) if m else None
 
 
-def test_edit_of_a_preloaded_module_is_seen_by_the_next_run(pw, wd):
+@pytest.mark.parametrize("prefork", [0, 2])
+def test_edit_of_a_preloaded_module_is_seen_by_the_next_run(pw, wd, prefork):
+    """Also with pre-forked children, which were forked before the edit."""
     lib = os.path.join(wd, "lib")
-    env = setup_project(pw, wd, "[preload]\nmodules = mymod\n[zygote]\nidle_timeout = 120\n",
+    env = setup_project(pw, wd, "[preload]\nmodules = mymod\n[zygote]\nidle_timeout = 120\n"
+                        f"prefork = {prefork}\n",
                         {"lib/mymod.py": "VALUE = 'v0'\n"}, {"PYTHONPATH": lib})
     prog = ["-c", "import mymod; print(mymod.VALUE)"]
     for i in range(1, 5):
