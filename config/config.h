@@ -55,6 +55,9 @@ int  pw_profile_load(struct pw_profile *p, const char *path, int source,
 int  pw_profile_parse(struct pw_profile *p, const char *name, const char *text,
                       size_t len, char *err, size_t errlen);
 void pw_profile_free(struct pw_profile *p);
+/* Copy at most 64 bytes of s[0..n) into buf for a message, unprintable
+ * bytes as '?'; returns buf. */
+const char *pw_show_token(char *buf, size_t buflen, const char *s, size_t n);
 const char *pw_profile_source_name(int source);
 
 /* printf into a caller's error buffer err[errlen], if there is one. */

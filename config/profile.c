@@ -78,6 +78,12 @@ static const char *show(char *buf, size_t buflen, const char *s, size_t n)
 	return buf;
 }
 
+/* The same quoting for the [sandbox] parser (sandbox.c). */
+const char *pw_show_token(char *buf, size_t buflen, const char *s, size_t n)
+{
+	return show(buf, buflen, s, n);
+}
+
 /* Printable name of a profile source. */
 const char *pw_profile_source_name(int source)
 {

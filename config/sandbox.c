@@ -17,7 +17,7 @@
 #include "config.h"
 #include "sandbox.h"
 
-#define TOKEN_SHOW 64            /* bytes of a bad token quoted in messages */
+#define TOKEN_SHOW 64            /* bytes of a bad token quoted in messages (profile.c) */
 #define SB_MAX_ITEMS 4096        /* deny names or paths; more is surely a mistake */
 
 /* One call a named policy denies. */
@@ -106,21 +106,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Copy at most TOKEN_SHOW bytes of s[0..n) for a message, unprintables as '?'. */
-static const char *show(char *buf, size_t buflen, const char *s, size_t n)
-{
-	size_t i;
-
-	if (n > TOKEN_SHOW)
-		n = TOKEN_SHOW;
-	if (n >= buflen)
-		n = buflen - 1;
-	for (i = 0; i < n; i++)
-		buf[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
-	buf[n] = '\0';
-	return buf;
-}
-
 /* Split off the next comma/whitespace-separated token of *v; its length, 0 at the end. */
 static size_t next_token(const char **v)
 {
@@ -167,7 +152,7 @@ static int parse_policies(const char *v, unsigned *bits, char *msg, size_t msgle
 		unsigned bit = policy_bit(v, n);
 		if (bit == 0) {
 			seterr(msg, msglen, "unknown sandbox policy '%s' (known: " POLICY_LIST ")",
-			       show(shown, sizeof(shown), v, n));
+			       pw_show_token(shown, sizeof(shown), v, n));
 			return -1;
 		}
 		*bits |= bit;
@@ -193,7 +178,7 @@ static int parse_deny(struct pw_sandbox *sb, const char *v, char *msg, size_t ms
 		if (name == NULL)
 			goto oom;
 		if (!known_syscall(name)) {
-			seterr(msg, msglen, "unknown system call '%s' in deny", show(shown, sizeof(shown), v, n));
+			seterr(msg, msglen, "unknown system call '%s' in deny", pw_show_token(shown, sizeof(shown), v, n));
 			free(name);
 			return -1;
 		}
@@ -247,7 +232,7 @@ static int parse_paths(struct pw_sandbox *sb, const char *v, int write, const ch
 		if (path == NULL) {
 			seterr(msg, msglen, v[0] == '/' ? "out of memory" :
 			       "relative path '%s' needs a profile file to be relative to",
-			       show(shown, sizeof(shown), v, n));
+			       pw_show_token(shown, sizeof(shown), v, n));
 			return -1;
 		}
 		if (sb->npaths >= SB_MAX_ITEMS ||
@@ -276,7 +261,7 @@ static int parse_word(const char *key, const char *v, const char *const *words,
 	for (int i = 0; words[i]; i++)
 		if (n == strlen(words[i]) && strncmp(v, words[i], n) == 0 && *rest == '\0')
 			return i;
-	seterr(msg, msglen, "invalid %s '%s' (one of: %s)", key, show(shown, sizeof(shown), v, strlen(v)), list);
+	seterr(msg, msglen, "invalid %s '%s' (one of: %s)", key, pw_show_token(shown, sizeof(shown), v, strlen(v)), list);
 	return -1;
 }
 
@@ -307,7 +292,7 @@ int pw_sandbox_key(struct pw_sandbox *sb, const char *key, const char *value,
 		sb->landlock_mode = i;
 		return 0;
 	}
-	seterr(msg, msglen, "unknown key '%s' in [sandbox]", show(shown, sizeof(shown), key, strlen(key)));
+	seterr(msg, msglen, "unknown key '%s' in [sandbox]", pw_show_token(shown, sizeof(shown), key, strlen(key)));
 	return -1;
 }
 

@@ -110,6 +110,15 @@ def start_zygote(pw, env, cwd):
     pw.ctl("start", "--wait", cwd=cwd, env=env, timeout=90)
 
 
+def profile_env(pw, wd, body, start=True):
+    """The environment of runs under a profile with this body (and its
+    zygote serving, unless start is false)."""
+    env = pw.make_env({"PYWARM_PROFILE": write_profile(wd, body)})
+    if start:
+        start_zygote(pw, env, wd)
+    return env
+
+
 def one_line_error(err):
     lines = err.decode(errors="replace").splitlines()
     assert len(lines) == 1 and lines[0].startswith("pywarm: "), f"expected one 'pywarm: ' line, got {err!r}"
@@ -198,9 +207,7 @@ def test_zygote_stays_unconfined(pw, wd):
 
 def test_deny_by_name(pw, wd):
     """deny = NAME: that call fails with EPERM, everything else works."""
-    ini = write_profile(wd, "[sandbox]\ndeny = mkdir, rmdir\n")
-    env = pw.make_env({"PYWARM_PROFILE": ini})
-    start_zygote(pw, env, wd)
+    env = profile_env(pw, wd, "[sandbox]\ndeny = mkdir, rmdir\n")
     prog = ("import errno, os, tempfile\n"
             "try:\n    os.mkdir('x')\nexcept PermissionError as e:\n    print('mkdir', errno.errorcode[e.errno])\n"
             "open('f', 'w').write('ok'); print(open('f').read())\n")
@@ -217,11 +224,8 @@ def test_deny_by_name(pw, wd):
 def test_kill_action(pw, wd, how):
     """action = kill: the program dies of SIGSYS at the denied call, and so
     does the launcher; what it printed before is there."""
-    ini = write_profile(wd, "[sandbox]\npolicy = default\naction = kill\n")
-    env = pw.make_env({"PYWARM_PROFILE": ini})
+    env = profile_env(pw, wd, "[sandbox]\npolicy = default\naction = kill\n", start=how == "warm")
     add = {"PYWARM_DISABLE": "1"} if how == "cold" else {}
-    if how == "warm":
-        start_zygote(pw, env, wd)
     prog = ("import ctypes, os, sys\nprint('before', flush=True)\n"
             "ctypes.CDLL(None).process_vm_readv(os.getpid(), None, 0, None, 0, 0)\nprint('after')\n")
     r = pw.run_pywarm(["-c", prog], cwd=wd, env=env, env_add=add, preexec=core_off)
@@ -232,9 +236,7 @@ def test_kill_action(pw, wd, how):
 
 def test_log_action_allows(pw, wd):
     """action = log: the call goes through (the kernel's audit log records it)."""
-    ini = write_profile(wd, "[sandbox]\npolicy = default\naction = log\n")
-    env = pw.make_env({"PYWARM_PROFILE": ini})
-    start_zygote(pw, env, wd)
+    env = profile_env(pw, wd, "[sandbox]\npolicy = default\naction = log\n")
     r = pw.run_pywarm(["-c", DENIED["default"]], cwd=wd, env=env)
     assert r.rc == 0 and b"not denied ENOTTY" in r.out and b"process_vm_readv 0" in r.out, r.describe()
     assert_warm(r)
@@ -244,9 +246,7 @@ def test_log_action_allows(pw, wd):
 def test_environment_cannot_loosen(pw, wd, value):
     """PYWARM_SANDBOX only adds: whatever it says, the profile's no-network
     stays (a value that is no policy name refuses the run instead)."""
-    ini = write_profile(wd, "[sandbox]\npolicy = no-network\n")
-    env = pw.make_env({"PYWARM_PROFILE": ini})
-    start_zygote(pw, env, wd)
+    env = profile_env(pw, wd, "[sandbox]\npolicy = no-network\n")
     r = pw.run_pywarm(["-c", DENIED["no-network"]], cwd=wd, env=env, env_add={"PYWARM_SANDBOX": value})
     if value in ("none", "no-network=off"):
         assert r.rc == 126 and r.out == b"", r.describe()
@@ -258,9 +258,7 @@ def test_environment_cannot_loosen(pw, wd, value):
 def test_environment_policy_denies_under_log(pw, wd):
     """action = log only logs the profile's own rules; a policy PYWARM_SANDBOX
     adds still denies."""
-    ini = write_profile(wd, "[sandbox]\npolicy = no-network\naction = log\n")
-    env = pw.make_env({"PYWARM_PROFILE": ini})
-    start_zygote(pw, env, wd)
+    env = profile_env(pw, wd, "[sandbox]\npolicy = no-network\naction = log\n")
     r = pw.run_pywarm(["-c", DENIED["no-network"] + DENIED["default"]], cwd=wd, env=env,
                       env_add={"PYWARM_SANDBOX": "default"})
     lines = r.out.decode().splitlines()
@@ -269,9 +267,7 @@ def test_environment_policy_denies_under_log(pw, wd):
 
 
 def test_environment_policies_add_up(pw, wd):
-    ini = write_profile(wd, "[sandbox]\npolicy = no-fork\n")
-    env = pw.make_env({"PYWARM_PROFILE": ini})
-    start_zygote(pw, env, wd)
+    env = profile_env(pw, wd, "[sandbox]\npolicy = no-fork\n")
     r = pw.run_pywarm(["-c", DENIED["no-network"] + DENIED["no-fork"]], cwd=wd, env=env,
                       env_add={"PYWARM_SANDBOX": "no-network"})
     lines = r.out.decode().splitlines()
