@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <linux/sched.h>
 #include <seccomp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,19 +92,6 @@ static const struct {
 static const char *const implicit_ro[] = { "/usr", "/lib", "/lib64", "/etc", NULL };
 static const char *const implicit_rw[] = { "/dev/null", NULL };
 
-/* Format a message into a caller's buffer, if there is one. */
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Split off the next comma/whitespace-separated token of *v; its length, 0 at the end. */
 static size_t next_token(const char **v)
 {
@@ -151,7 +137,7 @@ static int parse_policies(const char *v, unsigned *bits, char *msg, size_t msgle
 	while ((n = next_token(&v)) > 0) {
 		unsigned bit = policy_bit(v, n);
 		if (bit == 0) {
-			seterr(msg, msglen, "unknown sandbox policy '%s' (known: " POLICY_LIST ")",
+			pw_seterr(msg, msglen, "unknown sandbox policy '%s' (known: " POLICY_LIST ")",
 			       pw_show_token(shown, sizeof(shown), v, n));
 			return -1;
 		}
@@ -178,7 +164,8 @@ static int parse_deny(struct pw_sandbox *sb, const char *v, char *msg, size_t ms
 		if (name == NULL)
 			goto oom;
 		if (!known_syscall(name)) {
-			seterr(msg, msglen, "unknown system call '%s' in deny", pw_show_token(shown, sizeof(shown), v, n));
+			pw_seterr(msg, msglen, "unknown system call '%s' in deny",
+			          pw_show_token(shown, sizeof(shown), v, n));
 			free(name);
 			return -1;
 		}
@@ -194,7 +181,7 @@ static int parse_deny(struct pw_sandbox *sb, const char *v, char *msg, size_t ms
 	}
 	return 0;
 oom:
-	seterr(msg, msglen, "out of memory");
+	pw_seterr(msg, msglen, "out of memory");
 	return -1;
 }
 
@@ -230,7 +217,7 @@ static int parse_paths(struct pw_sandbox *sb, const char *v, int write, const ch
 	while ((n = next_token(&v)) > 0) {
 		char *path = abs_path(v, n, base);
 		if (path == NULL) {
-			seterr(msg, msglen, v[0] == '/' ? "out of memory" :
+			pw_seterr(msg, msglen, v[0] == '/' ? "out of memory" :
 			       "relative path '%s' needs a profile file to be relative to",
 			       pw_show_token(shown, sizeof(shown), v, n));
 			return -1;
@@ -238,7 +225,7 @@ static int parse_paths(struct pw_sandbox *sb, const char *v, int write, const ch
 		if (sb->npaths >= SB_MAX_ITEMS ||
 		    (np = realloc(sb->paths, (sb->npaths + 1) * sizeof(*np))) == NULL) {
 			free(path);
-			seterr(msg, msglen, "out of memory");
+			pw_seterr(msg, msglen, "out of memory");
 			return -1;
 		}
 		sb->paths = np;
@@ -261,7 +248,8 @@ static int parse_word(const char *key, const char *v, const char *const *words,
 	for (int i = 0; words[i]; i++)
 		if (n == strlen(words[i]) && strncmp(v, words[i], n) == 0 && *rest == '\0')
 			return i;
-	seterr(msg, msglen, "invalid %s '%s' (one of: %s)", key, pw_show_token(shown, sizeof(shown), v, strlen(v)), list);
+	pw_seterr(msg, msglen, "invalid %s '%s' (one of: %s)", key,
+	          pw_show_token(shown, sizeof(shown), v, strlen(v)), list);
 	return -1;
 }
 
@@ -292,7 +280,8 @@ int pw_sandbox_key(struct pw_sandbox *sb, const char *key, const char *value,
 		sb->landlock_mode = i;
 		return 0;
 	}
-	seterr(msg, msglen, "unknown key '%s' in [sandbox]", pw_show_token(shown, sizeof(shown), key, strlen(key)));
+	pw_seterr(msg, msglen, "unknown key '%s' in [sandbox]",
+	          pw_show_token(shown, sizeof(shown), key, strlen(key)));
 	return -1;
 }
 
@@ -302,7 +291,7 @@ int pw_sandbox_add_env(struct pw_sandbox *sb, const char *value, char *err, size
 	char msg[256];
 
 	if (parse_policies(value, &sb->env_policies, msg, sizeof(msg)) < 0) {
-		seterr(err, errlen, "PYWARM_SANDBOX: %s", msg);
+		pw_seterr(err, errlen, "PYWARM_SANDBOX: %s", msg);
 		return -1;
 	}
 	return 0;
