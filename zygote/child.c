@@ -271,8 +271,10 @@ void zchild_exit(struct zygote *z, int exitcode)
 		if (fd >= 0) {
 			struct znotice zn = { (int32_t)getpid(), ZN_EXIT, (exitcode & 0xff) << 8 };
 			zclose_others(&fd, 1);
-			if (write(fd, &zn, sizeof zn) < 0)
-				_exit(exitcode);
+			if (write(fd, &zn, sizeof zn) == (ssize_t)sizeof zn) {
+				close(fd);
+				zpool_learn(z);
+			}
 		}
 	}
 	_exit(exitcode);

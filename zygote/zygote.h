@@ -68,6 +68,7 @@ struct zygote {
 	char exe[PATH_MAX];       /* our binary, argv and first environment: */
 	char **argv, **envp;      /* what a successor is started with */
 	struct zchild *children;
+	struct ztouch *touch;     /* pages runs write, shared with children (pool.c) */
 	char lc_ctype[128];       /* LC_CTYPE python3's locale coercion set, or "" */
 	unsigned long long stack_cur;
 	int nzopts;               /* python3 options the interpreter started with */
@@ -124,6 +125,7 @@ struct zchild *zpool_take(struct zygote *z, int conn);
 void zpool_refill(struct zygote *z, long long now);
 int  zpool_timeout(struct zygote *z, long long now);
 void zpool_dismiss(struct zygote *z);
+void zpool_learn(struct zygote *z);
 
 /* sd.c: service manager protocols (socket activation, readiness, journal). */
 int  zsd_listen_fd(char *err, size_t errlen);
