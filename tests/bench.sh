@@ -6,6 +6,9 @@
 #   PYWARM_REAL_PYTHON  the interpreter pywarm stands in for
 #   PYWARM_BENCH_RUNS   timed runs per command (default 100)
 #   PYWARM_BENCH_WARMUP untimed runs per command before those (default 5)
+#   PYWARM_DEB_BUILDDIR a build against /usr/bin/python3 (with python3-pandas
+#                       installed) for the pandas rows; skipped if unset
+#   PYWARM_BENCH_RATE_N launches per client batch in the throughput run (default 400)
 #
 # Everything happens in a private temporary tree (socket, state and config
 # directories), with every PYTHON* and PYWARM_* variable removed, so that the
@@ -27,15 +30,18 @@ RUNS=${PYWARM_BENCH_RUNS:-100}
 WARMUP=${PYWARM_BENCH_WARMUP:-5}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCRIPT=$HERE/bench_stdlib.py
+PANDAS=$HERE/bench_pandas.py
+DB=${PYWARM_DEB_BUILDDIR:-}
+RATE_N=${PYWARM_BENCH_RATE_N:-400}
 REPORT_PY=/usr/bin/python3
 
 command -v hyperfine >/dev/null 2>&1 || die "hyperfine is not installed (apt-get install hyperfine)"
 [ -x "$REPORT_PY" ] || die "$REPORT_PY is needed to read hyperfine's results"
-case "$RUNS$WARMUP" in
+case "$RUNS$WARMUP$RATE_N" in
 *[!0-9]*) die "PYWARM_BENCH_RUNS and PYWARM_BENCH_WARMUP must be numbers" ;;
 esac
 # hyperfine -N splits command lines itself; single quotes protect the paths.
-case "$B$REAL$SCRIPT" in
+case "$B$REAL$SCRIPT$DB$PANDAS" in
 *"'"*) die "paths with a single quote are not supported" ;;
 esac
 
@@ -110,6 +116,42 @@ served=$((after - before))
 [ "$served" -ge "$want" ] ||
 	die "only $served of $want pywarm runs were served warm; the numbers above mix in cold runs"
 
+# Throughput: RATE_N launches of -c pass from 8 concurrent clients (xargs -P 8).
+seq "$RATE_N" >"$T/n-warm"
+seq "$((RATE_N / 8))" >"$T/n-cold"
+echo
+before=$(launches)
+hyperfine -N -w 1 -r 5 --export-json "$T/rate.json" \
+	-n "pywarm x$RATE_N, 8 clients" "xargs -a '$T/n-warm' -P 8 -n 1 '$B/pywarm' -c pass" \
+	-n "python3 x$((RATE_N / 8)), 8 clients" "xargs -a '$T/n-cold' -P 8 -n 1 '$REAL' -c pass"
+served_rate=$(($(launches) - before))
+[ "$served_rate" -ge $((6 * RATE_N)) ] ||
+	die "only $served_rate of $((6 * RATE_N)) concurrent pywarm runs were served warm"
+
+# pandas: a build against Debian's python3 and a profile that preloads pandas.
+pandas_rows=
+if [ -n "$DB" ] && [ -x "$DB/pywarm" ] && /usr/bin/python3 -c 'import pandas' 2>/dev/null; then
+	mkdir "$T/pandas"
+	# pandas imports more modules and fills caches on first use: the
+	# warmup script does that once in the zygote.
+	printf '[preload]\nmodules = pandas\nwarmup = %s\n' "$HERE/bench_pandas_warmup.py" >"$T/pandas/.pywarm.ini"
+	(cd "$T/pandas" && "$DB/pywarmctl" trust .pywarm.ini >/dev/null && "$DB/pywarmctl" start --wait >/dev/null) ||
+		{ show_log; die "the pandas zygote did not start"; }
+	cd "$T/pandas"
+	check_warm "$DB/pywarm" "$PANDAS"
+	echo
+	hyperfine -N -w 3 -r 30 --export-json "$T/pandas.json" \
+		-n "pywarm bench_pandas.py" "'$DB/pywarm' '$PANDAS'" \
+		-n "python3 bench_pandas.py" "/usr/bin/python3 '$PANDAS'"
+	"$DB/pywarm" "$PANDAS" --mem >"$T/mem-warm"
+	/usr/bin/python3 "$PANDAS" --mem >"$T/mem-cold"
+	"$DB/pywarmctl" stop >/dev/null
+	cd "$T"
+	pandas_rows="$T/pandas.json $T/mem-warm $T/mem-cold"
+else
+	echo "$me: no pandas rows: set PYWARM_DEB_BUILDDIR to a build against /usr/bin/python3 with python3-pandas installed" >&2
+fi
+
 cpu=$(sed -n 's/^\(model name\|Hardware\|cpu model\|Processor\)[[:space:]]*: *//p' /proc/cpuinfo | head -n 1)
 # shellcheck disable=SC1091
 os=$([ -r /etc/os-release ] && . /etc/os-release && echo "${PRETTY_NAME:-}") || os=
@@ -124,14 +166,20 @@ echo "- Interpreter: $REAL (Python $pyver)"
 echo "- $(hyperfine --version), $RUNS runs after $WARMUP warm-up runs per command;" \
 	"all $served pywarm runs not marked cold served warm"
 echo
-"$REPORT_PY" - "$T/startup.json" "$T/stdlib.json" "$T/sandbox.json" <<'EOF'
+"$REPORT_PY" - "$RATE_N" "$T/startup.json" "$T/stdlib.json" "$T/sandbox.json" "$T/rate.json" $pandas_rows <<'EOF'
 import json
 import statistics
 import sys
 
+rate_n = int(sys.argv[1])
 rows = {}
 order = []
-for path in sys.argv[1:]:
+mem = {}
+for path in sys.argv[2:]:
+    if path.endswith(("mem-warm", "mem-cold")):
+        with open(path) as f:
+            mem[path[-4:]] = dict(kv.split("=") for kv in f.read().split())
+        continue
     with open(path) as f:
         for r in json.load(f)["results"]:
             ms = [t * 1000 for t in r["times"]]
@@ -165,4 +213,27 @@ for kind in ("", "cold "):
     confined = med(f"{kind}pywarm -c pass (PYWARM_SANDBOX=default)")
     print(f"| {'cold' if kind else 'warm'} run: filter built and loaded per launch "
           f"| {confined - plain:+.2f} ms |")
+
+# The figures pywarm is held to, measured here.
+def line(figure, target, value, ok):
+    print(f"| {figure} | {target} | {value} | {'yes' if ok else '**no**'} |")
+
+
+print()
+print("| Figure | Target | Measured | Met |")
+print("|---|---|---:|---|")
+r = med("pywarm -c pass") / med("/bin/true")
+line("`pywarm -c pass` / `/bin/true`", "at most 2×", f"{r:.1f}×", r <= 2)
+r = med("python3 -c pass") / med("pywarm -c pass")
+line("`python3 -c pass` / `pywarm -c pass`", "at least 10×", f"{r:.1f}×", r >= 10)
+if "pywarm bench_pandas.py" in rows:
+    r = med("python3 bench_pandas.py") / med("pywarm bench_pandas.py")
+    line("pandas script, cold / warm (`/usr/bin/python3` build)", "at least 100×", f"{r:.0f}×", r >= 100)
+    warm, cold = int(mem["warm"]["private_kb"]), int(mem["cold"]["rss_kb"])
+    line("private memory of the warm pandas child / RSS of the cold one", "under 5%",
+         f"{warm / 1024:.1f} / {cold / 1024:.1f} MiB = {100 * warm / cold:.1f}%", warm < 0.05 * cold)
+warm_rate = rate_n / (med(f"pywarm x{rate_n}, 8 clients") / 1000)
+cold_rate = (rate_n // 8) / (med(f"python3 x{rate_n // 8}, 8 clients") / 1000)
+line("launches/s, 8 concurrent clients, `-c pass`, warm / cold", "at least 8×",
+     f"{warm_rate:.0f} / {cold_rate:.0f} = {warm_rate / cold_rate:.1f}×", warm_rate >= 8 * cold_rate)
 EOF
