@@ -2,4 +2,5 @@
 
 import pandas as pd
 
+pd.Series([1, 2, 3]).sum()
 pd.DataFrame({"x": range(10), "y": [i % 3 for i in range(10)]}).groupby("y")["x"].sum()
