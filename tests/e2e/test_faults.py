@@ -5,22 +5,16 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import (PYWARM, PYWARMCTL, REAL, ZYGOTE_BIN, _read, assert_same, assert_warm,
-                      needs_pywarm, parse_trace, proc_alive)
-from test_otheruid import temp_user, zygote_log
+from conftest import (PYWARM, PYWARMCTL, _read, assert_same, assert_warm, needs_pywarm,
+                      proc_alive)
+from test_otheruid import temp_user, zygote_children, zygote_log
 from test_robust import fd_count, quick_warm_check, zygote_socket
 
 SLOW = "import sys, time; print('start', sys.argv[1], flush=True); time.sleep(float(sys.argv[2])); print('end', sys.argv[1])"
-
-
-def zygote_children(zpid):
-    with open(f"/proc/{zpid}/task/{zpid}/children") as f:
-        return [int(p) for p in f.read().split()]
 
 
 def settle(zpid, fds, kids, timeout=10.0):

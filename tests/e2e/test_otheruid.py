@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from conftest import needs_pywarm, proc_alive
-from test_robust import MSG_STATUS, quick_warm_check, zygote_socket
+from test_robust import quick_warm_check, zygote_socket
 
 # Runs as the other user: connect, send a request, print what came back.
 PROBE = textwrap.dedent("""\
@@ -99,7 +99,7 @@ def probe(user, path, kind):
 
 def zygote_children(zpid):
     with open(f"/proc/{zpid}/task/{zpid}/children") as f:
-        return set(f.read().split())
+        return [int(p) for p in f.read().split()]
 
 
 def zygote_log(pw):
@@ -122,7 +122,7 @@ def test_other_user_is_refused(pw, wd):
             "another user could connect through the 0700 socket directory"
         # With the directory and socket opened up, the peer-credential check
         # is what refuses it: no status, no launch, no fork.
-        before = zygote_children(zpid)
+        before = set(zygote_children(zpid))
         opened = [(d, 0o711) for d in dirs_below(pw.tmp, path)] + [(path, 0o777)]
         with modes(opened):
             for kind in ("status", "launch"):
@@ -131,9 +131,9 @@ def test_other_user_is_refused(pw, wd):
                 assert got in ("reply closed", "error 104", "closed-on-send 32", "closed-on-send 104"), \
                     f"the zygote answered a {kind} request of uid {user.pw_uid}: {got}"
         deadline = time.monotonic() + 5
-        while not zygote_children(zpid) <= before and time.monotonic() < deadline:
+        while not set(zygote_children(zpid)) <= before and time.monotonic() < deadline:
             time.sleep(0.05)
-        new = zygote_children(zpid) - before
+        new = set(zygote_children(zpid)) - before
         assert not new, f"the zygote forked {sorted(new)} for a client of another uid"
         assert f"refused a client of uid {user.pw_uid}" in zygote_log(pw)
     assert proc_alive(zpid)

@@ -2,7 +2,6 @@
 
 import fcntl
 import os
-import re
 import subprocess
 import time
 
@@ -10,11 +9,7 @@ import pytest
 
 from conftest import (PYWARM, assert_same, assert_warm, needs_pywarm, parse_trace, proc_alive,
                       write_files, _read)
-
-
-def zygote_children(zpid):
-    with open(f"/proc/{zpid}/task/{zpid}/children") as f:
-        return [int(p) for p in f.read().split()]
+from test_otheruid import zygote_children
 
 
 def idle_children(zpid, want, timeout=5.0):
