@@ -81,6 +81,7 @@ check_warm() {
 	fi
 }
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 "$B/pywarmctl" start --wait || { show_log; die "the zygote did not start"; }
 check_warm "$B/pywarm" -c pass
 check_warm "$B/pywarm" "$SCRIPT"
@@ -162,6 +163,7 @@ echo "## Numbers"
 echo
 echo "- CPU: ${cpu:-unknown} ($(nproc) CPUs online)"
 echo "- Kernel: $(uname -srm)${os:+, $os}"
+echo "- Load average (1, 5, 15 min) at the start: $load0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- Interpreter: $REAL (Python $pyver)"
 echo "- $(hyperfine --version), $RUNS runs after $WARMUP warm-up runs per command;" \
 	"all $served pywarm runs not marked cold served warm"
