@@ -105,22 +105,14 @@ def run_one(env, cwd, wl):
     return kind, (f"{args[:3]!r}: {problem}" if problem else None)
 
 
-def zygote_pid(env, cwd):
+def status_number(env, cwd, key):
+    """The first number on pywarmctl status's `key` line, or None."""
     out = subprocess.run([PYWARMCTL, "status"], env=env, cwd=cwd, capture_output=True, text=True).stdout
     for line in out.splitlines():
         parts = line.split()
-        if parts[:1] == ["pid"]:
+        if parts[:1] == [key] and len(parts) > 1 and parts[1].isdigit():
             return int(parts[1])
     return None
-
-
-def served(env, cwd):
-    out = subprocess.run([PYWARMCTL, "status"], env=env, cwd=cwd, capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        parts = line.split()
-        if parts[:1] == ["launches"]:
-            return int(parts[1])
-    return 0
 
 
 def snapshot(zpid):
@@ -191,7 +183,7 @@ def run_many(env, cwd, wls, clients, counts, failures):
 
 def stress(o, rng, seed, env, cwd):
     subprocess.run([PYWARMCTL, "start", "--wait"], env=env, cwd=cwd, check=True, capture_output=True)
-    zpid = zygote_pid(env, cwd)
+    zpid = status_number(env, cwd, "pid")
     if zpid is None:
         print("stress.py: no zygote pid in pywarmctl status", file=sys.stderr)
         return 1
@@ -200,11 +192,11 @@ def stress(o, rng, seed, env, cwd):
     run_many(env, cwd, [workload(rng, -i, cwd) for i in range(2 * o.clients)], o.clients, {}, failures)
     time.sleep(0.5)
     base = settle(zpid, snapshot(zpid), 5)
-    before = served(env, cwd)
+    before = status_number(env, cwd, "launches") or 0
     t0 = time.monotonic()
     run_many(env, cwd, [workload(rng, i, cwd) for i in range(o.launches)], o.clients, counts, failures)
     elapsed = time.monotonic() - t0
-    warm = served(env, cwd) - before
+    warm = (status_number(env, cwd, "launches") or 0) - before
     after = settle(zpid, base)
     mix = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     print(f"stress: {o.launches} launches from {o.clients} clients in {elapsed:.1f}s "
