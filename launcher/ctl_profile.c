@@ -83,7 +83,7 @@ static int find_here(char cwd[PATH_MAX], char **path, int *source)
 }
 
 /* Why this profile applies, in words. */
-static void print_why(int source, const char *path, const char *cwd)
+static void print_why(int source, const char *cwd)
 {
 	switch (source) {
 	case PW_SRC_ENV:
@@ -99,7 +99,6 @@ static void print_why(int source, const char *path, const char *cwd)
 		line("why", "no PYWARM_PROFILE, no %s in %s or above, no user profile",
 		     PW_PROFILE_FILE, cwd);
 	}
-	(void)path;
 }
 
 /* Trust state of a project profile's bytes as a word; -1 on a store error (said). */
@@ -144,7 +143,7 @@ int ctl_which(int argc, char **argv)
 		return EXIT_FAIL;
 	printf("profile %s\n", path ? path : "(built-in)");
 	line("source", "%s", pw_profile_source_name(source));
-	print_why(source, path, cwd);
+	print_why(source, cwd);
 	if (source == PW_SRC_PROJECT) {
 		if (pw_profile_read(path, &text, &len, err, sizeof(err)) < 0) {
 			pw_warn("%s", err);

@@ -134,11 +134,16 @@ static void save_origin(struct zygote *z, char **argv)
 	size_t n = 0;
 	ssize_t len = readlink("/proc/self/exe", z->exe, sizeof z->exe - 1);
 
+	const char *r = getenv(PW_RESPAWN_ENV);
+
 	z->exe[len > 0 ? len : 0] = '\0';
 	z->argv = argv;
+	z->respawns = r ? atoi(r) : 0;
+	unsetenv(PW_RESPAWN_ENV);
 	while (environ[n])
 		n++;
-	if ((z->envp = malloc((n + 1) * sizeof(*z->envp))) != NULL)
+	/* One slot more: zwatch_successor() adds PW_RESPAWN_ENV. */
+	if ((z->envp = malloc((n + 2) * sizeof(*z->envp))) != NULL)
 		memcpy(z->envp, environ, (n + 1) * sizeof(*z->envp));
 }
 
@@ -249,8 +254,13 @@ int main(int argc, char **argv)
 		return 1;
 	char why[PATH_MAX + 64];
 	if (zwatch_finish(&z, why, sizeof why) < 0) {
-		zlog(&z, "not serving: %s; starting afresh", why);
 		zwarm_done(&z);
+		if (z.respawns >= PW_RESPAWN_MAX) {
+			zlog(&z, "not serving: %s; files keep changing while a zygote warms, "
+			     "so no other is started now", why);
+			_exit(0);
+		}
+		zlog(&z, "not serving: %s; starting afresh", why);
 		zwatch_successor(&z, 1);
 		_exit(0);
 	}

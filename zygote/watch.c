@@ -17,6 +17,7 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -448,20 +449,36 @@ const char *zwatch_stale(const struct zygote *z)
 	return NULL;
 }
 
+/* Does /proc/locks list an exclusive flock on the inode st names?  Read
+ * rather than probed with flock(LOCK_SH): a probe could make the
+ * successor's own LOCK_EX|LOCK_NB fail. */
+static int lock_taken(const struct stat *st)
+{
+	char line[256], kind[16], mode[16];
+	unsigned int maj, min;
+	unsigned long long ino;
+	int found = 0;
+	FILE *f = fopen("/proc/locks", "re");
+
+	while (f && !found && fgets(line, sizeof line, f))
+		found = !strstr(line, "->") &&
+		        sscanf(line, "%*s %15s %*s %15s %*d %x:%x:%llu", kind, mode, &maj, &min,
+		               &ino) == 5 &&
+		        strcmp(kind, "FLOCK") == 0 && strcmp(mode, "WRITE") == 0 &&
+		        maj == major(st->st_dev) && min == minor(st->st_dev) &&
+		        ino == (unsigned long long)st->st_ino;
+	if (f)
+		fclose(f);
+	return found;
+}
+
 /* Wait (up to 5 s) until someone holds our lock file: the successor. */
-static void wait_for_successor(struct zygote *z)
+static void wait_for_successor(const struct stat *st)
 {
 	long long end = znow_us() + 5000000;
-	int fd = open(z->lockpath, O_RDONLY | O_CLOEXEC);
 
-	while (fd >= 0 && znow_us() < end) {
-		if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
-			break;
-		flock(fd, LOCK_UN);
+	while (znow_us() < end && !lock_taken(st))
 		usleep(10000);
-	}
-	if (fd >= 0)
-		close(fd);
 }
 
 /* A stale zygote gives up its identity at once (socket gone, lock
@@ -471,10 +488,15 @@ static void wait_for_successor(struct zygote *z)
  * (pywarmctl start --wait) never sees the identity without a zygote. */
 void zwatch_successor(struct zygote *z, int wait)
 {
+	static char respawns[64];
+	struct stat st = { 0 };
 	sigset_t none;
+	size_t n;
 	pid_t pid;
 
 	if (z->lockfd >= 0) {
+		if (fstat(z->lockfd, &st) < 0)
+			wait = 0;
 		close(z->lockfd);
 		z->lockfd = -1;
 	}
@@ -485,8 +507,8 @@ void zwatch_successor(struct zygote *z, int wait)
 		if (pid > 0)
 			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 				;
-		if (pid > 0 && wait)
-			wait_for_successor(z);
+		if (pid > 0 && wait && st.st_ino)
+			wait_for_successor(&st);
 		return;
 	}
 	/* The middle process: a new session, then the successor, then go. */
@@ -496,6 +518,16 @@ void zwatch_successor(struct zygote *z, int wait)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	close_range(3, ~0U, 0);
+	/* Count successors that found files changing while they warmed, so a
+	 * module that rewrites a watched file at import cannot start zygotes
+	 * forever; one that served starts the count again. */
+	snprintf(respawns, sizeof respawns, PW_RESPAWN_ENV "=%d", wait ? z->respawns + 1 : 1);
+	for (n = 0; z->envp && z->envp[n]; n++)
+		;
+	if (z->envp) {
+		z->envp[n] = respawns;
+		z->envp[n + 1] = NULL;
+	}
 	execve(z->exe, z->argv, z->envp);
 	_exit(127);
 }

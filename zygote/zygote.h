@@ -67,6 +67,7 @@ struct zygote {
 	struct zwatch *watch;     /* watch.c: change detection */
 	char exe[PATH_MAX];       /* our binary, argv and first environment: */
 	char **argv, **envp;      /* what a successor is started with */
+	int respawns;             /* successors in a row that found files changing */
 	struct zchild *children;
 	struct ztouch *touch;     /* pages runs write, shared with children (pool.c) */
 	char lc_ctype[128];       /* LC_CTYPE python3's locale coercion set, or "" */
@@ -107,6 +108,8 @@ int  zrepl_loop(void);
 void zrepl_inspect(int run_code, int *exitcode);
 
 /* watch.c: retire on any change to the files behind the zygote's state. */
+#define PW_RESPAWN_ENV "PYWARM_ZYGOTE_RESPAWNS"   /* successor count, zygote to zygote */
+#define PW_RESPAWN_MAX 3      /* successors that found files changing during warm-up */
 void zwatch_begin(struct zygote *z);
 int  zwatch_finish(struct zygote *z, char *why, size_t len);
 int  zwatch_fd(const struct zygote *z);

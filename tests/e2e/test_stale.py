@@ -190,3 +190,29 @@ def test_fresh_zygote_warms_after_retirement(pw, wd):
     r = pw.run_pywarm(prog, cwd=wd, env=env)
     assert_warm(r)
     assert r.out == b"22\n", r.describe()
+
+
+def test_module_rewriting_a_watched_file_at_import_does_not_loop(pw, wd):
+    """A preloaded module that rewrites its own file when imported makes every
+    warm-up stale: a few successors try, then none, and runs are cold and
+    correct."""
+    lib = os.path.join(wd, "lib")
+    files = {"lib/selfwriter.py": "with open(__file__, 'a') as f:\n    f.write('#\\n')\n"}
+    write_files(wd, dict(files, **{".pywarm.ini": "[preload]\nmodules = selfwriter\n"}))
+    pw.trust(wd)
+    env = pw.make_env(dict(BASE_ENV, PYTHONPATH=lib))
+    p = pw.ctl("start", "--wait", "--timeout", "60", cwd=wd, env=env, check=False)
+    assert p.returncode == 1, p
+    ident = re.search(r"zygote ([0-9a-f]{16})", (p.stdout + p.stderr).decode()).group(1)
+    log = os.path.join(pw.state_dir, "pywarm", ident + ".log")
+    end = time.monotonic() + 30
+    while time.monotonic() < end and "files keep changing" not in open(log).read():
+        time.sleep(0.1)
+    text = open(log).read()
+    assert "files keep changing" in text, text
+    assert text.count("not serving:") == 4, text
+    real, pyw = pw.run_both(["-c", "import selfwriter; print(open(selfwriter.__file__).read().count('#'))"],
+                            cwd=wd, env=env)
+    # (The zygotes this cold run starts append too, so only the order is known.)
+    assert real.rc == pyw.rc == 0 and int(pyw.out) > int(real.out) >= 5, pyw.describe()
+    assert pyw.warm is False, pyw.describe()
