@@ -44,9 +44,8 @@ def write(path, text):
         f.write(text)
 
 
-def zygote_pid(res):
-    """The zygote a warm run came from: the parent of its child, from the log line
-    of `pywarmctl status`... simpler: the identity and the pid in the trace."""
+def identity_of(res):
+    """The zygote identity a traced run resolved ("identity <hex>" in its trace)."""
     m = re.search(r"identity ([0-9a-f]{16})", res.trace)
     return m.group(1) if m else None
 
@@ -153,12 +152,12 @@ def test_profile_edit_switches_zygotes_and_retires_the_old(pw, wd):
     pw.ctl("start", "--wait", cwd=wd, env=env, timeout=90)
     prog = ["-c", "import sys; print('csv' in sys.modules)"]
     r = warm_run(pw, prog, wd, env)
-    old_id = zygote_pid(r)
+    old_id = identity_of(r)
     blocks, _ = pw.status_blocks(env=env)
     old_pid = [int(b["pid"]) for b in blocks if old_id in b[""]][0]
     write(ini, "[preload]\nmodules = json, csv\n[zygote]\nidle_timeout = 120\n")
     r = pw.run_pywarm(prog, cwd=wd, env=env)
-    assert zygote_pid(r) != old_id and r.warm is False, r.describe()
+    assert identity_of(r) != old_id and r.warm is False, r.describe()
     end = time.monotonic() + 30
     while proc_alive(old_pid) and time.monotonic() < end:
         time.sleep(0.05)
@@ -174,7 +173,7 @@ def test_fresh_zygote_warms_after_retirement(pw, wd):
                         {"lib/mymod.py": "VALUE = 1\n"}, {"PYTHONPATH": lib})
     prog = ["-c", "import mymod; print(mymod.VALUE)"]
     r = warm_run(pw, prog, wd, env)
-    ident = zygote_pid(r)
+    ident = identity_of(r)
     blocks, _ = pw.status_blocks(env=env)
     old_pid = [int(b["pid"]) for b in blocks if ident in b[""]][0]
     write(os.path.join(lib, "mymod.py"), "VALUE = 22\n")
