@@ -6,6 +6,8 @@
 
 import fcntl
 import os
+import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -894,3 +896,113 @@ def test_interactive_flag_without_tty(pw, wd):
     """-i with a piped stdin reads the rest of stdin as a REPL (cold or warm)."""
     real, pyw = pw.run_both(["-i", "-c", "x = 6"], cwd=wd, input=b"print(x * 7)\n1/0\n")
     assert_same(real, pyw)
+
+
+# ---------------------------------------------------------------- children and stdlib tools
+
+MP_PROG = textwrap.dedent("""\
+    import multiprocessing as mp, os, sys
+    def square(x):
+        return x * x, sys.flags.optimize, __name__
+    def child(q):
+        q.put((os.getppid() != 0, sys.argv[:1], sorted(k for k in os.environ if k.startswith("MPX"))))
+    if __name__ == "__main__":
+        mp.set_start_method(sys.argv[1])
+        with mp.Pool(2) as pool:
+            print(pool.map(square, range(5)))
+        q = mp.Queue()
+        p = mp.Process(target=child, args=(q,))
+        p.start()
+        print(q.get())
+        p.join()
+        print("exitcode", p.exitcode, mp.get_start_method())
+""")
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_multiprocessing_start_methods(pw, wd, method):
+    write_files(wd, {"mp.py": MP_PROG})
+    real, pyw = pw.run_both(["mp.py", method], cwd=wd, env_add={"MPX_A": "1"})
+    assert_same(real, pyw)
+    assert_warm(pyw)
+    assert b"exitcode 0" in pyw.out
+
+
+def test_subprocess_of_sys_executable(pw, wd):
+    prog = textwrap.dedent("""\
+        import subprocess, sys
+        out = subprocess.run([sys.executable, "-c", "import sys; print(sys.argv, sys.flags.optimize)", "x"],
+                             capture_output=True, text=True)
+        print(out.returncode, out.stdout, out.stderr)
+        flags = subprocess._args_from_interpreter_flags()
+        print(flags)
+        print(subprocess.run([sys.executable, *flags, "-c", "import sys; print(sys.flags.dont_write_bytecode)"],
+                             capture_output=True, text=True).stdout)
+    """)
+    real, pyw = pw.run_both(["-B", "-c", prog], cwd=wd)
+    assert_same(real, pyw)
+    assert_warm(pyw)
+
+
+STDLIB_TOOLS = {
+    "json.tool": (["-m", "json.tool", "--sort-keys"], b'{"b": [1, 2], "a": {"c": null}}'),
+    "json.tool-bad": (["-m", "json.tool"], b'{"b": '),
+    "zipfile-create-list": (["-c", "import subprocess, sys; subprocess.run([sys.executable, '-m', 'zipfile', "
+                             "'-c', 'z.zip', 'a.txt']); print(open('z.zip','rb').read()[:2])"], None),
+    "zipfile-list": (["-m", "zipfile", "-l", "{w}/t.zip"], None),
+    "zipfile-test": (["-m", "zipfile", "-t", "{w}/t.zip"], None),
+    "unittest": (["-m", "unittest", "-v", "t_mod"], None),
+    "unittest-failing": (["-m", "unittest", "t_fail"], None),
+    "venv": (["-m", "venv", "--without-pip", "v"], None),
+    "platform": (["-m", "platform"], None),
+    "base64": (["-m", "base64", "-e"], b"hello bytes"),
+    "calendar": (["-m", "calendar", "2024", "2"], None),
+    "pip-version": (["-m", "pip", "--version"], None),
+}
+
+
+@pytest.mark.parametrize("case", list(STDLIB_TOOLS))
+def test_stdlib_tool(pw, wd, case):
+    import zipfile
+    args, stdin = STDLIB_TOOLS[case]
+    write_files(wd, {"a.txt": "alpha\n",
+                     "t_mod.py": "import unittest\nclass T(unittest.TestCase):\n"
+                                 "    def test_a(self):\n        self.assertEqual(1, 1)\n"
+                                 "    def test_b(self):\n        self.assertTrue(True)\n",
+                     "t_fail.py": "import unittest\nclass T(unittest.TestCase):\n"
+                                  "    def test_x(self):\n        self.assertEqual(1, 2)\n"})
+    with zipfile.ZipFile(os.path.join(wd, "t.zip"), "w") as z:
+        z.writestr(zipfile.ZipInfo("x/y.txt", (2020, 1, 1, 0, 0, 0)), "data")
+    args = [a.replace("{w}", wd) for a in args]
+
+    def side_dir(side):
+        d = os.path.join(wd, side)
+        os.makedirs(d, exist_ok=True)
+        for f in ("a.txt", "t_mod.py", "t_fail.py"):
+            shutil.copy(os.path.join(wd, f), d)
+        return {"cwd": d}
+    real, pyw = pw.run_both(args, input=stdin, per_side=side_dir)
+    if case == "unittest" or case == "unittest-failing":
+        # the timing line ("Ran 2 tests in 0.000s") varies between any two runs
+        # and the program's own path names the side's directory
+        real.err = re.sub(rb"in \d+\.\d+s", b"in Ts", real.err).replace(b"/real/", b"/SIDE/")
+        pyw.err = re.sub(rb"in \d+\.\d+s", b"in Ts", pyw.err).replace(b"/pywarm/", b"/SIDE/")
+    assert_same(real, pyw)
+    assert_warm(pyw)
+    if case == "venv":
+        for side in ("real", "pywarm"):
+            cfg = open(os.path.join(wd, side, "v", "pyvenv.cfg")).read()
+            assert "home = " in cfg and "include-system-site-packages = false" in cfg, cfg
+        assert sorted(os.listdir(os.path.join(wd, "real", "v", "bin"))) == \
+            sorted(os.listdir(os.path.join(wd, "pywarm", "v", "bin")))
+
+
+def test_large_output_and_input_round_trip(pw, wd):
+    """Tens of megabytes through stdin and stdout, hashed on both sides."""
+    data = os.urandom(1 << 20) * 24
+    prog = ("import sys, hashlib; d = sys.stdin.buffer.read(); "
+            "sys.stdout.buffer.write(d[::-1]); sys.stderr.write(hashlib.sha256(d).hexdigest())")
+    real, pyw = pw.run_both(["-c", prog], cwd=wd, input=data)
+    assert_same(real, pyw)
+    assert_warm(pyw)
+    assert len(pyw.out) == len(data)
