@@ -90,6 +90,27 @@ def _caches():
         mods["platform"]._uname_cache = None
 
 
+def _user_site_present():
+    """Did site find the user site-packages directory, or would it now?
+    None when site does not look for it (-s, -S, -I, PYTHONNOUSERSITE)."""
+    site = _sys.modules.get("site")
+    if site is None or not getattr(site, "ENABLE_USER_SITE", False) or not site.USER_SITE:
+        return None
+    return _os.path.isdir(site.USER_SITE)
+
+
+# site adds the user site-packages directory to sys.path only if it exists
+# when python3 starts; the zygote looked once, at its own start.
+_USER_SITE_AT_START = _user_site_present()
+
+
+def _check_user_site():
+    """Refuse the run (it goes cold) if that directory appeared or went away."""
+    if _user_site_present() != _USER_SITE_AT_START:
+        raise RuntimeError("the user site-packages directory appeared or went away "
+                           "since the zygote started")
+
+
 def _fresh_main():
     """A new __main__, as add_main_module() makes it at start-up.
 
@@ -112,6 +133,7 @@ def setup(argv, orig_argv, environ, ignored, buffered):
     buffered: False under -u (the zygote's own streams say whether
     PYTHONUNBUFFERED was set when it started)."""
     buffered = buffered and _BUFFERED
+    _check_user_site()
     _fresh_main()
     _environ(environ)
     _sys.argv = [_os.fsdecode(a) for a in argv]

@@ -387,3 +387,22 @@ def test_pycache_prefix_writes_there(pw, wd, stop_extra):
         assert bool(found) == expect, found
         for f in found:
             os.unlink(f)
+
+
+def test_user_site_created_after_zygote_start(pw, wd, stop_extra):
+    """site puts ~/.local/lib/pythonX.Y/site-packages on sys.path only if it
+    exists at start-up: created after the zygote started, runs must see it
+    as python3 does (pywarm runs them cold)."""
+    env = {"HOME": os.path.join(wd, "home")}
+    prog = "import sys, site; print(site.USER_SITE); print(site.USER_SITE in sys.path, sys.path)"
+    _files(wd)
+    warm_up(pw, [], env, wd)
+    real, pyw = pw.run_both(["-c", prog], cwd=wd, env_add=env)
+    assert_same(real, pyw)
+    assert_warm(pyw)
+    user_site = real.out.decode().splitlines()[0]
+    assert user_site.startswith(env["HOME"]) and real.out.splitlines()[1].startswith(b"False")
+    os.makedirs(user_site)
+    real, pyw = pw.run_both(["-c", prog], cwd=wd, env_add=env)
+    assert_same(real, pyw)
+    assert real.out.splitlines()[1].startswith(b"True")
