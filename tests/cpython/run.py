@@ -88,6 +88,11 @@ def main():
     for d in ("run", "state", "config", "home", "cwd-real", "cwd-pywarm"):
         os.makedirs(os.path.join(tmp, d), mode=0o700)
     env = env_for(tmp)
+    # test_site creates the user site-packages directory; made first, it is
+    # there for both interpreters and the zygote alike.
+    user_site = subprocess.run([real, "-c", "import site; print(site.USER_SITE)"], env=env,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    os.makedirs(user_site, exist_ok=True)
     subprocess.run([ctl, "start", "--wait"], env=env, cwd=tmp, check=True)
     t_start = time.monotonic()
     results = {}
