@@ -44,6 +44,7 @@ CTL_SRC      := launcher/ctl.c launcher/ctl_profile.c launcher/ctl_shell.c launc
                 launcher/ctl_sandbox.c
 ZYGOTE_SRC   := zygote/main.c zygote/listen.c zygote/child.c zygote/py.c zygote/log.c \
                 zygote/warm.c zygote/sd.c zygote/repl.c zygote/watch.c launcher/args.c zygote/sandbox.c
+ZYGOTE_SRC   += zygote/tty.c
 ZYGOTE_SRC   += zygote/pool.c
 
 OBJ = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))

@@ -43,6 +43,7 @@ struct run {
 	int via_default;            /* sock leads to the socket-activated default zygote */
 	sigset_t saved_mask;
 	int tty_fd;                 /* a terminal among fds 0-2, or -1 */
+	int ctty;                   /* our controlling terminal, or -1 */
 	struct termios tty_saved;
 	pid_t child;
 	const char *exe;            /* the interpreter a cold run executes */
@@ -528,6 +529,9 @@ int main(int argc, char **argv)
 		run_cold(&r, "no zygote serves this profile yet");
 	pw_sig_block(&r.saved_mask);
 	save_tty(&r);
+	/* Held for the run: the child reopens it when the program opens
+	 * /dev/tty, which it cannot itself (it has no controlling terminal). */
+	r.ctty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	pw_debug("connected to %s", r.via_default ? r.target.defpath : r.target.sockpath);
 	if (send_launch(&r, &r.saved_mask) < 0) {
 		pw_sig_unblock(&r.saved_mask);

@@ -302,6 +302,7 @@ void zchild_main(struct zygote *z, int conn)
 		fallback(z, conn, PW_MSG_REJECT, "identity mismatch");
 	if ((why = check_same_world(&l, conn)) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
+	ztty_set_caller(conn);
 	why = install_fds(&l, &k);
 	z->logfd = k.log;
 	if (why != NULL)

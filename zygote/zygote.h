@@ -118,6 +118,9 @@ int  zwatch_read(struct zygote *z, char *why, size_t len);
 const char *zwatch_stale(const struct zygote *z);
 void zwatch_successor(struct zygote *z, int wait);
 
+/* tty.c: /dev/tty in a warm child is the caller's terminal. */
+void ztty_set_caller(int conn);
+
 /* child.c: what happens in a forked child before user code. */
 void zchild_main(struct zygote *z, int conn) __attribute__((noreturn));
 void zclose_others(int *keep, size_t n);

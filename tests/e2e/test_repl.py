@@ -180,6 +180,38 @@ def test_repl_input_and_getpass(pw, wd, stop_extra):
     assert res["pywarm"][1].count(b"hidden") == 0
 
 
+@pytest.mark.parametrize("stdin", ["pipe", "devnull"])
+def test_getpass_reads_the_terminal_not_stdin(pw, wd, stop_extra, stdin):
+    """With standard input redirected, getpass still prompts on and reads
+    from the controlling terminal (/dev/tty), with echo off."""
+    prog = ("import getpass, sys; p = getpass.getpass('pw: '); "
+            "print('got', p, repr(sys.stdin.read()))")
+    feed = "echo piped |" if stdin == "pipe" else ""
+    redirect = "" if stdin == "pipe" else "< /dev/null"
+
+    def run(exe):
+        return ["/bin/sh", "-c", f'{feed} exec "$0" -c "$1" {redirect}', exe, prog]
+
+    trace = pw.trace_path()
+    env = pw.make_env(trace=trace)
+    res = {}
+    for side, exe in (("real", REAL), ("pywarm", PYWARM)):
+        job = PtyJob(run(exe), env, wd)
+        try:
+            job.expect(b"pw: ")
+            time.sleep(0.3)
+            job.send(b"secret\n")
+            job.expect(b"got")
+            res[side] = (job.finish(), job.transcript)
+        finally:
+            job.close()
+    assert res["real"] == res["pywarm"]
+    assert res["real"][0] == "exited 0"
+    assert res["real"][1].count(b"secret") == 1
+    if not SELF:
+        assert "warm pid=" in _read(trace), _read(trace)
+
+
 @pytest.mark.skipif(shutil.which("less") is None, reason="no less(1) for pydoc's pager")
 def test_help_pages_through_less(pw, wd, stop_extra):
     """help() pages through less(1); q leaves the pager and the prompt returns."""

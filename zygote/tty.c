@@ -1,0 +1,135 @@
+/* tty.c: /dev/tty in a warm child means the caller's controlling terminal, reopened through the launcher (the child has none of its own). */
+#include "zygote.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* The launcher a warm child serves, set before user code; 0 in the zygote,
+ * where /dev/tty is opened as usual. */
+static pid_t tty_caller;
+
+/* Remember the launcher at the other end of conn (SO_PEERCRED). */
+void ztty_set_caller(int conn)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+		tty_caller = cred.pid;
+}
+
+/* openat(2) itself, bypassing the wrappers below. */
+static int sys_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+}
+
+/* The launcher's controlling terminal (field 7 of /proc/PID/stat), or 0. */
+static dev_t caller_ctty(void)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)tty_caller);
+	int fd = sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	int ppid, pgrp, sid;
+	unsigned long tty = 0;
+	char state;
+	if (p == NULL || sscanf(p + 1, " %c %d %d %d %lu", &state, &ppid, &pgrp, &sid, &tty) != 5)
+		return 0;
+	return tty ? makedev((tty >> 8) & 0xfff, (tty & 0xff) | ((tty >> 12) & 0xfff00)) : 0;
+}
+
+/* Open /dev/tty as python3 would: a new open file description of the
+ * caller's terminal, found among the launcher's descriptors (it holds one
+ * on the terminal for the run), or ENXIO when the caller has none. */
+static int open_caller_tty(int flags, mode_t mode)
+{
+	dev_t tty = caller_ctty();
+	char dir[64], path[64 + sizeof(((struct dirent *)0)->d_name)];
+	int fd = -1;
+
+	if (tty == 0) {
+		errno = ENXIO;
+		return -1;
+	}
+	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)tty_caller);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && fd < 0 && (de = readdir(d)) != NULL) {
+		struct stat st;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (stat(path, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == tty)
+			fd = sys_openat(AT_FDCWD, path, flags | O_NOCTTY, mode);
+	}
+	if (d)
+		closedir(d);
+	if (fd < 0 && errno != EACCES && errno != EPERM)
+		errno = ENXIO;
+	return fd;
+}
+
+/* The open flags' mode argument, present only with O_CREAT or O_TMPFILE. */
+#define TAKE_MODE(flags, mode) do {                             \
+	if ((flags) & (O_CREAT | O_TMPFILE)) {                  \
+		va_list ap;                                     \
+		va_start(ap, flags);                            \
+		mode = va_arg(ap, mode_t);                      \
+		va_end(ap);                                     \
+	}                                                       \
+} while (0)
+
+/* Every open libpython and extension modules make goes through these (the
+ * executable's definitions come first in the symbol search). */
+static int open_common(int dirfd, const char *path, int flags, mode_t mode)
+{
+	if (tty_caller > 0 && path && strcmp(path, "/dev/tty") == 0)
+		return open_caller_tty(flags, mode);
+	return sys_openat(dirfd, path, flags, mode);
+}
+
+int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	TAKE_MODE(flags, mode);
+	return open_common(AT_FDCWD, path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	TAKE_MODE(flags, mode);
+	return open_common(AT_FDCWD, path, flags, mode);
+}
+
+int openat(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	TAKE_MODE(flags, mode);
+	return open_common(dirfd, path, flags, mode);
+}
+
+int openat64(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	TAKE_MODE(flags, mode);
+	return open_common(dirfd, path, flags, mode);
+}
