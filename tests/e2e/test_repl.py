@@ -14,6 +14,7 @@ import pytest
 from conftest import PYWARM, REAL, SELF, _read, parse_trace, write_files
 from ptyutil import PtyJob
 from test_options import stop_extra, warm_up  # noqa: F401 - fixture
+from test_pty import assert_same_session as assert_same_pty
 
 BANNER_END = b'for more information.\r\n'
 
@@ -51,9 +52,9 @@ def session(pw, wd, args, interact, env_add=None, must_be_warm=True):
 
 
 def assert_same_session(res):
+    """Same end, same transcript (test_pty's check), same history file."""
+    assert_same_pty(res)
     real, pyw = res["real"], res["pywarm"]
-    assert real[0] == pyw[0], f"the job ended differently: real {real[0]}, pywarm {pyw[0]}"
-    assert real[1] == pyw[1], f"transcripts differ:\nreal:   {real[1]!r}\npywarm: {pyw[1]!r}"
     assert real[3] == pyw[3], f"history files differ:\nreal:   {real[3]!r}\npywarm: {pyw[3]!r}"
 
 
@@ -233,6 +234,19 @@ def test_help_pages_through_less(pw, wd, stop_extra):
 BASH = shutil.which("bash")
 
 
+def bash_session(pw, wd, steps, env_add=None):
+    """Run steps(job) against an interactive bash (job control on) on a pty."""
+    env = pw.make_env({"PS1": "$ ", "HISTFILE": "/dev/null", **(env_add or {})})
+    job = PtyJob([BASH, "--norc", "--noprofile", "-i"], env, wd)
+    try:
+        job.expect(b"$ ")
+        steps(job)
+        job.send(b"exit\n")
+        job.finish()
+    finally:
+        job.close()
+
+
 @pytest.mark.skipif(BASH is None, reason="needs bash for job control")
 @pytest.mark.parametrize("side", ["real", "pywarm"])
 def test_background_job_is_stopped_when_reading(pw, wd, side):
@@ -241,10 +255,8 @@ def test_background_job_is_stopped_when_reading(pw, wd, side):
     keystrokes; `fg` lets the program read them."""
     exe = REAL if side == "real" else PYWARM
     trace = os.path.join(wd, "trace")
-    env = pw.make_env({"PS1": "$ ", "HISTFILE": "/dev/null", "PYWARM_DEBUG": trace})
-    job = PtyJob([BASH, "--norc", "--noprofile", "-i"], env, wd)
-    try:
-        job.expect(b"$ ")
+
+    def steps(job):
         job.send(f"{exe} -c 'print(\"got\", input())' &\n".encode())
         job.expect(b"$ ")
         time.sleep(1.0)
@@ -256,10 +268,7 @@ def test_background_job_is_stopped_when_reading(pw, wd, side):
         job.send(b"typed\n")
         job.expect(b"got typed")
         job.expect(b"$ ")
-        job.send(b"exit\n")
-        job.finish()
-    finally:
-        job.close()
+    bash_session(pw, wd, steps, {"PYWARM_DEBUG": trace})
     if side == "pywarm" and not SELF:
         assert "cold: in the background of its terminal" in _read(trace), _read(trace)
 
@@ -267,16 +276,10 @@ def test_background_job_is_stopped_when_reading(pw, wd, side):
 @pytest.mark.skipif(BASH is None, reason="needs bash for job control")
 def test_background_job_that_only_writes_runs(pw, wd):
     """A background job that never reads the terminal runs to the end."""
-    env = pw.make_env({"PS1": "$ ", "HISTFILE": "/dev/null"})
-    job = PtyJob([BASH, "--norc", "--noprofile", "-i"], env, wd)
-    try:
-        job.expect(b"$ ")
+    def steps(job):
         job.send(f"{PYWARM} -c 'print(\"bg\" + \"done\")' &\n".encode())
         job.expect(b"bgdone")
         time.sleep(0.3)
         job.send(b"wait; echo rc=$?\n")
         job.expect(b"rc=0")
-        job.send(b"exit\n")
-        job.finish()
-    finally:
-        job.close()
+    bash_session(pw, wd, steps)
