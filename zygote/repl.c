@@ -119,6 +119,23 @@ void zrepl_header(int run_code)
 		fprintf(stderr, "%s\n", BANNER_HELP);
 }
 
+/* Would this run import readline (see below)?  Then a profile that
+ * preloaded it set it up against the zygote's descriptors and environment:
+ * refuse the run (it goes cold). */
+int zrepl_check_readline(int run_code)
+{
+	const PyConfig *c = config();
+	PyObject *mods = PyImport_GetModuleDict();
+
+	if (c->isolated || (!c->inspect && run_code) || !isatty(fileno(stdin)))
+		return 0;
+	if (PyDict_GetItemString(mods, "readline") == NULL)
+		return 0;
+	PyErr_SetString(PyExc_RuntimeError, "the profile preloads readline, which an "
+	                "interactive run must set up against the caller's terminal");
+	return -1;
+}
+
 /* Import readline and rlcompleter in this child, never in the zygote, so
  * that they set themselves up against the caller's terminal (pymain_import_readline). */
 void zrepl_import_readline(int run_code)

@@ -101,6 +101,7 @@ extern int _Py_HandleSystemExit(int *exitcode_p);
 int  zrepl_apply_options(unsigned emul);
 void zrepl_skip_first_line(FILE *fp);
 void zrepl_header(int run_code);
+int  zrepl_check_readline(int run_code);
 void zrepl_import_readline(int run_code);
 int  zrepl_before_stdin(int *exitcode);
 int  zrepl_stdin_is_loop(void);

@@ -181,6 +181,23 @@ def test_repl_input_and_getpass(pw, wd, stop_extra):
     assert res["pywarm"][1].count(b"hidden") == 0
 
 
+def test_profile_preloading_readline_makes_the_repl_cold(pw, wd, stop_extra):
+    """readline set up in the zygote would be bound to the zygote's
+    descriptors and environment: an interactive run falls back cold."""
+    prof = os.path.join(wd, "rl.ini")
+    write_files(wd, {"rl.ini": "[preload]\nmodules = json, readline\n"})
+    os.chmod(prof, 0o600)
+
+    def interact(job):
+        prompt_then(job, b"6 * 7\n")
+        job.expect(b"42")
+        prompt_then(job, b"\x04")
+    res = session(pw, wd, ["-q"], interact, {"PYWARM_PROFILE": prof}, must_be_warm=False)
+    assert_same_session(res)
+    if not SELF:
+        assert res["pywarm"][2] is False, "an interactive run with readline preloaded was warm"
+
+
 @pytest.mark.parametrize("stdin", ["pipe", "devnull"])
 def test_getpass_reads_the_terminal_not_stdin(pw, wd, stop_extra, stdin):
     """With standard input redirected, getpass still prompts on and reads
