@@ -260,13 +260,23 @@ def _files(wd):
     })
 
 
+def _is_zygote(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip() == "pywarm-zygote"
+    except OSError:
+        return False
+
+
 def extra_zygotes(pw):
-    """Pids of zygotes other than the session's."""
+    """Pids of zygotes other than the session's (a zygote still warming may
+    be listed with pid 0: never signal that, it is our own process group)."""
     blocks, _ = pw.status_blocks()
     pids = []
     for b in blocks:
         v = b.get("pid", "").split()
-        if v and v[0].isdigit() and int(v[0]) > 1 and int(v[0]) != pw.zygote_pid:
+        if v and v[0].isdigit() and int(v[0]) > 1 and int(v[0]) != pw.zygote_pid \
+                and _is_zygote(int(v[0])):
             pids.append(int(v[0]))
     return pids
 
