@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sandbox.h"
 
@@ -135,6 +136,12 @@ int  pw_sockdir(char *out, size_t outlen, int create, char *err, size_t errlen);
 /* The per-user state directory for logs: $XDG_STATE_HOME/pywarm, else
  * $HOME/.local/state/pywarm.  Creates it (0700, parents as needed). */
 int  pw_statedir(char *out, size_t outlen, int create, char *err, size_t errlen);
+
+/* Does /proc/locks list an exclusive flock (not a waiter) on inode ino of
+ * device dev?  Returns 1 and sets *pid to the holder it names, else 0
+ * (also when /proc/locks cannot be read).  Read rather than probed with
+ * flock(), which could make a zygote's own LOCK_EX|LOCK_NB fail. */
+int  pw_flock_holder(dev_t dev, ino_t ino, long *pid);
 
 /* "dev:ino:mtime_sec.mtime_nsec:size" of the zygote binary at path, so that a
  * rebuilt or upgraded zygote gets a new identity.  0, or -1 with errno. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -367,4 +368,24 @@ void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *in)
 		in->warm = 0;
 		in->cold_why = "a venv made by another version than " PW_PYVERSION;
 	}
+}
+
+int pw_flock_holder(dev_t dev, ino_t ino, long *pid)
+{
+	char line[256], kind[16], mode[16];
+	unsigned int maj, min;
+	unsigned long long n;
+	int found = 0;
+	FILE *f = fopen("/proc/locks", "re");
+
+	/* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; waiters have "->". */
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = !strstr(line, "->") &&
+		        sscanf(line, "%*s %15s %*s %15s %ld %x:%x:%llu", kind, mode, pid,
+		               &maj, &min, &n) == 6 &&
+		        strcmp(kind, "FLOCK") == 0 && strcmp(mode, "WRITE") == 0 &&
+		        maj == major(dev) && min == minor(dev) && n == (unsigned long long)ino;
+	if (f)
+		fclose(f);
+	return found;
 }

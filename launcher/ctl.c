@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -176,29 +175,12 @@ static int pid_gone(pid_t pid)
 /* The pid holding the flock on lockpath, from /proc/locks; 0 if unknown. */
 static pid_t lock_owner(const char *lockpath)
 {
-	unsigned int maj, min;
-	unsigned long long ino;
-	char line[256], kind[16], mode[16];
 	struct stat st;
-	pid_t found = 0;
 	long pid;
-	FILE *f;
 
-	if (stat(lockpath, &st) < 0 || (f = fopen("/proc/locks", "re")) == NULL)
+	if (stat(lockpath, &st) < 0 || !pw_flock_holder(st.st_dev, st.st_ino, &pid) || pid <= 0)
 		return 0;
-	/* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; waiters have "->". */
-	while (!found && fgets(line, sizeof(line), f)) {
-		if (strstr(line, "->") ||
-		    sscanf(line, "%*s %15s %*s %15s %ld %x:%x:%llu", kind, mode,
-		           &pid, &maj, &min, &ino) != 6)
-			continue;
-		if (strcmp(kind, "FLOCK") == 0 && strcmp(mode, "WRITE") == 0 &&
-		    maj == major(st.st_dev) && min == minor(st.st_dev) &&
-		    ino == (unsigned long long)st.st_ino && pid > 0)
-			found = (pid_t)pid;
-	}
-	fclose(f);
-	return found;
+	return (pid_t)pid;
 }
 
 /* Fill z from a socket directory and an identity; -1 if the paths do not fit. */

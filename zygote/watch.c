@@ -17,7 +17,6 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -449,35 +448,13 @@ const char *zwatch_stale(const struct zygote *z)
 	return NULL;
 }
 
-/* Does /proc/locks list an exclusive flock on the inode st names?  Read
- * rather than probed with flock(LOCK_SH): a probe could make the
- * successor's own LOCK_EX|LOCK_NB fail. */
-static int lock_taken(const struct stat *st)
-{
-	char line[256], kind[16], mode[16];
-	unsigned int maj, min;
-	unsigned long long ino;
-	int found = 0;
-	FILE *f = fopen("/proc/locks", "re");
-
-	while (f && !found && fgets(line, sizeof line, f))
-		found = !strstr(line, "->") &&
-		        sscanf(line, "%*s %15s %*s %15s %*d %x:%x:%llu", kind, mode, &maj, &min,
-		               &ino) == 5 &&
-		        strcmp(kind, "FLOCK") == 0 && strcmp(mode, "WRITE") == 0 &&
-		        maj == major(st->st_dev) && min == minor(st->st_dev) &&
-		        ino == (unsigned long long)st->st_ino;
-	if (f)
-		fclose(f);
-	return found;
-}
-
 /* Wait (up to 5 s) until someone holds our lock file: the successor. */
 static void wait_for_successor(const struct stat *st)
 {
 	long long end = znow_us() + 5000000;
+	long pid;
 
-	while (znow_us() < end && !lock_taken(st))
+	while (znow_us() < end && !pw_flock_holder(st->st_dev, st->st_ino, &pid))
 		usleep(10000);
 }
 
