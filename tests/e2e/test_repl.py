@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from conftest import PYWARM, REAL, SELF, _read, parse_trace, write_files
+from conftest import PYWARM, REAL, SELF, _read, write_files
 from ptyutil import PtyJob
 from test_options import stop_extra, warm_up  # noqa: F401 - fixture
-from test_pty import assert_same_session as assert_same_pty
+from test_pty import assert_same_session as assert_same_pty, run_pair
 
 BANNER_END = b'for more information.\r\n'
 
@@ -26,29 +26,12 @@ def session(pw, wd, args, interact, env_add=None, must_be_warm=True):
     os.makedirs(home, exist_ok=True)
     add = {"HOME": home, "TERM": "xterm", **(env_add or {})}
     warm_up(pw, args, add, wd)
-    trace = pw.trace_path()
-    env = pw.make_env(add, trace=trace)
     hist = os.path.join(home, ".python_history")
-    res = {}
-    for side, exe in (("real", REAL), ("pywarm", PYWARM)):
-        for p in (trace, hist):
-            if os.path.exists(p):
-                os.unlink(p)
-        job = PtyJob([exe, *args], env, wd)
-        try:
-            interact(job)
-            end = job.finish()
-        except AssertionError as e:
-            raise AssertionError(f"[{side}] {e}\ntrace:\n{_read(trace)}") from None
-        finally:
-            job.close()
-        lines = parse_trace(_read(trace), job.pid)
-        warm = True if any("warm pid=" in l for l in lines) else False if any("cold:" in l for l in lines) else None
-        history = open(hist, "rb").read() if os.path.exists(hist) else None
-        res[side] = (end, job.transcript, warm, history)
-    if must_be_warm and not SELF:
-        assert res["pywarm"][2] is True, f"the REPL was not warm; trace:\n{_read(trace)}"
-    return res
+    res = run_pair(pw, wd, args, lambda job, side, trace: interact(job), must_be_warm=must_be_warm,
+                   env_add=add, remove=(hist,),
+                   collect=lambda: open(hist, "rb").read() if os.path.exists(hist) else None)
+    return {side: (end, transcript, warm, history)
+            for side, (end, transcript, warm, _, history) in res.items()}
 
 
 def assert_same_session(res):
