@@ -2,11 +2,13 @@
 #include "proto.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *const pw_ns_names[PW_NNS] = {
@@ -338,12 +340,61 @@ static void close_all(int *fds, uint32_t n)
 			close(fds[i]);
 }
 
+/* CLOCK_MONOTONIC in microseconds: the one clock of deadlines. */
+long long pw_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+/* Where recv_full reports what it learnt about the sender. */
+struct rx {
+	long long deadline_us;      /* 0: wait as long as it takes */
+	struct ucred *from;         /* NULL: the sender does not matter */
+	int have_from;
+};
+
+/* Wait until sock is readable or the deadline passes (ETIMEDOUT). */
+static int wait_readable(int sock, long long deadline_us)
+{
+	for (;;) {
+		long long left = deadline_us - pw_mono_us();
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		struct pollfd p = { sock, POLLIN, 0 };
+		int r = poll(&p, 1, (int)((left + 999) / 1000));
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Note the credentials of one received chunk; every chunk of a message
+ * must come from one process.  0, or -1 (EPROTO). */
+static int take_cred(struct rx *rx, const struct cmsghdr *c)
+{
+	struct ucred cr;
+	if (c->cmsg_len < CMSG_LEN(sizeof cr))
+		return -1;
+	memcpy(&cr, CMSG_DATA(c), sizeof cr);
+	if (rx->have_from && (cr.pid != rx->from->pid || cr.uid != rx->from->uid ||
+	                      cr.gid != rx->from->gid))
+		return -1;
+	*rx->from = cr;
+	rx->have_from = 1;
+	return 0;
+}
+
 /* Read exactly len bytes, collecting any fds that arrive; 0 or -1/errno. */
 static int recv_full(int sock, void *dst, size_t len, int *fds,
-                     uint32_t maxfds, uint32_t *nfds)
+                     uint32_t maxfds, uint32_t *nfds, struct rx *rx)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * PW_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * PW_MAX_FDS) + CMSG_SPACE(sizeof(struct ucred))];
 		struct cmsghdr align;
 	} u;
 	size_t got = 0;
@@ -352,13 +403,20 @@ static int recv_full(int sock, void *dst, size_t len, int *fds,
 		struct iovec iov = { (char *)dst + got, len - got };
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 		                      .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-		ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
+		if (rx->deadline_us > 0 && wait_readable(sock, rx->deadline_us) < 0)
+			return -1;
+		ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | (rx->deadline_us > 0 ? MSG_DONTWAIT : 0));
+		if (n < 0 && (errno == EINTR || (rx->deadline_us > 0 && errno == EAGAIN)))
 			continue;
 		if (n < 0)
 			return -1;
 		int bad = (msg.msg_flags & MSG_CTRUNC) != 0;
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+				if (rx->from != NULL && n > 0 && take_cred(rx, c) < 0)
+					bad = 1;
+				continue;
+			}
 			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 				continue;
 			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -380,6 +438,10 @@ static int recv_full(int sock, void *dst, size_t len, int *fds,
 		}
 		if (n == 0) {
 			errno = got ? EPROTO : ENOMSG;
+			return -1;
+		}
+		if (rx->from != NULL && !rx->have_from) {
+			errno = EPROTO;         /* SO_PASSCRED is off: cannot tell who sent it */
 			return -1;
 		}
 		got += (size_t)n;
@@ -409,9 +471,18 @@ int pw_hdr_check(const struct pw_hdr *h, uint32_t nfds_got)
 int pw_recv(int sock, struct pw_hdr *hdr, char **payload,
             int *fds, uint32_t maxfds, uint32_t *nfds)
 {
+	return pw_recv_from(sock, hdr, payload, fds, maxfds, nfds, 0, NULL);
+}
+
+int pw_recv_from(int sock, struct pw_hdr *hdr, char **payload,
+                 int *fds, uint32_t maxfds, uint32_t *nfds,
+                 long long deadline_us, struct ucred *from)
+{
+	struct rx rx = { deadline_us, from, 0 };
+
 	*payload = NULL;
 	*nfds = 0;
-	if (recv_full(sock, hdr, sizeof *hdr, fds, maxfds, nfds) < 0)
+	if (recv_full(sock, hdr, sizeof *hdr, fds, maxfds, nfds, &rx) < 0)
 		goto fail;
 	if (pw_hdr_check(hdr, *nfds) < 0)
 		goto fail;
@@ -420,7 +491,7 @@ int pw_recv(int sock, struct pw_hdr *hdr, char **payload,
 		goto fail;
 	uint32_t extra = 0;
 	int dummy[1];
-	if (recv_full(sock, *payload, hdr->len, dummy, 0, &extra) < 0) {
+	if (recv_full(sock, *payload, hdr->len, dummy, 0, &extra, &rx) < 0) {
 		if (errno == ENOMSG)
 			errno = EPROTO;
 		goto fail;
@@ -435,4 +506,66 @@ fail:;
 	*payload = NULL;
 	errno = saved;
 	return -1;
+}
+
+/* Send one datagram to a bound unix datagram socket, from a socket of
+ * its own (so the sender holds no descriptor before or after).  The
+ * receiver learns who sent it from the kernel (SO_PASSCRED), never from
+ * the bytes.  wait: block while the receiver's queue is full. */
+int pw_dgram_send(const struct sockaddr_un *to, socklen_t tolen,
+                  const void *a, size_t alen, const void *b, size_t blen, int wait)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
+	struct msghdr msg = { .msg_name = (void *)to, .msg_namelen = tolen,
+	                      .msg_iov = iov, .msg_iovlen = blen ? 2 : 1 };
+	ssize_t n;
+	while ((n = sendmsg(fd, &msg, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT))) < 0 && errno == EINTR)
+		;
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return n == (ssize_t)(alen + blen) ? 0 : -1;
+}
+
+/* Receive one datagram (non-blocking socket with SO_PASSCRED) and its
+ * sender.  Returns its length, or -1 (EAGAIN: none waiting; EPROTO: no
+ * credentials or truncated). */
+ssize_t pw_dgram_recv(int sock, void *buf, size_t cap, struct ucred *from)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { buf, cap };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+	                      .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+	ssize_t n;
+	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return -1;
+	int have = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET)
+			continue;
+		if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof *from)) {
+			memcpy(from, CMSG_DATA(c), sizeof *from);
+			have = 1;
+		} else if (c->cmsg_type == SCM_RIGHTS) {
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k; i++) {
+				int fd;
+				memcpy(&fd, (int *)CMSG_DATA(c) + i, sizeof fd);
+				close(fd);      /* nobody sends us descriptors this way */
+			}
+		}
+	}
+	if (!have || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		errno = EPROTO;
+		return -1;
+	}
+	return n;
 }

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /*
@@ -13,7 +14,7 @@
  * a payload; never reuse a retired message number.
  */
 #define PW_PROTO_MAGIC   0x4d525750u    /* "PWRM" little-endian */
-#define PW_PROTO_VERSION 1
+#define PW_PROTO_VERSION 2
 
 #define PW_MAX_MSG   (8u << 20)         /* payload bytes, refused above */
 #define PW_MAX_FDS   250                /* below the kernel's SCM_MAX_FD (253) */
@@ -26,14 +27,16 @@
 
 enum pw_msg_type {
 	/* client -> zygote */
-	PW_MSG_LAUNCH      = 1,    /* a run request; carries the fds */
+	PW_MSG_LAUNCH      = 1,    /* a run request; no fds (they come with GO) */
 	PW_MSG_STATUS_REQ  = 2,    /* pywarmctl: describe yourself */
+	PW_MSG_GO          = 3,    /* after TAKEN: the request's fds; the run may start */
 	/* zygote or child -> client */
 	PW_MSG_READY       = 16,   /* child set up; user code starts now; pid */
 	PW_MSG_FALLBACK    = 17,   /* child cannot reproduce the run: go cold */
 	PW_MSG_EXIT        = 18,   /* child's wait status */
 	PW_MSG_REJECT      = 19,   /* wrong version or identity: go cold */
 	PW_MSG_STATUS      = 20,   /* key=value lines describing the zygote */
+	PW_MSG_TAKEN       = 21,   /* a child holds the request; pid; waits for GO */
 	/* zygote -> its own pre-forked child (never on the public socket) */
 	PW_MSG_HANDOVER    = 32,   /* a client's socket (one fd); struct pw_handover */
 };
@@ -93,8 +96,27 @@ int  pw_launch_decode(struct pw_launch *l, const char *buf, size_t len,
                       char *err, size_t errlen);
 void pw_launch_free(struct pw_launch *l);
 
+/*
+ * One launch, message by message:
+ *
+ *   launcher                         child (forked, or pooled)
+ *   LAUNCH (request, no fds)  ──▶
+ *                             ◀──    TAKEN (pid)       or FALLBACK / REJECT
+ *   GO (the fds)              ──▶
+ *                             ◀──    READY (pid)       user code starts now
+ *                             ◀──    EXIT (status)     from the zygote
+ *
+ * The launcher alone decides whether the run is warm: it sends GO only if
+ * TAKEN came in time, else it closes the connection and runs cold.  A
+ * child that does not get GO never starts the program, so a run happens
+ * exactly once, and no descriptor of the caller waits in a connection
+ * that nobody serves.  Each message is judged by who sent it
+ * (SCM_CREDENTIALS), not by who connected.
+ */
+
 /* Framed I/O.  All return 0 on success, -1 with errno set on failure
- * (EPROTO for a malformed or hostile message, ENOMSG for EOF). */
+ * (EPROTO for a malformed or hostile message, ENOMSG for EOF, ETIMEDOUT
+ * when a deadline passed). */
 int  pw_send(int sock, uint16_t type, const void *payload, uint32_t len,
              const int *fds, uint32_t nfds);
 /* Receive one message.  *payload is malloc'd (caller frees).  Received fds
@@ -103,8 +125,25 @@ int  pw_recv(int sock, struct pw_hdr *hdr, char **payload,
              int *fds, uint32_t maxfds, uint32_t *nfds);
 int  pw_hdr_check(const struct pw_hdr *h, uint32_t nfds_got);
 
+/* pw_recv with a deadline (CLOCK_MONOTONIC microseconds, 0 = none) for
+ * the whole message, and, when from is not NULL, the sender's credentials:
+ * the socket must have SO_PASSCRED, and every byte of the message must
+ * come from the same process (else EPROTO). */
+struct ucred;
+int  pw_recv_from(int sock, struct pw_hdr *hdr, char **payload,
+                  int *fds, uint32_t maxfds, uint32_t *nfds,
+                  long long deadline_us, struct ucred *from);
+long long pw_mono_us(void);     /* CLOCK_MONOTONIC in microseconds */
+
+/* Datagrams to a bound unix socket whose owner knows each sender by its
+ * kernel-checked credentials (the zygote's notice socket). */
+struct sockaddr_un;
+int     pw_dgram_send(const struct sockaddr_un *to, socklen_t tolen,
+                      const void *a, size_t alen, const void *b, size_t blen, int wait);
+ssize_t pw_dgram_recv(int sock, void *buf, size_t cap, struct ucred *from);
+
 /* Small fixed payloads. */
-struct pw_ready  { int32_t pid; };
+struct pw_ready  { int32_t pid; };      /* READY and TAKEN */
 struct pw_exit   { int32_t status; };    /* as from waitpid() */
 struct pw_handover { uint64_t launches; uint64_t running; };  /* the zygote's counters now */
 

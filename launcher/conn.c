@@ -230,10 +230,21 @@ void pw_untrusted_hint(const struct pw_target *t)
 int pw_connect(const char *sockpath)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ucred peer;
+	socklen_t len = sizeof peer;
+	struct stat st;
 	int fd, saved;
 
 	if (strlen(sockpath) >= sizeof(sa.sun_path)) {
 		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* The directory was checked (ours, 0700) when the path was made; the
+	 * socket itself must be a socket of ours, never a link to another. */
+	if (lstat(sockpath, &st) < 0)
+		return -1;
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+		errno = EPERM;
 		return -1;
 	}
 	memcpy(sa.sun_path, sockpath, strlen(sockpath) + 1);
@@ -243,6 +254,21 @@ int pw_connect(const char *sockpath)
 	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (errno == EINTR)
 			continue;
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	/* Whoever listens there must be the user's own process. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0 || peer.uid != geteuid()) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	/* The kernel records who sent each message (the zygote judges the
+	 * sender, not the connector), and tells us who sent each answer. */
+	int on = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) {
 		saved = errno;
 		close(fd);
 		errno = saved;

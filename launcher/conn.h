@@ -53,7 +53,9 @@ int pw_target_set_opts(struct pw_target *t, int n, const char *const *opts,
 
 
 /* Connect to a zygote socket (CLOEXEC).  Returns the fd, or -1 with errno;
- * ENOENT and ECONNREFUSED mean "no zygote serves here". */
+ * ENOENT and ECONNREFUSED mean "no zygote serves here", EPERM that the
+ * path is not a socket of ours (a link, another user's) or that whoever
+ * listens there is not of our uid. */
 int pw_connect(const char *sockpath);
 
 /* 1 if a live zygote holds the lock file (it may still be warming), 0 if

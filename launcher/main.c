@@ -30,6 +30,10 @@ extern char **environ;
 
 /* Seconds a run that can only be served warm waits for its zygote. */
 #define WARM_ONLY_WAIT_S 120
+/* How long a launch waits for a child to take it (TAKEN) before it runs
+ * cold; a socket-activated zygote may first have to start and warm. */
+#define TAKEN_WAIT_US     5000000LL
+#define TAKEN_WAIT_ACT_US 30000000LL
 
 /* What the launcher knows about the run it is trying to serve warm. */
 struct run {
@@ -45,7 +49,11 @@ struct run {
 	int tty_fd;                 /* a terminal among fds 0-2, or -1 */
 	int ctty;                   /* our controlling terminal, or -1 */
 	struct termios tty_saved;
-	pid_t child;
+	pid_t child;                /* the child serving the run, once READY */
+	pid_t taken;                /* the child that sent TAKEN (kernel-checked) */
+	pid_t zygote;               /* its parent, the only sender of EXIT */
+	int fds[PW_MAX_FDS];        /* the cwd, then the fds the child takes at GO */
+	uint32_t nfds;
 	const char *exe;            /* the interpreter a cold run executes */
 	struct pw_interp interp;    /* when no profile could be used */
 };
@@ -246,11 +254,11 @@ static void collect_process_state(struct pw_launch *l)
 		l->flags |= PW_LF_NO_NEW_PRIVS;
 }
 
-/* Build and send the launch request; -1 means nothing reached a child. */
+/* Build and send the launch request (its fds go later, with GO); -1
+ * means nothing reached a child. */
 static int send_launch(struct run *r, const sigset_t *orig_mask)
 {
 	static struct pw_launch l;
-	static int fds[PW_MAX_FDS];
 	static uint32_t groups[256];
 	static uint8_t cpus[PW_CPUSET_BYTES];
 
@@ -278,19 +286,19 @@ static int send_launch(struct run *r, const sigset_t *orig_mask)
 		return -1;
 	l.nfds = 1;
 	l.fdnum[0] = -1;
-	fds[0] = cwd;
-	if (collect_fds(&l, fds) < 0) {
+	r->fds[0] = cwd;
+	if (collect_fds(&l, r->fds) < 0) {
 		close(cwd);
 		return -1;
 	}
+	r->nfds = l.nfds;
 	char *buf;
 	size_t len;
 	int rc = pw_launch_encode(&l, &buf, &len);
 	if (rc == 0) {
-		rc = pw_send(r->sock, PW_MSG_LAUNCH, buf, (uint32_t)len, fds, l.nfds);
+		rc = pw_send(r->sock, PW_MSG_LAUNCH, buf, (uint32_t)len, NULL, 0);
 		free(buf);
 	}
-	close(cwd);
 	return rc;
 }
 
@@ -374,15 +382,102 @@ static void spawn_target(struct run *r)
 		pw_debug("spawned zygote %s pid=%d", r->target.idhex, (int)pid);
 }
 
-/* Read messages until the child's fate is known. */
+/* The parent of pid, from /proc/PID/stat, or -1. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	int ppid;
+	return p && sscanf(p + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : -1;
+}
+
+/* Go cold before GO: the child that may hold the request never gets the
+ * descriptors, so it cannot start the program. */
+static void __attribute__((noreturn)) cold_before_go(struct run *r, const char *why)
+{
+	if (r->sock >= 0)
+		close(r->sock);
+	r->sock = -1;
+	run_cold(r, why);
+}
+
+/* Wait (bounded) for a child to take the request, then send GO with the
+ * descriptors.  Signals keep their caller's effect meanwhile: python3
+ * would die of a SIGINT or SIGTERM this early too.  Returns with the
+ * forwarded signals blocked, or runs cold. */
+static void take_and_go(struct run *r)
+{
+	long long deadline = pw_mono_us() + (r->via_default ? TAKEN_WAIT_ACT_US : TAKEN_WAIT_US);
+	struct pw_hdr h;
+	struct ucred from;
+	char *payload, why[300];
+	uint32_t nfds;
+	int fd;
+
+	if (pw_recv_from(r->sock, &h, &payload, &fd, 0, &nfds, deadline, &from) < 0)
+		cold_before_go(r, errno == ETIMEDOUT ? "no child took the run in time" :
+		                  errno == EPROTONOSUPPORT ? "zygote speaks another protocol version" :
+		                  "zygote closed before the child started");
+	if ((h.type == PW_MSG_FALLBACK || h.type == PW_MSG_REJECT) && h.len > 0) {
+		snprintf(why, sizeof why, "zygote: %s", payload);
+		free(payload);
+		if (r->via_default && h.type == PW_MSG_REJECT)
+			spawn_target(r);
+		cold_before_go(r, why);
+	}
+	struct pw_ready tk = { 0 };
+	if (h.type == PW_MSG_TAKEN && h.len == sizeof tk)
+		memcpy(&tk, payload, sizeof tk);
+	free(payload);
+	/* The kernel says who sent TAKEN: it must name itself, be a child of a
+	 * process of ours, and not be us or init. */
+	if (tk.pid != from.pid || from.pid <= 1 || from.pid == getpid() || from.uid != geteuid())
+		cold_before_go(r, "the zygote's answer is not a TAKEN from a child of it");
+	r->taken = from.pid;
+	r->zygote = parent_of(from.pid);
+	if (r->zygote <= 1)
+		cold_before_go(r, "the child that took the run has no zygote for a parent");
+	pw_sig_block(&r->saved_mask);
+	if (pw_send(r->sock, PW_MSG_GO, NULL, 0, r->fds, r->nfds) < 0) {
+		pw_sig_unblock(&r->saved_mask);
+		cold_before_go(r, "cannot hand the descriptors to the child");
+	}
+	close(r->fds[0]);               /* the cwd; the others are ours */
+}
+
+/* READY: user code starts now; forward signals to the child's group once
+ * it is the group the child leads (never a group we have not seen). */
+static void on_ready(struct run *r, pid_t pid)
+{
+	r->child = pid;
+	pw_debug("warm pid=%d", (int)pid);
+	pid_t pg = getpgid(pid);
+	if (pg == pid)
+		pw_sig_forward(pid, &r->saved_mask);
+	else if (pg >= 0 || errno != ESRCH)     /* ESRCH: it has ended already */
+		pw_debug("child %d does not lead its process group; signals are not forwarded", (int)pid);
+}
+
+/* Read messages until the child's fate is known.  Each is accepted only
+ * from the process that may send it (READY from the child that took the
+ * run, EXIT from its zygote) and only at its size and its time. */
 static void __attribute__((noreturn)) wait_child(struct run *r)
 {
 	for (;;) {
 		struct pw_hdr h;
+		struct ucred from;
 		char *payload;
 		int fds[1];
 		uint32_t nfds;
-		if (pw_recv(r->sock, &h, &payload, fds, 0, &nfds) < 0) {
+		if (pw_recv_from(r->sock, &h, &payload, fds, 0, &nfds, 0, &from) < 0) {
 			if (r->child == 0) {
 				pw_sig_unblock(&r->saved_mask);
 				run_cold(r, errno == EPROTONOSUPPORT ? "zygote speaks another protocol version"
@@ -390,15 +485,25 @@ static void __attribute__((noreturn)) wait_child(struct run *r)
 			}
 			zygote_lost(r);
 		}
-		if (h.type == PW_MSG_READY && h.len == sizeof(struct pw_ready) && r->child == 0) {
-			struct pw_ready rd;
+		int from_child = from.pid == r->taken, from_zygote = from.pid == r->zygote;
+		struct pw_ready rd;
+		struct pw_exit ex;
+		char why[300];
+		switch (h.type) {
+		case PW_MSG_READY:
+			if (!from_child || h.len != sizeof rd || r->child != 0)
+				break;
 			memcpy(&rd, payload, sizeof rd);
-			r->child = rd.pid;
-			pw_debug("warm pid=%d", (int)rd.pid);
-			pw_sig_forward(rd.pid, &r->saved_mask);
-		} else if (h.type == PW_MSG_EXIT && h.len == sizeof(struct pw_exit)) {
-			struct pw_exit ex;
+			if (rd.pid != r->taken)
+				break;
+			on_ready(r, rd.pid);
+			free(payload);
+			continue;
+		case PW_MSG_EXIT:
+			if (!from_zygote || h.len != sizeof ex)
+				break;
 			memcpy(&ex, payload, sizeof ex);
+			free(payload);
 			if (r->child == 0) {
 				pw_sig_unblock(&r->saved_mask);
 				run_cold(r, "child ended before it started the program");
@@ -406,14 +511,16 @@ static void __attribute__((noreturn)) wait_child(struct run *r)
 			pw_sig_stop();
 			pw_debug("exit status=0x%x", ex.status);
 			exit_like(r, ex.status);
-		} else if ((h.type == PW_MSG_FALLBACK || h.type == PW_MSG_REJECT) && r->child == 0) {
-			char why[300];
+		case PW_MSG_FALLBACK:
+		case PW_MSG_REJECT:
+			if (!from_child || r->child != 0)
+				break;
 			snprintf(why, sizeof why, "zygote: %s", payload);
+			free(payload);
 			pw_sig_unblock(&r->saved_mask);
-			if (r->via_default && h.type == PW_MSG_REJECT)
-				spawn_target(r);
 			run_cold(r, why);
 		}
+		pw_debug("ignored a message of type %u (%u bytes) from pid %d", h.type, h.len, (int)from.pid);
 		free(payload);
 	}
 }
@@ -424,6 +531,13 @@ static int connect_zygote(struct run *r)
 	int sock = pw_connect(r->target.sockpath);
 	if (sock >= 0)
 		return sock;
+	if (errno == EPERM) {
+		/* Not our zygote's socket: never talk to it.  A zygote started
+		 * now takes the name back if no zygote holds the lock. */
+		pw_debug("%s is not a socket of a zygote of ours; not using it", r->target.sockpath);
+		spawn_target(r);
+		return -1;
+	}
 	if (errno != ENOENT && errno != ECONNREFUSED) {
 		pw_debug("cannot connect to %s: %s", r->target.sockpath, strerror(errno));
 		return -1;
@@ -527,16 +641,16 @@ int main(int argc, char **argv)
 		r.sock = wait_zygote(&r);
 	if (r.sock < 0)
 		run_cold(&r, "no zygote serves this profile yet");
-	pw_sig_block(&r.saved_mask);
+	sigprocmask(SIG_BLOCK, NULL, &r.saved_mask);
 	save_tty(&r);
 	/* Held for the run: the child reopens it when the program opens
 	 * /dev/tty, which it cannot itself (it has no controlling terminal). */
 	r.ctty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	pw_debug("connected to %s", r.via_default ? r.target.defpath : r.target.sockpath);
-	if (send_launch(&r, &r.saved_mask) < 0) {
-		pw_sig_unblock(&r.saved_mask);
-		run_cold(&r, "cannot hand the run to the zygote");
-	}
+	if (send_launch(&r, &r.saved_mask) < 0)
+		cold_before_go(&r, "cannot hand the run to the zygote");
 	pw_debug("request sent");
+	take_and_go(&r);
+	pw_debug("taken by pid=%d", (int)r.taken);
 	wait_child(&r);
 }

@@ -19,7 +19,7 @@ extern char **environ;
 
 /* Our own fds that must survive the fd shuffle until user code starts. */
 struct keep {
-	int conn, notify, log;
+	int conn, log;
 };
 
 /* Tell the client to run cold, log why, and leave. */
@@ -70,8 +70,7 @@ static const char *install_fds(struct pw_launch *l, struct keep *k)
 		if (l->fdnum[i] >= base)
 			base = l->fdnum[i] + 1;
 	if ((k->conn = move_above(k->conn, base)) < 0 ||
-	    (k->notify = move_above(k->notify, base)) < 0 ||
-	    (k->log = move_above(k->log, base)) < 0)
+	    (k->log >= 0 && (k->log = move_above(k->log, base)) < 0))
 		return "cannot move the zygote's own descriptors";
 	for (uint32_t i = 0; i < l->nfds; i++)
 		if ((l->fds[i] = move_above(l->fds[i], base)) < 0)
@@ -86,8 +85,8 @@ static const char *install_fds(struct pw_launch *l, struct keep *k)
 		return "cannot enter the caller's working directory";
 	close(l->fds[0]);
 	keep[n++] = k->conn;
-	keep[n++] = k->notify;
-	keep[n++] = k->log;
+	if (k->log >= 0)
+		keep[n++] = k->log;
 	zclose_others(keep, n);
 	return NULL;
 }
@@ -193,36 +192,105 @@ static void __attribute__((noreturn)) answer_status(struct zygote *z, int conn)
 	_exit(0);
 }
 
+/* Was this message sent by the process that connected?  A descriptor of
+ * the connection passed on (or copied out) to another process, confined
+ * or not, gives that process no voice: the zygote judged the connector. */
+static const char *check_sender(int conn, const struct ucred *from)
+{
+	struct ucred peer;
+	socklen_t len = sizeof peer;
+
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
+		return "cannot tell who connected";
+	if (from->pid != peer.pid || from->uid != peer.uid || from->gid != peer.gid)
+		return "a message came from another process than the one that connected";
+	return NULL;
+}
+
+/* Drop a request: log why and leave without a word to the client. */
+static void __attribute__((noreturn)) drop(struct zygote *z, const char *what, const char *why)
+{
+	zlog(z, "child %d: dropped %s: %s", (int)getpid(), what, why);
+	_exit(ZCHILD_EXIT_BADREQ);
+}
+
 /* Read and check the request; anything malformed is logged and dropped. */
-static void read_request(struct zygote *z, int conn, struct pw_launch *l)
+static void read_request(struct zygote *z, int conn, struct pw_launch *l, long long deadline_us)
 {
 	static int fds[PW_MAX_FDS];
 	struct pw_hdr h;
+	struct ucred from;
 	char *payload, err[256];
+	const char *why;
 	uint32_t nfds;
 
-	if (pw_recv(conn, &h, &payload, fds, PW_MAX_FDS, &nfds) < 0) {
+	/* Descriptors are taken here only to be closed: a launcher of another
+	 * version still learns that it speaks another protocol. */
+	if (pw_recv_from(conn, &h, &payload, fds, PW_MAX_FDS, &nfds, deadline_us, &from) < 0) {
 		if (errno == EPROTONOSUPPORT)
 			fallback(z, conn, PW_MSG_REJECT, "protocol version mismatch");
-		if (errno != ENOMSG)
-			zlog(z, "child %d: dropped a request: %s", (int)getpid(), strerror(errno));
-		_exit(ZCHILD_EXIT_BADREQ);
+		if (errno == ENOMSG)
+			_exit(ZCHILD_EXIT_BADREQ);
+		drop(z, "a request", errno == ETIMEDOUT ? "not complete within its deadline" : strerror(errno));
 	}
-	if (h.type == PW_MSG_STATUS_REQ && nfds == 0)
+	for (uint32_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	if ((why = check_sender(conn, &from)) != NULL)
+		drop(z, "a request", why);
+	if (nfds != 0)
+		drop(z, "a request", "descriptors came before GO");
+	if (h.type == PW_MSG_STATUS_REQ)
 		answer_status(z, conn);
-	if (h.type != PW_MSG_LAUNCH || pw_launch_decode(l, payload, h.len, err, sizeof err) < 0 ||
-	    l->nfds != nfds) {
-		if (h.type != PW_MSG_LAUNCH)
-			snprintf(err, sizeof err, "unexpected message type %u", h.type);
-		else if (l->nfds != nfds)
-			snprintf(err, sizeof err, "announced %u fds, received %u", l->nfds, nfds);
-		zlog(z, "child %d: dropped a request: %s", (int)getpid(), err);
-		for (uint32_t i = 0; i < nfds; i++)
-			close(fds[i]);
-		_exit(ZCHILD_EXIT_BADREQ);
+	if (h.type != PW_MSG_LAUNCH) {
+		snprintf(err, sizeof err, "unexpected message type %u", h.type);
+		drop(z, "a request", err);
+	}
+	if (pw_launch_decode(l, payload, h.len, err, sizeof err) < 0)
+		drop(z, "a request", err);
+	free(payload);
+}
+
+/* Say we hold the request, then wait for GO and the caller's descriptors.
+ * The launcher sends GO only if TAKEN reached it in time; without GO the
+ * program never starts here (the launcher runs it cold). */
+static void take_fds(struct zygote *z, int conn, struct pw_launch *l, long long deadline_us)
+{
+	static int fds[PW_MAX_FDS];
+	struct pw_ready taken = { (int32_t)getpid() };
+	struct pw_hdr h;
+	struct ucred from;
+	char *payload, err[64];
+	const char *why;
+	uint32_t nfds;
+
+	if (pw_send(conn, PW_MSG_TAKEN, &taken, sizeof taken, NULL, 0) < 0)
+		drop(z, "a launch", "the launcher went away before it was taken");
+	if (pw_recv_from(conn, &h, &payload, fds, PW_MAX_FDS, &nfds, deadline_us, &from) < 0) {
+		if (errno == ENOMSG)
+			drop(z, "a launch", "the launcher ran it cold");
+		drop(z, "a launch", errno == ETIMEDOUT ? "no GO within the request's deadline" : strerror(errno));
 	}
 	free(payload);
+	why = check_sender(conn, &from);
+	if (why == NULL && h.type != PW_MSG_GO) {
+		snprintf(err, sizeof err, "unexpected message type %u", h.type);
+		why = err;
+	}
+	if (why == NULL && (nfds != l->nfds || h.len != 0))
+		why = "GO does not carry the descriptors the request announced";
+	if (why != NULL) {
+		for (uint32_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		drop(z, "a launch", why);
+	}
 	memcpy(l->fds, fds, sizeof(int) * nfds);
+}
+
+/* Tell the zygote something about ourselves (see struct znotice). */
+int znotice_send(struct zygote *z, int event, int status, const void *extra, size_t len, int wait)
+{
+	struct znotice n = { event, status };
+	return pw_dgram_send(&z->notice_addr, z->notice_len, &n, sizeof n, extra, len, wait);
 }
 
 /* Is this process down to one thread?  (Nothing else can then run between
@@ -255,36 +323,30 @@ static int single_threaded(void)
  * blocked), close every descriptor here, which is all of the exit a
  * program's caller can observe (EOF on pipes, released locks), then tell
  * the zygote the status, so the launcher can leave while the kernel is
- * still unmapping.  The zygote's notice pipe is reopened through /proc:
- * no descriptor of ours was open while the program ran.  If any of this
- * fails, the zygote reports the status when it reaps, as before. */
+ * still unmapping.  The notice goes to the zygote's notice socket from a
+ * socket made for it: no descriptor of ours was open while the program
+ * ran.  If any of this fails (a sandbox may forbid the socket), the
+ * zygote reports the status when it reaps, as before. */
 void zchild_exit(struct zygote *z, int exitcode)
 {
 	sigset_t all;
-	char path[64];
+	const uint64_t *pages = NULL;
 
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	if (single_threaded()) {
-		snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)z->pid, z->notify_w);
-		int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-		if (fd >= 0) {
-			struct znotice zn = { (int32_t)getpid(), ZN_EXIT, (exitcode & 0xff) << 8 };
-			zclose_others(&fd, 1);
-			if (write(fd, &zn, sizeof zn) == (ssize_t)sizeof zn) {
-				close(fd);
-				zpool_learn(z);
-			}
-		}
+		size_t n = zpool_learn(z, &pages);
+		close_range(0, ~0U, 0);
+		znotice_send(z, ZN_EXIT, (exitcode & 0xff) << 8, pages, n * sizeof *pages, 0);
 	}
 	_exit(exitcode);
 }
 
 /* Become the caller's program: set-up, then hand over to Python for good. */
-void zchild_main(struct zygote *z, int conn)
+void zchild_main(struct zygote *z, int conn, long long deadline_us)
 {
 	static struct pw_launch l;
-	struct keep k = { conn, z->notify_w, z->logfd };
+	struct keep k = { conn, z->logfd };
 	char err[512];
 	const char *why;
 
@@ -292,9 +354,7 @@ void zchild_main(struct zygote *z, int conn)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != z->pid)
 		_exit(ZCHILD_EXIT_BADREQ);
-	struct timeval tv = { 10, 0 };
-	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	read_request(z, conn, &l);
+	read_request(z, conn, &l, deadline_us);
 	/* Before anything else: never serve from a zygote whose files changed. */
 	if ((why = zwatch_stale(z)) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
@@ -302,6 +362,7 @@ void zchild_main(struct zygote *z, int conn)
 		fallback(z, conn, PW_MSG_REJECT, "identity mismatch");
 	if ((why = check_same_world(&l, conn)) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
+	take_fds(z, conn, &l, deadline_us);
 	ztty_set_caller(conn);
 	why = install_fds(&l, &k);
 	z->logfd = k.log;
@@ -312,18 +373,24 @@ void zchild_main(struct zygote *z, int conn)
 	apply_environ(z, &l);
 	if (zpy_child_setup(z, &l, err, sizeof err) < 0)
 		fallback(z, k.conn, PW_MSG_FALLBACK, err);
-	struct znotice zn = { (int32_t)getpid(), ZN_READY, 0 };
+	/* The zygote counts the launch before the launcher hears of it. */
 	struct pw_ready rd = { (int32_t)getpid() };
-	if (write(k.notify, &zn, sizeof zn) < 0 ||
-	    pw_send(k.conn, PW_MSG_READY, &rd, sizeof rd, NULL, 0) < 0)
+	if (znotice_send(z, ZN_READY, 0, NULL, 0, 1) < 0)
+		fallback(z, k.conn, PW_MSG_FALLBACK, "cannot reach the zygote's notice socket");
+	if (pw_send(k.conn, PW_MSG_READY, &rd, sizeof rd, NULL, 0) < 0)
 		_exit(ZCHILD_EXIT_BADREQ);
 	close(k.conn);
-	close(k.notify);
-	close(k.log);
+	if (k.log >= 0)
+		close(k.log);
 	z->logfd = -1;
 	/* The sandbox goes on last, once pywarm's own set-up is done: nothing
 	 * of the caller's program has run yet.  On failure the child leaves
 	 * with status 126, which the launcher passes on. */
+	/* Until here this process held nothing but the zygote's state and the
+	 * caller's own descriptors, and no other process could look into it
+	 * (see main.c); from now on it is the caller's program, which python3
+	 * would run dumpable.  A sandbox keeps other processes out of it. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	pw_sandbox_enter(&z->profile.sandbox, getenv("PYWARM_SANDBOX"), z->interp.path, 0);
 	apply_sigmask(&l);
 	zpy_child_run(z, &l);

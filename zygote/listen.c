@@ -36,6 +36,10 @@ int zlisten_open(struct zygote *z)
 		return -1;
 	}
 	unlink(z->sockpath);
+	/* Where the kernel lets connections inherit it at connect(), messages
+	 * sent before accept() carry their sender too (see child.c). */
+	int on = 1;
+	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 128) < 0) {
 		zlog(z, "cannot listen on %s: %s", z->sockpath, strerror(errno));
 		close(fd);
@@ -93,11 +97,12 @@ static void spawn_child(struct zygote *z, int conn)
 		close(conn);
 		return;
 	}
+	long long deadline = pw_mono_us() + ZREQUEST_DEADLINE_US;
 	zpy_before_fork();
 	pid_t pid = fork();
 	if (pid == 0) {
 		zpy_after_fork_child();
-		zchild_main(z, conn);
+		zchild_main(z, conn, deadline);
 	}
 	zpy_after_fork_parent();
 	if (pid < 0) {
@@ -144,11 +149,18 @@ static void accept_clients(struct zygote *z, int lfd)
 				zlog(z, "cannot accept a connection: %s", strerror(errno));
 			return;
 		}
-		struct ucred cred;
+		struct ucred cred = { 0, (uid_t)-1, (gid_t)-1 };
 		socklen_t len = sizeof cred;
+		int on = 1;
 		if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 		    cred.uid != geteuid()) {
 			zlog(z, "refused a client of uid %d", (int)cred.uid);
+			close(conn);
+			continue;
+		}
+		/* Every message is judged by its sender (child.c check_sender). */
+		if (setsockopt(conn, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) {
+			zlog(z, "cannot set SO_PASSCRED on a connection: %s", strerror(errno));
 			close(conn);
 			continue;
 		}
@@ -221,20 +233,36 @@ static void early_exit(struct zygote *z, struct zchild *c, int status)
 	c->exited = 1;
 }
 
-/* Read the children's notices (READY: a launch served; EXIT: leaving). */
+/* Read the children's notices (READY: a launch served; EXIT: leaving).
+ * A notice speaks only for the process that sent it, as the kernel names
+ * it: one that is not our child, or not in the state the notice claims,
+ * is ignored. */
 static void read_notices(struct zygote *z)
 {
-	struct znotice n;
-	while (read(z->notify_r, &n, sizeof n) == (ssize_t)sizeof n) {
+	static union {
+		struct znotice n;
+		uint64_t align;
+		char buf[sizeof(struct znotice) + 8 * 8192];
+	} u;
+	struct ucred from;
+	ssize_t len;
+
+	while ((len = pw_dgram_recv(z->noticefd, u.buf, sizeof u.buf, &from)) >= 0 || errno == EPROTO) {
+		if (len < (ssize_t)sizeof u.n || from.uid != geteuid())
+			continue;
 		struct zchild *c = z->children;
-		while (c && c->pid != n.pid)
+		while (c && c->pid != from.pid)
 			c = c->next;
-		if (n.event == ZN_READY) {
+		if (c == NULL || c->ctl >= 0)
+			continue;
+		if (u.n.event == ZN_READY && !c->ready) {
 			z->launches++;
-			if (c)
-				c->ready = 1;
-		} else if (n.event == ZN_EXIT && c) {
-			early_exit(z, c, n.status);
+			c->ready = 1;
+		} else if (u.n.event == ZN_EXIT && c->ready) {
+			early_exit(z, c, u.n.status);
+			size_t extra = (size_t)len - sizeof u.n;
+			if (extra % sizeof(uint64_t) == 0)
+				zpool_take_pages(z, (const uint64_t *)(u.buf + sizeof u.n), extra / sizeof(uint64_t));
 		}
 	}
 }
@@ -312,6 +340,7 @@ static void read_signals(struct zygote *z)
 	struct signalfd_siginfo si;
 	while (read(z->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
 		if (si.ssi_signo == SIGCHLD) {
+			read_notices(z);
 			reap(z);
 			continue;
 		}
@@ -365,7 +394,7 @@ int zloop(struct zygote *z)
 	for (;;) {
 		size_t n = 0, li = 0, ai = 0;
 		pfd[n++] = (struct pollfd){ z->sigfd, POLLIN, 0 };
-		pfd[n++] = (struct pollfd){ z->notify_r, POLLIN, 0 };
+		pfd[n++] = (struct pollfd){ z->noticefd, POLLIN, 0 };
 		pfd[n++] = (struct pollfd){ z->retiring ? -1 : zwatch_fd(z), POLLIN, 0 };
 		if (z->listenfd >= 0) {
 			li = n;

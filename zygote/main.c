@@ -5,10 +5,14 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -198,11 +202,37 @@ static int activation(struct zygote *z, struct zopts *o)
 	return 0;
 }
 
-/* Signals arrive on a signalfd; children are told of events by a pipe. */
+/* The socket children send their notices to: a datagram socket in the
+ * abstract namespace, under a name no other process can take first (it
+ * holds random bits), that knows each sender from the kernel
+ * (SO_PASSCRED), so no descriptor of it needs to reach a child. */
+static int open_notices(struct zygote *z)
+{
+	uint64_t nonce = 0;
+	int on = 1;
+
+	if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) {
+		zlog(z, "cannot draw random bytes for the notice socket: %s", strerror(errno));
+		return -1;
+	}
+	z->notice_addr.sun_family = AF_UNIX;
+	int n = snprintf(z->notice_addr.sun_path + 1, sizeof z->notice_addr.sun_path - 1,
+	                 "pywarm-notice-%d-%016llx", (int)z->pid, (unsigned long long)nonce);
+	z->notice_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+	z->noticefd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (z->noticefd < 0 ||
+	    setsockopt(z->noticefd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0 ||
+	    bind(z->noticefd, (struct sockaddr *)&z->notice_addr, z->notice_len) < 0) {
+		zlog(z, "cannot set up the notice socket: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Signals arrive on a signalfd; children's notices on the notice socket. */
 static int setup_events(struct zygote *z)
 {
 	sigset_t set;
-	int p[2];
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -211,14 +241,11 @@ static int setup_events(struct zygote *z)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	z->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (z->sigfd < 0 || pipe2(p, O_CLOEXEC) < 0) {
-		zlog(z, "cannot set up signal and notice channels: %s", strerror(errno));
+	if (z->sigfd < 0) {
+		zlog(z, "cannot set up the signal channel: %s", strerror(errno));
 		return -1;
 	}
-	fcntl(p[0], F_SETFL, O_NONBLOCK);
-	z->notify_r = p[0];
-	z->notify_w = p[1];
-	return 0;
+	return open_notices(z);
 }
 
 int main(int argc, char **argv)
@@ -227,9 +254,13 @@ int main(int argc, char **argv)
 	struct zopts o = { 0 };
 	struct rlimit rl;
 
+	/* No other process of the user may look into the zygote or the
+	 * children it forks (/proc/PID/mem, /proc/PID/fd, pidfd_getfd, ptrace)
+	 * until a child becomes the caller's program (child.c). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	z.pid = getpid();
 	z.started = time(NULL);
-	z.listenfd = z.lockfd = z.progressfd = z.actfd = z.sparefd = -1;
+	z.listenfd = z.lockfd = z.progressfd = z.actfd = z.sparefd = z.noticefd = -1;
 	z.logfd = fcntl(2, F_DUPFD_CLOEXEC, 3);
 	z.journal = zsd_is_journal(2);
 	memcpy(z.idhex, "----------------", 17);

@@ -24,12 +24,15 @@
  * page of the zygote's heap it writes to (reference counts, caches) is
  * copied on first write.  Runs write mostly the same pages, so a child
  * that ends records which pages it had to copy (present and no longer
- * shared, from /proc/self/pagemap) in a list all children share, and a
- * pooled child copies those pages while it waits (MADV_POPULATE_WRITE
- * breaks the sharing without changing a byte).  Only pages written by the
- * last two recorded runs are kept, so one unusual run does not make every
- * child larger.  The list only ever costs time and memory: a stale or
- * wrong entry makes a copy that was not needed, never a difference.
+ * shared, from /proc/self/pagemap) and sends them with its exit notice;
+ * the zygote keeps the list in its own memory, which the children it
+ * forks later inherit, and a pooled child copies those pages while it
+ * waits (MADV_POPULATE_WRITE breaks the sharing without changing a byte).
+ * Only pages written by the last two recorded runs are kept, so one
+ * unusual run does not make every child larger.  No memory is shared
+ * between runs: a run can only report its own pages, and the list only
+ * ever costs time and memory (a wrong entry makes a copy that was not
+ * needed, never a difference).
  */
 struct ztouch {
 	uint32_t n, ncand;                 /* pages in list, in cand */
@@ -70,17 +73,18 @@ static uint32_t private_pages(int pagemap, uint64_t lo, uint64_t hi, uint64_t *o
 	return n;
 }
 
-/* At the end of a run (its launcher already told): record the pages it
- * copied, now and then. */
-void zpool_learn(struct zygote *z)
+/* At the end of a run (signals blocked, one thread): the pages it
+ * copied, now and then, for its exit notice.  Returns how many. */
+size_t zpool_learn(struct zygote *z, const uint64_t **pages)
 {
 	struct ztouch *t = z->touch;
 	static uint64_t now[TOUCH_MAX];
 	char line[512];
 	uint32_t n = 0;
 
+	*pages = now;
 	if (t == NULL || (t->n > 0 && z->launches % LEARN_EVERY != 0))
-		return;
+		return 0;
 	FILE *maps = fopen("/proc/self/maps", "re");
 	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	while (maps && pm >= 0 && fgets(line, sizeof line, maps)) {
@@ -89,34 +93,50 @@ void zpool_learn(struct zygote *z)
 		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && perms[1] == 'w' && perms[3] == 'p')
 			n = private_pages(pm, lo, hi, now, n);
 	}
-	/* list = now and cand (both ascending); cand = now */
+	if (maps)
+		fclose(maps);
+	if (pm >= 0)
+		close(pm);
+	return n;
+}
+
+/* In the zygote: a child's exit notice listed the pages it copied.
+ * list = pages and cand (both ascending); cand = pages.  A list that is
+ * not ascending and page-aligned is ignored. */
+void zpool_take_pages(struct zygote *z, const uint64_t *pages, size_t n)
+{
+	struct ztouch *t = z->touch;
 	uint32_t i = 0, j = 0, k = 0;
+
+	if (t == NULL || n == 0 || n > TOUCH_MAX)
+		return;
+	for (size_t a = 0; a < n; a++)
+		if (pages[a] % 4096 != 0 || (a > 0 && pages[a] <= pages[a - 1]))
+			return;
 	while (i < n && j < t->ncand) {
-		if (now[i] == t->cand[j]) {
-			t->list[k++] = now[i];
+		if (pages[i] == t->cand[j]) {
+			t->list[k++] = pages[i];
 			i++, j++;
-		} else if (now[i] < t->cand[j]) {
+		} else if (pages[i] < t->cand[j]) {
 			i++;
 		} else {
 			j++;
 		}
 	}
 	t->n = k;
-	memcpy(t->cand, now, n * sizeof *now);
-	t->ncand = n;
-	if (maps)
-		fclose(maps);
-	if (pm >= 0)
-		close(pm);
+	memcpy(t->cand, pages, n * sizeof *pages);
+	t->ncand = (uint32_t)n;
 }
 
 /* In a pooled child: wait for a connection, then serve it like any child.
- * The zygote closing its end (retirement) ends the wait. */
+ * Only the zygote's own word counts (the hand-over's sender is checked);
+ * the zygote closing its end (retirement) ends the wait. */
 static void __attribute__((noreturn)) pool_wait(struct zygote *z, int ctl)
 {
-	int keep[4] = { ctl, z->notify_w }, nkeep = 2, fd = -1;
+	int keep[3] = { ctl }, nkeep = 1, fd = -1;
 	struct pw_hdr h;
 	struct pw_handover ho;
+	struct ucred from;
 	char *payload;
 	uint32_t nfds;
 
@@ -132,9 +152,9 @@ static void __attribute__((noreturn)) pool_wait(struct zygote *z, int ctl)
 		keep[nkeep++] = zwatch_fd(z);      /* zwatch_stale() looks at it */
 	zclose_others(keep, (size_t)nkeep);
 	pretouch(z->touch);
-	if (pw_recv(ctl, &h, &payload, &fd, 1, &nfds) < 0)
+	if (pw_recv_from(ctl, &h, &payload, &fd, 1, &nfds, 0, &from) < 0)
 		_exit(0);
-	if (h.type != PW_MSG_HANDOVER || nfds != 1 || h.len != sizeof ho)
+	if (from.pid != z->pid || h.type != PW_MSG_HANDOVER || nfds != 1 || h.len != sizeof ho)
 		_exit(ZCHILD_EXIT_BADREQ);
 	memcpy(&ho, payload, sizeof ho);
 	free(payload);
@@ -142,7 +162,7 @@ static void __attribute__((noreturn)) pool_wait(struct zygote *z, int ctl)
 	/* A status request answered from here shows the zygote as it is now. */
 	z->launches = (unsigned long)ho.launches;
 	z->nchildren = (size_t)ho.running;
-	zchild_main(z, fd);
+	zchild_main(z, fd, pw_mono_us() + ZREQUEST_DEADLINE_US);
 }
 
 /* Fork one pooled child; 0, or -1 if it could not be made. */
@@ -153,8 +173,16 @@ static int pool_fork(struct zygote *z)
 
 	if (c == NULL)
 		return -1;
+	int on = 1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		zlog(z, "cannot make a hand-over socket for the pool: %s", strerror(errno));
+		free(c);
+		return -1;
+	}
+	if (setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) {
+		zlog(z, "cannot set SO_PASSCRED on a hand-over socket: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
 		free(c);
 		return -1;
 	}
@@ -236,11 +264,8 @@ void zpool_refill(struct zygote *z, long long now)
 	if (z->retiring || z->npool >= (size_t)z->profile.prefork ||
 	    now < z->pool_retry_us || starting_until(z, now) > now)
 		return;
-	if (z->touch == NULL) {
-		void *m = mmap(NULL, sizeof *z->touch, PROT_READ | PROT_WRITE,
-		               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		z->touch = m == MAP_FAILED ? NULL : m;
-	}
+	if (z->touch == NULL)
+		z->touch = calloc(1, sizeof *z->touch);
 	if (pool_fork(z) < 0)
 		z->pool_retry_us = now + RETRY_US;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "config.h"
@@ -27,9 +28,11 @@ struct zchild {
 	struct zchild *next;
 };
 
-/* Child -> zygote notices on the notify pipe (one write each, atomic). */
+/* Child -> zygote notices: one datagram each to the zygote's notice
+ * socket, which learns the sender from the kernel (SCM_CREDENTIALS), so a
+ * process can only ever speak about itself.  ZN_EXIT may carry the pages
+ * the run had to copy (uint64_t addresses, ascending; see pool.c). */
 struct znotice {
-	int32_t pid;
 	int32_t event;            /* ZN_* */
 	int32_t status;           /* ZN_EXIT: the wait status it is about to have */
 };
@@ -45,7 +48,9 @@ struct zygote {
 	char sockdir[PATH_MAX];
 	char sockpath[PATH_MAX];
 	char lockpath[PATH_MAX];
-	int lockfd, listenfd, sigfd, notify_r, notify_w, logfd;
+	int lockfd, listenfd, sigfd, noticefd, logfd;
+	struct sockaddr_un notice_addr;   /* noticefd's (abstract) address */
+	socklen_t notice_len;
 	int actfd;                /* listening socket passed by a service manager, or -1 */
 	int journal;              /* logfd is the journal: no timestamps of our own */
 	int sparefd;              /* kept open to refuse a client when out of fds */
@@ -69,7 +74,7 @@ struct zygote {
 	char **argv, **envp;      /* what a successor is started with */
 	int respawns;             /* successors in a row that found files changing */
 	struct zchild *children;
-	struct ztouch *touch;     /* pages runs write, shared with children (pool.c) */
+	struct ztouch *touch;     /* pages runs write (pool.c); the zygote's own, never shared */
 	char lc_ctype[128];       /* LC_CTYPE python3's locale coercion set, or "" */
 	unsigned long long stack_cur;
 	int nzopts;               /* python3 options the interpreter started with */
@@ -123,7 +128,9 @@ void zwatch_successor(struct zygote *z, int wait);
 void ztty_set_caller(int conn);
 
 /* child.c: what happens in a forked child before user code. */
-void zchild_main(struct zygote *z, int conn) __attribute__((noreturn));
+#define ZREQUEST_DEADLINE_US 10000000LL   /* a request, from accept to GO */
+void zchild_main(struct zygote *z, int conn, long long deadline_us) __attribute__((noreturn));
+int  znotice_send(struct zygote *z, int event, int status, const void *extra, size_t len, int wait);
 void zclose_others(int *keep, size_t n);
 void zchild_exit(struct zygote *z, int exitcode) __attribute__((noreturn));
 
@@ -132,7 +139,8 @@ struct zchild *zpool_take(struct zygote *z, int conn);
 void zpool_refill(struct zygote *z, long long now);
 int  zpool_timeout(struct zygote *z, long long now);
 void zpool_dismiss(struct zygote *z);
-void zpool_learn(struct zygote *z);
+size_t zpool_learn(struct zygote *z, const uint64_t **pages);
+void zpool_take_pages(struct zygote *z, const uint64_t *pages, size_t n);
 
 /* sd.c: service manager protocols (socket activation, readiness, journal). */
 int  zsd_listen_fd(char *err, size_t errlen);

@@ -30,6 +30,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
 
+def _proto_version():
+    """PW_PROTO_VERSION, as config/proto.h defines it (raw-socket tests speak it)."""
+    with open(os.path.join(REPO, "config", "proto.h")) as f:
+        m = re.search(r"^#define PW_PROTO_VERSION (\d+)", f.read(), re.M)
+    return int(m.group(1))
+
+
+PROTO_VERSION = _proto_version()
+
+
 def _default_real():
     try:
         out = subprocess.run(["python3", "-c", "import sys; print(sys.executable)"],

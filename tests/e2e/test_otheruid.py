@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import needs_pywarm, proc_alive
+from conftest import PROTO_VERSION, needs_pywarm, proc_alive
 from test_robust import quick_warm_check, zygote_socket
 
 # Runs as the other user: connect, send a request, print what came back.
@@ -26,12 +26,13 @@ PROBE = textwrap.dedent("""\
     except OSError as e:
         print("connect-error", e.errno)
         sys.exit(0)
-    hdr = struct.pack("<IHHII", 0x4d525750, 1, 2 if kind == "status" else 1, 0, 0)
+    version = int(sys.argv[3])
+    hdr = struct.pack("<IHHII", 0x4d525750, version, 2 if kind == "status" else 1, 0, 0)
     try:
         if kind == "status":
             s.sendall(hdr)
         else:   # a launch header carrying descriptors, as the launcher sends them
-            hdr = struct.pack("<IHHII", 0x4d525750, 1, 1, 0, 3)
+            hdr = struct.pack("<IHHII", 0x4d525750, version, 1, 0, 3)
             s.sendmsg([hdr], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))])
     except OSError as e:
         print("closed-on-send", e.errno)
@@ -90,7 +91,7 @@ def dirs_below(top, path):
 
 
 def probe(user, path, kind):
-    p = subprocess.run([sys.executable, "-c", PROBE, path, kind], capture_output=True, timeout=30,
+    p = subprocess.run([sys.executable, "-c", PROBE, path, kind, str(PROTO_VERSION)], capture_output=True, timeout=30,
                        user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd="/",
                        stdin=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"})
     assert p.returncode == 0, p.stderr.decode(errors="replace")

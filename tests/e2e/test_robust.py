@@ -14,11 +14,11 @@ import time
 
 import pytest
 
-from conftest import (PYWARM, REAL, SELF, _read, assert_same, assert_warm, needs_pywarm,
+from conftest import (PROTO_VERSION, PYWARM, REAL, SELF, _read, assert_same, assert_warm, needs_pywarm,
                       parse_trace, proc_alive, proc_ppid, proc_state)
 
 MAGIC = 0x4d525750          # "PWRM" little-endian, see config/proto.h
-VERSION = 1
+VERSION = PROTO_VERSION
 MSG_LAUNCH, MSG_STATUS_REQ, MSG_READY, MSG_STATUS = 1, 2, 16, 20
 MAX_MSG = 8 << 20
 
@@ -483,7 +483,7 @@ PEER_QUERY = textwrap.dedent("""\
         print("connect-error", e.errno)
         sys.exit(0)
     try:
-        s.sendall(struct.pack("<IHHII", 0x4d525750, 1, 2, 0, 0))
+        s.sendall(struct.pack("<IHHII", 0x4d525750, int(sys.argv[3]), 2, 0, 0))
     except OSError as e:
         print("closed on send", e.errno)
         sys.exit(0)
@@ -517,7 +517,8 @@ def test_other_uid_is_refused(pw, wd):
     path = zygote_socket(pw, pw.zygote_pid)
 
     def query(uid):
-        p = subprocess.run([sys.executable, "-c", PEER_QUERY, path, str(uid)], capture_output=True,
+        p = subprocess.run([sys.executable, "-c", PEER_QUERY, path, str(uid), str(PROTO_VERSION)],
+                           capture_output=True,
                            timeout=20, stdin=subprocess.DEVNULL)
         assert p.returncode == 0, p.stderr.decode()
         return p.stdout.decode().strip()

@@ -7,7 +7,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char *argv_[] = { "pywarm", "-c", "print(1)", "x", NULL };
@@ -274,6 +278,83 @@ TEST(recv_eof)
 	close(sv[1]);
 }
 
+/* pw_recv_from names the sender; a message whose bytes come from two
+ * processes, or a socket without SO_PASSCRED, is refused. */
+TEST(recv_sender)
+{
+	int sv[2], fds[1], on = 1;
+	struct pw_hdr h;
+	struct ucred from;
+	char *payload;
+	uint32_t nfds;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	/* Sent while neither end asked for credentials: the kernel recorded none. */
+	CHECK(pw_send(sv[0], PW_MSG_STATUS_REQ, NULL, 0, NULL, 0) == 0);
+	CHECK(pw_recv_from(sv[1], &h, &payload, fds, 1, &nfds, 0, &from) == -1 && errno == EPROTO);
+	CHECK(setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == 0);
+	CHECK(pw_send(sv[0], PW_MSG_STATUS_REQ, "ab", 2, NULL, 0) == 0);
+	CHECK(pw_recv_from(sv[1], &h, &payload, fds, 1, &nfds, 0, &from) == 0);
+	CHECK_INTEQ(from.pid, getpid());
+	CHECK_INTEQ(from.uid, geteuid());
+	free(payload);
+	/* The header from us, the payload from a child. */
+	struct pw_hdr half = { PW_PROTO_MAGIC, PW_PROTO_VERSION, PW_MSG_LAUNCH, 4, 0 };
+	CHECK(write(sv[0], &half, sizeof half) == (ssize_t)sizeof half);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(write(sv[0], "wxyz", 4) == 4 ? 0 : 1);
+	int st;
+	waitpid(pid, &st, 0);
+	CHECK(pw_recv_from(sv[1], &h, &payload, fds, 1, &nfds, 0, &from) == -1 && errno == EPROTO);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* A deadline covers the whole message: one byte at a time does not
+ * extend it. */
+TEST(recv_deadline)
+{
+	int sv[2], fds[1];
+	struct pw_hdr h;
+	char *payload;
+	uint32_t nfds;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	CHECK(write(sv[0], "P", 1) == 1);
+	long long t0 = pw_mono_us();
+	CHECK(pw_recv_from(sv[1], &h, &payload, fds, 1, &nfds, t0 + 50000, NULL) == -1 &&
+	      errno == ETIMEDOUT);
+	long long took = pw_mono_us() - t0;
+	CHECK(took >= 50000 && took < 5000000);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* Datagrams carry the sender as the kernel knows it. */
+TEST(dgram_sender)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int on = 1;
+	char buf[64];
+	struct ucred from;
+	snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, "pywarm-test-%d", (int)getpid());
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(sa.sun_path + 1));
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	CHECK(fd >= 0);
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == 0);
+	CHECK(bind(fd, (struct sockaddr *)&sa, len) == 0);
+	CHECK(pw_dgram_recv(fd, buf, sizeof buf, &from) == -1 && errno == EAGAIN);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(pw_dgram_send(&sa, len, "hi", 2, "!", 1, 1) == 0 ? 0 : 1);
+	int st;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_INTEQ(pw_dgram_recv(fd, buf, sizeof buf, &from), 3);
+	CHECK_INTEQ(from.pid, pid);
+	CHECK(memcmp(buf, "hi!", 3) == 0);
+	close(fd);
+}
+
 int main(void)
 {
 	RUN(roundtrip);
@@ -283,5 +364,8 @@ int main(void)
 	RUN(send_recv_fds);
 	RUN(recv_rejects);
 	RUN(recv_eof);
+	RUN(recv_sender);
+	RUN(recv_deadline);
+	RUN(dgram_sender);
 	return unit_summary();
 }
