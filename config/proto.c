@@ -15,6 +15,52 @@ const char *const pw_ns_names[PW_NNS] = {
 	"cgroup", "ipc", "mnt", "net", "pid", "user", "uts", "time",
 };
 
+const char *const pw_status_keys[PW_S_NKEYS] = {
+	"pid", "identity", "profile", "source", "interpreter", "started",
+	"modules", "failed", "failed_names", "launches", "running", "state",
+	"idle_timeout", "prefork", "warmup", "watched",
+};
+
+int pw_status_format(char *buf, size_t len, const char *const val[PW_S_NKEYS])
+{
+	size_t at = 0;
+
+	for (int k = 0; k < PW_S_NKEYS; k++) {
+		const char *v = val[k] ? val[k] : "";
+		int n = snprintf(buf + at, len - at, "%s=", pw_status_keys[k]);
+		if (n < 0 || (size_t)n >= len - at)
+			return -1;
+		at += (size_t)n;
+		for (; *v; v++) {
+			if (at + 2 >= len)
+				return -1;
+			buf[at++] = *v == '\n' ? ' ' : *v;
+		}
+		buf[at++] = '\n';
+		buf[at] = '\0';
+	}
+	return 0;
+}
+
+void pw_status_parse(char *text, struct pw_status *st)
+{
+	char *line, *next, *eq;
+
+	memset(st, 0, sizeof(*st));
+	st->text = text;
+	for (line = text; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if ((eq = strchr(line, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		for (int k = 0; k < PW_S_NKEYS; k++)
+			if (strcmp(line, pw_status_keys[k]) == 0)
+				st->val[k] = eq + 1;
+	}
+}
+
 /* A growable output buffer for the encoder. */
 struct obuf {
 	char *p;

@@ -142,6 +142,31 @@ int     pw_dgram_send(const struct sockaddr_un *to, socklen_t tolen,
                       const void *a, size_t alen, const void *b, size_t blen, int wait);
 ssize_t pw_dgram_recv(int sock, void *buf, size_t cap, struct ucred *from);
 
+/*
+ * PW_MSG_STATUS: "key=value" lines, one per key below, in this order.
+ * The zygote writes it with pw_status_format and pywarmctl reads it with
+ * pw_status_parse; a reader ignores keys it does not know.
+ */
+enum pw_skey {
+	PW_S_PID, PW_S_IDENTITY, PW_S_PROFILE, PW_S_SOURCE, PW_S_INTERPRETER,
+	PW_S_STARTED, PW_S_MODULES, PW_S_FAILED, PW_S_FAILED_NAMES, PW_S_LAUNCHES,
+	PW_S_RUNNING, PW_S_STATE, PW_S_IDLE, PW_S_PREFORK, PW_S_WARMUP, PW_S_WATCHED,
+	PW_S_NKEYS
+};
+extern const char *const pw_status_keys[PW_S_NKEYS];
+
+/* A parsed status: values point into text (NULL for a missing key). */
+struct pw_status {
+	char *text;
+	const char *val[PW_S_NKEYS];
+};
+
+/* Write the lines for val[0..PW_S_NKEYS) (NULL: ""; newlines become
+ * spaces) into buf; -1 if they do not fit. */
+int  pw_status_format(char *buf, size_t len, const char *const val[PW_S_NKEYS]);
+/* Split text (modified in place, kept in st->text) into st. */
+void pw_status_parse(char *text, struct pw_status *st);
+
 /* Small fixed payloads. */
 struct pw_ready  { int32_t pid; };      /* READY and TAKEN */
 struct pw_exit   { int32_t status; };    /* as from waitpid() */

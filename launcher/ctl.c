@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "proto.h"
 #include "ctl.h"
 #include "util.h"
 
@@ -66,22 +67,11 @@ struct zref {
 	char logpath[PATH_MAX];     /* empty when not known (found by listing) */
 };
 
-/* The keys of a zygote's status text (PW_MSG_STATUS), in this order. */
-enum skey {
-	S_PID, S_IDENTITY, S_PROFILE, S_SOURCE, S_INTERPRETER, S_STARTED,
-	S_MODULES, S_FAILED, S_FAILED_NAMES, S_LAUNCHES, S_RUNNING, S_STATE,
-	S_IDLE, S_WARMUP, S_WATCHED, S_NKEYS
-};
-static const char *const status_keys[S_NKEYS] = {
-	"pid", "identity", "profile", "source", "interpreter", "started",
-	"modules", "failed", "failed_names", "launches", "running", "state",
-	"idle_timeout", "warmup", "watched",
-};
-
-/* A parsed status: values point into text; NULL for a missing key. */
+/* A parsed status (pw_status_parse) and the pid it names. */
 struct zstatus {
 	char *text;
-	const char *val[S_NKEYS];
+	const char *const *val;     /* PW_S_NKEYS values, NULL where missing */
+	struct pw_status st;
 	pid_t pid;                  /* 0 when missing or not a pid */
 };
 
@@ -117,27 +107,16 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
-/* Split key=value lines into z (in place); unknown keys are ignored. */
+/* Parse a status text into z (in place); unknown keys are ignored. */
 static void status_parse(char *text, struct zstatus *z)
 {
-	char *line, *next, *eq;
 	long pid;
 
 	memset(z, 0, sizeof(*z));
+	pw_status_parse(text, &z->st);
 	z->text = text;
-	for (line = text; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		eq = strchr(line, '=');
-		if (eq == NULL)
-			continue;
-		*eq = '\0';
-		for (int k = 0; k < S_NKEYS; k++)
-			if (strcmp(line, status_keys[k]) == 0)
-				z->val[k] = eq + 1;
-	}
-	if (parse_long(z->val[S_PID], 2, 0x7fffffffL, &pid) == 0 && pid != getpid())
+	z->val = z->st.val;
+	if (parse_long(z->val[PW_S_PID], 2, 0x7fffffffL, &pid) == 0 && pid != getpid())
 		z->pid = (pid_t)pid;
 }
 
@@ -356,8 +335,8 @@ static int wait_serving(const struct zref *z, pid_t pid, double timeout)
 		return EXIT_FAIL;
 	}
 	printf("pywarmctl: zygote %s serving (pid %s, %s modules, %.1fs)\n", z->idhex,
-	       st.val[S_PID] ? st.val[S_PID] : "?",
-	       st.val[S_MODULES] ? st.val[S_MODULES] : "?", secs);
+	       st.val[PW_S_PID] ? st.val[PW_S_PID] : "?",
+	       st.val[PW_S_MODULES] ? st.val[PW_S_MODULES] : "?", secs);
 	free(st.text);
 	return EXIT_OK;
 }
@@ -395,7 +374,7 @@ static int cmd_start(int argc, char **argv)
 		return EXIT_FAIL;
 	if (query(&z, &st) == 0) {
 		printf("pywarmctl: zygote %s already serving (pid %s)\n", z.idhex,
-		       st.val[S_PID] ? st.val[S_PID] : "?");
+		       st.val[PW_S_PID] ? st.val[PW_S_PID] : "?");
 		free(st.text);
 		pw_target_free(&t);
 		return EXIT_OK;
@@ -546,7 +525,7 @@ static void row(const char *key, const char *fmt, ...)
 }
 
 /* A status value, or "?" when the zygote did not give it. */
-static const char *sval(const struct zstatus *st, enum skey k)
+static const char *sval(const struct zstatus *st, enum pw_skey k)
 {
 	return st->val[k] && *st->val[k] ? st->val[k] : "?";
 }
@@ -604,13 +583,13 @@ static void fmt_rss(char *out, size_t len, pid_t pid)
 /* Print the status block of one serving zygote. */
 static void print_status(const struct zref *z, const struct zstatus *st)
 {
-	const char *prof = st->val[S_PROFILE], *names = st->val[S_FAILED_NAMES];
+	const char *prof = st->val[PW_S_PROFILE], *names = st->val[PW_S_FAILED_NAMES];
 	char up[32] = "?", idle[32] = "?", rss[64];
 	long v;
 
-	if (parse_long(st->val[S_STARTED], 0, 0x7fffffffffffL, &v) == 0 && time(NULL) >= v)
+	if (parse_long(st->val[PW_S_STARTED], 0, 0x7fffffffffffL, &v) == 0 && time(NULL) >= v)
 		fmt_duration(up, sizeof(up), (long)(time(NULL) - v));
-	if (parse_long(st->val[S_IDLE], 0, 0x7fffffffffffL, &v) == 0) {
+	if (parse_long(st->val[PW_S_IDLE], 0, 0x7fffffffffffL, &v) == 0) {
 		if (v)
 			fmt_duration(idle, sizeof(idle), v);
 		else
@@ -621,21 +600,23 @@ static void print_status(const struct zref *z, const struct zstatus *st)
 	if (prof && !*prof)
 		row("profile", "(built-in)");
 	else
-		row("profile", "%s (%s)", sval(st, S_PROFILE), sval(st, S_SOURCE));
-	row("interpreter", "%s", sval(st, S_INTERPRETER));
-	row("pid", "%s", sval(st, S_PID));
+		row("profile", "%s (%s)", sval(st, PW_S_PROFILE), sval(st, PW_S_SOURCE));
+	row("interpreter", "%s", sval(st, PW_S_INTERPRETER));
+	row("pid", "%s", sval(st, PW_S_PID));
 	row("uptime", "%s", up);
 	row("memory", "%s", rss);
-	row("modules", "%s preloaded, %s failed%s%s%s", sval(st, S_MODULES),
-	    sval(st, S_FAILED), names && *names ? " (" : "", names ? names : "",
+	row("modules", "%s preloaded, %s failed%s%s%s", sval(st, PW_S_MODULES),
+	    sval(st, PW_S_FAILED), names && *names ? " (" : "", names ? names : "",
 	    names && *names ? ")" : "");
-	if (st->val[S_WARMUP] && *st->val[S_WARMUP])
-		row("warmup", "%s", st->val[S_WARMUP]);
-	row("launches", "%s served, %s running", sval(st, S_LAUNCHES), sval(st, S_RUNNING));
-	if (st->val[S_WATCHED])
-		row("watching", "%s files and directories", st->val[S_WATCHED]);
+	if (st->val[PW_S_WARMUP] && *st->val[PW_S_WARMUP])
+		row("warmup", "%s", st->val[PW_S_WARMUP]);
+	row("launches", "%s served, %s running", sval(st, PW_S_LAUNCHES), sval(st, PW_S_RUNNING));
+	if (st->val[PW_S_PREFORK])
+		row("prefork", "%s", st->val[PW_S_PREFORK]);
+	if (st->val[PW_S_WATCHED])
+		row("watching", "%s files and directories", st->val[PW_S_WATCHED]);
 	row("idle timeout", "%s", idle);
-	row("state", "%s", sval(st, S_STATE));
+	row("state", "%s", sval(st, PW_S_STATE));
 }
 
 /* Describe z: a block, a warming note, or a one-line complaint.  Returns 1
@@ -647,7 +628,7 @@ static int status_one(const struct zref *z, int first)
 	pid_t pid;
 
 	if (query(z, &st) == 0) {
-		if (st.pid <= 0 || st.val[S_IDENTITY] == NULL) {
+		if (st.pid <= 0 || st.val[PW_S_IDENTITY] == NULL) {
 			pw_warn("zygote %s: garbled status reply", z->idhex);
 			free(st.text);
 			return -1;

@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -34,6 +37,9 @@ extern char **environ;
  * cold; a socket-activated zygote may first have to start and warm. */
 #define TAKEN_WAIT_US     5000000LL
 #define TAKEN_WAIT_ACT_US 30000000LL
+/* From GO to READY the child only sets itself up; past this it is stuck
+ * (stopped, say), and is killed so that the run can go cold. */
+#define READY_WAIT_US     30000000LL
 
 /* What the launcher knows about the run it is trying to serve warm. */
 struct run {
@@ -52,6 +58,7 @@ struct run {
 	pid_t child;                /* the child serving the run, once READY */
 	pid_t taken;                /* the child that sent TAKEN (kernel-checked) */
 	pid_t zygote;               /* its parent, the only sender of EXIT */
+	int taken_fd;               /* a pidfd of it, or -1 */
 	int fds[PW_MAX_FDS];        /* the cwd, then the fds the child takes at GO */
 	uint32_t nfds;
 	const char *exe;            /* the interpreter a cold run executes */
@@ -445,6 +452,7 @@ static void take_and_go(struct run *r)
 	r->zygote = parent_of(from.pid);
 	if (r->zygote <= 1)
 		cold_before_go(r, "the child that took the run has no zygote for a parent");
+	r->taken_fd = pidfd_open(r->taken, 0);
 	pw_sig_block(&r->saved_mask);
 	if (pw_send(r->sock, PW_MSG_GO, NULL, 0, r->fds, r->nfds) < 0) {
 		pw_sig_unblock(&r->saved_mask);
@@ -466,18 +474,50 @@ static void on_ready(struct run *r, pid_t pid)
 		pw_debug("child %d does not lead its process group; signals are not forwarded", (int)pid);
 }
 
+/* No READY within READY_WAIT_US of GO: kill the child that took the run
+ * and wait for it to be gone; then, unless it did say READY meanwhile (the
+ * program started and was killed), the run goes cold: it never ran. */
+static void __attribute__((noreturn)) ready_timeout(struct run *r)
+{
+	struct pw_hdr h;
+	struct ucred from;
+	char *payload;
+	int fd;
+	uint32_t nfds;
+
+	if (r->taken_fd < 0 || pidfd_send_signal(r->taken_fd, SIGKILL, NULL, 0) < 0) {
+		pw_warn("the zygote's child %d did not start the program in time and cannot be stopped",
+		        (int)r->taken);
+		exit_like(r, SIGKILL);
+	}
+	struct pollfd p = { r->taken_fd, POLLIN, 0 };
+	poll(&p, 1, 5000);
+	while (pw_recv_from(r->sock, &h, &payload, &fd, 0, &nfds, pw_mono_us() + 1000, &from) == 0) {
+		free(payload);
+		if (h.type == PW_MSG_READY && from.pid == r->taken) {
+			pw_warn("the program (pid %d) was killed: it started too late", (int)r->taken);
+			exit_like(r, SIGKILL);
+		}
+	}
+	pw_sig_unblock(&r->saved_mask);
+	cold_before_go(r, "the child that took the run did not start it in time");
+}
+
 /* Read messages until the child's fate is known.  Each is accepted only
  * from the process that may send it (READY from the child that took the
  * run, EXIT from its zygote) and only at its size and its time. */
 static void __attribute__((noreturn)) wait_child(struct run *r)
 {
+	long long ready_by = pw_mono_us() + READY_WAIT_US;
 	for (;;) {
 		struct pw_hdr h;
 		struct ucred from;
 		char *payload;
 		int fds[1];
 		uint32_t nfds;
-		if (pw_recv_from(r->sock, &h, &payload, fds, 0, &nfds, 0, &from) < 0) {
+		if (pw_recv_from(r->sock, &h, &payload, fds, 0, &nfds, r->child ? 0 : ready_by, &from) < 0) {
+			if (r->child == 0 && errno == ETIMEDOUT)
+				ready_timeout(r);
 			if (r->child == 0) {
 				pw_sig_unblock(&r->saved_mask);
 				run_cold(r, errno == EPROTONOSUPPORT ? "zygote speaks another protocol version"
@@ -599,7 +639,7 @@ static int wait_zygote(struct run *r)
 
 int main(int argc, char **argv)
 {
-	struct run r = { .argc = argc, .argv = argv, .sock = -1 };
+	struct run r = { .argc = argc, .argv = argv, .sock = -1, .taken_fd = -1 };
 	char cwd[PATH_MAX], err[PATH_MAX + 256];
 	const char *why;
 

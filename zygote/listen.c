@@ -56,22 +56,42 @@ int zlisten_open(struct zygote *z)
 	return 0;
 }
 
-/* key=value lines for pywarmctl status. */
+/* The status text for pywarmctl status (see pw_status_format). */
 void zstatus_text(struct zygote *z, char *buf, size_t len)
 {
-	snprintf(buf, len,
-	         "pid=%d\nidentity=%s\nprofile=%s\nsource=%s\ninterpreter=%s\n"
-	         "started=%lld\nmodules=%zu\nfailed=%zu\nfailed_names=%s\n"
-	         "launches=%lu\nrunning=%zu\nstate=%s\nidle_timeout=%ld\nprefork=%ld\n"
-	         "warmup=%s%s\nwatched=%zu\n",
-	         (int)z->pid, z->idhex, z->profile.path ? z->profile.path : "",
-	         pw_profile_source_name(z->profile.source), z->interp.path,
-	         (long long)z->started, z->modules_ok, z->modules_failed,
-	         z->failed_names, z->launches, z->nchildren,
-	         z->retiring ? "retiring" : "serving", z->profile.idle_timeout, z->profile.prefork,
-	         z->profile.warmup ? z->profile.warmup : "",
-	         !z->profile.warmup ? "" : z->warmup_failed ? " (failed)" : " (ran)",
-	         zwatch_count(z));
+	char num[8][32], warmup[PATH_MAX + 16];
+	const char *v[PW_S_NKEYS] = { 0 };
+
+	snprintf(num[0], sizeof num[0], "%d", (int)z->pid);
+	snprintf(num[1], sizeof num[1], "%lld", (long long)z->started);
+	snprintf(num[2], sizeof num[2], "%zu", z->modules_ok);
+	snprintf(num[3], sizeof num[3], "%zu", z->modules_failed);
+	snprintf(num[4], sizeof num[4], "%lu", z->launches);
+	snprintf(num[5], sizeof num[5], "%zu", z->nchildren);
+	snprintf(num[6], sizeof num[6], "%ld", z->profile.idle_timeout);
+	snprintf(num[7], sizeof num[7], "%ld", z->profile.prefork);
+	snprintf(warmup, sizeof warmup, "%s%s", z->profile.warmup ? z->profile.warmup : "",
+	         !z->profile.warmup ? "" : z->warmup_failed ? " (failed)" : " (ran)");
+	char watched[32];
+	snprintf(watched, sizeof watched, "%zu", zwatch_count(z));
+	v[PW_S_PID] = num[0];
+	v[PW_S_IDENTITY] = z->idhex;
+	v[PW_S_PROFILE] = z->profile.path;
+	v[PW_S_SOURCE] = pw_profile_source_name(z->profile.source);
+	v[PW_S_INTERPRETER] = z->interp.path;
+	v[PW_S_STARTED] = num[1];
+	v[PW_S_MODULES] = num[2];
+	v[PW_S_FAILED] = num[3];
+	v[PW_S_FAILED_NAMES] = z->failed_names;
+	v[PW_S_LAUNCHES] = num[4];
+	v[PW_S_RUNNING] = num[5];
+	v[PW_S_STATE] = z->retiring ? "retiring" : "serving";
+	v[PW_S_IDLE] = num[6];
+	v[PW_S_PREFORK] = num[7];
+	v[PW_S_WARMUP] = warmup;
+	v[PW_S_WATCHED] = watched;
+	if (pw_status_format(buf, len, v) < 0)
+		snprintf(buf, len, "pid=%d\nidentity=%s\n", (int)z->pid, z->idhex);
 }
 
 /* The zygote's side of a child now serving conn: it keeps the socket to
