@@ -51,14 +51,18 @@ OBJ = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
 
 all: $(BUILDDIR)/pywarm $(BUILDDIR)/pywarmctl $(BUILDDIR)/pywarm-zygote
 
-$(BUILDDIR)/obj/%.o: %.c $(wildcard config/*.h launcher/*.h zygote/*.h)
+# Every object depends on exactly the headers it includes (-MMD writes the
+# list next to it, -MP keeps a removed header from breaking the build).
+DEPFLAGS = -MMD -MP
+
+$(BUILDDIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 # The zygote's objects see Python.h; nothing else does.
-$(BUILDDIR)/obj/zygote/%.o: zygote/%.c $(wildcard config/*.h zygote/*.h) $(BUILDDIR)/gen/bootstrap.h
+$(BUILDDIR)/obj/zygote/%.o: zygote/%.c $(BUILDDIR)/gen/bootstrap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PY_CFLAGS) -I$(BUILDDIR)/gen -c -o $@ $<
+	$(CC) $(CFLAGS) $(PY_CFLAGS) -I$(BUILDDIR)/gen $(DEPFLAGS) -c -o $@ $<
 
 $(BUILDDIR)/gen/bootstrap.h: zygote/bootstrap.py
 	@mkdir -p $(dir $@)
@@ -72,9 +76,11 @@ $(BUILDDIR)/gen/shell.h: $(SHELL_TEXT)
 	@mkdir -p $(dir $@)
 	$(PYREAL) -c 'import os, re, sys; [print("static const char pw_sh_%s[] = {%s,0};" % (re.sub(r"\W", "_", os.path.basename(f)), ",".join(str(b) for b in open(f, "rb").read()))) for f in sys.argv[1:]]' $^ > $@.tmp && mv $@.tmp $@
 
-$(BUILDDIR)/obj/launcher/ctl_shell.o: launcher/ctl_shell.c $(wildcard launcher/*.h) $(BUILDDIR)/gen/shell.h
+$(BUILDDIR)/obj/launcher/ctl_shell.o: launcher/ctl_shell.c $(BUILDDIR)/gen/shell.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I$(BUILDDIR)/gen -c -o $@ $<
+	$(CC) $(CFLAGS) -I$(BUILDDIR)/gen $(DEPFLAGS) -c -o $@ $<
+
+-include $(shell find $(BUILDDIR)/obj -name '*.d' 2>/dev/null)
 
 $(BUILDDIR)/pywarm: $(call OBJ,$(LAUNCHER_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_INIH) $(LDLIBS_SECCOMP)
