@@ -14,7 +14,6 @@ import select
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import uuid
 
 import pytest
 
-from conftest import (PYWARM, PYWARMCTL, REAL, REPO, _read, assert_same, needs_pywarm,
+from conftest import (PYWARM, REAL, REPO, _read, assert_same, needs_pywarm,
                       parse_trace, proc_alive, proc_state)
 from test_otheruid import temp_user, zygote_children
 from test_robust import MSG_LAUNCH, header, quick_warm_check, zygote_socket
@@ -128,14 +127,15 @@ def kill_private_zygotes(rundir):
 def private_runtime(pw, wd, extra=None):
     """An environment whose XDG_RUNTIME_DIR is the test's own (mode 0700), and
     the socket path a launch there uses (`pywarmctl which`)."""
-    rd = os.path.join(wd, "run")
-    os.mkdir(rd, 0o700)
+    rd = tempfile.mkdtemp(prefix="pws-", dir="/tmp")      # short: a socket path has 108 bytes
+    os.chmod(rd, 0o700)
     env = pw.make_env(dict({"XDG_RUNTIME_DIR": rd}, **(extra or {})))
     out = pw.ctl("which", cwd=wd, env=env).stdout.decode()
     m = re.search(r"^\s*socket\s+(\S+\.sock)", out, re.M)
     assert m, f"no socket path in `pywarmctl which`:\n{out}"
     sock = m.group(1)
     assert sock.startswith(rd + "/"), (sock, rd)
+    shutil.rmtree(os.path.dirname(sock), ignore_errors=True)    # each test makes its own
     return env, rd, sock
 
 
@@ -221,8 +221,10 @@ class FakeZygote:
                                   cwd="/", **kw)
         line = self._readline(10)
         if line != b"listening\n":
+            self.p.kill()
+            err = self.p.stderr.read()
             self.stop()
-            pytest.fail(f"the fake zygote did not start: {line!r} {self.p.stderr.read()!r}", pytrace=False)
+            pytest.fail(f"the fake zygote did not start: {line!r} {err!r}", pytrace=False)
 
     def _readline(self, timeout):
         r, _, _ = select.select([self.p.stdout], [], [], timeout)
@@ -292,8 +294,8 @@ def test_fake_zygote_gets_nothing(pw, wd, how):
             os.symlink(target, sock)
         elif how == "symlink-to-a-public-socket":
             os.mkdir(sockdir, 0o700)
-            pub = os.path.join(wd, "public")
-            os.mkdir(pub)
+            pub = tempfile.mkdtemp(prefix="pws-public-", dir="/tmp")
+            cleanup.append(pub)
             os.chmod(pub, 0o1777)
             target = os.path.join(pub, "zygote.sock")
             fake = FakeZygote(target, record, secret=secret)
@@ -324,6 +326,7 @@ def test_fake_zygote_gets_nothing(pw, wd, how):
             fake.stop()
         pw.stop_all(env=env)
         kill_private_zygotes(rd)
+        shutil.rmtree(rd, ignore_errors=True)
         for d in cleanup:
             shutil.rmtree(d, ignore_errors=True)
 
@@ -438,6 +441,7 @@ def test_unverified_ready_pid_is_never_signalled(pw, wd, sig, pid_kind):
             fake.stop()
         pw.stop_all(env=env)
         kill_private_zygotes(rd)
+        shutil.rmtree(rd, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- bounded waits: a stopped zygote or pool
