@@ -63,13 +63,6 @@ def children_of(pid):
         return []
 
 
-def exe_of(pid):
-    try:
-        return os.path.realpath(os.readlink(f"/proc/{pid}/exe"))
-    except OSError:
-        return None
-
-
 def kill_quietly(pid, sig=signal.SIGKILL):
     try:
         os.kill(pid, sig)
@@ -361,6 +354,8 @@ NS_INIT = textwrap.dedent("""\
     with open(out, "wb") as o:
         l = subprocess.Popen([pywarm, "-c", "import time; time.sleep(30)"], stdin=subprocess.DEVNULL,
                              stdout=o, stderr=o)
+    with open(out + ".pid", "w") as f:
+        f.write(str(l.pid))
     while True:
         time.sleep(1)
 """)
@@ -404,13 +399,17 @@ def test_unverified_ready_pid_is_never_signalled(pw, wd, sig, pid_kind):
             ns = subprocess.Popen(["unshare", "--pid", "--fork", REAL, "-c", NS_INIT, VICTIM, rec, PYWARM,
                                    os.path.join(wd, "launcher.out")], cwd=wd, env=env,
                                   stdin=subprocess.DEVNULL, start_new_session=True)
-            pywarm_exe = os.path.realpath(PYWARM)
+            inner = os.path.join(wd, "launcher.out.pid")
 
             def find_launcher():
-                for init in children_of(ns.pid):
+                """The launcher's pid here, from its pid in the namespace (NSpid)."""
+                want = _read(inner).strip()
+                for init in children_of(ns.pid) if want else ():
                     for c in children_of(init):
-                        if exe_of(c) == pywarm_exe:
-                            return c
+                        with contextlib.suppress(OSError), open(f"/proc/{c}/status") as f:
+                            nspid = next((l.split()[1:] for l in f if l.startswith("NSpid:")), [])
+                            if nspid and nspid[-1] == want:
+                                return c
                 return None
             lpid = wait_for(find_launcher, 20)
             assert lpid, "the launcher in the pid namespace did not start"
