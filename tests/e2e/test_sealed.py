@@ -3,8 +3,13 @@
 # Each test reproduces an attack or a fault and states the behaviour that is
 # required.  Bounds assumed (see the constants below): a launch whose zygote
 # or pooled child does not answer ends (cold, exactly once) within
-# LAUNCH_BOUND_S; a request to the zygote has one overall deadline, after
-# which the child serving it is gone, within REQUEST_BOUND_S of the connect.
+# LAUNCH_BOUND_S, and not sooner than about a second (the signal tests
+# signal a launcher that waits); a waiting launcher killed by INT or TERM
+# dies of it within SIGNAL_BOUND_S, as python3 does at any point of its
+# start-up (rc -2 / -15); a request to the zygote has one overall deadline,
+# after which the child serving it is gone, within REQUEST_BOUND_S of the
+# connect.  A launcher that refuses a socket may say so in one 'pywarm: '
+# line on stderr; everything else of its run is python3's.
 
 import contextlib
 import json
@@ -253,6 +258,7 @@ FAKE_PROG = "import os, sys; print('ran', os.environ.get('SEALED_SECRET')); sys.
 
 @pytest.mark.parametrize("how", [
     "peer-of-another-uid",          # fails today: the launcher does not check SO_PEERCRED
+    "default-socket-of-another-uid",     # fails today: the same, at the socket-activated default.sock
     "symlink-to-another-users-socket",   # fails today: connect() follows the symlink
     "symlink-to-a-public-socket",   # fails today: same uid, but reached through a symlink
     "dir-mode-0755",                # regression guard: pw_sockdir refuses it today
@@ -275,6 +281,9 @@ def test_fake_zygote_gets_nothing(pw, wd, how):
         if how == "peer-of-another-uid":
             os.mkdir(sockdir, 0o700)
             fake = FakeZygote(sock, record, secret=secret, as_uid=NOBODY)
+        elif how == "default-socket-of-another-uid":
+            os.mkdir(sockdir, 0o700)
+            fake = FakeZygote(os.path.join(sockdir, "default.sock"), record, secret=secret, as_uid=NOBODY)
         elif how == "symlink-to-another-users-socket":
             os.mkdir(sockdir, 0o700)
             other = tempfile.mkdtemp(prefix="pywarm-sealed-other-", dir="/tmp")
@@ -721,13 +730,13 @@ CONFINED_WRITER = ENCODER + textwrap.dedent("""\
     anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
     if claim:      # SCM_CREDENTIALS naming the unconfined parent (CAP_SYS_ADMIN allows any pid)
         anc.append((socket.SOL_SOCKET, socket.SCM_CREDENTIALS, struct.pack("3i", claim, os.getuid(), os.getgid())))
-    s = socket.socket(fileno=fd)
-    s.settimeout(15)
     replies = []
     try:
+        s = socket.socket(fileno=fd)
+        s.settimeout(15)
         s.sendmsg([hdr + body], anc)
         sent = "sent"
-    except OSError as e:
+    except OSError as e:          # also: the connection did not reach this run at all
         sent = "send-error %d" % e.errno
     buf = b""
     try:
