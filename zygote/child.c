@@ -358,6 +358,7 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us)
 	/* Before anything else: never serve from a zygote whose files changed. */
 	if ((why = zwatch_stale(z)) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
+	zwatch_forget(z);
 	if (l.identity != z->identity)
 		fallback(z, conn, PW_MSG_REJECT, "identity mismatch");
 	if ((why = check_same_world(&l, conn)) != NULL)

@@ -448,6 +448,19 @@ const char *zwatch_stale(const struct zygote *z)
 	return NULL;
 }
 
+/* In a child that passed zwatch_stale: drop the flags shared with the
+ * zygote before the caller's program runs, so that no run can write
+ * memory another run reads. */
+void zwatch_forget(struct zygote *z)
+{
+	struct zwatch *w = z->watch;
+
+	if (w != NULL && w->shared != NULL) {
+		munmap(w->shared, sizeof(int) * 2);
+		w->shared = NULL;
+	}
+}
+
 /* Wait (up to 5 s) until someone holds our lock file: the successor. */
 static void wait_for_successor(const struct stat *st)
 {

@@ -122,6 +122,7 @@ int  zwatch_fd(const struct zygote *z);
 size_t zwatch_count(const struct zygote *z);
 int  zwatch_read(struct zygote *z, char *why, size_t len);
 const char *zwatch_stale(const struct zygote *z);
+void zwatch_forget(struct zygote *z);
 void zwatch_successor(struct zygote *z, int wait);
 
 /* tty.c: /dev/tty in a warm child is the caller's terminal. */

@@ -29,7 +29,7 @@ import uuid
 
 import pytest
 
-from conftest import (PYWARM, REAL, REPO, _read, assert_same, needs_pywarm,
+from conftest import (PROTO_VERSION, PYWARM, REAL, REPO, _read, assert_same, needs_pywarm,
                       parse_trace, proc_alive, proc_state)
 from test_otheruid import temp_user, zygote_children
 from test_robust import MSG_LAUNCH, header, quick_warm_check, zygote_socket
@@ -725,21 +725,23 @@ CONFINED_WRITER = ENCODER + textwrap.dedent("""\
     cwd = os.open(".", os.O_PATH | os.O_DIRECTORY)
     fds = [cwd, 0, 1, 2]
     body = encode_launch(ident, argv, env, [-1, 0, 1, 2], 1, 2, 3)
-    hdr = struct.pack("<IHHII", 0x4d525750, 1, 1, len(body), len(fds))
-    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+    version = int(sys.argv[5])
+    # As the launcher does: LAUNCH without descriptors, then, once a child
+    # says TAKEN, GO with them; every message claims the parent's pid.
+    cred = []
     if claim:      # SCM_CREDENTIALS naming the unconfined parent (CAP_SYS_ADMIN allows any pid)
-        anc.append((socket.SOL_SOCKET, socket.SCM_CREDENTIALS, struct.pack("3i", claim, os.getuid(), os.getgid())))
+        cred = [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, struct.pack("3i", claim, os.getuid(), os.getgid()))]
     replies = []
+    s = socket.socket(fileno=fd)
+    s.settimeout(15)
     try:
-        s = socket.socket(fileno=fd)
-        s.settimeout(15)
-        s.sendmsg([hdr + body], anc)
+        s.sendmsg([struct.pack("<IHHII", 0x4d525750, version, 1, len(body), 0) + body], cred)
         sent = "sent"
     except OSError as e:          # also: the connection did not reach this run at all
         sent = "send-error %d" % e.errno
     buf = b""
     try:
-        while sent == "sent" and len(replies) < 3:
+        while sent == "sent" and len(replies) < 4:
             chunk = s.recv(4096)
             if not chunk:
                 replies.append("eof")
@@ -751,6 +753,9 @@ CONFINED_WRITER = ENCODER + textwrap.dedent("""\
                     break
                 replies.append(typ)
                 buf = buf[16 + ln:]
+                if typ == 21:     # TAKEN: hand over the descriptors
+                    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())] + cred
+                    s.sendmsg([struct.pack("<IHHII", 0x4d525750, version, 3, 0, len(fds))], anc)
             if 18 in replies or 17 in replies or 19 in replies:
                 break
     except OSError as e:
@@ -770,7 +775,7 @@ def _confined_writer(pw, wd, claim_parent):
         os.set_inheritable(fd, True)
         # ... and hands the connection to a confined run.
         r = pw.run_pywarm(["-c", CONFINED_WRITER, str(fd), pw.zygote_id, marker,
-                           str(os.getpid() if claim_parent else 0)],
+                           str(os.getpid() if claim_parent else 0), str(PROTO_VERSION)],
                           cwd=wd, env_add={"PYWARM_SANDBOX": "default"}, pass_fds=(fd,), timeout=60)
     finally:
         s.close()
