@@ -237,9 +237,12 @@ ALL_ATTACKS = ["getfd", "getfd_os", "mem_rw", "mem_ro", "task_mem", "environ", "
                "pidfd_signal"]
 
 # What python3 gets when the kernel refuses each attack (Landlock's ptrace
-# and signal scoping; seccomp says EPERM for the calls it denies).
+# and signal scoping; seccomp says EPERM for the calls it denies).  None:
+# not refused by the domain (Linux lets a domain read /proc/PID/environ,
+# maps and auxv of processes outside it: disclosure, not control, see
+# pywarm.ini(5)), so only the same result as python3's is asked for.
 REFUSED = {"getfd": "EPERM", "getfd_os": "EPERM", "mem_rw": "EACCES", "mem_ro": "EACCES",
-           "task_mem": "EACCES", "environ": "EACCES", "fd_open": "EACCES",
+           "task_mem": "EACCES", "environ": None, "fd_open": "EACCES",
            "fd_readlink": "EACCES", "fdinfo": "EACCES", "vm_write": "EPERM", "vm_read": "EPERM",
            "seize": "EPERM", "kill0": "EPERM", "kill_cont": "EPERM", "pidfd_signal": "EPERM",
            "forge_exit": "EACCES"}
@@ -329,7 +332,7 @@ def refused_all(res, attacks, targets):
     for a in attacks:
         for t in targets:
             k = f"{a} {t}"
-            if k in res and res[k] != REFUSED[a]:
+            if k in res and REFUSED[a] is not None and res[k] != REFUSED[a]:
                 bad[k] = res[k]
     return bad
 
@@ -509,8 +512,6 @@ def test_forged_exit_notice_refused(pw, wd, which):
     os.close(r_fd)
     try:
         vpid = int(victim.stdout.readline())
-        lines = parse_trace(_read(trace), victim.pid)
-        assert any("warm pid=" in l for l in lines), lines
         res = attack(pw, wd, env, {"targets": {"zygote": "zygote"}, "attacks": ["forge_exit"],
                                    "victim": vpid}, "warm")
         assert res["forge_exit zygote"] == REFUSED["forge_exit"], res
@@ -520,6 +521,8 @@ def test_forged_exit_notice_refused(pw, wd, which):
         os.close(w_fd)
     out, err = victim.communicate(timeout=60)
     assert victim.returncode == 0 and out == b"victim done\n", (victim.returncode, out, err)
+    lines = parse_trace(_read(trace), victim.pid)
+    assert any(f"warm pid={vpid}" in l for l in lines), lines
 
 
 # ---------------------------------------------------------------- the terminal
@@ -578,3 +581,33 @@ def test_tiocsti_refused_under_every_sandbox(pw, wd, which, how):
     assert ("reopened EACCES" if which == "paths" else "reopened EPERM") in text, text
     assert "injected" not in text, text
     assert any("warm pid=" in l for l in lines) == (how == "warm"), lines
+
+
+DEV_TTY_PROG = textwrap.dedent("""\
+    import os
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR)
+        print("tty", os.isatty(fd), os.write(fd, b""))
+    except OSError as e:
+        print("tty", e.errno)
+""")
+
+
+@pytest.mark.parametrize("which", ["env-default", "no-network", "deny-list"])
+def test_dev_tty_still_opens_when_confined(pw, wd, which):
+    """The domain keeps a warm run out of its launcher's descriptors, through
+    which /dev/tty is reopened; a confined warm run still opens its
+    terminal as /dev/tty, as python3 under the same sandbox does."""
+    env = sandbox_env(pw, wd, which)
+    got = {}
+    for how, add in (("warm", {}), ("cold", {"PYWARM_DISABLE": "1"})):
+        trace = pw.trace_path()
+        job = PtyJob([PYWARM, "-c", DEV_TTY_PROG], dict(env, **add, PYWARM_DEBUG=trace), wd)
+        try:
+            end = job.finish()
+        finally:
+            job.close()
+        lines = parse_trace(_read(trace), job.pid)
+        assert any("warm pid=" in l for l in lines) == (how == "warm"), lines
+        got[how] = (end, job.transcript)
+    assert got["warm"] == got["cold"] == ("exited 0", b"tty True 0\r\n"), got
