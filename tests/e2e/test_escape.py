@@ -122,6 +122,11 @@ ATTACKER = textwrap.dedent(r'''
         os.waitpid(pid, 0x40000000)                # __WALL
         sc("ptrace", PTRACE_DETACH, pid, 0, 0)
 
+    def attach(pid):
+        sc("ptrace", 16, pid, 0, 0)                # PTRACE_ATTACH: stops it with SIGSTOP
+        os.waitpid(pid, 0x40000000)
+        sc("ptrace", PTRACE_DETACH, pid, 0, 0)     # ...and lets it go without the signal
+
     def pidfd_signal(pid):
         pidfd = os.pidfd_open(pid)
         try:
@@ -155,7 +160,7 @@ ATTACKER = textwrap.dedent(r'''
         "fd_readlink": fd_readlink, "fdinfo": fdinfo,
         "vm_write": lambda pid: vm("process_vm_writev", pid),
         "vm_read": lambda pid: vm("process_vm_readv", pid),
-        "seize": seize, "kill0": lambda pid: os.kill(pid, 0),
+        "seize": seize, "attach": attach, "kill0": lambda pid: os.kill(pid, 0),
         "kill_cont": lambda pid: os.kill(pid, signal.SIGCONT),
         "pidfd_signal": pidfd_signal, "forge_exit": forge_exit,
     }
@@ -233,7 +238,7 @@ ATTACKER = textwrap.dedent(r'''
 ''')
 
 ALL_ATTACKS = ["getfd", "getfd_os", "mem_rw", "mem_ro", "task_mem", "environ", "fd_open",
-               "fd_readlink", "fdinfo", "vm_write", "vm_read", "seize", "kill0", "kill_cont",
+               "fd_readlink", "fdinfo", "vm_write", "vm_read", "seize", "attach", "kill0", "kill_cont",
                "pidfd_signal"]
 
 # What python3 gets when the kernel refuses each attack (Landlock's ptrace
@@ -244,7 +249,7 @@ ALL_ATTACKS = ["getfd", "getfd_os", "mem_rw", "mem_ro", "task_mem", "environ", "
 REFUSED = {"getfd": "EPERM", "getfd_os": "EPERM", "mem_rw": "EACCES", "mem_ro": "EACCES",
            "task_mem": "EACCES", "environ": None, "fd_open": "EACCES",
            "fd_readlink": "EACCES", "fdinfo": "EACCES", "vm_write": "EPERM", "vm_read": "EPERM",
-           "seize": "EPERM", "kill0": "EPERM", "kill_cont": "EPERM", "pidfd_signal": "EPERM",
+           "seize": "EPERM", "attach": "EPERM", "kill0": "EPERM", "kill_cont": "EPERM", "pidfd_signal": "EPERM",
            "forge_exit": "EACCES"}
 
 # The sandboxes attacked: PYWARM_SANDBOX=default on the session zygote, and
