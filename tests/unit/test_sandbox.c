@@ -1,6 +1,7 @@
 /* test_sandbox.c: unit tests for the [sandbox] model, PYWARM_SANDBOX, the effective rules, and filters loaded in forked children. */
 #include <errno.h>
 #include <fcntl.h>
+#include <seccomp.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -498,6 +499,76 @@ TEST(domain_keeps_the_run_from_others)
 	close(lfd);
 }
 
+/* 0 when, without Landlock, seccomp refuses the calls that reach the
+ * parent's memory and descriptors. */
+static int probe_fallback(void)
+{
+	char buf[1] = { 0 };
+	struct iovec local = { buf, 1 }, remote = { (void *)4096, 1 };
+	pid_t parent = getppid();
+
+	if (pw_landlock_abi() != 0)
+		return 1;
+	if (getfd_errno(parent) != EPERM)
+		return 2;
+	if (process_vm_readv(parent, &local, 1, &remote, 1, 0) != -1 || errno != EPERM)
+		return 3;
+	if (syscall(SYS_ptrace, PTRACE_SEIZE, parent, 0, 0) != -1 || errno != EPERM)
+		return 4;
+	return 0;
+}
+
+/* In a child whose kernel seems to have no Landlock (a filter makes
+ * landlock_create_ruleset fail as a kernel booted without it does), apply
+ * sb and run fn: its status, or 100 + a message on stderr when refused. */
+static int without_landlock(const struct pw_sandbox *sb, int (*fn)(void), char *err, size_t errlen)
+{
+	int status, p[2];
+	pid_t pid;
+
+	if (pipe(p) < 0)
+		return -1;
+	if ((pid = fork()) == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+		close(p[0]);
+		if (ctx == NULL ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EOPNOTSUPP),
+		                     SCMP_SYS(landlock_create_ruleset), 0) < 0 ||
+		    seccomp_load(ctx) < 0)
+			_exit(99);
+		if (pw_sandbox_apply(sb, err, errlen) < 0) {
+			(void)!write(p[1], err, strlen(err));
+			_exit(100);
+		}
+		_exit(fn());
+	}
+	close(p[1]);
+	memset(err, 0, errlen);
+	(void)!read(p[0], err, errlen - 1);
+	close(p[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST(without_landlock_seccomp_takes_over)
+{
+	struct pw_sandbox sb;
+	struct pw_sb_path path = { "/tmp", 1, 0 };
+	char err[512];
+
+	memset(&sb, 0, sizeof(sb));
+	sb.policies = PW_SBP_NO_NETWORK;
+	CHECK_INTEQ(without_landlock(&sb, probe_fallback, err, sizeof(err)), 0);
+	/* Paths need Landlock: refused, unless best-effort. */
+	sb.paths = &path;
+	sb.npaths = 1;
+	CHECK_INTEQ(without_landlock(&sb, probe_fallback, err, sizeof(err)), 100);
+	CHECK(strstr(err, "this kernel has no Landlock") != NULL);
+	sb.landlock_mode = PW_LL_BEST_EFFORT;
+	CHECK_INTEQ(without_landlock(&sb, probe_fallback, err, sizeof(err)), 0);
+}
+
 TEST(apply_broken_refuses)
 {
 	struct pw_sandbox sb;
@@ -574,6 +645,7 @@ int main(void)
 	RUN(no_landlock_falls_back_to_seccomp);
 	RUN(apply_in_child);
 	RUN(domain_keeps_the_run_from_others);
+	RUN(without_landlock_seccomp_takes_over);
 	RUN(apply_broken_refuses);
 	RUN(zygote_refuses_confined_peers);
 	return unit_summary();
