@@ -531,7 +531,7 @@ static void render_paths(const struct pw_sandbox *sb, FILE *out)
 }
 
 /* What the run's own Landlock domain keeps it from, under ABI abi. */
-static void render_scope(int abi, FILE *out)
+static void render_scope(const struct pw_sandbox *sb, int abi, FILE *out)
 {
 	if (abi <= 0) {
 		fprintf(out, "scope: this kernel has no Landlock: seccomp denies ptrace, process_vm_readv, "
@@ -544,6 +544,9 @@ static void render_scope(int abi, FILE *out)
 	        "process_vm_*)%s\n", abi,
 	        abi >= 6 ? ", no signals to them, no abstract unix sockets made outside it" :
 	        "; signals and abstract unix sockets are not scoped before Landlock ABI 6");
+	if (abi < 6 && !pw_sandbox_wants_landlock(sb))
+		fprintf(out, "  (the domain refuses creating block devices: before ABI 6 it must "
+		        "restrict something)\n");
 }
 
 /* Print the effective rules. */
@@ -570,7 +573,7 @@ int pw_sandbox_render(const struct pw_sandbox *sb, FILE *out)
 	render_rules(rules, n, out);
 	free(rules);
 	render_paths(sb, out);
-	render_scope(pw_landlock_abi(), out);
+	render_scope(sb, pw_landlock_abi(), out);
 	return 0;
 }
 

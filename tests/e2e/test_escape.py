@@ -616,3 +616,21 @@ def test_dev_tty_still_opens_when_confined(pw, wd, which):
         assert any("warm pid=" in l for l in lines) == (how == "warm"), lines
         got[how] = (end, job.transcript)
     assert got["warm"] == got["cold"] == ("exited 0", b"tty True 0\r\n"), got
+
+
+def test_pywarmctl_sandbox_tells_the_scope(pw, wd):
+    """`pywarmctl sandbox` says what the domain keeps a run from on this
+    kernel, and that TIOCSTI is denied by every sandbox; nothing without one."""
+    abi = landlock_abi()
+    out = pw.ctl("sandbox", "no-network", cwd=wd).stdout.decode()
+    assert "  ioctl              request == TIOCSTI           errno  [every sandbox]\n" in out, out
+    if abi >= 6:
+        assert (f"scope (Landlock ABI {abi}): the run is a Landlock domain of its own: no ptrace "
+                "access to processes outside it") in out, out
+        assert "no signals to them, no abstract unix sockets made outside it\n" in out, out
+    elif abi >= 1:
+        assert "not scoped before Landlock ABI 6" in out, out
+    else:
+        assert "scope: this kernel has no Landlock" in out and "pidfd_getfd" in out, out
+    out = pw.ctl("sandbox", cwd=wd).stdout.decode()
+    assert "scope" not in out and "TIOCSTI" not in out, out
