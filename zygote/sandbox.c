@@ -116,8 +116,9 @@ static void ll_attr(const struct pw_sandbox *sb, int abi, struct ll_ruleset_attr
 
 /* Put this process in a Landlock domain of its own: no ptrace access to
  * any process outside it (the kernel checks that for ptrace, pidfd_getfd,
- * process_vm_*, /proc/PID/mem, /proc/PID/fd and /proc/PID/environ, for
- * root too), the scoping ABI 6 adds, and the profile's paths.  Without
+ * process_vm_*, /proc/PID/mem and /proc/PID/fd, for root too; it lets
+ * /proc/PID/environ and maps be read), the scoping ABI 6 adds, and the
+ * profile's paths.  Without
  * Landlock a profile with paths is refused unless landlock = best-effort;
  * a sandbox without paths goes on with the seccomp fallback rules
  * (pw_sandbox_rules). */
