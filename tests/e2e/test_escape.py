@@ -2,8 +2,8 @@
 #
 # Every sandbox puts its run in a Landlock domain of its own: nothing in it
 # may ptrace-access a process outside (which covers pidfd_getfd,
-# /proc/PID/mem, /proc/PID/fd, /proc/PID/environ, process_vm_* and ptrace),
-# signal one, or connect to an abstract unix socket made outside.  These
+# /proc/PID/mem, /proc/PID/fd, process_vm_* and ptrace), signal one, or
+# connect to an abstract unix socket made outside.  These
 # tests run as root, where only Landlock stops them (CAP_SYS_PTRACE passes
 # every other check).  Each attack runs from a confined warm run and, where
 # the target exists there too, from a confined cold run (python3 under the
@@ -11,7 +11,6 @@
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import textwrap
@@ -304,16 +303,17 @@ def sandbox_env(pw, wd, which):
 
 
 def zygote_of(pw, env, wd):
-    """The pid of the zygote serving env, from `pywarmctl status`."""
+    """The pids of the user's zygotes, as `pywarmctl status` lists them (a
+    zygote still warming shows pid 0)."""
     blocks, p = pw.status_blocks(cwd=wd, env=env)
-    pids = [int(b["pid"].split()[0]) for b in blocks if b.get("pid", "").split()[:1] != ["0"]
-            and b.get("pid", "").split()[:1] and b["pid"].split()[0].isdigit()]
+    pids = [int(v[0]) for v in (b.get("pid", "").split() for b in blocks)
+            if v and v[0].isdigit() and v[0] != "0"]
     assert pids, p.stdout
     return pids
 
 
 def attack(pw, wd, env, spec, how):
-    """Run the attacker warm or cold; its results (a dict) and the run's Result-like facts."""
+    """Run the attacker warm or cold (asserting which it was); its results, a dict."""
     path = os.path.join(wd, "attack.py")
     if not os.path.exists(path):
         write_files(wd, {"attack.py": ATTACKER})
