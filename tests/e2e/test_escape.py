@@ -104,6 +104,12 @@ ATTACKER = textwrap.dedent(r'''
     def fdinfo(pid):
         return first_fd(lambda n: open(f"/proc/{pid}/fdinfo/{n}").read())
 
+    def cwd(pid):
+        os.listdir(f"/proc/{pid}/cwd")
+
+    def root(pid):
+        os.listdir(f"/proc/{pid}/root")
+
     def vm(name, pid):
         buf = ctypes.create_string_buffer(8)
         local = (ctypes.c_void_p * 2)(ctypes.addressof(buf), 1)
@@ -156,7 +162,7 @@ ATTACKER = textwrap.dedent(r'''
     ATTACKS = {
         "getfd": getfd, "getfd_os": getfd_os, "mem_rw": mem_rw, "mem_ro": mem_ro,
         "task_mem": task_mem, "environ": environ, "fd_open": fd_open,
-        "fd_readlink": fd_readlink, "fdinfo": fdinfo,
+        "fd_readlink": fd_readlink, "fdinfo": fdinfo, "cwd": cwd, "root": root,
         "vm_write": lambda pid: vm("process_vm_writev", pid),
         "vm_read": lambda pid: vm("process_vm_readv", pid),
         "seize": seize, "attach": attach, "kill0": lambda pid: os.kill(pid, 0),
@@ -237,7 +243,7 @@ ATTACKER = textwrap.dedent(r'''
 ''')
 
 ALL_ATTACKS = ["getfd", "getfd_os", "mem_rw", "mem_ro", "task_mem", "environ", "fd_open",
-               "fd_readlink", "fdinfo", "vm_write", "vm_read", "seize", "attach", "kill0", "kill_cont",
+               "fd_readlink", "fdinfo", "cwd", "root", "vm_write", "vm_read", "seize", "attach", "kill0", "kill_cont",
                "pidfd_signal"]
 
 # What python3 gets when the kernel refuses each attack (Landlock's ptrace
@@ -247,7 +253,8 @@ ALL_ATTACKS = ["getfd", "getfd_os", "mem_rw", "mem_ro", "task_mem", "environ", "
 # pywarm.ini(5)), so only the same result as python3's is asked for.
 REFUSED = {"getfd": "EPERM", "getfd_os": "EPERM", "mem_rw": "EACCES", "mem_ro": "EACCES",
            "task_mem": "EACCES", "environ": None, "fd_open": "EACCES",
-           "fd_readlink": "EACCES", "fdinfo": "EACCES", "vm_write": "EPERM", "vm_read": "EPERM",
+           "fd_readlink": "EACCES", "fdinfo": "EACCES", "cwd": "EACCES", "root": "EACCES",
+           "vm_write": "EPERM", "vm_read": "EPERM",
            "seize": "EPERM", "attach": "EPERM", "kill0": "EPERM", "kill_cont": "EPERM", "pidfd_signal": "EPERM",
            "forge_exit": "EACCES"}
 
