@@ -641,3 +641,35 @@ def test_pywarmctl_sandbox_tells_the_scope(pw, wd):
         assert "scope: this kernel has no Landlock" in out and "pidfd_getfd" in out, out
     out = pw.ctl("sandbox", cwd=wd).stdout.decode()
     assert "scope" not in out and "TIOCSTI" not in out, out
+
+
+@pytest.mark.parametrize("which", ["env-default", "no-network"])
+def test_job_control_reaches_a_confined_run(pw, wd, which):
+    """Signals from outside into the run are not scoped: Ctrl-Z stops a
+    confined run and the shell's fg resumes it, Ctrl-C interrupts it, warm
+    exactly as python3 under the same sandbox."""
+    env = sandbox_env(pw, wd, which)
+    prog = "x = input('> ')\nprint('got', x)\ninput('> ')\n"
+    got = {}
+    for how, add in (("warm", {}), ("cold", {"PYWARM_DISABLE": "1"})):
+        trace = pw.trace_path()
+        job = PtyJob([PYWARM, "-c", prog], dict(env, **add, PYWARM_DEBUG=trace), wd)
+        try:
+            job.expect(b"> ")
+            job.wait_tty_read()
+            job.send(b"\x1a")
+            stopped = job.event(10)
+            job.cont()
+            job.wait_tty_read()
+            job.send(b"hi\n")
+            job.expect(b"got hi\r\n> ")
+            job.wait_tty_read()
+            job.send(b"\x03")
+            end = job.finish()
+        finally:
+            job.close()
+        lines = parse_trace(_read(trace), job.pid)
+        assert any("warm pid=" in l for l in lines) == (how == "warm"), lines
+        got[how] = (stopped, end, job.transcript.split(b"Traceback")[0])
+    assert got["warm"] == got["cold"], got
+    assert got["warm"][0] == "stopped 20", got
