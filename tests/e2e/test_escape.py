@@ -11,14 +11,16 @@
 
 import json
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import textwrap
 import uuid
 
 import pytest
 
-from conftest import PYWARM, REAL, _read, assert_cold, assert_warm, needs_pywarm, parse_trace, write_files
+from conftest import PYWARM, REAL, REPO, _read, assert_cold, assert_warm, needs_pywarm, parse_trace, write_files
 from ptyutil import PtyJob
 
 pytestmark = needs_pywarm
@@ -319,17 +321,20 @@ def zygote_of(pw, env, wd):
     return pids
 
 
-def attack(pw, wd, env, spec, how):
-    """Run the attacker warm or cold (asserting which it was); its results, a dict."""
+def attack(pw, wd, env, spec, how, pywarm=PYWARM, user=None, trace=None):
+    """Run the attacker warm or cold (asserting which it was), as user (a
+    pwd entry) if given; its results, a dict."""
     path = os.path.join(wd, "attack.py")
     if not os.path.exists(path):
         write_files(wd, {"attack.py": ATTACKER})
-    trace = pw.trace_path()
+        os.chmod(path, 0o644)
+    trace = trace or pw.trace_path()
     e = dict(env, PYWARM_DEBUG=trace)
     if how == "cold":
         e["PYWARM_DISABLE"] = "1"
-    p = subprocess.Popen([PYWARM, path, json.dumps(spec)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=wd, env=e)
+    who = dict(user=user.pw_uid, group=user.pw_gid, extra_groups=[]) if user else {}
+    p = subprocess.Popen([pywarm, path, json.dumps(spec)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=wd, env=e, **who)
     out, err = p.communicate(f"{p.pid}\n".encode(), timeout=90)
     lines = parse_trace(_read(trace), p.pid)
     assert p.returncode == 0, (p.returncode, out, err, lines)
@@ -673,3 +678,77 @@ def test_job_control_reaches_a_confined_run(pw, wd, which):
         got[how] = (stopped, end, job.transcript.split(b"Traceback")[0])
     assert got["warm"] == got["cold"], got
     assert got["warm"][0] == "stopped 20", got
+
+
+# ---------------------------------------------------------------- another user
+
+@pytest.fixture(scope="module")
+def usr_build():
+    """pywarm built for /usr/bin/python3, which a second user can run (root's
+    interpreter under its home is not readable to others)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create a second user")
+    if not os.access("/usr/bin/python3-config", os.X_OK):
+        pytest.skip("/usr/bin/python3 has no python3-config to embed it")
+    top = tempfile.mkdtemp(prefix="pywarm-usr-")
+    os.chmod(top, 0o755)
+    p = subprocess.run(["make", "-C", REPO, f"BUILDDIR={top}/build", "PYTHON=/usr/bin/python3",
+                        "-j2", "all"], capture_output=True, timeout=900)
+    if p.returncode != 0:
+        shutil.rmtree(top, ignore_errors=True)
+        pytest.fail(f"building for /usr/bin/python3 failed:\n{p.stderr.decode(errors='replace')[-2000:]}")
+    yield os.path.join(top, "build")
+    shutil.rmtree(top, ignore_errors=True)
+
+
+@needs_landlock
+def test_attacks_as_another_user(pw, usr_build):
+    """The same attacks by an ordinary user on its own zygote, pooled child,
+    launcher and another process of its own: unconfined they all work (the
+    processes are the user's and dumpable), confined they are refused."""
+    from test_otheruid import temp_user
+    with temp_user() as user:
+        home = tempfile.mkdtemp(prefix="pywarm-ou-")
+        try:
+            for d in ("", "run", "state", "config", "w"):
+                os.makedirs(os.path.join(home, d), mode=0o700, exist_ok=True)
+                os.chown(os.path.join(home, d), user.pw_uid, user.pw_gid)
+            os.chmod(home, 0o755)
+            env = {"PATH": "/usr/bin:/bin", "HOME": home, "XDG_RUNTIME_DIR": os.path.join(home, "run"),
+                   "XDG_STATE_HOME": os.path.join(home, "state"),
+                   "XDG_CONFIG_HOME": os.path.join(home, "config")}
+            who = dict(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
+            wd = os.path.join(home, "w")
+            ctl = os.path.join(usr_build, "pywarmctl")
+            p = subprocess.run([ctl, "start", "--wait"], env=env, cwd=wd, capture_output=True,
+                               timeout=120, **who)
+            assert p.returncode == 0, p
+            by = subprocess.Popen(["/usr/bin/python3", "-c", "import sys; sys.stdin.read()"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  start_new_session=True, **who)
+            try:
+                targets = {"zygote": "zygote", "pool": "pool", "launcher": "launcher",
+                           "bystander": by.pid}
+                attacks = [a for a in ALL_ATTACKS if a != "environ"]
+                spec = {"targets": targets, "attacks": attacks}
+                trace = os.path.join(wd, "trace.log")
+                run = lambda e, how: attack(pw, wd, e, spec, how, pywarm=os.path.join(usr_build, "pywarm"),
+                                            user=user, trace=trace)
+                free = run(env, "warm")
+                wrong = {k: v for k, v in free.items() if k not in ("pids", "ppid") and v != "ok"}
+                assert not wrong, free
+                for sandbox in ("no-network", "default"):
+                    res = run(dict(env, PYWARM_SANDBOX=sandbox), "warm")
+                    bad = refused_all(res, attacks, targets)
+                    assert not bad, (sandbox, bad, res)
+                    cold = run(dict(env, PYWARM_SANDBOX=sandbox),
+                               "cold") if sandbox == "no-network" else None
+                    if cold:
+                        assert cold["getfd bystander"] == res["getfd bystander"] == "EPERM", cold
+            finally:
+                by.stdin.close()
+                by.wait(timeout=30)
+                subprocess.run([ctl, "stop", "--all"], env=env, cwd=wd, capture_output=True,
+                               timeout=60, **who)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
