@@ -73,6 +73,24 @@ static const struct sb_call calls_no_fork[] = {
 	{ NULL, 0, 0, NULL, 0 },
 };
 
+/* Every sandbox, whatever its policies and action: typing into the
+ * caller's terminal would hand confined code the user's shell. */
+static const struct sb_call calls_base[] = {
+	{ "ioctl", PW_SBC_IOCTL_REQ, TIOCSTI, "TIOCSTI", -1 },
+	{ "ioctl", PW_SBC_IOCTL_REQ, TIOCLINUX, "TIOCLINUX", -1 },
+	{ NULL, 0, 0, NULL, 0 },
+};
+
+/* Every sandbox on a kernel without Landlock, whose domain would otherwise
+ * keep the run from other processes' memory and descriptors (see
+ * pw_sandbox_apply): the calls that reach them (/proc/PID/mem and
+ * /proc/PID/fd are paths, which seccomp cannot see). */
+static const struct sb_call calls_no_landlock[] = {
+	ALWAYS("ptrace"), ALWAYS("process_vm_readv"), ALWAYS("process_vm_writev"),
+	ALWAYS("pidfd_getfd"), ALWAYS("kcmp"),
+	{ NULL, 0, 0, NULL, 0 },
+};
+
 static const struct {
 	const char *name;
 	unsigned bit;
@@ -356,22 +374,28 @@ static int add_rule(struct pw_sb_rule **rules, size_t *n, size_t *cap, struct pw
 	return 0;
 }
 
-/* Add the calls of one policy with action (unless a call fixes its own). */
-static int add_policy(struct pw_sb_rule **rules, size_t *n, size_t *cap, size_t pi, int action)
+/* Add calls (of the policy named origin) with action, unless a call fixes its own. */
+static int add_calls(struct pw_sb_rule **rules, size_t *n, size_t *cap,
+                     const struct sb_call *calls, const char *origin, int action)
 {
-	for (const struct sb_call *c = policies[pi].calls; c->name; c++) {
+	for (const struct sb_call *c = calls; c->name; c++) {
 		struct pw_sb_rule r = { c->name, c->cond, c->arg, c->arg_name,
-		                        c->fixed_action >= 0 ? c->fixed_action : action,
-		                        policies[pi].name };
+		                        c->fixed_action >= 0 ? c->fixed_action : action, origin };
 		if (add_rule(rules, n, cap, r) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* The effective rules.  Policies added by PYWARM_SANDBOX deny with the
- * profile's action, but never merely log: an added restriction restricts. */
 int pw_sandbox_rules(const struct pw_sandbox *sb, struct pw_sb_rule **rules, size_t *n)
+{
+	return pw_sandbox_rules_abi(sb, pw_landlock_abi(), rules, n);
+}
+
+/* The effective rules under Landlock ABI abi.  Policies added by
+ * PYWARM_SANDBOX, and what every sandbox denies, deny with the profile's
+ * action but never merely log: a restriction pywarm adds restricts. */
+int pw_sandbox_rules_abi(const struct pw_sandbox *sb, int abi, struct pw_sb_rule **rules, size_t *n)
 {
 	int env_action = sb->action == PW_SBA_KILL ? PW_SBA_KILL : PW_SBA_ERRNO;
 	size_t cap = 0;
@@ -380,10 +404,10 @@ int pw_sandbox_rules(const struct pw_sandbox *sb, struct pw_sb_rule **rules, siz
 	*n = 0;
 	for (size_t i = 0; i < NPOLICIES; i++) {
 		if ((sb->policies & policies[i].bit) &&
-		    add_policy(rules, n, &cap, i, sb->action) < 0)
+		    add_calls(rules, n, &cap, policies[i].calls, policies[i].name, sb->action) < 0)
 			goto oom;
 		if ((sb->env_policies & policies[i].bit) &&
-		    add_policy(rules, n, &cap, i, env_action) < 0)
+		    add_calls(rules, n, &cap, policies[i].calls, policies[i].name, env_action) < 0)
 			goto oom;
 	}
 	for (size_t i = 0; i < sb->ndeny; i++) {
@@ -391,6 +415,11 @@ int pw_sandbox_rules(const struct pw_sandbox *sb, struct pw_sb_rule **rules, siz
 		if (add_rule(rules, n, &cap, r) < 0)
 			goto oom;
 	}
+	if (!pw_sandbox_active(sb))
+		return 0;
+	if (add_calls(rules, n, &cap, calls_base, "every sandbox", env_action) < 0 ||
+	    (abi <= 0 && add_calls(rules, n, &cap, calls_no_landlock, "no Landlock", env_action) < 0))
+		goto oom;
 	return 0;
 oom:
 	free(*rules);
@@ -485,7 +514,7 @@ static void render_paths(const struct pw_sandbox *sb, FILE *out)
 	struct stat st;
 
 	if (!pw_sandbox_wants_landlock(sb)) {
-		fprintf(out, "landlock: not used (no read_only or read_write paths)\n");
+		fprintf(out, "landlock: no path rules (no read_only or read_write paths)\n");
 		return;
 	}
 	fprintf(out, "landlock (%s; kernel ABI %d%s): every other path is inaccessible\n",
@@ -499,6 +528,25 @@ static void render_paths(const struct pw_sandbox *sb, FILE *out)
 		        p[i].implicit ? " (implicit)" : "",
 		        stat(p[i].path, &st) < 0 ? " (missing: ignored)" : "");
 	free(p);
+}
+
+/* What the run's own Landlock domain keeps it from, under ABI abi. */
+static void render_scope(const struct pw_sandbox *sb, int abi, FILE *out)
+{
+	if (abi <= 0) {
+		fprintf(out, "scope: this kernel has no Landlock: seccomp denies ptrace, process_vm_readv, "
+		        "process_vm_writev, pidfd_getfd and kcmp instead, but /proc/PID/mem, /proc/PID/fd, "
+		        "signals and abstract unix sockets of processes outside the run stay reachable\n");
+		return;
+	}
+	fprintf(out, "scope (Landlock ABI %d): the run is a Landlock domain of its own: no ptrace "
+	        "access to processes outside it (ptrace, /proc/PID/mem, /proc/PID/fd, pidfd_getfd, "
+	        "process_vm_*)%s\n", abi,
+	        abi >= 6 ? ", no signals to them, no abstract unix sockets made outside it" :
+	        "; signals and abstract unix sockets are not scoped before Landlock ABI 6");
+	if (abi < 6 && !pw_sandbox_wants_landlock(sb))
+		fprintf(out, "  (the domain refuses creating block devices: before ABI 6 it must "
+		        "restrict something)\n");
 }
 
 /* Print the effective rules. */
@@ -525,6 +573,7 @@ int pw_sandbox_render(const struct pw_sandbox *sb, FILE *out)
 	render_rules(rules, n, out);
 	free(rules);
 	render_paths(sb, out);
+	render_scope(sb, pw_landlock_abi(), out);
 	return 0;
 }
 

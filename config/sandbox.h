@@ -86,8 +86,13 @@ int  pw_sandbox_active(const struct pw_sandbox *sb);
 int  pw_sandbox_wants_landlock(const struct pw_sandbox *sb);
 
 /* The effective seccomp rules, one per system call and condition, with the
- * strictest action asked for.  *rules is malloc'd.  0, or -1 (out of memory). */
+ * strictest action asked for: the policies', the deny list's, and, in every
+ * sandbox, TIOCSTI and TIOCLINUX, plus the calls that reach other processes
+ * when the kernel has no Landlock.  *rules is malloc'd.  0, or -1 (out of
+ * memory).  _abi: as on a kernel whose Landlock ABI is abi (0: none). */
 int  pw_sandbox_rules(const struct pw_sandbox *sb, struct pw_sb_rule **rules, size_t *n);
+int  pw_sandbox_rules_abi(const struct pw_sandbox *sb, int abi, struct pw_sb_rule **rules,
+                          size_t *n);
 
 /* The effective Landlock paths: the implicit system paths, then the
  * profile's.  *paths is malloc'd; its strings belong to sb or are static. */
@@ -125,10 +130,13 @@ int  pw_peer_confined(int conn);
  * disabled). */
 int  pw_landlock_abi(void);
 
-/* zygote/sandbox.c: set no_new_privs, then load the Landlock ruleset and the
- * seccomp filter into the calling process (inherited across fork and
- * execve).  0, or -1 with a one-line message in err; the caller must then
- * not run the program. */
+/* zygote/sandbox.c: set no_new_privs, then put the calling process in a
+ * Landlock domain of its own (the profile's paths, if any; from ABI 6
+ * signals and abstract unix sockets scoped to the domain) and load the
+ * seccomp filter (both inherited across fork and execve).  The domain keeps
+ * the run from ptrace access to every process outside it, root's included.
+ * 0, or -1 with a one-line message in err; the caller must then not run the
+ * program. */
 int  pw_sandbox_apply(const struct pw_sandbox *sb, char *err, size_t errlen);
 
 

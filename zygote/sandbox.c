@@ -26,6 +26,24 @@
 #define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
 #endif
 
+/* Landlock ABI 6 (Linux 6.12): a domain can keep its processes from
+ * signalling processes outside it and from connecting to abstract unix
+ * sockets made outside it.  Older headers lack the ruleset's later fields. */
+#ifndef LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
+#define LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+#endif
+#ifndef LANDLOCK_SCOPE_SIGNAL
+#define LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
+#endif
+
+/* struct landlock_ruleset_attr as of ABI 6.  A kernel that knows fewer
+ * fields accepts it as long as the ones it does not know are zero. */
+struct ll_ruleset_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;   /* ABI 4; pywarm handles none */
+	uint64_t scoped;               /* ABI 6 */
+};
+
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
 #endif
@@ -81,23 +99,44 @@ static int ll_add_path(int rs, const struct pw_sb_path *p, uint64_t handled,
 	return 0;
 }
 
-/* Restrict the file system to the profile's paths (plus the implicit ones). */
+/* What the ruleset of a run handles under Landlock ABI abi (>= 1): with
+ * paths, every file system right the ABI knows; without, none from ABI 6,
+ * where scoping alone makes a domain, and before that the creation of
+ * block devices (a ruleset must handle something for a domain to exist). */
+static void ll_attr(const struct pw_sandbox *sb, int abi, struct ll_ruleset_attr *attr)
+{
+	memset(attr, 0, sizeof(*attr));
+	if (pw_sandbox_wants_landlock(sb))
+		attr->handled_access_fs = ll_handled(abi);
+	else if (abi < 6)
+		attr->handled_access_fs = LANDLOCK_ACCESS_FS_MAKE_BLOCK;
+	if (abi >= 6)
+		attr->scoped = LANDLOCK_SCOPE_SIGNAL | LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET;
+}
+
+/* Put this process in a Landlock domain of its own: no ptrace access to
+ * any process outside it (the kernel checks that for ptrace, pidfd_getfd,
+ * process_vm_*, /proc/PID/mem and /proc/PID/fd, for root too; it lets
+ * /proc/PID/environ and maps be read), the scoping ABI 6 adds, and the
+ * profile's paths.  Without
+ * Landlock a profile with paths is refused unless landlock = best-effort;
+ * a sandbox without paths goes on with the seccomp fallback rules
+ * (pw_sandbox_rules). */
 static int apply_landlock(const struct pw_sandbox *sb, char *err, size_t errlen)
 {
-	struct landlock_ruleset_attr attr;
-	struct pw_sb_path *paths;
-	size_t n;
+	struct ll_ruleset_attr attr;
+	struct pw_sb_path *paths = NULL;
+	size_t n = 0;
 	int abi = pw_landlock_abi(), rs, rc = -1;
 
 	if (abi <= 0) {
-		if (sb->landlock_mode == PW_LL_BEST_EFFORT)
+		if (!pw_sandbox_wants_landlock(sb) || sb->landlock_mode == PW_LL_BEST_EFFORT)
 			return 0;
 		snprintf(err, errlen, "sandbox: this kernel has no Landlock, which the profile's "
 		         "read_only/read_write paths need (landlock = best-effort runs without it)");
 		return -1;
 	}
-	memset(&attr, 0, sizeof(attr));
-	attr.handled_access_fs = ll_handled(abi);
+	ll_attr(sb, abi, &attr);
 	rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (rs < 0) {
 		snprintf(err, errlen, "sandbox: cannot create a Landlock ruleset: %s", strerror(errno));
@@ -203,7 +242,7 @@ int pw_sandbox_apply(const struct pw_sandbox *sb, char *err, size_t errlen)
 		snprintf(err, errlen, "sandbox: cannot set no_new_privs: %s", strerror(errno));
 		return -1;
 	}
-	if (pw_sandbox_wants_landlock(sb) && apply_landlock(sb, err, errlen) < 0)
+	if (apply_landlock(sb, err, errlen) < 0)
 		return -1;
 	return apply_seccomp(sb, err, errlen);
 }

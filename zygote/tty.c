@@ -56,6 +56,36 @@ static dev_t caller_ctty(void)
 	return tty ? makedev((tty >> 8) & 0xfff, (tty & 0xff) | ((tty >> 12) & 0xfff00)) : 0;
 }
 
+/* The caller's terminal opened by its device file, for a sandboxed run:
+ * its Landlock domain keeps it out of the launcher's descriptors.  Only a
+ * pseudo-terminal has a name that follows from its number (/dev/pts/N);
+ * the file must be that device, on the same devpts as the terminal among
+ * our own descriptors, if there is one.  Else EACCES, as refused. */
+static int open_tty_by_name(dev_t tty, int flags, mode_t mode)
+{
+	struct stat st, own;
+	char path[64];
+
+	if (major(tty) != 136) {                  /* UNIX98_PTY_SLAVE_MAJOR */
+		errno = EACCES;
+		return -1;
+	}
+	snprintf(path, sizeof path, "/dev/pts/%u", minor(tty));
+	if (stat(path, &st) < 0)
+		return -1;
+	for (int fd = 0; fd < 3; fd++)
+		if (fstat(fd, &own) == 0 && S_ISCHR(own.st_mode) && own.st_rdev == tty &&
+		    own.st_dev != st.st_dev) {
+			errno = EACCES;
+			return -1;
+		}
+	if (!S_ISCHR(st.st_mode) || st.st_rdev != tty) {
+		errno = EACCES;
+		return -1;
+	}
+	return sys_openat(AT_FDCWD, path, flags | O_NOCTTY, mode);
+}
+
 /* Open /dev/tty as python3 would: a new open file description of the
  * caller's terminal, found among the launcher's descriptors (it holds one
  * on the terminal for the run), or ENXIO when the caller has none. */
@@ -82,7 +112,9 @@ static int open_caller_tty(int flags, mode_t mode)
 	}
 	if (d)
 		closedir(d);
-	if (fd < 0 && errno != EACCES && errno != EPERM)
+	if (fd < 0 && (errno == EACCES || errno == EPERM))
+		return open_tty_by_name(tty, flags, mode);
+	if (fd < 0)
 		errno = ENXIO;
 	return fd;
 }

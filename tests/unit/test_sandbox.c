@@ -1,13 +1,17 @@
 /* test_sandbox.c: unit tests for the [sandbox] model, PYWARM_SANDBOX, the effective rules, and filters loaded in forked children. */
 #include <errno.h>
 #include <fcntl.h>
+#include <seccomp.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/ioctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -242,6 +246,9 @@ TEST(render_text)
 		CHECK(strstr(t, "read-only  /nonexistent-x (missing: ignored)\n"));
 		CHECK(strstr(t, "read-write /dev/null (implicit)\n"));
 		CHECK(strstr(t, "landlock (required; kernel ABI "));
+		CHECK(strstr(t, pw_landlock_abi() > 0 ? "\nscope (Landlock ABI " :
+		                "\nscope: this kernel has no Landlock"));
+		CHECK(strstr(t, "ioctl              request == TIOCSTI           errno  [every sandbox]"));
 		free(t);
 	}
 	pw_profile_free(&p);
@@ -249,6 +256,60 @@ TEST(render_text)
 	t = render(&p.sandbox);
 	CHECK_STREQ(t, "sandbox: none (the program runs unconfined)\n");
 	free(t);
+}
+
+TEST(every_sandbox_denies_tiocsti)
+{
+	struct pw_profile p;
+	struct pw_sb_rule *r;
+	size_t n;
+	char err[512];
+
+	/* A deny list alone, and a policy that only logs: TIOCSTI still fails. */
+	CHECK_INTEQ(parse(&p, "[sandbox]\ndeny = setns\n", err, sizeof(err)), 0);
+	CHECK_INTEQ(action_of(&p.sandbox, "ioctl", TIOCSTI), PW_SBA_ERRNO);
+	CHECK_INTEQ(action_of(&p.sandbox, "ioctl", TIOCLINUX), PW_SBA_ERRNO);
+	CHECK_INTEQ(pw_sandbox_rules(&p.sandbox, &r, &n), 0);
+	CHECK(n > 0 && strcmp(find_rule(r, n, "ioctl", TIOCSTI)->origin, "every sandbox") == 0);
+	free(r);
+	pw_profile_free(&p);
+	CHECK_INTEQ(parse(&p, "[sandbox]\npolicy = default\naction = log\n", err, sizeof(err)), 0);
+	CHECK_INTEQ(action_of(&p.sandbox, "ioctl", TIOCSTI), PW_SBA_ERRNO);
+	CHECK_INTEQ(action_of(&p.sandbox, "ptrace", 0), PW_SBA_LOG);
+	pw_profile_free(&p);
+	CHECK_INTEQ(parse(&p, "[sandbox]\npolicy = no-exec\naction = kill\n", err, sizeof(err)), 0);
+	CHECK_INTEQ(action_of(&p.sandbox, "ioctl", TIOCSTI), PW_SBA_KILL);
+	pw_profile_free(&p);
+	/* No sandbox: no rule at all. */
+	CHECK_INTEQ(parse(&p, "[preload]\nmodules = os\n", err, sizeof(err)), 0);
+	CHECK_INTEQ(pw_sandbox_rules(&p.sandbox, &r, &n), 0);
+	CHECK_INTEQ(n, 0);
+	free(r);
+	pw_profile_free(&p);
+}
+
+TEST(no_landlock_falls_back_to_seccomp)
+{
+	static const char *const calls[] = { "ptrace", "process_vm_readv", "process_vm_writev",
+	                                     "pidfd_getfd", "kcmp", NULL };
+	struct pw_sandbox sb;
+	struct pw_sb_rule *r;
+	size_t n;
+
+	memset(&sb, 0, sizeof(sb));
+	sb.policies = PW_SBP_NO_NETWORK;
+	sb.action = PW_SBA_LOG;
+	CHECK_INTEQ(pw_sandbox_rules_abi(&sb, 0, &r, &n), 0);
+	for (int i = 0; calls[i]; i++) {
+		const struct pw_sb_rule *f = find_rule(r, n, calls[i], 0);
+		CHECK(f != NULL && f->action == PW_SBA_ERRNO && strcmp(f->origin, "no Landlock") == 0);
+	}
+	free(r);
+	/* With Landlock the domain does that, and a debugger may trace the run's own children. */
+	CHECK_INTEQ(pw_sandbox_rules_abi(&sb, 1, &r, &n), 0);
+	for (int i = 0; calls[i]; i++)
+		CHECK(find_rule(r, n, calls[i], 0) == NULL);
+	free(r);
 }
 
 /* ---- loading, in forked children ---------------------------------------- */
@@ -336,6 +397,178 @@ TEST(apply_in_child)
 	CHECK(syscall(SYS_keyctl, 0, 0, 0, 0, 0) != -1 || errno != EPERM);
 }
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+/* The abstract socket the parent listens on while probe_domain runs. */
+static char abstract_name[64];
+
+/* Can this process copy descriptor 0 out of pid?  0, or the errno. */
+static int getfd_errno(pid_t pid)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), fd, e;
+
+	if (pidfd < 0)
+		return errno;
+	fd = (int)syscall(SYS_pidfd_getfd, pidfd, 0, 0);
+	e = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	close(pidfd);
+	return e;
+}
+
+/* 0 when the parent (outside the domain) is out of reach and a child of
+ * this process (inside it) is not. */
+static int probe_domain(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[64], buf[1] = { 0 };
+	struct iovec local = { buf, 1 }, remote = { (void *)4096, 1 };
+	pid_t parent = getppid(), kid;
+	int fd, sv[2], rc = 0, abi = pw_landlock_abi();
+
+	if (getfd_errno(parent) != EPERM)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)parent);
+	if (open(path, O_RDWR) != -1 || errno != EACCES)
+		return 2;
+	snprintf(path, sizeof(path), "/proc/%d/fd/0", (int)parent);
+	if (open(path, O_RDONLY) != -1 || errno != EACCES)
+		return 3;
+	if (process_vm_readv(parent, &local, 1, &remote, 1, 0) != -1 || errno != EPERM)
+		return 4;
+	if (syscall(SYS_ptrace, PTRACE_SEIZE, parent, 0, 0) != -1 || errno != EPERM)
+		return 5;
+	if (abi >= 6 && (kill(parent, 0) != -1 || errno != EPERM))
+		return 6;
+	memcpy(sa.sun_path + 1, abstract_name, strlen(abstract_name));
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (abi >= 6 && (connect(fd, (struct sockaddr *)&sa,
+	                         (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+	                                     strlen(abstract_name))) != -1 || errno != EPERM))
+		rc = 7;
+	close(fd);
+	if (rc != 0)
+		return rc;
+	/* A child of the run shares its domain: reachable. */
+	if (pipe(sv) < 0 || (kid = fork()) < 0)
+		return 9;
+	if (kid == 0) {
+		close(sv[1]);
+		(void)!read(sv[0], buf, 1);
+		_exit(0);
+	}
+	close(sv[0]);
+	if (getfd_errno(kid) != 0 || kill(kid, 0) != 0)
+		rc = 8;
+	close(sv[1]);
+	waitpid(kid, NULL, 0);
+	return rc;
+}
+
+TEST(domain_keeps_the_run_from_others)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct pw_sandbox sb;
+	int lfd;
+
+	if (pw_landlock_abi() < 1) {
+		printf("  (skipped: no Landlock)\n");
+		return;
+	}
+	snprintf(abstract_name, sizeof(abstract_name), "pw-test-sandbox-%d", (int)getpid());
+	memcpy(sa.sun_path + 1, abstract_name, strlen(abstract_name));
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa,
+	                       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+	                                   strlen(abstract_name))) == 0 && listen(lfd, 4) == 0);
+	/* A seccomp-only policy that denies none of these calls: the domain does it. */
+	memset(&sb, 0, sizeof(sb));
+	sb.policies = PW_SBP_NO_NETWORK;
+	CHECK_INTEQ(in_child(&sb, probe_domain), 0);
+	memset(&sb, 0, sizeof(sb));
+	sb.ndeny = 1;
+	sb.deny = (char *[]){ "setns", NULL };
+	sb.action = PW_SBA_LOG;
+	CHECK_INTEQ(in_child(&sb, probe_domain), 0);
+	close(lfd);
+}
+
+/* 0 when, without Landlock, seccomp refuses the calls that reach the
+ * parent's memory and descriptors. */
+static int probe_fallback(void)
+{
+	char buf[1] = { 0 };
+	struct iovec local = { buf, 1 }, remote = { (void *)4096, 1 };
+	pid_t parent = getppid();
+
+	if (pw_landlock_abi() != 0)
+		return 1;
+	if (getfd_errno(parent) != EPERM)
+		return 2;
+	if (process_vm_readv(parent, &local, 1, &remote, 1, 0) != -1 || errno != EPERM)
+		return 3;
+	if (syscall(SYS_ptrace, PTRACE_SEIZE, parent, 0, 0) != -1 || errno != EPERM)
+		return 4;
+	return 0;
+}
+
+/* In a child whose kernel seems to have no Landlock (a filter makes
+ * landlock_create_ruleset fail as a kernel booted without it does), apply
+ * sb and run fn: its status, or 100 + a message on stderr when refused. */
+static int without_landlock(const struct pw_sandbox *sb, int (*fn)(void), char *err, size_t errlen)
+{
+	int status, p[2];
+	pid_t pid;
+
+	if (pipe(p) < 0)
+		return -1;
+	if ((pid = fork()) == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+		close(p[0]);
+		if (ctx == NULL ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EOPNOTSUPP),
+		                     SCMP_SYS(landlock_create_ruleset), 0) < 0 ||
+		    seccomp_load(ctx) < 0)
+			_exit(99);
+		if (pw_sandbox_apply(sb, err, errlen) < 0) {
+			(void)!write(p[1], err, strlen(err));
+			_exit(100);
+		}
+		_exit(fn());
+	}
+	close(p[1]);
+	memset(err, 0, errlen);
+	(void)!read(p[0], err, errlen - 1);
+	close(p[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST(without_landlock_seccomp_takes_over)
+{
+	struct pw_sandbox sb;
+	struct pw_sb_path path = { "/tmp", 1, 0 };
+	char err[512];
+
+	memset(&sb, 0, sizeof(sb));
+	sb.policies = PW_SBP_NO_NETWORK;
+	CHECK_INTEQ(without_landlock(&sb, probe_fallback, err, sizeof(err)), 0);
+	/* Paths need Landlock: refused, unless best-effort. */
+	sb.paths = &path;
+	sb.npaths = 1;
+	CHECK_INTEQ(without_landlock(&sb, probe_fallback, err, sizeof(err)), 100);
+	CHECK(strstr(err, "this kernel has no Landlock") != NULL);
+	sb.landlock_mode = PW_LL_BEST_EFFORT;
+	CHECK_INTEQ(without_landlock(&sb, probe_fallback, err, sizeof(err)), 0);
+}
+
 TEST(apply_broken_refuses)
 {
 	struct pw_sandbox sb;
@@ -408,7 +641,11 @@ int main(void)
 	RUN(strictest_action_wins);
 	RUN(rules_are_unique);
 	RUN(render_text);
+	RUN(every_sandbox_denies_tiocsti);
+	RUN(no_landlock_falls_back_to_seccomp);
 	RUN(apply_in_child);
+	RUN(domain_keeps_the_run_from_others);
+	RUN(without_landlock_seccomp_takes_over);
 	RUN(apply_broken_refuses);
 	RUN(zygote_refuses_confined_peers);
 	return unit_summary();
