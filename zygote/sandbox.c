@@ -1,6 +1,7 @@
 /* sandbox.c: confines the calling process: no_new_privs, a Landlock ruleset (raw system calls) and a seccomp filter (libseccomp). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/landlock.h>
 #include <seccomp.h>
 #include <stdint.h>
@@ -232,6 +233,40 @@ static int apply_seccomp(const struct pw_sandbox *sb, char *err, size_t errlen)
 }
 
 /* Confine the calling process; on failure it must not run the program. */
+/* Give up CAP_SYS_ADMIN for good (bounding, ambient, effective, permitted
+ * and inheritable sets): with it a confined process could name any pid as
+ * the sender of a message (SCM_CREDENTIALS) and speak for an unconfined
+ * process of the user, and undo much else.  Nothing to do for a process
+ * that does not hold it.  0, or -1 with err. */
+static int drop_sys_admin(char *err, size_t errlen)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	const uint32_t bit = 1u << CAP_SYS_ADMIN;     /* below 32: in d[0] */
+
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_SYS_ADMIN, 0, 0);
+	if (prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) == 1 &&
+	    prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) < 0 && errno != EPERM) {
+		snprintf(err, errlen, "sandbox: cannot drop CAP_SYS_ADMIN from the bounding set: %s",
+		         strerror(errno));
+		return -1;
+	}
+	if (syscall(SYS_capget, &h, d) < 0) {
+		snprintf(err, errlen, "sandbox: cannot read the capabilities: %s", strerror(errno));
+		return -1;
+	}
+	if (!((d[0].effective | d[0].permitted | d[0].inheritable) & bit))
+		return 0;
+	d[0].effective &= ~bit;
+	d[0].permitted &= ~bit;
+	d[0].inheritable &= ~bit;
+	if (syscall(SYS_capset, &h, d) < 0) {
+		snprintf(err, errlen, "sandbox: cannot drop CAP_SYS_ADMIN: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int pw_sandbox_apply(const struct pw_sandbox *sb, char *err, size_t errlen)
 {
 	if (sb->broken) {
@@ -242,7 +277,7 @@ int pw_sandbox_apply(const struct pw_sandbox *sb, char *err, size_t errlen)
 		snprintf(err, errlen, "sandbox: cannot set no_new_privs: %s", strerror(errno));
 		return -1;
 	}
-	if (apply_landlock(sb, err, errlen) < 0)
+	if (drop_sys_admin(err, errlen) < 0 || apply_landlock(sb, err, errlen) < 0)
 		return -1;
 	return apply_seccomp(sb, err, errlen);
 }
