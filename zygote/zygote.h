@@ -122,6 +122,14 @@ void zwatch_successor(struct zygote *z, int wait);
 /* tty.c: /dev/tty in a warm child is the caller's terminal. */
 void ztty_set_caller(int conn);
 
+/* cgroup.c: a warm child under the caller's cgroup limits. */
+pid_t zcgroup_caller(int conn);
+const char *zcgroup_enter(pid_t caller);
+
+/* proctitle.c: /proc/PID/cmdline and environ of the zygote and its children. */
+void zproc_scrub(void);
+void zproc_show(struct zygote *z, const struct pw_launch *l);
+
 /* child.c: what happens in a forked child before user code. */
 void zchild_main(struct zygote *z, int conn) __attribute__((noreturn));
 void zclose_others(int *keep, size_t n);
