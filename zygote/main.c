@@ -154,6 +154,7 @@ static void save_origin(struct zygote *z, char **argv)
 	ssize_t len = readlink("/proc/self/exe", z->exe, sizeof z->exe - 1);
 	const char *r = getenv(PW_RESPAWN_ENV);
 	char **env;
+	size_t n = 0;
 
 	z->exe[len > 0 ? len : 0] = '\0';
 	z->respawns = r ? atoi(r) : 0;
@@ -161,7 +162,12 @@ static void save_origin(struct zygote *z, char **argv)
 	z->argv = copy_vector(argv, 0);
 	/* One slot more: zwatch_successor() adds PW_RESPAWN_ENV. */
 	z->envp = copy_vector(environ, 1);
-	env = z->envp ? copy_vector(z->envp, 0) : NULL;
+	while (z->envp && z->envp[n])
+		n++;
+	/* environ: the same strings (a child zeroes them all at once). */
+	env = z->envp ? calloc(n + 1, sizeof *env) : NULL;
+	if (env)
+		memcpy(env, z->envp, n * sizeof *env);
 	if (z->argv == NULL || z->envp == NULL || env == NULL) {
 		zlog(z, "out of memory at start-up");
 		exit(1);

@@ -123,13 +123,18 @@ static void fill_area(char *at, size_t len, char *const *v, const char *first)
 /* In a warm child, before user code: make /proc/self/cmdline and
  * /proc/self/environ what python3's would be: the interpreter's path and
  * the caller's arguments (sys.orig_argv), and the caller's environment as
- * it was passed (before locale coercion). */
+ * it was passed (before locale coercion).  The zygote's copy of its
+ * start-up environment (kept for a successor, which a child never starts;
+ * the strings the zygote's environ points at) is zeroed too: until the
+ * caller's environment is installed, getenv() finds nothing. */
 void zproc_show(struct zygote *z, const struct pw_launch *l)
 {
 	struct mmfields m;
 	size_t alen, elen;
 	char *blk;
 
+	for (size_t i = 0; z->envp && z->envp[i]; i++)
+		memset(z->envp[i], 0, strlen(z->envp[i]));
 	if (read_mmfields(&m) < 0)
 		return;
 	alen = put_strings(NULL, l->argv, z->interp.path);
