@@ -21,7 +21,8 @@ struct cgline {
 
 /* How a limit file says "no limit". */
 enum cgrule {
-	CG_MAX,       /* every line ends in "max" (memory.max, pids.max, misc.max) */
+	CG_MAX,       /* every line ends in "max" or 2^62 or more (memory.max, pids.max,
+	               * misc.max, hugetlb.*.max, which some kernels print as a number) */
 	CG_CPUMAX,    /* "max PERIOD" (cpu.max) */
 	CG_EMPTY,     /* no content (io.max, blkio.throttle.*) */
 	CG_BIG,       /* 2^62 bytes or more: v1's "unlimited" (*.limit_in_bytes) */
@@ -201,8 +202,11 @@ static int unlimited(const char *dir, const char *name, enum cgrule rule)
 	case CG_MAX:
 		for (char *l = v; l; ) {
 			char *nl = strchr(l, '\n');
-			size_t ll = nl ? (size_t)(nl - l) : strlen(l);
-			if (ll < 3 || strncmp(l + ll - 3, "max", 3) != 0 || (ll > 3 && l[ll - 4] != ' '))
+			if (nl)
+				*nl = '\0';
+			char *w = strrchr(l, ' ');
+			w = w ? w + 1 : l;
+			if (*w && strcmp(w, "max") != 0 && strtoull(w, NULL, 10) < 1ULL << 62)
 				return 0;
 			l = nl ? nl + 1 : NULL;
 		}

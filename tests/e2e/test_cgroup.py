@@ -335,10 +335,10 @@ def test_pids_limit_binds_warm_run(pw, wd):
 
 # -- a user who may not join the caller's cgroup (no CAP_DAC_OVERRIDE)
 
-@pytest.fixture(scope="module")
-def user_zygote(pw):
-    """An ordinary user with a zygote of its own: (run(args, preexec_root,
-    trace) -> CompletedProcess, user)."""
+@contextlib.contextmanager
+def zygote_as_user(pw, start_in=None):
+    """An ordinary user with a zygote of its own (started inside cgroup
+    start_in, if given): yields (run(exe, args, preexec, trace), user, home)."""
     if SELF:
         pytest.skip("PYWARM_TEST_SELF=1: needs the real pywarm binaries")
     if shutil.which("setpriv") is None:
@@ -356,7 +356,7 @@ def user_zygote(pw):
         env = {"PATH": "/usr/bin:/bin", "HOME": home, "XDG_RUNTIME_DIR": os.path.join(home, "run"),
                "XDG_STATE_HOME": os.path.join(home, "state"), "XDG_CONFIG_HOME": os.path.join(home, "config")}
         r = subprocess.run(drop + [PYWARMCTL, "start", "--wait"], env=env, cwd=home, capture_output=True,
-                           timeout=90)
+                           timeout=90, preexec_fn=start_in.enter() if start_in else None)
         if r.returncode != 0:
             pytest.skip(f"cannot run a zygote as {user.pw_name}: {r.stderr.decode(errors='replace').strip()}")
 
@@ -370,13 +370,19 @@ def user_zygote(pw):
                            timeout=60)
 
 
+@pytest.fixture(scope="module")
+def user_zygote(pw):
+    with zygote_as_user(pw) as uz:
+        yield uz
+
+
 def user_both(user_zygote, g, args):
     """(python3 result, pywarm result, pywarm trace) as the user, inside g."""
     run, user, home = user_zygote
     out = []
     for exe in (REAL, PYWARM):
         trace = os.path.join(home, "trace-" + uuid.uuid4().hex[:8])
-        p = run(exe, args, g.enter(), trace)
+        p = run(exe, args, g.enter() if g else None, trace)
         out.append((p, _read(trace)))
     (real, _), (pyw, trace) = out
     return real, pyw, trace
@@ -426,3 +432,47 @@ def test_delegated_cgroup_is_joined(pw, user_zygote):
         assert real.returncode == -9, real
         same(real, pyw)
         assert "warm pid=" in trace, trace
+
+
+@needs_pywarm
+def test_cannot_join_v2_limit_runs_cold(pw, user_zygote):
+    """The same under cgroup v2: a hugetlb limit set in a root-owned cgroup
+    the user may not join sends the run cold."""
+    with group("hugetlb") as g:
+        if not g.v2:
+            pytest.skip("hugetlb is not a cgroup v2 controller here")
+        names = sorted(n for n in os.listdir(g.dir) if n.startswith("hugetlb.") and
+                       n.endswith(".max") and ".rsvd." not in n)
+        if not names:
+            pytest.skip("no hugetlb.*.max files")
+        g.set(names[0], str(2 << 30))
+        real, pyw, trace = user_both(user_zygote, g, ["-c", SMALL])
+        assert real.returncode == 0, real
+        same(real, pyw)
+        assert "cold:" in trace and names[0] in trace, trace
+
+
+@needs_pywarm
+def test_cannot_join_v2_without_limits_stays_warm(pw, user_zygote):
+    """A root-owned cgroup v2 group without limits: warm."""
+    with group("hugetlb") as g:
+        if not g.v2:
+            pytest.skip("hugetlb is not a cgroup v2 controller here")
+        real, pyw, trace = user_both(user_zygote, g, ["-c", SMALL])
+        assert real.returncode == 0, real
+        same(real, pyw)
+        assert "warm pid=" in trace, trace
+
+
+@needs_pywarm
+def test_zygote_in_limited_cgroup_runs_cold(pw):
+    """A zygote that was started inside a memory-limited cgroup, a caller
+    outside it: the run would be bound by a limit python3 is not, so it goes
+    cold and the 300 MiB program succeeds, as under python3."""
+    with group("memory") as g:
+        g.limit_memory(str(64 << 20))
+        with zygote_as_user(pw, start_in=g) as uz:
+            real, pyw, trace = user_both(uz, None, ["-c", BIG])
+            assert real.returncode == 0, real
+            same(real, pyw)
+            assert "cold:" in trace and "memory" in trace, trace
