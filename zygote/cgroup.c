@@ -28,9 +28,13 @@ enum cgrule {
 	CG_BIG,       /* 2^62 bytes or more: v1's "unlimited" (*.limit_in_bytes) */
 	CG_MINUS1,    /* "-1" (v1 cpu.cfs_quota_us) */
 	CG_INHERIT,   /* empty or the parent's (cpuset.cpus, cpuset.mems) */
+	CG_UNKNOWN,   /* cannot be told: v1 devices.list reads "a *:* rwm" even
+	               * when devices.deny has taken devices away */
 };
 
-/* The files that limit what processes in a cgroup may use.  Weights and
+/* The files that limit what processes in a cgroup may use (and, under
+ * cgroup v1, the devices they may open; v2 does that with BPF programs,
+ * which are not compared).  Weights and
  * protections (cpu.weight, memory.low, io.weight...) are not limits: a run
  * under different ones is slower or faster, never refused. */
 static const struct {
@@ -57,6 +61,7 @@ static const struct {
 	{ "blkio.throttle.write_bps_device", "", CG_EMPTY },
 	{ "blkio.throttle.read_iops_device", "", CG_EMPTY },
 	{ "blkio.throttle.write_iops_device", "", CG_EMPTY },
+	{ "devices.list", "", CG_UNKNOWN },
 };
 
 /* The launcher at the other end of conn (SO_PEERCRED), or 0. */
@@ -187,30 +192,47 @@ static int join(const char *dir)
 	return r;
 }
 
-/* Is the content of file name in dir no limit (by rule)? */
-static int unlimited(const char *dir, const char *name, enum cgrule rule)
+/* Read file name of dir into v, trailing blanks removed; its length, or -1. */
+static ssize_t read_value(const char *dir, const char *name, char *v, size_t len)
 {
-	char path[PATH_MAX + 300], v[4096], parent[4096];
+	char path[PATH_MAX + 300];
 	ssize_t n;
 
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	if ((n = read_small(path, v, sizeof v)) < 0)
-		return errno == EACCES || errno == EPERM ? 0 : 1;  /* unreadable: assume a limit */
+	if ((n = read_small(path, v, len)) < 0)
+		return -1;
 	while (n > 0 && (v[n - 1] == '\n' || v[n - 1] == ' '))
 		v[--n] = '\0';
+	return n;
+}
+
+/* Does every line of v end in "max" or a number of 2^62 or more? */
+static int all_max(char *v)
+{
+	for (char *l = v; l; ) {
+		char *nl = strchr(l, '\n');
+		if (nl)
+			*nl = '\0';
+		char *w = strrchr(l, ' ');
+		w = w ? w + 1 : l;
+		if (*w && strcmp(w, "max") != 0 && strtoull(w, NULL, 10) < 1ULL << 62)
+			return 0;
+		l = nl ? nl + 1 : NULL;
+	}
+	return 1;
+}
+
+/* Is the content of file name in dir no limit (by rule)? */
+static int unlimited(const char *dir, const char *name, enum cgrule rule)
+{
+	char v[4096], pv[4096], up[PATH_MAX + 4];
+	ssize_t n = read_value(dir, name, v, sizeof v);
+
+	if (n < 0)
+		return errno == EACCES || errno == EPERM ? 0 : 1;  /* unreadable: assume a limit */
 	switch (rule) {
 	case CG_MAX:
-		for (char *l = v; l; ) {
-			char *nl = strchr(l, '\n');
-			if (nl)
-				*nl = '\0';
-			char *w = strrchr(l, ' ');
-			w = w ? w + 1 : l;
-			if (*w && strcmp(w, "max") != 0 && strtoull(w, NULL, 10) < 1ULL << 62)
-				return 0;
-			l = nl ? nl + 1 : NULL;
-		}
-		return 1;
+		return all_max(v);
 	case CG_CPUMAX:
 		return strncmp(v, "max", 3) == 0 && (v[3] == ' ' || v[3] == '\0');
 	case CG_EMPTY:
@@ -219,15 +241,13 @@ static int unlimited(const char *dir, const char *name, enum cgrule rule)
 		return strtoull(v, NULL, 10) >= 1ULL << 62;
 	case CG_MINUS1:
 		return strcmp(v, "-1") == 0;
+	case CG_UNKNOWN:
+		return 0;
 	case CG_INHERIT:
-		snprintf(path, sizeof path, "%s/../%s", dir, name);
 		if (n == 0)
 			return 1;
-		if ((n = read_small(path, parent, sizeof parent)) < 0)
-			return 0;
-		while (n > 0 && (parent[n - 1] == '\n' || parent[n - 1] == ' '))
-			parent[--n] = '\0';
-		return strcmp(v, parent) == 0;
+		snprintf(up, sizeof up, "%s/..", dir);
+		return read_value(up, name, pv, sizeof pv) >= 0 && strcmp(v, pv) == 0;
 	}
 	return 0;
 }

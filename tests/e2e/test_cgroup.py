@@ -476,3 +476,20 @@ def test_zygote_in_limited_cgroup_runs_cold(pw):
             assert real.returncode == 0, real
             same(real, pyw)
             assert "cold:" in trace and "memory" in trace, trace
+
+
+@needs_pywarm
+def test_cannot_join_v1_devices_cgroup_runs_cold(pw, user_zygote):
+    """A cgroup v1 devices group the user may not join: what devices.deny
+    took away cannot be read back (devices.list still says every device),
+    so the run goes cold, and /dev/null stays denied as under python3."""
+    h = hierarchy("devices")
+    if isinstance(h, str) or h[2]:
+        pytest.skip("no cgroup v1 devices hierarchy here")
+    with group("devices") as g:
+        g.set("devices.deny", "c 1:5 rwm")      # /dev/zero
+        prog = "try:\n    open('/dev/zero', 'rb').close()\n    print('open')\nexcept OSError as e:\n    print(e.errno)\n"
+        real, pyw, trace = user_both(user_zygote, g, ["-c", prog])
+        assert real.returncode == 0 and real.stdout == b"1\n", real
+        same(real, pyw)
+        assert "cold:" in trace and "devices" in trace, trace
