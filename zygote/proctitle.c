@@ -103,13 +103,16 @@ static size_t put_strings(char *p, char *const *v, const char *first)
 	return n;
 }
 
-/* Without PR_SET_MM_MAP: write what fits of the strings of v into the
- * area [at, at+len) (whole strings only), the rest NUL bytes. */
-static void fill_area(char *at, size_t len, char *const *v, const char *first)
+/* Without PR_SET_MM_MAP: write the strings of v into the area [at, at+len),
+ * the rest NUL bytes: all of them or none (all_or_none), or else as many
+ * whole ones as fit. */
+static void fill_area(char *at, size_t len, char *const *v, const char *first, int all_or_none)
 {
 	size_t n = 0;
 
 	memset(at, 0, len);
+	if (all_or_none && put_strings(NULL, v, first) > len)
+		return;
 	for (size_t i = 0; v && v[i]; i++) {
 		const char *s = i == 0 && first ? first : v[i];
 		size_t sl = strlen(s) + 1;
@@ -147,7 +150,7 @@ void zproc_show(struct zygote *z, const struct pw_launch *l)
 			return;
 		munmap(blk, alen + elen + 1);
 	}
-	fill_area((char *)m.arg_start, m.arg_end - m.arg_start, l->argv, z->interp.path);
+	fill_area((char *)m.arg_start, m.arg_end - m.arg_start, l->argv, z->interp.path, 1);
 	if (m.env_end > m.env_start && m.env_start >= m.arg_end)
-		fill_area((char *)m.env_start, m.env_end - m.env_start, l->envp, NULL);
+		fill_area((char *)m.env_start, m.env_end - m.env_start, l->envp, NULL, 0);
 }
