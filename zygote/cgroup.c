@@ -64,7 +64,9 @@ static const struct {
 	{ "devices.list", "", CG_UNKNOWN },
 };
 
-/* The launcher at the other end of conn (SO_PEERCRED), or 0. */
+/* The launcher at the other end of conn (SO_PEERCRED), or 0.  Its pid
+ * cannot have been reused while it waits on conn; if it died meanwhile,
+ * the run it asked for is hung up on whatever cgroup the child joined. */
 pid_t zcgroup_caller(int conn)
 {
 	struct ucred cred;
