@@ -337,14 +337,36 @@ def test_pids_limit_binds_warm_run(pw, wd):
 # -- a user who may not join the caller's cgroup (no CAP_DAC_OVERRIDE)
 
 @contextlib.contextmanager
-def zygote_as_user(pw, start_in=None):
+def temp_owner(groups):
+    """Yields chown(user): gives the groups' directories and cgroup.procs
+    files to user (a delegation); they go back to root afterwards."""
+    done = []
+
+    def chown(user):
+        for g in groups:
+            for path in (g.dir, g.procs):
+                os.chown(path, user.pw_uid, user.pw_gid)
+                done.append(path)
+    try:
+        yield chown
+    finally:
+        for path in done:
+            if os.path.exists(path):
+                os.chown(path, 0, 0)
+
+
+@contextlib.contextmanager
+def zygote_as_user(pw, start_in=None, before=None):
     """An ordinary user with a zygote of its own (started inside cgroup
-    start_in, if given): yields (run(exe, args, preexec, trace), user, home)."""
+    start_in, if given; before(user) is called first): yields
+    (run(exe, args, preexec, trace), user, home)."""
     if SELF:
         pytest.skip("PYWARM_TEST_SELF=1: needs the real pywarm binaries")
     if shutil.which("setpriv") is None:
         pytest.skip("needs setpriv (util-linux)")
     with temp_user() as user:
+        if before:
+            before(user)
         home = os.path.join(pw.workdir("cg-user"), "home")
         os.mkdir(home, 0o700)
         os.chown(home, user.pw_uid, user.pw_gid)
@@ -494,3 +516,27 @@ def test_cannot_join_v1_devices_cgroup_runs_cold(pw, user_zygote):
         assert real.returncode == 0 and real.stdout == b"1\n", real
         same(real, pyw)
         assert "cold:" in trace and "devices" in trace, trace
+
+
+@needs_pywarm
+def test_delegated_v2_subtree_is_joined(pw):
+    """A cgroup v2 subtree delegated to the user (as systemd delegates
+    user@UID.service: the subtree's directories and cgroup.procs files are
+    the user's), its zygote in one leaf, the caller in another that sets a
+    hugetlb limit: the warm run joins the caller's leaf (/proc/self/cgroup
+    as python3's) instead of going cold."""
+    with group("hugetlb") as top:
+        if not top.v2:
+            pytest.skip("hugetlb is not a cgroup v2 controller here")
+        with group("hugetlb", top) as zyg, group("hugetlb", top) as caller:
+            names = sorted(n for n in os.listdir(caller.dir) if n.startswith("hugetlb.") and
+                           n.endswith(".max") and ".rsvd." not in n)
+            if not names:
+                pytest.skip("no hugetlb.*.max files")
+            caller.set(names[0], str(2 << 30))
+            with temp_owner([top, zyg, caller]) as chown:
+                with zygote_as_user(pw, start_in=zyg, before=chown) as uz:
+                    real, pyw, trace = user_both(uz, caller, ["-c", CGROUP_PROBE])
+                    assert real.returncode == 0 and os.path.basename(caller.dir).encode() in real.stdout, real
+                    same(real, pyw)
+                    assert "warm pid=" in trace, trace
