@@ -1,4 +1,5 @@
-/* proctitle.c: what /proc/PID/cmdline and /proc/PID/environ show: never the zygote's start-up block (another run's environment), in a warm child the caller's. */
+/* proctitle.c: the zygote's start-up argv and environment (another run's) kept out of /proc/PID/cmdline, /proc/PID/environ and os.environ; a warm child's /proc shows the caller's. */
+#include <Python.h>
 #include "zygote.h"
 
 #include <errno.h>
@@ -65,6 +66,32 @@ static int set_areas(const struct mmfields *m, const char *args, size_t alen, co
 	return prctl(PR_SET_MM, PR_SET_MM_MAP, &map, sizeof map, 0);
 }
 
+/* Empty os.environ (posix.environ: the same dict) once the zygote's
+ * modules and warmup script have run, zeroing each value only the dict
+ * holds: every child builds its own from the caller's environment, and
+ * then finds none of the zygote's values in the memory it inherits.
+ * What a module keeps of them is its state (see LIMITATIONS). */
+static void scrub_os_environ(void)
+{
+	PyObject *os = PyImport_ImportModule("os");
+	PyObject *env = os ? PyObject_GetAttrString(os, "environ") : NULL;
+	PyObject *data = env ? PyObject_GetAttrString(env, "_data") : NULL;
+	PyObject *key, *value;
+	Py_ssize_t pos = 0;
+
+	if (data && PyDict_Check(data)) {
+		while (PyDict_Next(data, &pos, &key, &value))
+			if (PyBytes_Check(value) && Py_REFCNT(value) == 1)
+				memset(PyBytes_AS_STRING(value), 0, (size_t)PyBytes_GET_SIZE(value));
+		PyDict_Clear(data);
+	}
+	if (PyErr_Occurred())
+		PyErr_Clear();
+	Py_XDECREF(data);
+	Py_XDECREF(env);
+	Py_XDECREF(os);
+}
+
 /* Zero the zygote's start-up argv and environment strings (the environment
  * of the run that started it), once Python and save_origin() have copied
  * what they keep, and leave "pywarm-zygote" as its command line and an
@@ -75,6 +102,7 @@ void zproc_scrub(void)
 	char *start;
 	size_t len;
 
+	scrub_os_environ();
 	if (read_mmfields(&m) < 0)
 		return;
 	start = (char *)m.arg_start;

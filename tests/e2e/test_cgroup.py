@@ -30,6 +30,34 @@ PROC_PROBE = textwrap.dedent("""\
 """)
 
 
+# Counts the places in its own memory that hold the secret (given reversed).
+MEMORY_PROBE = textwrap.dedent("""\
+    import os, sys
+    needle = os.fsencode(sys.argv[1])[::-1]     # the only copy made here
+    mine = id(needle) + sys.getsizeof(b"") - 1
+    regions = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            span, perm = line.split()[:2]
+            if "r" in perm and "[vvar" not in line and "[vsyscall" not in line:
+                regions.append([int(x, 16) for x in span.split("-")])
+    hits = 0
+    with open("/proc/self/mem", "rb", 0) as mem:
+        for lo, hi in regions:
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except OSError:
+                continue
+            i = data.find(needle)
+            while i >= 0:
+                hits += lo + i != mine
+                i = data.find(needle, i + 1)
+            del data
+    print("hits", hits)
+""")
+
+
 # ---------------------------------------------------------------- /proc/self/cmdline and environ
 
 @needs_pywarm
@@ -90,9 +118,16 @@ def test_starting_runs_environment_is_never_visible(pw, wd):
     """A zygote started by a run holding a secret: a later warm run (and any
     process reading the zygote's or a pooled child's /proc entries) sees
     none of it."""
-    with project_zygote(pw, wd, pw.make_env({"PW_CG_SECRET": SECRET})) as zpid:
+    start = {"PW_CG_SECRET": SECRET, "PW_CG_LONG": "x" * 2000 + SECRET}
+    with project_zygote(pw, wd, pw.make_env(start)) as zpid:
         real, pyw = pw.run_both(["-c", PROC_PROBE, SECRET[::-1]], cwd=wd)
         assert real.rc == 0 and b"secret False" in real.out, real.describe()
+        assert_same(real, pyw)
+        assert_warm(pyw)
+        # Nor in the memory the run inherits (the zygote's copies: C
+        # environ, the saved start-up environment, os.environ).
+        real, pyw = pw.run_both(["-c", MEMORY_PROBE, SECRET[::-1]], cwd=wd)
+        assert real.rc == 0 and real.out == b"hits 0\n", real.describe()
         assert_same(real, pyw)
         assert_warm(pyw)
         for pid in [zpid] + zygote_children(zpid):
