@@ -363,7 +363,10 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us)
 		fallback(z, conn, PW_MSG_REJECT, "identity mismatch");
 	if ((why = check_same_world(&l, conn)) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
+	if ((why = zcgroup_enter(zcgroup_caller(conn))) != NULL)
+		fallback(z, conn, PW_MSG_FALLBACK, why);
 	take_fds(z, conn, &l, deadline_us);
+	zproc_show(z, &l);
 	ztty_set_caller(conn);
 	why = install_fds(&l, &k);
 	z->logfd = k.log;

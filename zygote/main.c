@@ -131,24 +131,56 @@ static int identify(struct zygote *z, const struct zopts *o)
 	return 0;
 }
 
-/* Remember how we were started (binary, argv, environment before Python's
- * locale coercion touched it): a stale zygote starts its successor so. */
-static void save_origin(struct zygote *z, char **argv)
+/* A copy of the NULL-terminated vector v and its strings, with room for
+ * spare more entries; NULL if memory runs out. */
+static char **copy_vector(char **v, size_t spare)
 {
 	size_t n = 0;
-	ssize_t len = readlink("/proc/self/exe", z->exe, sizeof z->exe - 1);
+	char **c;
 
+	while (v[n])
+		n++;
+	if ((c = calloc(n + 1 + spare, sizeof *c)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if ((c[i] = strdup(v[i])) == NULL)
+			return NULL;
+	return c;
+}
+
+/* Remember how we were started (binary, argv, environment before Python's
+ * locale coercion touched it): a stale zygote starts its successor so.
+ * Everything is copied off the start-up block, which zproc_scrub() zeroes
+ * once Python has started: environ, our python3 options and the program
+ * name then point at the copies. */
+static void save_origin(struct zygote *z, char **argv)
+{
+	ssize_t len = readlink("/proc/self/exe", z->exe, sizeof z->exe - 1);
 	const char *r = getenv(PW_RESPAWN_ENV);
+	char **env;
+	size_t n = 0;
 
 	z->exe[len > 0 ? len : 0] = '\0';
-	z->argv = argv;
 	z->respawns = r ? atoi(r) : 0;
 	unsetenv(PW_RESPAWN_ENV);
-	while (environ[n])
-		n++;
+	z->argv = copy_vector(argv, 0);
 	/* One slot more: zwatch_successor() adds PW_RESPAWN_ENV. */
-	if ((z->envp = malloc((n + 2) * sizeof(*z->envp))) != NULL)
-		memcpy(z->envp, environ, (n + 1) * sizeof(*z->envp));
+	z->envp = copy_vector(environ, 1);
+	while (z->envp && z->envp[n])
+		n++;
+	/* environ: the same strings (a child zeroes them all at once). */
+	env = z->envp ? calloc(n + 1, sizeof *env) : NULL;
+	if (env)
+		memcpy(env, z->envp, n * sizeof *env);
+	if (z->argv == NULL || z->envp == NULL || env == NULL) {
+		zlog(z, "out of memory at start-up");
+		exit(1);
+	}
+	z->zopts = z->argv + (z->zopts - argv);
+	environ = env;
+	program_invocation_name = z->argv[0];
+	r = strrchr(z->argv[0], '/');
+	program_invocation_short_name = r ? (char *)r + 1 : z->argv[0];
 }
 
 /* Take the identity's lock; 0 if another zygote already holds it. */
@@ -283,6 +315,7 @@ int main(int argc, char **argv)
 	long long t0 = znow_us();
 	if (zpy_init(&z) < 0)
 		return 1;
+	zproc_scrub();
 	char why[PATH_MAX + 64];
 	if (zwatch_finish(&z, why, sizeof why) < 0) {
 		zwarm_done(&z);

@@ -128,6 +128,14 @@ void zwatch_successor(struct zygote *z, int wait);
 /* tty.c: /dev/tty in a warm child is the caller's terminal. */
 void ztty_set_caller(int conn);
 
+/* cgroup.c: a warm child under the caller's cgroup limits. */
+pid_t zcgroup_caller(int conn);
+const char *zcgroup_enter(pid_t caller);
+
+/* proctitle.c: /proc/PID/cmdline and environ of the zygote and its children. */
+void zproc_scrub(void);
+void zproc_show(struct zygote *z, const struct pw_launch *l);
+
 /* child.c: what happens in a forked child before user code. */
 #define ZREQUEST_DEADLINE_US 10000000LL   /* a request, from accept to GO */
 void zchild_main(struct zygote *z, int conn, long long deadline_us) __attribute__((noreturn));

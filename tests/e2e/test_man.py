@@ -203,3 +203,52 @@ def test_drift_checks_have_teeth():
     assert missing_in_ini_page(ini.replace(".B idle_timeout", ".B idle")) == ["key idle_timeout in [zygote]"]
     env = read("man", "pywarm.1")
     assert missing_in_env(env.replace(".B PYWARM_DISABLE", ".B PYWARM_ENABLE")) == ["PYWARM_DISABLE"]
+
+
+# What SECURITY in pywarm(1) must speak of: (what, pattern in its text).
+SECURITY_POINTS = [
+    ("who is trusted", r"own unconfined processes are trusted"),
+    ("other users are not", r"not other users"),
+    ("confined runs are not", r"confined by a sandbox"),
+    ("processes other than the zygote are not", r"any process other than the zygote"),
+    ("the zygote judges each request's sender", r"sender's\s+credentials"),
+    ("the launcher verifies the zygote's socket", r"socket directory of\s+mode 0700"),
+    ("non-dumpable zygote and pooled children", r"not dumpable"),
+    ("a run can never run twice", r"starts at most once"),
+    ("bounded waits", r"Every wait has a bound"),
+    ("other users' profiles are ignored", r"not owned by the user or root"),
+    ("no run sees another's environment", r"another run's environment"),
+    ("every sandbox: seccomp and no_new_privs", r"seccomp\s+filter with\s+no_new_privs"),
+    ("Landlock ptrace and signal scoping", r"Landlock scopes it"),
+    ("what a sandbox does not guarantee", r"does not make hostile code harmless"),
+    ("memory shared with the zygote is readable", r"memory is a copy of the zygote's"),
+    ("shared address-space layout", r"address-space layout"),
+    ("shared stack canary", r"stack-protector canary"),
+    ("the mitigation", r"PYWARM_DISABLE=1"),
+]
+
+
+def security_gaps(src):
+    """The SECURITY_POINTS the SECURITY section of src does not make."""
+    text = re.sub(r"\s+", " ", re.sub(r"^\.\w+ ?", "", roff_text(section(src, "SECURITY")), flags=re.M))
+    return [what for what, pat in SECURITY_POINTS
+            if not re.search(pat.replace(r"\s+", " "), text)]
+
+
+def test_security_section():
+    """pywarm(1) has a SECURITY section: the threat model, what each sandbox
+    guarantees and what not, and the address-space layout runs share."""
+    src = read("man", "pywarm.1")
+    assert not security_gaps(src), "SECURITY in pywarm(1) lacks: " + ", ".join(security_gaps(src))
+    assert security_gaps(src.replace("stack-protector canary", "canary")) == ["shared stack canary"]
+    for policy in ("default", "no\\-network", "no\\-exec", "no\\-fork", "read_only", "read_write"):
+        assert f".B {policy}\n" in section(src, "SECURITY"), f"SECURITY does not name policy {policy}"
+
+
+def test_limitations_speak_of_proc_and_cgroups():
+    """LIMITATIONS says what /proc/self/cmdline and environ show, and which
+    cgroup accounting stays the zygote's."""
+    text = re.sub(r"\s+", " ", roff_text(section(read("man", "pywarm.1"), "LIMITATIONS")))
+    for pat in ("PR_SET_MM_MAP", "joins the caller's cgroup", "stays charged to the zygote's cgroup",
+                "pids.max", "memory.max"):
+        assert pat in text, f"LIMITATIONS of pywarm(1) lacks {pat!r}"
