@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "sandbox.h"
@@ -127,15 +128,47 @@ int  pw_profile_from_text(struct pw_profile *p, const char *path, int source,
  * pywarm-zygote's "--" arguments); id itself when n is 0. */
 uint64_t pw_identity_args(uint64_t id, int n, const char *const *args);
 
-/* The per-user socket directory: $XDG_RUNTIME_DIR/pywarm, else /tmp/pywarm-$UID.
+/* The per-user socket directory: $XDG_RUNTIME_DIR/pywarm (when that is the
+ * euid's or root's), else /tmp/pywarm-$UID.
  * Creates it (0700) if missing; refuses it unless it is a directory owned by
  * the euid with no group/other permission bits.  Returns 0, or -1 with a
  * message in err ("socket directory /x: owned by uid 5, not 0"). */
 int  pw_sockdir(char *out, size_t outlen, int create, char *err, size_t errlen);
 
 /* The per-user state directory for logs: $XDG_STATE_HOME/pywarm, else
- * $HOME/.local/state/pywarm.  Creates it (0700, parents as needed). */
+ * $HOME/.local/state/pywarm.  Creates it (0700, parents as needed, never
+ * inside another user's directory) and refuses it unless it is a directory
+ * of the euid's (not a symbolic link) that group and others cannot write.
+ * out holds the path whenever it could be formed, even on -1. */
 int  pw_statedir(char *out, size_t outlen, int create, char *err, size_t errlen);
+/* The same, returning the verified directory as an O_PATH fd for openat(). */
+int  pw_statedir_open(char *out, size_t outlen, int create, char *err, size_t errlen);
+
+/* Who may have made a directory pywarm reads from or writes into (see
+ * pw_dir_check): by default only the euid, and neither group nor others may
+ * write to it. */
+#define PW_DIR_ROOT_OK   1   /* root may own it too */
+#define PW_DIR_PRIVATE   2   /* no group or other permission bits at all */
+#define PW_DIR_STICKY_OK 4   /* others may write if it is sticky (/tmp), for files checked as
+                              * pw_private_openat does */
+/* 0 if st is a directory that flags accept, else -1 with the reason
+ * ("owned by uid 5, not 0", "mode 0777 lets group or others write to it"). */
+int  pw_dir_check(const struct stat *st, int flags, char *why, size_t whylen);
+/* Open directory path after pw_dir_check(flags), its last component not a
+ * symbolic link; create 1 makes it if missing, 2 its parents too (each
+ * 0700, only inside directories of the euid or root).  An O_PATH fd, or -1
+ * with "WHAT PATH: reason" in err. */
+int  pw_dir_open(const char *what, const char *path, int flags, int create,
+                 char *err, size_t errlen);
+/* openat(dfd, name) without following a symbolic link, with O_CLOEXEC and
+ * O_NOCTTY (O_CREAT: mode 0600); kept only if it is a regular file owned by
+ * the euid with one link.  dir names dfd in messages.  The fd, or -1 with
+ * "refusing DIR/NAME: reason" or "cannot open DIR/NAME: reason" in err. */
+int  pw_private_openat(int dfd, const char *dir, const char *name, int oflags,
+                       char *err, size_t errlen);
+/* Both: the file at absolute path, in its directory checked with dflags. */
+int  pw_private_open(const char *what, const char *path, int dflags, int create, int oflags,
+                     char *err, size_t errlen);
 
 /* Does /proc/locks list an exclusive flock (not a waiter) on inode ino of
  * device dev?  Returns 1 and sets *pid to the holder it names, else 0
