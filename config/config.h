@@ -30,6 +30,10 @@ struct pw_profile {
 	size_t nmodules;
 	char *warmup;             /* [preload] warmup: absolute path, or NULL */
 	int warmup_line;          /* where it was given, for messages */
+	char *warmup_text;        /* its bytes, read once after the checks by
+	                           * pw_profile_from_text: what the zygote runs
+	                           * and what trust covers; NUL-terminated */
+	size_t warmup_len;
 	char *interpreter;        /* [python] interpreter: absolute path, or NULL */
 	long idle_timeout;        /* [zygote] idle_timeout in seconds; 0 = never */
 	char **env_keys;          /* [env] keys: NAME or PREFIX*, NULL-terminated */
@@ -42,9 +46,20 @@ struct pw_profile {
 
 /* Find which profile applies in directory cwd (absolute).  Fills *path with a
  * malloc'd absolute path (NULL for the built-in default) and *source.
+ * A .pywarm.ini or user profile owned by someone other than the user or
+ * root, or in a directory that is another user's or that group or others
+ * can write (sticky or not), is ignored as if it were not there: the search
+ * goes on upward, then to the user profile, then the built-in one.
  * Returns 0, or -1 with a one-line message in err. */
 int  pw_profile_find(const char *cwd, char **path, int *source,
                      char *err, size_t errlen);
+/* The same, calling skip(arg, path, why) for each file it ignores. */
+typedef void pw_skip_fn(void *arg, const char *path, const char *why);
+int  pw_profile_find_noting(const char *cwd, char **path, int *source, pw_skip_fn *skip,
+                            void *arg, char *err, size_t errlen);
+/* 1: discovery would use the file at path; 0: none there; 2: ignored
+ * (why says why).  See pw_profile_find. */
+int  pw_profile_probe(const char *path, char *why, size_t whylen);
 
 /* Load and parse a profile file (path NULL: the built-in default).
  * Returns 0, or -1 with "FILE:LINE: problem" (or "FILE: problem") in err;
@@ -102,12 +117,25 @@ void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *out);
 
 /* trust.c: project profiles are used only once the user trusts them. */
 enum { PW_TRUST_YES = 1, PW_TRUST_CHANGED = 2, PW_TRUST_NO = 3 };
-/* Is the profile at path (absolute) with bytes text[0..len) trusted?
- * PW_TRUST_YES; PW_TRUST_CHANGED (that path, other bytes); PW_TRUST_NO;
- * or -1 with err (an unreadable or corrupt store: reported, never reset). */
+/* What trust approves for a loaded profile file p, as 64 hex digits: the
+ * SHA-256 of its bytes, or with a warmup script a framed digest of its
+ * bytes, the script's path and the script's bytes (p->warmup_text). */
+void pw_trust_digest(const struct pw_profile *p, char out[65]);
+/* Is path (absolute) trusted with digest hash?  PW_TRUST_YES;
+ * PW_TRUST_CHANGED (that path, another digest); PW_TRUST_NO (with err
+ * saying why when the store was ignored: it, or its directory, is a
+ * symbolic link, another user's, or writable by group or others; else err
+ * is ""); or -1 with err (an unreadable or corrupt store of the user's:
+ * reported, never reset). */
+int  pw_trust_check_hash(const char *path, const char hash[65], char *err, size_t errlen);
+/* The same for the digest of p (pw_trust_digest), or of text[0..len). */
+int  pw_trust_check_profile(const struct pw_profile *p, char *err, size_t errlen);
 int  pw_trust_check(const char *path, const char *text, size_t len, char *err, size_t errlen);
-/* Record path + SHA-256 of text (replacing older entries for path), or forget
- * path; both rewrite the store atomically.  0, or -1 with err. */
+/* Record path + digest (replacing older entries for path), or forget
+ * path; both rewrite the store atomically, inside a directory of the
+ * user's that no one else can write, and refuse a store someone else
+ * could have written.  0, or -1 with err. */
+int  pw_trust_add_hash(const char *path, const char hash[65], char *err, size_t errlen);
 int  pw_trust_add(const char *path, const char *text, size_t len, char *err, size_t errlen);
 int  pw_trust_remove(const char *path, int *removed, char *err, size_t errlen);
 /* $XDG_DATA_HOME/pywarm/trusted (else ~/.local/share/pywarm/trusted). */
@@ -117,9 +145,19 @@ int  pw_trust_store_path(char *out, size_t outlen, char *err, size_t errlen);
 int  pw_trust_hint_once(const char *path, const char *text, size_t len);
 void pw_sha256_hex(const void *data, size_t n, char out[65]);
 
+/* Load the profile file at path as a launcher or the zygote uses it:
+ * pw_profile_read, pw_profile_from_text (which reads the warmup script
+ * once), and for a project profile the trust check of exactly those bytes.
+ * 0; -1 with err; or PW_TRUST_NO / PW_TRUST_CHANGED with err saying so, *p
+ * empty and digest (if not NULL) set to what was not trusted. */
+int  pw_profile_load_trusted(struct pw_profile *p, const char *path, int source,
+                             char digest[65], char *err, size_t errlen);
+
 /* Read a profile file's bytes after the ownership and size checks (see
- * pw_profile_load); *text is malloc'd and NUL-terminated. */
-int  pw_profile_read(const char *path, char **text, size_t *len, char *err, size_t errlen);
+ * pw_profile_load; a found profile's directory is checked too, as
+ * pw_profile_find does); *text is malloc'd and NUL-terminated. */
+int  pw_profile_read(const char *path, int source, char **text, size_t *len,
+                     char *err, size_t errlen);
 /* Parse bytes read from path, taking ownership of text (freed on error). */
 int  pw_profile_from_text(struct pw_profile *p, const char *path, int source,
                           char *text, size_t len, char *err, size_t errlen);

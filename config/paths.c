@@ -56,14 +56,6 @@ static char *join(const char *a, const char *b)
 	return s;
 }
 
-/* Does path exist as something other than a directory? */
-static int is_candidate(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
-}
-
 /* $PYWARM_PROFILE, made absolute against cwd; it must exist. */
 static int find_env(const char *cwd, const char *v, char **path, char *err, size_t errlen)
 {
@@ -83,9 +75,28 @@ static int find_env(const char *cwd, const char *v, char **path, char *err, size
 	return 0;
 }
 
+/* Where discovery reports a file it ignores. */
+struct skips {
+	pw_skip_fn *fn;
+	void *arg;
+};
+
+/* Is path a profile discovery uses?  A file it ignores (another user's, or
+ * in a directory others can write) goes to the skip callback and the
+ * search goes on as if it were not there. */
+static int usable(const char *path, const struct skips *sk)
+{
+	char why[PATH_MAX + 200];
+	int r = pw_profile_probe(path, why, sizeof(why));
+
+	if (r == 2 && sk->fn != NULL)
+		sk->fn(sk->arg, path, why);
+	return r == 1;
+}
+
 /* Look for .pywarm.ini in cwd and each parent up to /.  Returns 1 (found,
  * *path set), 0 (none) or -1 (out of memory). */
-static int find_project(const char *cwd, char **path)
+static int find_project(const char *cwd, char **path, const struct skips *sk)
 {
 	size_t n = strlen(cwd);
 	char *buf = malloc(n + sizeof("/" PW_PROFILE_FILE));
@@ -97,7 +108,7 @@ static int find_project(const char *cwd, char **path)
 		while (n > 0 && buf[n - 1] == '/')
 			n--;       /* n == 0: the root */
 		memcpy(buf + n, "/" PW_PROFILE_FILE, sizeof("/" PW_PROFILE_FILE));
-		if (is_candidate(buf)) {
+		if (usable(buf, sk)) {
 			*path = buf;
 			return 1;
 		}
@@ -112,7 +123,7 @@ static int find_project(const char *cwd, char **path)
 
 /* $XDG_CONFIG_HOME/pywarm/pywarm.ini (default ~/.config), if it exists.
  * Returns 1 (found), 0 (none) or -1 (out of memory). */
-static int find_user(char **path)
+static int find_user(char **path, const struct skips *sk)
 {
 	const char *base = env_abs("XDG_CONFIG_HOME"), *home;
 	char *p;
@@ -125,7 +136,7 @@ static int find_user(char **path)
 		return 0;
 	if (p == NULL)
 		return -1;
-	if (is_candidate(p)) {
+	if (usable(p, sk)) {
 		*path = p;
 		return 1;
 	}
@@ -135,9 +146,11 @@ static int find_user(char **path)
 
 /* Decide which profile applies in cwd: $PYWARM_PROFILE, a project file, the
  * user's file, or the built-in default (path NULL). */
-int pw_profile_find(const char *cwd, char **path, int *source, char *err, size_t errlen)
+int pw_profile_find_noting(const char *cwd, char **path, int *source, pw_skip_fn *skip,
+                           void *arg, char *err, size_t errlen)
 {
 	const char *v = getenv("PYWARM_PROFILE");
+	struct skips sk = { skip, arg };
 	int r;
 
 	*path = NULL;
@@ -152,16 +165,22 @@ int pw_profile_find(const char *cwd, char **path, int *source, char *err, size_t
 		*source = PW_SRC_ENV;
 		return 0;
 	}
-	r = find_project(cwd, path);
+	r = find_project(cwd, path, &sk);
 	if (r > 0)
 		*source = PW_SRC_PROJECT;
-	if (r == 0 && (r = find_user(path)) > 0)
+	if (r == 0 && (r = find_user(path, &sk)) > 0)
 		*source = PW_SRC_USER;
 	if (r < 0) {
 		pw_seterr(err, errlen, "cannot look for a profile: %s", strerror(ENOMEM));
 		return -1;
 	}
 	return 0;
+}
+
+/* The same, without telling which files were ignored. */
+int pw_profile_find(const char *cwd, char **path, int *source, char *err, size_t errlen)
+{
+	return pw_profile_find_noting(cwd, path, source, NULL, NULL, err, errlen);
 }
 
 /* ---- directories and files pywarm relies on ----------------------------- */
