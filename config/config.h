@@ -158,9 +158,18 @@ int  pw_profile_load_trusted(struct pw_profile *p, const char *path, int source,
  * pw_profile_find does); *text is malloc'd and NUL-terminated. */
 int  pw_profile_read(const char *path, int source, char **text, size_t *len,
                      char *err, size_t errlen);
-/* Parse bytes read from path, taking ownership of text (freed on error). */
+/* Parse bytes read from path, taking ownership of text (freed on error),
+ * and read the warmup script it names (pw_profile_read_warmup). */
 int  pw_profile_from_text(struct pw_profile *p, const char *path, int source,
                           char *text, size_t len, char *err, size_t errlen);
+/* The two steps of pw_profile_from_text.  The warmup script is read once,
+ * into p->warmup_text, after the checks of a found profile (the user's or
+ * root's, not writable by group or others, in a directory that is the
+ * user's or root's and that group and others cannot write); on failure p
+ * is emptied and -1 returned with "PROFILE:LINE: warmup: ..." in err. */
+int  pw_profile_parse_file(struct pw_profile *p, const char *path, int source,
+                           char *text, size_t len, char *err, size_t errlen);
+int  pw_profile_read_warmup(struct pw_profile *p, char *err, size_t errlen);
 
 /* The identity of a zygote started with python3 options args[0..n) (see
  * pywarm-zygote's "--" arguments); id itself when n is 0. */

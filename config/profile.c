@@ -708,34 +708,42 @@ int pw_profile_read(const char *path, int source, char **text, size_t *len,
 /* Read the warmup script p names, once, under the rules for a found
  * profile (the user's or root's, not writable by group or others, in a
  * directory of the user's or root's that group and others cannot write):
- * the zygote executes exactly these bytes, and trust covers them. */
-static int read_warmup(struct pw_profile *p, char *err, size_t errlen)
+ * the zygote executes exactly these bytes, and trust covers them.  On
+ * failure p is emptied, like a profile that does not parse. */
+int pw_profile_read_warmup(struct pw_profile *p, char *err, size_t errlen)
 {
 	char why[PATH_MAX + 200];
 	struct stat st;
-	int fd, r;
+	int fd, r, broken;
 
+	if (p->warmup == NULL || p->path == NULL || p->path[0] != '/')
+		return 0;
 	memset(&st, 0, sizeof(st));
 	fd = open_profile(p->warmup, "warmup script", 1, &st, NULL, why, sizeof(why));
 	if (fd < 0) {
 		pw_seterr(err, errlen, "%s:%d: warmup: %s", p->path, p->warmup_line, why);
-		return -1;
+		r = -1;
+	} else {
+		r = read_upto(fd, (size_t)st.st_size, WARMUP_MAX, &p->warmup_text, &p->warmup_len);
+		if (r < 0)
+			pw_seterr(err, errlen, "%s:%d: warmup: %s: cannot read: %s", p->path,
+			          p->warmup_line, p->warmup,
+			          errno == EFBIG ? "larger than 16 MiB" : strerror(errno));
+		close(fd);
 	}
-	r = read_upto(fd, (size_t)st.st_size, WARMUP_MAX, &p->warmup_text, &p->warmup_len);
-	if (r < 0)
-		pw_seterr(err, errlen, "%s:%d: warmup: %s: cannot read: %s", p->path, p->warmup_line,
-		          p->warmup, errno == EFBIG ? "larger than 16 MiB" : strerror(errno));
-	close(fd);
+	if (r < 0) {
+		broken = pw_sandbox_mentioned(p->text, p->len);
+		pw_profile_free(p);
+		p->sandbox.broken = broken;
+	}
 	return r;
 }
 
-/* Parse the bytes of the file at path, taking ownership of text, and read
- * the warmup script it names. */
-int pw_profile_from_text(struct pw_profile *p, const char *path, int source,
-                         char *text, size_t len, char *err, size_t errlen)
+/* Parse the bytes of the file at path, taking ownership of text; the
+ * warmup script is not read (see pw_profile_read_warmup). */
+int pw_profile_parse_file(struct pw_profile *p, const char *path, int source,
+                          char *text, size_t len, char *err, size_t errlen)
 {
-	int broken;
-
 	if (parse_owned(p, path, text, len, err, errlen) < 0)
 		return -1;
 	p->source = source;
@@ -744,14 +752,17 @@ int pw_profile_from_text(struct pw_profile *p, const char *path, int source,
 		pw_seterr(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
-	if (p->warmup != NULL && path[0] == '/' && read_warmup(p, err, errlen) < 0) {
-		/* Refused like a profile that does not parse. */
-		broken = pw_sandbox_mentioned(p->text, p->len);
-		pw_profile_free(p);
-		p->sandbox.broken = broken;
-		return -1;
-	}
 	return 0;
+}
+
+/* Parse the bytes of the file at path, taking ownership of text, and read
+ * the warmup script it names. */
+int pw_profile_from_text(struct pw_profile *p, const char *path, int source,
+                         char *text, size_t len, char *err, size_t errlen)
+{
+	if (pw_profile_parse_file(p, path, source, text, len, err, errlen) < 0)
+		return -1;
+	return pw_profile_read_warmup(p, err, errlen);
 }
 
 /* Load a profile file, or the built-in default when path is NULL. */

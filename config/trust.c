@@ -500,19 +500,52 @@ int pw_trust_remove(const char *path, int *removed, char *err, size_t errlen)
 	return store_update(path, NULL, removed, err, errlen);
 }
 
-/* Load the profile at path for use (see config.h). */
+/* The result of a project profile that is not trusted: *p empty, err. */
+static int untrusted(struct pw_profile *p, const char *path, int r, const char *why,
+                     char *err, size_t errlen)
+{
+	pw_profile_free(p);
+	if (r < 0) {
+		pw_seterr(err, errlen, "%s", why);
+		return -1;
+	}
+	pw_seterr(err, errlen, "%s is %s; 'pywarmctl trust %s' to use it%s%s%s", path,
+	          r == PW_TRUST_CHANGED ? "changed since it was trusted" : "not trusted", path,
+	          why[0] ? " (" : "", why, why[0] ? ")" : "");
+	return r;
+}
+
+/* Load the profile at path for use (see config.h).  The problems of a
+ * project profile are reported only once the user has trusted it: before
+ * that it is simply not used, as before it was parsed. */
 int pw_profile_load_trusted(struct pw_profile *p, const char *path, int source,
                             char digest[65], char *err, size_t errlen)
 {
-	char *text, hash[65], why[PATH_MAX + 128];
+	char *text, hash[65], why[PATH_MAX + 128], perr[PATH_MAX + 256];
+	int project = source == PW_SRC_PROJECT, r;
 	size_t len;
-	int r;
 
 	memset(p, 0, sizeof(*p));
-	if (pw_profile_read(path, source, &text, &len, err, errlen) < 0 ||
-	    pw_profile_from_text(p, path, source, text, len, err, errlen) < 0)
+	if (pw_profile_read(path, source, &text, &len, err, errlen) < 0)
 		return -1;
-	if (source != PW_SRC_PROJECT)
+	pw_sha256_hex(text, len, hash);
+	if (digest != NULL)
+		memcpy(digest, hash, 65);
+	if (pw_profile_parse_file(p, path, source, text, len, perr, sizeof(perr)) < 0) {
+		/* Not these bytes: an untrusted profile, whatever its problem. */
+		if (project && (r = pw_trust_check_hash(path, hash, why, sizeof(why))) != PW_TRUST_YES)
+			return untrusted(p, path, r, why, err, errlen);
+		pw_seterr(err, errlen, "%s", perr);
+		return -1;
+	}
+	if (pw_profile_read_warmup(p, perr, sizeof(perr)) < 0) {
+		/* Never trusted at all: not used, and nothing said. */
+		if (project && (r = pw_trust_check_hash(path, hash, why, sizeof(why))) == PW_TRUST_NO)
+			return untrusted(p, path, r, why, err, errlen);
+		pw_seterr(err, errlen, "%s", perr);
+		return -1;
+	}
+	if (!project)
 		return 0;
 	/* The digest of the very bytes held: the profile's and the warmup
 	 * script's, read once; the zygote executes no other. */
@@ -522,17 +555,7 @@ int pw_profile_load_trusted(struct pw_profile *p, const char *path, int source,
 	r = pw_trust_check_hash(path, hash, why, sizeof(why));
 	if (r == PW_TRUST_YES)
 		return 0;
-	pw_profile_free(p);
-	if (r < 0) {
-		pw_seterr(err, errlen, "%s", why);
-		return -1;
-	}
-	pw_seterr(err, errlen, "%s is %s; 'pywarmctl trust %s' to use it%s%s", path,
-	          r == PW_TRUST_CHANGED ? "changed since it was trusted" : "not trusted", path,
-	          why[0] ? " (" : "", why[0] ? why : "");
-	if (why[0] && strlen(err) + 2 < errlen)
-		strcat(err, ")");
-	return r;
+	return untrusted(p, path, r, why, err, errlen);
 }
 
 /* Should the "not trusted" hint for this profile version be shown?  Records
