@@ -144,6 +144,9 @@ def test_search_goes_on_past_an_ignored_profile(pw, wd, other):
     pw.trust(wd)
     tmp = shared_dir(os.path.join(wd, "shared"), 0o1777)
     plant(os.path.join(tmp, ".pywarm.ini"), SANDBOXED, other.pw_uid)
+    real, pyw = pw.run_both(["-c", PROG, "g"], cwd=tmp)
+    assert_same(real, pyw)
+    assert f"profile {wd}/.pywarm.ini (project)" in pyw.trace, pyw.describe()
     out = which(pw, tmp)
     assert f"profile {wd}/.pywarm.ini" in out and "trusted      yes" in out, out
     pw.ctl("start", "--wait", cwd=tmp, timeout=90)
@@ -152,7 +155,6 @@ def test_search_goes_on_past_an_ignored_profile(pw, wd, other):
     assert_same(real, pyw, out=False)
     assert_warm(pyw)
     assert pyw.out == b"['csv', 'json']\n", pyw.describe()
-    assert f"profile {wd}/.pywarm.ini (project)" in pyw.trace
     stop(pw, tmp, pw.env)
 
 
@@ -239,10 +241,10 @@ def test_trace_file_planted_in_a_sticky_directory(pw, wd, other, kind):
     env = pw.make_env({"PYWARM_DEBUG": trace})
     real = pw.run("real", ["-c", PROG, "t"], cwd=wd, env=env, trace="")
     pyw = pw.run("pywarm", ["-c", PROG, "t"], cwd=wd, env=env, trace="")
+    assert open(watched).read() == ("precious\n" if kind == "symlink" else "")
     assert_same(real, pyw, err=False)
     lines = pyw.err.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"pywarm: not tracing to PYWARM_DEBUG={trace}: "), pyw.describe()
-    assert open(watched).read() == ("precious\n" if kind == "symlink" else "")
     # Our own file there is fine (sticky: no one else can replace it).
     mine = os.path.join(tmp, "mine")
     pyw = pw.run("pywarm", ["-c", PROG, "t"], cwd=wd, env=pw.make_env({"PYWARM_DEBUG": mine}), trace="")
@@ -260,8 +262,7 @@ def test_warmup_edited_after_trust_needs_trust_again(pw, wd):
     """Trust covers the warmup script's bytes: once it changes, the project
     runs cold (as python3 would) until 'pywarmctl trust' approves it."""
     write_files(wd, {".pywarm.ini": WARMUP_PROFILE, "warm.py": "import json\njson.WARMED = 1\n"})
-    out = pw.trust(wd).stdout.decode()
-    assert "warm.py" in out, out
+    pw.trust(wd)
     pw.ctl("start", "--wait", cwd=wd, timeout=90)
     pyw = pw.run_pywarm(["-c", PEEK], cwd=wd)
     assert pyw.out == b"1\n"
@@ -269,15 +270,16 @@ def test_warmup_edited_after_trust_needs_trust_again(pw, wd):
 
     with open(os.path.join(wd, "warm.py"), "w") as f:
         f.write("import json\njson.WARMED = 'edited, never approved'\n")
-    assert "changed since it was trusted" in which(pw, wd)
     p = pw.ctl("start", "--wait", cwd=wd, check=False, timeout=90)
-    assert p.returncode != 0 and b"changed since it was trusted" in p.stderr, p
     real, pyw = pw.run_both(["-c", PEEK], cwd=wd)
     assert_same(real, pyw)
-    assert_cold(pyw)
     assert pyw.out == b"None\n"
+    assert_cold(pyw)
+    assert p.returncode != 0 and b"changed since it was trusted" in p.stderr, p
+    assert "changed since it was trusted" in which(pw, wd)
 
-    pw.trust(wd)
+    out = pw.trust(wd).stdout.decode()
+    assert "with its warmup script " + os.path.join(wd, "warm.py") in out, out
     pw.ctl("start", "--wait", cwd=wd, timeout=90)
     pyw = pw.run_pywarm(["-c", PEEK], cwd=wd)
     assert pyw.out == b"edited, never approved\n"
@@ -311,6 +313,7 @@ def test_unsafe_warmup_script_is_refused(pw, wd, other, how):
     env = user_profile_env(pw, wd, f"[preload]\nmodules = json\nwarmup = {script}\n")
     try:
         p = pw.ctl("start", "--wait", cwd=wd, env=env, check=False, timeout=90)
+        assert not os.path.exists(marker), open(marker).read()
         assert p.returncode != 0, p
         real, pyw = pw.run_both(["-c", PROG, "w"], cwd=wd, env=env)
         assert_same(real, pyw, err=False)
