@@ -193,7 +193,9 @@ int  pw_statedir_open(char *out, size_t outlen, int create, char *err, size_t er
 
 /* Who may have made a directory pywarm reads from or writes into (see
  * pw_dir_check): by default only the euid, and neither group nor others may
- * write to it. */
+ * write to it (a group-writable directory of the user's whose group is the
+ * user's private group, named after the user with no other members, is
+ * the user's alone and passes). */
 #define PW_DIR_ROOT_OK   1   /* root may own it too */
 #define PW_DIR_PRIVATE   2   /* no group or other permission bits at all */
 #define PW_DIR_STICKY_OK 4   /* others may write if it is sticky (/tmp), for files checked as

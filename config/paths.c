@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -185,6 +187,22 @@ int pw_profile_find(const char *cwd, char **path, int *source, char *err, size_t
 
 /* ---- directories and files pywarm relies on ----------------------------- */
 
+/* Is gid the user's private group (user private groups, umask 002): the
+ * euid's primary group, named after the user, with no other members?  Then
+ * a group-writable directory is writable by the user alone.  Asked only
+ * for such a directory, since it looks up the group and user databases. */
+static int private_group(gid_t gid)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	if (gid != getegid() || (gr = getgrgid(gid)) == NULL ||
+	    (gr->gr_mem != NULL && gr->gr_mem[0] != NULL))
+		return 0;
+	pw = getpwuid(geteuid());
+	return pw != NULL && strcmp(pw->pw_name, gr->gr_name) == 0;
+}
+
 /* Is st a directory that only the euid (or, with PW_DIR_ROOT_OK, root) can
  * add entries to?  0, or -1 with the reason in why. */
 int pw_dir_check(const struct stat *st, int flags, char *why, size_t whylen)
@@ -208,7 +226,8 @@ int pw_dir_check(const struct stat *st, int flags, char *why, size_t whylen)
 	}
 	/* Sticky: others may add names but never replace ours; only the
 	 * trace accepts that, since it also checks the file (pw_private_openat). */
-	if ((m & (S_IWGRP | S_IWOTH)) && !((flags & PW_DIR_STICKY_OK) && (m & S_ISVTX))) {
+	if ((m & (S_IWGRP | S_IWOTH)) && !((flags & PW_DIR_STICKY_OK) && (m & S_ISVTX)) &&
+	    !(!(m & S_IWOTH) && st->st_uid == me && private_group(st->st_gid))) {
 		pw_seterr(why, whylen, "mode %04o lets group or others write to it",
 		          (unsigned)(m & 07777));
 		return -1;

@@ -583,6 +583,14 @@ TEST(find_ignores_what_others_could_have_written)
 		/* A directory of another user's, even with a file of ours in it. */
 		CHECK(chown(tp(0, "a/b/.pywarm.ini"), 0, 0) == 0 && chown(tp(0, "a/b"), 12345, 12345) == 0);
 		FIND_IS(tp(1, "a/b"), tp(2, "a/.pywarm.ini"), PW_SRC_PROJECT);
+		/* Group-writable: fine if the group is the user's private one
+		 * (root's "root" has no members), not if it is another group. */
+		CHECK(mkdir(tp(0, "a/upg"), 0775) == 0 && chmod(tp(0, "a/upg"), 0775) == 0);
+		CHECK(chown(tp(0, "a/upg"), 0, getegid()) == 0);
+		write_file(tp(0, "a/upg/.pywarm.ini"), "", 0644);
+		FIND_IS(tp(1, "a/upg"), tp(2, "a/upg/.pywarm.ini"), PW_SRC_PROJECT);
+		CHECK(chown(tp(0, "a/upg"), 0, 12345) == 0);
+		FIND_IS(tp(1, "a/upg"), tp(2, "a/.pywarm.ini"), PW_SRC_PROJECT);
 		/* The user profile: another user's is ignored (sudo -E). */
 		CHECK(unlink(tp(0, "a/.pywarm.ini")) == 0);
 		CHECK(mkdir(tp(0, "home"), 0700) == 0 && mkdir(tp(0, "home/.config"), 0700) == 0);
