@@ -360,3 +360,32 @@ def test_trust_store_of_another_user_is_ignored(pw, wd, other):
     assert p.returncode == 1 and b"trust store directory" in p.stderr, p
     assert sorted(os.listdir(data)) == before
     assert all(os.stat(os.path.join(data, n)).st_uid == other.pw_uid for n in before)
+
+
+# ---------------------------------------------------------------- directories pywarm makes
+
+def test_runtime_directory_of_another_user_is_not_used(pw, wd, other):
+    """sudo -E keeps XDG_RUNTIME_DIR=/run/user/<theirs>: root's socket
+    directory is not made inside it (its owner could swap it), but in
+    /tmp/pywarm-0."""
+    rt = user_dirs(wd, "run-" + other.pw_name, other)
+    env = pw.make_env({"XDG_RUNTIME_DIR": rt, "PYWARM_DISABLE": "1"})
+    real, pyw = pw.run_both(["-c", PROG, "rt"], cwd=wd, env=env)
+    assert os.listdir(rt) == [], "pywarm made its socket directory inside another user's"
+    assert_same(real, pyw)
+    out = which(pw, wd, env)
+    assert which_value(out, "socket").startswith(f"/tmp/pywarm-{os.geteuid()}/"), out
+    assert os.listdir(rt) == []
+
+
+def test_untrusted_project_profile_says_nothing_of_its_problems(pw, wd, other):
+    """Not trusted: not used, and not reported, whatever is wrong with it
+    (here a syntax error, there another user's warmup script)."""
+    write_files(wd, {"a/.pywarm.ini": "[preload\nmodules = json\n",
+                     "b/.pywarm.ini": WARMUP_PROFILE})
+    plant(os.path.join(wd, "b", "warm.py"), "pass\n", other.pw_uid)
+    for sub in ("a", "b"):
+        real, pyw = pw.run_both(["-c", PROG, sub], cwd=os.path.join(wd, sub))
+        assert_same(real, pyw)
+        assert_cold(pyw)
+        assert "not trusted" in pyw.trace, pyw.describe()
