@@ -134,7 +134,7 @@ static void preload(struct zygote *z)
  * read again, so what runs is exactly what was checked.  compile() of
  * bytes honours a coding cookie or BOM and rejects NUL bytes, as running
  * the file would. */
-static PyObject *warmup_run(const char *path, const char *text, size_t len, PyObject *ns)
+static PyObject *warmup_run(PyObject *fname, const char *text, size_t len, PyObject *ns)
 {
 	PyObject *src = PyBytes_FromStringAndSize(text, (Py_ssize_t)len);
 	PyObject *builtins = PyEval_GetBuiltins();
@@ -142,7 +142,7 @@ static PyObject *warmup_run(const char *path, const char *text, size_t len, PyOb
 	PyObject *code = NULL, *r = NULL;
 
 	if (src && compile)
-		code = PyObject_CallFunction(compile, "OssiO", src, path, "exec", 0, Py_True);
+		code = PyObject_CallFunction(compile, "OOsiO", src, fname, "exec", 0, Py_True);
 	if (code)
 		r = PyEval_EvalCode(code, ns, ns);
 	Py_XDECREF(code);
@@ -172,7 +172,7 @@ static void warmup_script(struct zygote *z)
 	if (ns && fname && name && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0 &&
 	    PyDict_SetItemString(ns, "__name__", name) == 0 &&
 	    PyDict_SetItemString(ns, "__file__", fname) == 0)
-		r = warmup_run(path, z->profile.warmup_text, z->profile.warmup_len, ns);
+		r = warmup_run(fname, z->profile.warmup_text, z->profile.warmup_len, ns);
 	if (r == NULL) {
 		zlog(z, "warmup script %s failed:", path);
 		zpy_log_exception();
