@@ -100,11 +100,11 @@ static int target_paths(struct pw_target *t, char *err, size_t errlen)
 	/* Only the name here: the directory is created when a zygote is
 	 * spawned, since this runs on every launch.  pw_statedir fails when
 	 * it does not exist yet but still gives its path; with no path at
-	 * all (neither XDG_STATE_HOME nor HOME), the log goes beside the
-	 * socket. */
+	 * all (neither XDG_STATE_HOME nor HOME), or one that is refused
+	 * (another user's, a symbolic link), the log goes beside the socket. */
 	statedir[0] = '\0';
 	if (pw_statedir(statedir, sizeof(statedir), 0, serr, sizeof(serr)) < 0 &&
-	    statedir[0] != '/') {
+	    (statedir[0] != '/' || errno != ENOENT)) {
 		pw_debug("no state directory (%s); logging to %s", serr, t->sockdir);
 		snprintf(statedir, sizeof(statedir), "%s", t->sockdir);
 	}

@@ -185,11 +185,10 @@ def test_log_is_never_written_through_another_users_symlink(pw, wd, other):
         f.write("precious\n")
     home = home_of(wd, other)
     env = pw.make_env({"HOME": home}, remove=("XDG_STATE_HOME",))
-    out = which(pw, wd, env)
-    ident, logpath = which_value(out, "identity"), which_value(out, "log")
-    assert logpath == os.path.join(home, ".local/state/pywarm", ident + ".log"), out
     state = user_dirs(home, ".local/state/pywarm", other)
-    plant_link(logpath, victim, other.pw_uid)
+    out = which(pw, wd, env)
+    ident = which_value(out, "identity")
+    plant_link(os.path.join(state, ident + ".log"), victim, other.pw_uid)
     try:
         pw.ctl("start", "--wait", cwd=wd, env=env, timeout=90)
         real, pyw = pw.run_both(["-c", PROG, "l"], cwd=wd, env=env)
@@ -201,6 +200,7 @@ def test_log_is_never_written_through_another_users_symlink(pw, wd, other):
     assert os.listdir(state) == [ident + ".log"], "pywarm wrote into another user's directory"
     ours = os.path.join(pw.run_dir, "pywarm", ident + ".log")
     assert "serving" in open(ours).read()
+    assert which_value(which(pw, wd, env), "log") == ours
 
 
 def test_state_directory_that_is_a_symlink_is_not_used(pw, wd, other):
