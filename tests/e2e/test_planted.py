@@ -8,12 +8,20 @@
 
 import os
 import re
+import shutil
 import stat
+import subprocess
 
 import pytest
 
 from conftest import assert_cold, assert_same, assert_warm, needs_pywarm, write_files
-from test_otheruid import temp_user
+from test_otheruid import dirs_below, modes, temp_user
+
+# A build against /usr/bin/python3 (make PYTHON=/usr/bin/python3 BUILDDIR=...),
+# which a user other than root can run (root's home, where pyenv keeps the
+# usual interpreter, is closed to it).
+DEB = os.environ.get("PYWARM_DEB_BUILDDIR")
+DEB_PYTHON = "/usr/bin/python3"
 
 pytestmark = needs_pywarm
 
@@ -389,3 +397,35 @@ def test_untrusted_project_profile_says_nothing_of_its_problems(pw, wd, other):
         assert_same(real, pyw)
         assert_cold(pyw)
         assert "not trusted" in pyw.trace, pyw.describe()
+
+
+# ---------------------------------------------------------------- a victim that is not root
+
+@pytest.mark.skipif(not DEB or not os.access(os.path.join(DEB or "/", "pywarm"), os.X_OK),
+                    reason="set PYWARM_DEB_BUILDDIR to a build against /usr/bin/python3")
+@pytest.mark.parametrize("body", [BROKEN_SANDBOX, PLAIN], ids=["bad-sandbox", "plain"])
+def test_profile_planted_for_another_unprivileged_user(pw, wd, other, body):
+    """The issue's case for any user, not only root: one user plants
+    .pywarm.ini in a /tmp-like directory, another runs python there."""
+    with temp_user() as victim:
+        home = home_of(wd, victim)
+        tmp = shared_dir(os.path.join(wd, "tmp"), 0o1777)
+        plant(os.path.join(tmp, ".pywarm.ini"), body, other.pw_uid)
+        # No XDG_RUNTIME_DIR: the socket directory is /tmp/pywarm-UID (a
+        # path in the session tree would be too long for a socket).  Cold
+        # (PYWARM_DISABLE): the profile is found all the same, and no
+        # zygote of that user is left behind.
+        env = {"PATH": "/usr/bin:/bin", "HOME": home, "PYWARM_DEBUG": "1", "PYWARM_DISABLE": "1"}
+        got = {}
+        with modes([(d, 0o711) for d in dirs_below(pw.tmp, tmp)]):
+            for side, exe in (("real", DEB_PYTHON), ("pywarm", os.path.join(DEB, "pywarm"))):
+                p = subprocess.run([exe, "-c", PROG, "v"], cwd=tmp, env=env, capture_output=True,
+                                   timeout=60, user=victim.pw_uid, group=victim.pw_gid,
+                                   extra_groups=[], stdin=subprocess.DEVNULL)
+                got[side] = p
+        shutil.rmtree(f"/tmp/pywarm-{victim.pw_uid}", ignore_errors=True)
+        real, pyw = got["real"], got["pywarm"]
+        ours = [l for l in pyw.stderr.decode().splitlines() if ": debug: " not in l]
+        assert (pyw.returncode, pyw.stdout, ours) == (real.returncode, real.stdout, []), (real, pyw)
+        assert real.stdout == b"ran ['v']\n"
+        assert "ignoring " + os.path.join(tmp, ".pywarm.ini") in pyw.stderr.decode()
