@@ -362,7 +362,9 @@ static int open_log(const struct pw_target *t, char *logpath, size_t loglen,
 			return -1;
 	}
 	snprintf(logpath, loglen, "%s/%s", dir, name);
-	fd = pw_private_openat(dfd, dir, name, O_WRONLY | O_APPEND | O_CREAT, err, errlen);
+	fd = pw_private_openat(dfd, dir, name, O_WRONLY | O_APPEND | O_CREAT, why, sizeof(why));
+	if (fd < 0)
+		seterr(err, errlen, "not starting a zygote: its log: %s", why);
 	close(dfd);
 	return fd;
 }
