@@ -295,6 +295,29 @@ def test_warmup_edited_after_trust_needs_trust_again(pw, wd):
     stop(pw, wd, pw.env)
 
 
+def test_zygote_runs_the_warmup_bytes_it_checked(pw, wd):
+    """No re-read: a module preloaded before the warmup script rewrites the
+    script (as a checkout racing the zygote would); the zygote still runs
+    the bytes it checked against the trust store, and the changed file is
+    never run (its successor finds it untrusted)."""
+    marker = os.path.join(wd, "marker")
+    warm = os.path.join(wd, "warm.py")
+    write_files(wd, {
+        ".pywarm.ini": "[preload]\nmodules = racer\nwarmup = warm.py\n",
+        "warm.py": f"open({marker!r}, 'a').write('checked\\n')\n",
+        "lib/racer.py": f"open({warm!r}, 'w').write(\"open({marker!r}, 'a').write('raced\\\\n')\\n\")\n"})
+    env = pw.make_env({"PYTHONPATH": os.path.join(wd, "lib")})
+    pw.trust(wd, env=env)
+    try:
+        # It exits while warming: the file changed under it; its successor
+        # refuses the changed script (and it waits up to 5 s for that one).
+        pw.ctl("start", "--wait", cwd=wd, env=env, check=False, timeout=90)
+        assert open(warm).read().endswith("'raced\\n')\n"), "the module did not rewrite the script"
+        assert open(marker).read() == "checked\n"
+    finally:
+        stop(pw, wd, env)
+
+
 def user_profile_env(pw, wd, profile):
     cfg = os.path.join(wd, "cfg")
     os.makedirs(os.path.join(cfg, "pywarm"), mode=0o700)
