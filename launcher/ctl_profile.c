@@ -98,22 +98,25 @@ static int find_here(char cwd[PATH_MAX], char **path, int *source, struct ignore
 	return 0;
 }
 
-/* Why this profile applies, in words. */
-static void print_why(int source, const char *cwd)
+/* Why this profile applies, in words (ignored: discovery skipped files). */
+static void print_why(int source, const char *cwd, int ignored)
 {
+	const char *usable = ignored ? "usable " : "";
+
 	switch (source) {
 	case PW_SRC_ENV:
 		line("why", "PYWARM_PROFILE names it (trusted: set by you)");
 		break;
 	case PW_SRC_PROJECT:
-		line("why", "the nearest %s from %s", PW_PROFILE_FILE, cwd);
+		line("why", "the nearest %s%s from %s", usable, PW_PROFILE_FILE, cwd);
 		break;
 	case PW_SRC_USER:
-		line("why", "no %s in %s or above; your user profile (trusted)", PW_PROFILE_FILE, cwd);
+		line("why", "no %s%s in %s or above; your user profile (trusted)", usable,
+		     PW_PROFILE_FILE, cwd);
 		break;
 	default:
-		line("why", "no PYWARM_PROFILE, no %s in %s or above, no user profile",
-		     PW_PROFILE_FILE, cwd);
+		line("why", "no PYWARM_PROFILE, no %s%s in %s or above, no %suser profile",
+		     usable, PW_PROFILE_FILE, cwd, usable);
 	}
 }
 
@@ -164,7 +167,7 @@ int ctl_which(int argc, char **argv)
 		return EXIT_FAIL;
 	printf("profile %s\n", path ? path : "(built-in)");
 	line("source", "%s", pw_profile_source_name(source));
-	print_why(source, cwd);
+	print_why(source, cwd, ig.n > 0);
 	for (int i = 0; i < ig.n; i++)
 		line("ignored", "%s", ig.line[i]);
 	if (source == PW_SRC_PROJECT) {
