@@ -387,8 +387,9 @@ def test_trust_store_of_another_user_is_ignored(pw, wd, other):
     out = which(pw, wd, env)
     assert "trusted      no" in out and "ignored: trust store" in out, out
     before = sorted(os.listdir(data))
-    p = pw.ctl("trust", wd, env=env, check=False)
-    assert p.returncode == 1 and b"trust store directory" in p.stderr, p
+    for cmd in ("trust", "untrust"):
+        p = pw.ctl(cmd, wd, env=env, check=False)
+        assert p.returncode == 1 and b"trust store directory" in p.stderr, p
     assert sorted(os.listdir(data)) == before
     assert all(os.stat(os.path.join(data, n)).st_uid == other.pw_uid for n in before)
 
