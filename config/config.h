@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "sandbox.h"
@@ -29,6 +30,10 @@ struct pw_profile {
 	size_t nmodules;
 	char *warmup;             /* [preload] warmup: absolute path, or NULL */
 	int warmup_line;          /* where it was given, for messages */
+	char *warmup_text;        /* its bytes, read once after the checks by
+	                           * pw_profile_from_text: what the zygote runs
+	                           * and what trust covers; NUL-terminated */
+	size_t warmup_len;
 	char *interpreter;        /* [python] interpreter: absolute path, or NULL */
 	long idle_timeout;        /* [zygote] idle_timeout in seconds; 0 = never */
 	char **env_keys;          /* [env] keys: NAME or PREFIX*, NULL-terminated */
@@ -41,9 +46,20 @@ struct pw_profile {
 
 /* Find which profile applies in directory cwd (absolute).  Fills *path with a
  * malloc'd absolute path (NULL for the built-in default) and *source.
+ * A .pywarm.ini or user profile owned by someone other than the user or
+ * root, or in a directory that is another user's or that group or others
+ * can write (sticky or not), is ignored as if it were not there: the search
+ * goes on upward, then to the user profile, then the built-in one.
  * Returns 0, or -1 with a one-line message in err. */
 int  pw_profile_find(const char *cwd, char **path, int *source,
                      char *err, size_t errlen);
+/* The same, calling skip(arg, path, why) for each file it ignores. */
+typedef void pw_skip_fn(void *arg, const char *path, const char *why);
+int  pw_profile_find_noting(const char *cwd, char **path, int *source, pw_skip_fn *skip,
+                            void *arg, char *err, size_t errlen);
+/* 1: discovery would use the file at path; 0: none there; 2: ignored
+ * (why says why).  See pw_profile_find. */
+int  pw_profile_probe(const char *path, char *why, size_t whylen);
 
 /* Load and parse a profile file (path NULL: the built-in default).
  * Returns 0, or -1 with "FILE:LINE: problem" (or "FILE: problem") in err;
@@ -101,12 +117,25 @@ void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *out);
 
 /* trust.c: project profiles are used only once the user trusts them. */
 enum { PW_TRUST_YES = 1, PW_TRUST_CHANGED = 2, PW_TRUST_NO = 3 };
-/* Is the profile at path (absolute) with bytes text[0..len) trusted?
- * PW_TRUST_YES; PW_TRUST_CHANGED (that path, other bytes); PW_TRUST_NO;
- * or -1 with err (an unreadable or corrupt store: reported, never reset). */
+/* What trust approves for a loaded profile file p, as 64 hex digits: the
+ * SHA-256 of its bytes, or with a warmup script a framed digest of its
+ * bytes, the script's path and the script's bytes (p->warmup_text). */
+void pw_trust_digest(const struct pw_profile *p, char out[65]);
+/* Is path (absolute) trusted with digest hash?  PW_TRUST_YES;
+ * PW_TRUST_CHANGED (that path, another digest); PW_TRUST_NO (with err
+ * saying why when the store was ignored: it, or its directory, is a
+ * symbolic link, another user's, or writable by group or others; else err
+ * is ""); or -1 with err (an unreadable or corrupt store of the user's:
+ * reported, never reset). */
+int  pw_trust_check_hash(const char *path, const char hash[65], char *err, size_t errlen);
+/* The same for the digest of p (pw_trust_digest), or of text[0..len). */
+int  pw_trust_check_profile(const struct pw_profile *p, char *err, size_t errlen);
 int  pw_trust_check(const char *path, const char *text, size_t len, char *err, size_t errlen);
-/* Record path + SHA-256 of text (replacing older entries for path), or forget
- * path; both rewrite the store atomically.  0, or -1 with err. */
+/* Record path + digest (replacing older entries for path), or forget
+ * path; both rewrite the store atomically, inside a directory of the
+ * user's that no one else can write, and refuse a store someone else
+ * could have written.  0, or -1 with err. */
+int  pw_trust_add_hash(const char *path, const char hash[65], char *err, size_t errlen);
 int  pw_trust_add(const char *path, const char *text, size_t len, char *err, size_t errlen);
 int  pw_trust_remove(const char *path, int *removed, char *err, size_t errlen);
 /* $XDG_DATA_HOME/pywarm/trusted (else ~/.local/share/pywarm/trusted). */
@@ -116,26 +145,79 @@ int  pw_trust_store_path(char *out, size_t outlen, char *err, size_t errlen);
 int  pw_trust_hint_once(const char *path, const char *text, size_t len);
 void pw_sha256_hex(const void *data, size_t n, char out[65]);
 
+/* Load the profile file at path as a launcher or the zygote uses it:
+ * pw_profile_read, pw_profile_from_text (which reads the warmup script
+ * once), and for a project profile the trust check of exactly those bytes.
+ * 0; -1 with err; or PW_TRUST_NO / PW_TRUST_CHANGED with err saying so, *p
+ * empty and digest (if not NULL) set to what was not trusted. */
+int  pw_profile_load_trusted(struct pw_profile *p, const char *path, int source,
+                             char digest[65], char *err, size_t errlen);
+
 /* Read a profile file's bytes after the ownership and size checks (see
- * pw_profile_load); *text is malloc'd and NUL-terminated. */
-int  pw_profile_read(const char *path, char **text, size_t *len, char *err, size_t errlen);
-/* Parse bytes read from path, taking ownership of text (freed on error). */
+ * pw_profile_load; a found profile's directory is checked too, as
+ * pw_profile_find does); *text is malloc'd and NUL-terminated. */
+int  pw_profile_read(const char *path, int source, char **text, size_t *len,
+                     char *err, size_t errlen);
+/* Parse bytes read from path, taking ownership of text (freed on error),
+ * and read the warmup script it names (pw_profile_read_warmup). */
 int  pw_profile_from_text(struct pw_profile *p, const char *path, int source,
                           char *text, size_t len, char *err, size_t errlen);
+/* The two steps of pw_profile_from_text.  The warmup script is read once,
+ * into p->warmup_text, after the checks of a found profile (the user's or
+ * root's, not writable by group or others, in a directory that is the
+ * user's or root's and that group and others cannot write); on failure p
+ * is emptied and -1 returned with "PROFILE:LINE: warmup: ..." in err. */
+int  pw_profile_parse_file(struct pw_profile *p, const char *path, int source,
+                           char *text, size_t len, char *err, size_t errlen);
+int  pw_profile_read_warmup(struct pw_profile *p, char *err, size_t errlen);
 
 /* The identity of a zygote started with python3 options args[0..n) (see
  * pywarm-zygote's "--" arguments); id itself when n is 0. */
 uint64_t pw_identity_args(uint64_t id, int n, const char *const *args);
 
-/* The per-user socket directory: $XDG_RUNTIME_DIR/pywarm, else /tmp/pywarm-$UID.
+/* The per-user socket directory: $XDG_RUNTIME_DIR/pywarm (when that is the
+ * euid's or root's), else /tmp/pywarm-$UID.
  * Creates it (0700) if missing; refuses it unless it is a directory owned by
  * the euid with no group/other permission bits.  Returns 0, or -1 with a
  * message in err ("socket directory /x: owned by uid 5, not 0"). */
 int  pw_sockdir(char *out, size_t outlen, int create, char *err, size_t errlen);
 
 /* The per-user state directory for logs: $XDG_STATE_HOME/pywarm, else
- * $HOME/.local/state/pywarm.  Creates it (0700, parents as needed). */
+ * $HOME/.local/state/pywarm.  Creates it (0700, parents as needed, never
+ * inside another user's directory) and refuses it unless it is a directory
+ * of the euid's (not a symbolic link) that group and others cannot write.
+ * out holds the path whenever it could be formed, even on -1. */
 int  pw_statedir(char *out, size_t outlen, int create, char *err, size_t errlen);
+/* The same, returning the verified directory as an O_PATH fd for openat(). */
+int  pw_statedir_open(char *out, size_t outlen, int create, char *err, size_t errlen);
+
+/* Who may have made a directory pywarm reads from or writes into (see
+ * pw_dir_check): by default only the euid, and neither group nor others may
+ * write to it (a group-writable directory of the user's whose group is the
+ * user's private group, named after the user with no other members, is
+ * the user's alone and passes). */
+#define PW_DIR_ROOT_OK   1   /* root may own it too */
+#define PW_DIR_PRIVATE   2   /* no group or other permission bits at all */
+#define PW_DIR_STICKY_OK 4   /* others may write if it is sticky (/tmp), for files checked as
+                              * pw_private_openat does */
+/* 0 if st is a directory that flags accept, else -1 with the reason
+ * ("owned by uid 5, not 0", "mode 0777 lets group or others write to it"). */
+int  pw_dir_check(const struct stat *st, int flags, char *why, size_t whylen);
+/* Open directory path after pw_dir_check(flags), its last component not a
+ * symbolic link; create 1 makes it if missing, 2 its parents too (each
+ * 0700, only inside directories of the euid or root).  An O_PATH fd, or -1
+ * with "WHAT PATH: reason" in err. */
+int  pw_dir_open(const char *what, const char *path, int flags, int create,
+                 char *err, size_t errlen);
+/* openat(dfd, name) without following a symbolic link, with O_CLOEXEC and
+ * O_NOCTTY (O_CREAT: mode 0600); kept only if it is a regular file owned by
+ * the euid with one link.  dir names dfd in messages.  The fd, or -1 with
+ * "refusing DIR/NAME: reason" or "cannot open DIR/NAME: reason" in err. */
+int  pw_private_openat(int dfd, const char *dir, const char *name, int oflags,
+                       char *err, size_t errlen);
+/* Both: the file at absolute path, in its directory checked with dflags. */
+int  pw_private_open(const char *what, const char *path, int dflags, int create, int oflags,
+                     char *err, size_t errlen);
 
 /* Does /proc/locks list an exclusive flock (not a waiter) on inode ino of
  * device dev?  Returns 1 and sets *pid to the holder it names, else 0

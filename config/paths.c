@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -55,14 +58,6 @@ static char *join(const char *a, const char *b)
 	return s;
 }
 
-/* Does path exist as something other than a directory? */
-static int is_candidate(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
-}
-
 /* $PYWARM_PROFILE, made absolute against cwd; it must exist. */
 static int find_env(const char *cwd, const char *v, char **path, char *err, size_t errlen)
 {
@@ -82,9 +77,28 @@ static int find_env(const char *cwd, const char *v, char **path, char *err, size
 	return 0;
 }
 
+/* Where discovery reports a file it ignores. */
+struct skips {
+	pw_skip_fn *fn;
+	void *arg;
+};
+
+/* Is path a profile discovery uses?  A file it ignores (another user's, or
+ * in a directory others can write) goes to the skip callback and the
+ * search goes on as if it were not there. */
+static int usable(const char *path, const struct skips *sk)
+{
+	char why[PATH_MAX + 200];
+	int r = pw_profile_probe(path, why, sizeof(why));
+
+	if (r == 2 && sk->fn != NULL)
+		sk->fn(sk->arg, path, why);
+	return r == 1;
+}
+
 /* Look for .pywarm.ini in cwd and each parent up to /.  Returns 1 (found,
  * *path set), 0 (none) or -1 (out of memory). */
-static int find_project(const char *cwd, char **path)
+static int find_project(const char *cwd, char **path, const struct skips *sk)
 {
 	size_t n = strlen(cwd);
 	char *buf = malloc(n + sizeof("/" PW_PROFILE_FILE));
@@ -96,7 +110,7 @@ static int find_project(const char *cwd, char **path)
 		while (n > 0 && buf[n - 1] == '/')
 			n--;       /* n == 0: the root */
 		memcpy(buf + n, "/" PW_PROFILE_FILE, sizeof("/" PW_PROFILE_FILE));
-		if (is_candidate(buf)) {
+		if (usable(buf, sk)) {
 			*path = buf;
 			return 1;
 		}
@@ -111,7 +125,7 @@ static int find_project(const char *cwd, char **path)
 
 /* $XDG_CONFIG_HOME/pywarm/pywarm.ini (default ~/.config), if it exists.
  * Returns 1 (found), 0 (none) or -1 (out of memory). */
-static int find_user(char **path)
+static int find_user(char **path, const struct skips *sk)
 {
 	const char *base = env_abs("XDG_CONFIG_HOME"), *home;
 	char *p;
@@ -124,7 +138,7 @@ static int find_user(char **path)
 		return 0;
 	if (p == NULL)
 		return -1;
-	if (is_candidate(p)) {
+	if (usable(p, sk)) {
 		*path = p;
 		return 1;
 	}
@@ -134,9 +148,11 @@ static int find_user(char **path)
 
 /* Decide which profile applies in cwd: $PYWARM_PROFILE, a project file, the
  * user's file, or the built-in default (path NULL). */
-int pw_profile_find(const char *cwd, char **path, int *source, char *err, size_t errlen)
+int pw_profile_find_noting(const char *cwd, char **path, int *source, pw_skip_fn *skip,
+                           void *arg, char *err, size_t errlen)
 {
 	const char *v = getenv("PYWARM_PROFILE");
+	struct skips sk = { skip, arg };
 	int r;
 
 	*path = NULL;
@@ -151,10 +167,10 @@ int pw_profile_find(const char *cwd, char **path, int *source, char *err, size_t
 		*source = PW_SRC_ENV;
 		return 0;
 	}
-	r = find_project(cwd, path);
+	r = find_project(cwd, path, &sk);
 	if (r > 0)
 		*source = PW_SRC_PROJECT;
-	if (r == 0 && (r = find_user(path)) > 0)
+	if (r == 0 && (r = find_user(path, &sk)) > 0)
 		*source = PW_SRC_USER;
 	if (r < 0) {
 		pw_seterr(err, errlen, "cannot look for a profile: %s", strerror(ENOMEM));
@@ -163,45 +179,239 @@ int pw_profile_find(const char *cwd, char **path, int *source, char *err, size_t
 	return 0;
 }
 
-/* Refuse dir unless it is a real directory owned by the euid, closed to group and others. */
-static int check_private_dir(const char *dir, char *err, size_t errlen)
+/* The same, without telling which files were ignored. */
+int pw_profile_find(const char *cwd, char **path, int *source, char *err, size_t errlen)
 {
-	struct stat st;
+	return pw_profile_find_noting(cwd, path, source, NULL, NULL, err, errlen);
+}
 
-	if (lstat(dir, &st) < 0) {
-		pw_seterr(err, errlen, "socket directory %s: %s", dir, strerror(errno));
+/* ---- directories and files pywarm relies on ----------------------------- */
+
+/* Is gid the user's private group (user private groups, umask 002): the
+ * euid's primary group, named after the user, with no other members?  Then
+ * a group-writable directory is writable by the user alone.  Asked only
+ * for such a directory, since it looks up the group and user databases. */
+static int private_group(gid_t gid)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	if (gid != getegid() || (gr = getgrgid(gid)) == NULL ||
+	    (gr->gr_mem != NULL && gr->gr_mem[0] != NULL))
+		return 0;
+	pw = getpwuid(geteuid());
+	return pw != NULL && strcmp(pw->pw_name, gr->gr_name) == 0;
+}
+
+/* Is st a directory that only the euid (or, with PW_DIR_ROOT_OK, root) can
+ * add entries to?  0, or -1 with the reason in why. */
+int pw_dir_check(const struct stat *st, int flags, char *why, size_t whylen)
+{
+	uid_t me = geteuid();
+	mode_t m = st->st_mode;
+
+	if (!S_ISDIR(m)) {
+		pw_seterr(why, whylen, "not a directory");
 		return -1;
 	}
-	if (S_ISLNK(st.st_mode)) {
-		pw_seterr(err, errlen, "socket directory %s: is a symbolic link", dir);
+	if (st->st_uid != me && !((flags & PW_DIR_ROOT_OK) && st->st_uid == 0)) {
+		pw_seterr(why, whylen, "owned by uid %u, not %u%s", (unsigned)st->st_uid,
+		          (unsigned)me, (flags & PW_DIR_ROOT_OK) && me != 0 ? " or root" : "");
 		return -1;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		pw_seterr(err, errlen, "socket directory %s: not a directory", dir);
+	if ((flags & PW_DIR_PRIVATE) && (m & 077)) {
+		pw_seterr(why, whylen, "mode %04o allows group or other access",
+		          (unsigned)(m & 07777));
 		return -1;
 	}
-	if (st.st_uid != geteuid()) {
-		pw_seterr(err, errlen, "socket directory %s: owned by uid %u, not %u", dir,
-		       (unsigned)st.st_uid, (unsigned)geteuid());
-		return -1;
-	}
-	if (st.st_mode & 077) {
-		pw_seterr(err, errlen, "socket directory %s: mode %04o allows group or other access",
-		       dir, (unsigned)(st.st_mode & 07777));
+	/* Sticky: others may add names but never replace ours; only the
+	 * trace accepts that, since it also checks the file (pw_private_openat). */
+	if ((m & (S_IWGRP | S_IWOTH)) && !((flags & PW_DIR_STICKY_OK) && (m & S_ISVTX)) &&
+	    !(!(m & S_IWOTH) && st->st_uid == me && private_group(st->st_gid))) {
+		pw_seterr(why, whylen, "mode %04o lets group or others write to it",
+		          (unsigned)(m & 07777));
 		return -1;
 	}
 	return 0;
 }
 
+/* mkdir one missing directory (0700, whatever the umask), but only inside
+ * a directory owned by the euid or root: pywarm never makes its
+ * directories inside another user's. */
+static int make_one(const char *what, char *path, char *err, size_t errlen)
+{
+	char *up = strrchr(path, '/');
+	struct stat st;
+	int fd, r;
+
+	*up = '\0';
+	r = stat(up == path ? "/" : path, &st);
+	*up = '/';
+	if (r == 0 && st.st_uid != geteuid() && st.st_uid != 0) {
+		pw_seterr(err, errlen, "cannot create %s %s: its parent is owned by uid %u",
+		          what, path, (unsigned)st.st_uid);
+		errno = EPERM;
+		return -1;
+	}
+	if (r < 0 || (mkdir(path, 0700) < 0 && errno != EEXIST)) {   /* EEXIST: made meanwhile */
+		pw_seterr(err, errlen, "cannot create %s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	/* Ours and new: undo whatever the umask took away from the owner. */
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 07777) != 0700 &&
+	    fchmod(fd, 0700) < 0) {
+		pw_seterr(err, errlen, "cannot set mode of %s %s: %s", what, path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+/* Make path if it is missing, and with parents each missing directory
+ * above it (path is modified while working and restored). */
+static int make_dir(const char *what, char *path, int parents, char *err, size_t errlen)
+{
+	struct stat st;
+	char *slash = parents ? path : NULL;
+	int r = 0;
+
+	do {
+		slash = slash ? strchr(slash + 1, '/') : NULL;
+		if (slash != NULL)
+			*slash = '\0';
+		if (lstat(path, &st) == 0)
+			r = 0;
+		else if (errno == ENOENT)
+			r = make_one(what, path, err, errlen);
+		else {
+			pw_seterr(err, errlen, "cannot create %s %s: %s", what, path, strerror(errno));
+			r = -1;
+		}
+		if (slash != NULL)
+			*slash = '/';
+	} while (r == 0 && slash != NULL);
+	return r;
+}
+
+/* Open directory path (absolute) for openat() after pw_dir_check(flags);
+ * its last component must not be a symbolic link.  With create (1: the
+ * directory, 2: parents too), make what is missing first.  An O_PATH fd,
+ * or -1 with "WHAT PATH: reason" in err. */
+int pw_dir_open(const char *what, const char *path, int flags, int create,
+                char *err, size_t errlen)
+{
+	char buf[PATH_MAX], why[160];
+	struct stat st;
+	int fd;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		pw_seterr(err, errlen, "%s %s: path too long", what, path);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (create && make_dir(what, buf, create > 1, err, errlen) < 0)
+		return -1;
+	fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		if ((e == ENOTDIR || e == ELOOP) && lstat(path, &st) == 0)
+			pw_seterr(err, errlen, "%s %s: %s", what, path,
+			          S_ISLNK(st.st_mode) ? "is a symbolic link" : "not a directory");
+		else
+			pw_seterr(err, errlen, "%s %s: %s", what, path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (fstat(fd, &st) < 0)
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+	else if (pw_dir_check(&st, flags, why, sizeof(why)) == 0)
+		return fd;
+	pw_seterr(err, errlen, "%s %s: %s", what, path, why);
+	close(fd);
+	errno = EPERM;
+	return -1;
+}
+
+/* Open name in the verified directory dfd (called dir in messages) without
+ * following a symbolic link, and keep it only if it is a regular file of
+ * the euid's with one link: a state, log or trace file.  oflags are
+ * open(2)'s (O_CREAT makes it 0600).  The fd, or -1 with err. */
+int pw_private_openat(int dfd, const char *dir, const char *name, int oflags,
+                      char *err, size_t errlen)
+{
+	struct stat st;
+	const char *why = NULL;
+	char buf[96];
+	int fd, fl;
+
+	/* O_NONBLOCK: a FIFO planted in a sticky directory cannot hang us. */
+	fd = openat(dfd, name, oflags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+	if (fd < 0) {
+		pw_seterr(err, errlen, "cannot open %s/%s: %s", dir, name,
+		          errno == ELOOP ? "is a symbolic link" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_uid != geteuid())
+		why = (snprintf(buf, sizeof(buf), "owned by uid %u, not %u", (unsigned)st.st_uid,
+		                (unsigned)geteuid()), buf);
+	else if (st.st_nlink != 1)
+		why = (snprintf(buf, sizeof(buf), "has %lu hard links", (unsigned long)st.st_nlink), buf);
+	fl = why ? -1 : fcntl(fd, F_GETFL);
+	if (why == NULL && (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0))
+		why = strerror(errno);
+	if (why != NULL) {
+		pw_seterr(err, errlen, "refusing %s/%s: %s", dir, name, why);
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+/* pw_dir_open(what, the directory of path, dflags, create) and then
+ * pw_private_openat(its last component, oflags). */
+int pw_private_open(const char *what, const char *path, int dflags, int create, int oflags,
+                    char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int dfd, fd, e;
+
+	if (path[0] != '/' || slash[1] == '\0' || (size_t)(slash - path) >= sizeof(dir)) {
+		pw_seterr(err, errlen, "%s %s: not an absolute path to a file", what, path);
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if ((dfd = pw_dir_open(what, dir, dflags, create, err, errlen)) < 0)
+		return -1;
+	fd = pw_private_openat(dfd, dir[1] ? dir : "", slash + 1, oflags, err, errlen);
+	e = errno;
+	close(dfd);
+	errno = e;
+	return fd;
+}
+
 /* The socket directory's path: $XDG_RUNTIME_DIR/pywarm when that is an
- * absolute, existing directory, else /tmp/pywarm-$EUID. */
+ * absolute, existing directory of the euid's (or root's: /run/user/0 and
+ * /proc alike), else /tmp/pywarm-$EUID.  Another user's runtime directory
+ * (sudo -E) is never used. */
 static int sockdir_path(char *out, size_t outlen)
 {
 	const char *rt = env_abs("XDG_RUNTIME_DIR");
 	struct stat st;
 	int n;
 
-	if (rt != NULL && stat(rt, &st) == 0 && S_ISDIR(st.st_mode))
+	if (rt != NULL && stat(rt, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    (st.st_uid == geteuid() || st.st_uid == 0))
 		n = snprintf(out, outlen, "%s%spywarm", rt,
 		             rt[strlen(rt) - 1] == '/' ? "" : "/");
 	else
@@ -213,56 +423,25 @@ static int sockdir_path(char *out, size_t outlen)
  * out holds the path whenever it fits, even when -1 is returned. */
 int pw_sockdir(char *out, size_t outlen, int create, char *err, size_t errlen)
 {
+	int fd;
+
 	if (outlen == 0 || sockdir_path(out, outlen) < 0) {
 		pw_seterr(err, errlen, "socket directory: path too long");
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (create && mkdir(out, 0700) == 0) {
-		/* Ours and new: undo whatever the umask took away from the owner. */
-		if (chmod(out, 0700) < 0) {
-			pw_seterr(err, errlen, "cannot set mode of socket directory %s: %s",
-			       out, strerror(errno));
-			return -1;
-		}
-	} else if (create && errno != EEXIST) {
-		pw_seterr(err, errlen, "cannot create socket directory %s: %s", out, strerror(errno));
+	fd = pw_dir_open("socket directory", out, PW_DIR_PRIVATE, create, err, errlen);
+	if (fd < 0)
 		return -1;
-	}
-	return check_private_dir(out, err, errlen);
+	close(fd);
+	return 0;
 }
 
-/* mkdir -p path with mode 0700 for every directory created; path is
- * modified while working and restored. */
-static int mkdirs(char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	char *slash = path;
-	int r = 0;
-
-	while (r == 0 && slash != NULL) {
-		slash = strchr(slash + 1, '/');
-		if (slash != NULL)
-			*slash = '\0';
-		if (stat(path, &st) < 0) {
-			r = errno == ENOENT ? mkdir(path, 0700) : -1;
-			if (r < 0 && errno == EEXIST)
-				r = 0;     /* made by someone else meanwhile */
-			if (r < 0)
-				pw_seterr(err, errlen, "cannot create state directory %s: %s",
-				       path, strerror(errno));
-		}
-		if (slash != NULL)
-			*slash = '/';
-	}
-	return r;
-}
-
-/* The per-user state directory: $XDG_STATE_HOME/pywarm, else ~/.local/state/pywarm. */
-int pw_statedir(char *out, size_t outlen, int create, char *err, size_t errlen)
+/* The state directory's path into out: $XDG_STATE_HOME/pywarm, else
+ * ~/.local/state/pywarm. */
+static int statedir_path(char *out, size_t outlen, char *err, size_t errlen)
 {
 	const char *base = env_abs("XDG_STATE_HOME"), *home = env_abs("HOME");
-	struct stat st;
 	int n;
 
 	if (base == NULL && home == NULL) {
@@ -276,17 +455,26 @@ int pw_statedir(char *out, size_t outlen, int create, char *err, size_t errlen)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (create && mkdirs(out, err, errlen) < 0)
+	return 0;
+}
+
+/* The per-user state directory, verified (the euid's, not writable by
+ * group or others, not a symbolic link): an O_PATH fd, or -1 with err. */
+int pw_statedir_open(char *out, size_t outlen, int create, char *err, size_t errlen)
+{
+	if (statedir_path(out, outlen, err, errlen) < 0)
 		return -1;
-	if (stat(out, &st) < 0) {
-		pw_seterr(err, errlen, "state directory %s: %s", out, strerror(errno));
+	return pw_dir_open("state directory", out, 0, create ? 2 : 0, err, errlen);
+}
+
+/* The per-user state directory: $XDG_STATE_HOME/pywarm, else ~/.local/state/pywarm. */
+int pw_statedir(char *out, size_t outlen, int create, char *err, size_t errlen)
+{
+	int fd = pw_statedir_open(out, outlen, create, err, errlen);
+
+	if (fd < 0)
 		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		pw_seterr(err, errlen, "state directory %s: not a directory", out);
-		errno = ENOTDIR;
-		return -1;
-	}
+	close(fd);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "config.h"
 
 #define PROFILE_MAX      (1u << 20)        /* bytes; larger profiles are refused */
+#define WARMUP_MAX       (16u << 20)       /* bytes; larger warmup scripts are refused */
 #define IDLE_MAX         (8760L * 3600)     /* one year, in seconds */
 #define TOKEN_SHOW       64                 /* bytes of a bad token quoted in messages */
 
@@ -515,34 +517,109 @@ int pw_profile_parse(struct pw_profile *p, const char *name, const char *text,
 	return parse_owned(p, name, copy, len, err, errlen);
 }
 
-/* Refuse a profile that is not a regular file we (or root) own and alone may write. */
-static int check_trust(const char *path, const struct stat *st, char *err, size_t errlen)
+/* Refuse a profile that is not a regular file we (or root) own and alone
+ * may write: 1 (someone else owns it), -1 (any other refusal), 0. */
+static int check_trust(const char *path, const char *kind, const struct stat *st,
+                       char *err, size_t errlen)
 {
+	size_t max = strcmp(kind, "profile") == 0 ? PROFILE_MAX : WARMUP_MAX;
+
 	if (!S_ISREG(st->st_mode)) {
 		pw_seterr(err, errlen, "%s: not a regular file", path);
 		return -1;
 	}
 	if (st->st_uid != geteuid() && st->st_uid != 0) {
-		pw_seterr(err, errlen, "%s: refusing a profile owned by uid %u", path,
+		pw_seterr(err, errlen, "%s: refusing a %s owned by uid %u", path, kind,
 		       (unsigned)st->st_uid);
-		return -1;
+		return 1;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		pw_seterr(err, errlen, "%s: refusing a profile writable by group or others", path);
+		pw_seterr(err, errlen, "%s: refusing a %s writable by group or others", path, kind);
 		return -1;
 	}
-	if (st->st_size > (off_t)PROFILE_MAX) {
-		pw_seterr(err, errlen, "%s: larger than 1 MiB", path);
+	if (st->st_size > (off_t)max) {
+		pw_seterr(err, errlen, "%s: larger than %u MiB", path, (unsigned)(max >> 20));
 		return -1;
 	}
 	return 0;
 }
 
-/* Read all of fd (at most PROFILE_MAX bytes; hint: its size) into a
- * NUL-terminated buffer.  Returns 0, or -1 with errno (EFBIG: too large). */
-static int read_all(int fd, size_t hint, char **out, size_t *outlen)
+/* Open the profile file at path and fstat it into *st.  With checkdir (a
+ * profile found rather than named), only through its directory, which
+ * must be the user's or root's and closed to writes by group and others
+ * (sticky or not: a profile there would apply to everyone's runs below it,
+ * and others could add the files its relative paths name).  The fd, or
+ * -1 with err; *foreign (may be NULL) says the file is owned by someone
+ * other than the user or root, or its directory is refused. */
+static int open_profile(const char *path, const char *kind, int checkdir, struct stat *st,
+                        int *foreign, char *err, size_t errlen)
 {
-	size_t cap = (hint < PROFILE_MAX ? hint : PROFILE_MAX) + 1, len = 0;
+	char dir[PATH_MAX], why[160];
+	const char *slash = strrchr(path, '/'), *name = path;
+	struct stat dst;
+	int dfd = AT_FDCWD, fd, r, f = 0;
+
+	if (checkdir && slash != NULL && (size_t)(slash - path) < sizeof(dir)) {
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+		name = slash + 1;
+		dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0) {
+			pw_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+			return -1;
+		}
+		if (fstat(dfd, &dst) < 0 || pw_dir_check(&dst, PW_DIR_ROOT_OK, why, sizeof(why)) < 0) {
+			pw_seterr(err, errlen, "%s: refusing a %s in %s: %s", path, kind, dir, why);
+			close(dfd);
+			if (foreign)
+				*foreign = 1;
+			return -1;
+		}
+	}
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		pw_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+	if (dfd >= 0)
+		close(dfd);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) < 0) {
+		pw_seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if ((r = check_trust(path, kind, st, err, errlen)) != 0) {
+		f = r > 0;
+		close(fd);
+		fd = -1;
+	}
+	if (foreign)
+		*foreign = f;
+	return fd;
+}
+
+/* Would discovery use the file at path (project or user profile)?  1: yes
+ * (its problems, its mode included, are the loader's to report); 0: there
+ * is none (nothing, or a directory); 2: it is ignored, as if absent,
+ * because it is another user's or in a directory others can write (why
+ * says how). */
+int pw_profile_probe(const char *path, char *why, size_t whylen)
+{
+	struct stat st;
+	int foreign = 0, fd;
+
+	if (stat(path, &st) < 0 || S_ISDIR(st.st_mode))
+		return 0;
+	fd = open_profile(path, "profile", 1, &st, &foreign, why, whylen);
+	if (fd >= 0)
+		close(fd);
+	return foreign ? 2 : 1;
+}
+
+/* Read all of fd (at most max bytes; hint: its size) into a NUL-terminated
+ * buffer.  Returns 0, or -1 with errno (EFBIG: too large). */
+static int read_upto(int fd, size_t hint, size_t max, char **out, size_t *outlen)
+{
+	size_t cap = (hint < max ? hint : max) + 1, len = 0;
 	char *buf = malloc(cap + 1), *nbuf;
 	ssize_t n;
 
@@ -559,12 +636,12 @@ static int read_all(int fd, size_t hint, char **out, size_t *outlen)
 			return 0;
 		}
 		len += (size_t)n;
-		if (len > PROFILE_MAX) {
+		if (len > max) {
 			errno = EFBIG;
 			break;
 		}
 		if (len == cap) {
-			cap = cap * 2 > PROFILE_MAX + 1 ? PROFILE_MAX + 1 : cap * 2;
+			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
 			if ((nbuf = realloc(buf, cap + 1)) == NULL)
 				break;
 			buf = nbuf;
@@ -574,30 +651,42 @@ static int read_all(int fd, size_t hint, char **out, size_t *outlen)
 	return -1;
 }
 
+/* read_upto for a profile. */
+static int read_all(int fd, size_t hint, char **out, size_t *outlen)
+{
+	return read_upto(fd, hint, PROFILE_MAX, out, outlen);
+}
+
 /* Open, check and read a profile file.  *broken: a refused file that asks
- * for a sandbox (its runs are refused too, never run unconfined). */
-static int read_profile(const char *path, char **text, size_t *len, int *broken,
+ * for a sandbox (its runs are refused too, never run unconfined); never
+ * set for a file of another user's or in a directory others can write,
+ * whose content says nothing. */
+static int read_profile(const char *path, int source, char **text, size_t *len, int *broken,
                         char *err, size_t errlen)
 {
+	int checkdir = source == PW_SRC_PROJECT || source == PW_SRC_USER;
 	struct stat st;
-	int fd, r;
+	int fd, r, foreign = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	*broken = 0;
+	memset(&st, 0, sizeof(st));
+	fd = open_profile(path, "profile", checkdir, &st, &foreign, err, errlen);
 	if (fd < 0) {
-		pw_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		/* A refused file that asks for a sandbox still refuses its
+		 * runs (read it once more to tell), unless it was found, not
+		 * named, and is another user's or in a directory others can
+		 * write: then its content says nothing. */
+		if ((!foreign || !checkdir) && S_ISREG(st.st_mode) &&
+		    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) >= 0) {
+			if (read_all(fd, (size_t)st.st_size, text, len) == 0) {
+				*broken = pw_sandbox_mentioned(*text, *len);
+				free(*text);
+			}
+			close(fd);
+		}
 		return -1;
 	}
-	if (fstat(fd, &st) < 0) {
-		pw_seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	r = check_trust(path, &st, err, errlen);
-	if (r < 0 && S_ISREG(st.st_mode) && read_all(fd, (size_t)st.st_size, text, len) == 0) {
-		*broken = pw_sandbox_mentioned(*text, *len);
-		free(*text);
-	}
-	if (r == 0 && (r = read_all(fd, (size_t)st.st_size, text, len)) < 0) {
+	if ((r = read_all(fd, (size_t)st.st_size, text, len)) < 0) {
 		if (errno == EFBIG)
 			pw_seterr(err, errlen, "%s: larger than 1 MiB", path);
 		else
@@ -607,17 +696,53 @@ static int read_profile(const char *path, char **text, size_t *len, int *broken,
 	return r;
 }
 
-/* Read a profile file's bytes (checked as a profile file). */
-int pw_profile_read(const char *path, char **text, size_t *len, char *err, size_t errlen)
+/* Read a profile file's bytes (checked as a profile file of that source). */
+int pw_profile_read(const char *path, int source, char **text, size_t *len,
+                    char *err, size_t errlen)
 {
 	int broken;
 
-	return read_profile(path, text, len, &broken, err, errlen);
+	return read_profile(path, source, text, len, &broken, err, errlen);
 }
 
-/* Parse the bytes of the file at path, taking ownership of text. */
-int pw_profile_from_text(struct pw_profile *p, const char *path, int source,
-                         char *text, size_t len, char *err, size_t errlen)
+/* Read the warmup script p names, once, under the rules for a found
+ * profile (the user's or root's, not writable by group or others, in a
+ * directory of the user's or root's that group and others cannot write):
+ * the zygote executes exactly these bytes, and trust covers them.  On
+ * failure p is emptied, like a profile that does not parse. */
+int pw_profile_read_warmup(struct pw_profile *p, char *err, size_t errlen)
+{
+	char why[PATH_MAX + 200];
+	struct stat st;
+	int fd, r, broken;
+
+	if (p->warmup == NULL || p->path == NULL || p->path[0] != '/')
+		return 0;
+	memset(&st, 0, sizeof(st));
+	fd = open_profile(p->warmup, "warmup script", 1, &st, NULL, why, sizeof(why));
+	if (fd < 0) {
+		pw_seterr(err, errlen, "%s:%d: warmup: %s", p->path, p->warmup_line, why);
+		r = -1;
+	} else {
+		r = read_upto(fd, (size_t)st.st_size, WARMUP_MAX, &p->warmup_text, &p->warmup_len);
+		if (r < 0)
+			pw_seterr(err, errlen, "%s:%d: warmup: %s: cannot read: %s", p->path,
+			          p->warmup_line, p->warmup,
+			          errno == EFBIG ? "larger than 16 MiB" : strerror(errno));
+		close(fd);
+	}
+	if (r < 0) {
+		broken = pw_sandbox_mentioned(p->text, p->len);
+		pw_profile_free(p);
+		p->sandbox.broken = broken;
+	}
+	return r;
+}
+
+/* Parse the bytes of the file at path, taking ownership of text; the
+ * warmup script is not read (see pw_profile_read_warmup). */
+int pw_profile_parse_file(struct pw_profile *p, const char *path, int source,
+                          char *text, size_t len, char *err, size_t errlen)
 {
 	if (parse_owned(p, path, text, len, err, errlen) < 0)
 		return -1;
@@ -628,6 +753,16 @@ int pw_profile_from_text(struct pw_profile *p, const char *path, int source,
 		return -1;
 	}
 	return 0;
+}
+
+/* Parse the bytes of the file at path, taking ownership of text, and read
+ * the warmup script it names. */
+int pw_profile_from_text(struct pw_profile *p, const char *path, int source,
+                         char *text, size_t len, char *err, size_t errlen)
+{
+	if (pw_profile_parse_file(p, path, source, text, len, err, errlen) < 0)
+		return -1;
+	return pw_profile_read_warmup(p, err, errlen);
 }
 
 /* Load a profile file, or the built-in default when path is NULL. */
@@ -645,7 +780,7 @@ int pw_profile_load(struct pw_profile *p, const char *path, int source,
 		return 0;
 	}
 	memset(p, 0, sizeof(*p));
-	if (read_profile(path, &text, &len, &p->sandbox.broken, err, errlen) < 0)
+	if (read_profile(path, source, &text, &len, &p->sandbox.broken, err, errlen) < 0)
 		return -1;
 	return pw_profile_from_text(p, path, source, text, len, err, errlen);
 }
@@ -667,6 +802,7 @@ void pw_profile_free(struct pw_profile *p)
 		free(p->watch[i]);
 	free(p->watch);
 	free(p->warmup);
+	free(p->warmup_text);
 	free(p->interpreter);
 	pw_sandbox_free(&p->sandbox);
 	free(p->path);

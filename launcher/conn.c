@@ -100,11 +100,11 @@ static int target_paths(struct pw_target *t, char *err, size_t errlen)
 	/* Only the name here: the directory is created when a zygote is
 	 * spawned, since this runs on every launch.  pw_statedir fails when
 	 * it does not exist yet but still gives its path; with no path at
-	 * all (neither XDG_STATE_HOME nor HOME), the log goes beside the
-	 * socket. */
+	 * all (neither XDG_STATE_HOME nor HOME), or one that is refused
+	 * (another user's, a symbolic link), the log goes beside the socket. */
 	statedir[0] = '\0';
 	if (pw_statedir(statedir, sizeof(statedir), 0, serr, sizeof(serr)) < 0 &&
-	    statedir[0] != '/') {
+	    (statedir[0] != '/' || errno != ENOENT)) {
 		pw_debug("no state directory (%s); logging to %s", serr, t->sockdir);
 		snprintf(statedir, sizeof(statedir), "%s", t->sockdir);
 	}
@@ -115,42 +115,32 @@ static int target_paths(struct pw_target *t, char *err, size_t errlen)
 	return 0;
 }
 
-/* A project profile is used only when trusted; otherwise keep its path
- * and bytes for the hint and fail with a message. */
-static int check_trusted(struct pw_target *t, const char *path, char **text,
-                         size_t len, char *err, size_t errlen)
+/* Trace a profile that discovery ignored (another user's, or in a
+ * directory others can write): a run then behaves as if it were absent. */
+static void note_skipped(void *arg, const char *path, const char *why)
 {
-	int r = pw_trust_check(path, *text, len, err, errlen);
-
-	if (r < 0 || r == PW_TRUST_YES)
-		return r < 0 ? -1 : 0;
-	t->untrusted = r;
-	t->untrusted_path = strdup(path);
-	t->untrusted_text = *text;
-	t->untrusted_len = len;
-	*text = NULL;
-	seterr(err, errlen, "%s is %s; 'pywarmctl trust %s' to use it", path,
-	       r == PW_TRUST_CHANGED ? "changed since it was trusted" : "not trusted", path);
-	return -1;
+	pw_debug("ignoring %s: %s", path, why);
 }
 
-/* Load the profile at path (NULL: built-in), checking trust for a project one. */
+/* Load the profile at path (NULL: built-in).  A project profile is used
+ * only when trusted, warmup script included; otherwise keep its path and
+ * digest for the hint and fail with a message. */
 static int load_profile(struct pw_target *t, const char *path, int source,
                         char *err, size_t errlen)
 {
-	char *text = NULL;
-	size_t len = 0;
+	char digest[65];
+	int r;
 
 	if (path == NULL)
 		return pw_profile_load(&t->profile, NULL, source, err, errlen);
-	if (pw_profile_read(path, &text, &len, err, errlen) < 0)
-		return -1;
-	/* Parse the very bytes that were checked: the file may change meanwhile. */
-	if (source == PW_SRC_PROJECT && check_trusted(t, path, &text, len, err, errlen) < 0) {
-		free(text);
-		return -1;
-	}
-	return pw_profile_from_text(&t->profile, path, source, text, len, err, errlen);
+	r = pw_profile_load_trusted(&t->profile, path, source, digest, err, errlen);
+	if (r <= 0)
+		return r;
+	t->untrusted = r;
+	t->untrusted_path = strdup(path);
+	t->untrusted_text = strdup(digest);
+	t->untrusted_len = t->untrusted_text ? 64 : 0;
+	return -1;
 }
 
 /* Resolve the profile for cwd, the zygote binary, the identity and the paths. */
@@ -162,7 +152,7 @@ int pw_target_resolve(struct pw_target *t, const char *cwd, char *const envp[],
 	int rc;
 
 	memset(t, 0, sizeof(*t));
-	if (pw_profile_find(cwd, &path, &source, err, errlen) < 0)
+	if (pw_profile_find_noting(cwd, &path, &source, note_skipped, NULL, err, errlen) < 0)
 		return -1;
 	rc = load_profile(t, path, source, err, errlen);
 	free(path);
@@ -376,21 +366,32 @@ static void spawn_middle(const struct pw_target *t, int logfd, int wfd)
 	_exit(0);
 }
 
-/* Open t's log for appending, creating the state directory first. */
-static int open_log(const struct pw_target *t, char *err, size_t errlen)
+/* Open t's log for appending, creating the state directory first: never
+ * through a symbolic link, only in a directory of the user's that group
+ * and others cannot write, and only a regular file of the user's with one
+ * link.  A refused state directory (another user's HOME under sudo -E, a
+ * symbolic link) is not an error: the log goes beside the socket, in the
+ * private socket directory.  The path used goes to logpath. */
+static int open_log(const struct pw_target *t, char *logpath, size_t loglen,
+                    char *err, size_t errlen)
 {
-	char dir[PATH_MAX];
-	size_t n = strlen(t->sockdir);
-	int fd;
+	char dir[PATH_MAX], why[PATH_MAX + 128];
+	const char *name = strrchr(t->logpath, '/') + 1;
+	int dfd, fd;
 
-	/* The log lives in the state directory unless target_paths fell
-	 * back to the socket directory, which already exists. */
-	if (!(strncmp(t->logpath, t->sockdir, n) == 0 && t->logpath[n] == '/') &&
-	    pw_statedir(dir, sizeof(dir), 1, err, errlen) < 0)
-		return -1;
-	fd = open(t->logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	dfd = pw_statedir_open(dir, sizeof(dir), 1, why, sizeof(why));
+	if (dfd < 0) {
+		pw_debug("%s; logging to %s", why, t->sockdir);
+		snprintf(dir, sizeof(dir), "%s", t->sockdir);
+		dfd = pw_dir_open("socket directory", dir, PW_DIR_PRIVATE, 0, err, errlen);
+		if (dfd < 0)
+			return -1;
+	}
+	snprintf(logpath, loglen, "%s/%s", dir, name);
+	fd = pw_private_openat(dfd, dir, name, O_WRONLY | O_APPEND | O_CREAT, why, sizeof(why));
 	if (fd < 0)
-		seterr(err, errlen, "cannot open %s: %s", t->logpath, strerror(errno));
+		seterr(err, errlen, "not starting a zygote: its log: %s", why);
+	close(dfd);
 	return fd;
 }
 
@@ -428,10 +429,11 @@ static pid_t spawn_collect(pid_t middle, int rfd, char *err, size_t errlen)
 /* Start t's zygote detached in the background; its pid, or -1 with err. */
 int pw_spawn_zygote(const struct pw_target *t, char *err, size_t errlen)
 {
+	char logpath[PATH_MAX + 32];
 	int logfd, p[2];
 	pid_t middle, pid;
 
-	logfd = open_log(t, err, errlen);
+	logfd = open_log(t, logpath, sizeof(logpath), err, errlen);
 	if (logfd < 0)
 		return -1;
 	if (pipe2(p, O_CLOEXEC) < 0) {
@@ -455,7 +457,7 @@ int pw_spawn_zygote(const struct pw_target *t, char *err, size_t errlen)
 	close(p[0]);
 	if (pid > 0)
 		pw_debug("spawned %s %s (pid %ld), log %s", ZYGOTE_NAME, t->idhex,
-		         (long)pid, t->logpath);
+		         (long)pid, logpath);
 	return pid;
 }
 

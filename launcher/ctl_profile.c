@@ -65,9 +65,25 @@ static int canonical(const char *arg, char *out, size_t outlen)
 	return 0;
 }
 
+/* Files discovery ignored on the way (see pw_profile_find), for which. */
+struct ignored {
+	char line[4][PATH_MAX + 200];
+	int n;
+};
+
+/* pw_skip_fn: remember one ignored file. */
+static void note_ignored(void *arg, const char *path, const char *why)
+{
+	struct ignored *ig = arg;
+
+	if (ig != NULL && ig->n < 4)
+		snprintf(ig->line[ig->n++], sizeof(ig->line[0]), "%s", why);
+}
+
 /* The profile that applies in the working directory: path (NULL for the
- * built-in) and source; 0 or -1 (said). */
-static int find_here(char cwd[PATH_MAX], char **path, int *source)
+ * built-in) and source; 0 or -1 (said).  ig (may be NULL) collects the
+ * files discovery ignored. */
+static int find_here(char cwd[PATH_MAX], char **path, int *source, struct ignored *ig)
 {
 	char err[512];
 
@@ -75,42 +91,48 @@ static int find_here(char cwd[PATH_MAX], char **path, int *source)
 		pw_warn_errno("cannot get the current directory");
 		return -1;
 	}
-	if (pw_profile_find(cwd, path, source, err, sizeof(err)) < 0) {
+	if (pw_profile_find_noting(cwd, path, source, note_ignored, ig, err, sizeof(err)) < 0) {
 		pw_warn("%s", err);
 		return -1;
 	}
 	return 0;
 }
 
-/* Why this profile applies, in words. */
-static void print_why(int source, const char *cwd)
+/* Why this profile applies, in words (ignored: discovery skipped files). */
+static void print_why(int source, const char *cwd, int ignored)
 {
+	const char *usable = ignored ? "usable " : "";
+
 	switch (source) {
 	case PW_SRC_ENV:
 		line("why", "PYWARM_PROFILE names it (trusted: set by you)");
 		break;
 	case PW_SRC_PROJECT:
-		line("why", "the nearest %s from %s", PW_PROFILE_FILE, cwd);
+		line("why", "the nearest %s%s from %s", usable, PW_PROFILE_FILE, cwd);
 		break;
 	case PW_SRC_USER:
-		line("why", "no %s in %s or above; your user profile (trusted)", PW_PROFILE_FILE, cwd);
+		line("why", "no %s%s in %s or above; your user profile (trusted)", usable,
+		     PW_PROFILE_FILE, cwd);
 		break;
 	default:
-		line("why", "no PYWARM_PROFILE, no %s in %s or above, no user profile",
-		     PW_PROFILE_FILE, cwd);
+		line("why", "no PYWARM_PROFILE, no %s%s in %s or above, no %suser profile",
+		     usable, PW_PROFILE_FILE, cwd, usable);
 	}
 }
 
-/* Trust state of a project profile's bytes as a word; -1 on a store error (said). */
-static int trust_word(const char *path, const char *text, size_t len, const char **word)
+/* Trust state of a loaded project profile (warmup script included) as a
+ * word; -1 on a store error (said).  An ignored store is shown in a line. */
+static int trust_word(const struct pw_profile *p, const char **word)
 {
 	char err[PATH_MAX + 128];
-	int r = pw_trust_check(path, text, len, err, sizeof(err));
+	int r = pw_trust_check_profile(p, err, sizeof(err));
 
 	if (r < 0) {
 		pw_warn("%s", err);
 		return -1;
 	}
+	if (err[0])
+		line("trust store", "ignored: %s", err);
 	*word = r == PW_TRUST_YES ? "yes" : r == PW_TRUST_CHANGED ?
 	        "no: changed since it was trusted" : "no";
 	return r;
@@ -131,7 +153,9 @@ int ctl_which(int argc, char **argv)
 {
 	char cwd[PATH_MAX], err[PATH_MAX + 256], *path = NULL, *text = NULL;
 	const char *word = "yes";
+	struct pw_profile p;
 	struct pw_target t;
+	struct ignored ig = { .n = 0 };
 	size_t len = 0;
 	int source, r = EXIT_OK;
 
@@ -139,20 +163,23 @@ int ctl_which(int argc, char **argv)
 		pw_warn("which takes no arguments (got '%s')", argv[1]);
 		return EXIT_USAGE;
 	}
-	if (find_here(cwd, &path, &source) < 0)
+	if (find_here(cwd, &path, &source, &ig) < 0)
 		return EXIT_FAIL;
 	printf("profile %s\n", path ? path : "(built-in)");
 	line("source", "%s", pw_profile_source_name(source));
-	print_why(source, cwd);
+	print_why(source, cwd, ig.n > 0);
+	for (int i = 0; i < ig.n; i++)
+		line("ignored", "%s", ig.line[i]);
 	if (source == PW_SRC_PROJECT) {
-		if (pw_profile_read(path, &text, &len, err, sizeof(err)) < 0) {
+		if (pw_profile_read(path, source, &text, &len, err, sizeof(err)) < 0 ||
+		    pw_profile_from_text(&p, path, source, text, len, err, sizeof(err)) < 0) {
 			pw_warn("%s", err);
 			free(path);
 			return EXIT_FAIL;
 		}
-		if (trust_word(path, text, len, &word) < 0)
+		if (trust_word(&p, &word) < 0)
 			r = EXIT_FAIL;
-		free(text);
+		pw_profile_free(&p);
 	}
 	line("trusted", "%s", word);
 	free(path);
@@ -229,7 +256,7 @@ int ctl_check(int argc, char **argv)
 			return EXIT_FAIL;
 		}
 		path = strdup(abs);
-	} else if (find_here(cwd, &path, &source) < 0) {
+	} else if (find_here(cwd, &path, &source, NULL) < 0) {
 		return EXIT_FAIL;
 	}
 	if (pw_profile_load(&p, path, source, err, sizeof(err)) < 0) {
@@ -261,7 +288,7 @@ static int trust_target(int argc, char **argv, char out[PATH_MAX])
 		pw_warn_errno("%s", argv[1]);
 		return -1;
 	}
-	if (find_here(cwd, &path, &source) < 0)
+	if (find_here(cwd, &path, &source, NULL) < 0)
 		return -1;
 	if (source != PW_SRC_PROJECT) {
 		pw_warn("no %s in %s or above (the %s profile applies, and needs no trust)",
@@ -283,26 +310,29 @@ int ctl_trust(int argc, char **argv)
 
 	if (trust_target(argc, argv, path) < 0)
 		return EXIT_FAIL;
-	if (pw_profile_read(path, &text, &len, err, sizeof(err)) < 0) {
+	if (pw_profile_read(path, PW_SRC_PROJECT, &text, &len, err, sizeof(err)) < 0) {
 		pw_warn("%s", err);
 		return EXIT_FAIL;
 	}
-	pw_sha256_hex(text, len, hash);
-	/* Trust exactly the bytes that were checked. */
-	if (pw_profile_parse(&p, path, text, len, err, sizeof(err)) < 0) {
+	/* Trust exactly the bytes that were checked: the profile's, and the
+	 * warmup script's, read once by pw_profile_from_text. */
+	if (pw_profile_from_text(&p, path, PW_SRC_PROJECT, text, len, err, sizeof(err)) < 0) {
 		pw_warn("%s", err);
 		pw_warn("not trusting %s: fix it first", path);
-		free(text);
 		return EXIT_FAIL;
 	}
-	pw_profile_free(&p);
-	if (pw_trust_add(path, text, len, err, sizeof(err)) < 0) {
+	pw_trust_digest(&p, hash);
+	if (pw_trust_add_hash(path, hash, err, sizeof(err)) < 0) {
 		pw_warn("%s", err);
-		free(text);
+		pw_profile_free(&p);
 		return EXIT_FAIL;
 	}
-	free(text);
-	printf("pywarmctl: trusted %s (sha256 %.16s...)\n", path, hash);
+	if (p.warmup)
+		printf("pywarmctl: trusted %s with its warmup script %s (sha256 %.16s...)\n",
+		       path, p.warmup, hash);
+	else
+		printf("pywarmctl: trusted %s (sha256 %.16s...)\n", path, hash);
+	pw_profile_free(&p);
 	return EXIT_OK;
 }
 

@@ -1,6 +1,7 @@
 /* util.c: messages, dying, the PYWARM_DEBUG trace and the clock, for pywarm and pywarmctl. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "util.h"
 
 /* Longest message line written; longer ones are cut (one write() per line). */
@@ -106,10 +108,17 @@ void pw_die_errno(const char *fmt, ...)
 static long long debug_t0;
 
 /* Read PYWARM_DEBUG once: unset, empty or "0" is off; a value starting with
- * '/' appends to that file; anything else ("1") traces to stderr. */
+ * '/' appends to that file; anything else ("1") traces to stderr.  The
+ * file is opened from its directory, which must be the user's or root's
+ * and not writable by group or others unless sticky (/tmp), without
+ * following a symbolic link, and kept only if it is a regular file of the
+ * user's with one link: root tracing to /tmp/t never appends to a file
+ * another user planted or linked there.  A refused file is one line on
+ * stderr and no trace; the program runs all the same. */
 void pw_debug_init(void)
 {
 	const char *v = getenv("PYWARM_DEBUG");
+	char err[PATH_MAX + 200];
 	int fd;
 
 	debug_fd = -1;
@@ -120,9 +129,10 @@ void pw_debug_init(void)
 		debug_fd = 2;
 		return;
 	}
-	fd = open(v, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	fd = pw_private_open("debug log directory", v, PW_DIR_ROOT_OK | PW_DIR_STICKY_OK, 0,
+	                     O_WRONLY | O_APPEND | O_CREAT, err, sizeof err);
 	if (fd < 0) {
-		pw_warn_errno("cannot open debug log %s", v);
+		pw_warn("not tracing to PYWARM_DEBUG=%s: %s", v, err);
 		return;
 	}
 	/* Keep the trace off fds 0-2: pywarm passes those on as the

@@ -64,25 +64,18 @@ static void parse_args(struct zopts *o, int argc, char **argv)
 		o->source = PW_SRC_PROJECT;
 }
 
-/* Load the profile; a project profile only if the user trusts these bytes. */
+/* Load the profile; a project profile only if the user trusts these bytes
+ * (its own and its warmup script's, read once: warm.c runs those). */
 static int load_profile(struct zygote *z, const struct zopts *o, char *err, size_t errlen)
 {
-	char *text;
-	size_t len;
 	int r;
 
 	if (o->profile == NULL)
 		return pw_profile_load(&z->profile, NULL, o->source, err, errlen);
-	if (pw_profile_read(o->profile, &text, &len, err, errlen) < 0)
-		return -1;
-	if (o->source == PW_SRC_PROJECT &&
-	    (r = pw_trust_check(o->profile, text, len, err, errlen)) != PW_TRUST_YES) {
-		if (r >= 0)
-			snprintf(err, errlen, "%s: not trusted; not serving it", o->profile);
-		free(text);
-		return -1;
-	}
-	return pw_profile_from_text(&z->profile, o->profile, o->source, text, len, err, errlen);
+	r = pw_profile_load_trusted(&z->profile, o->profile, o->source, NULL, err, errlen);
+	if (r > 0)
+		snprintf(err, errlen, "%s: not trusted; not serving it", o->profile);
+	return r == 0 ? 0 : -1;
 }
 
 /* After "--": the python3 options this zygote's interpreter starts with. */

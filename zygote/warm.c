@@ -27,13 +27,18 @@ static void progress(struct zygote *z, size_t n, size_t m, const char *name, lon
 		(void)ftruncate(z->progressfd, len);
 }
 
-/* Open the progress file (the lock is ours, so a leftover one is stale). */
+/* Open the progress file (the lock is ours, so a leftover one is stale):
+ * from the verified socket directory, never through a symbolic link. */
 static void progress_open(struct zygote *z)
 {
+	char err[PATH_MAX + 128];
+
 	snprintf(z->progresspath, sizeof z->progresspath, "%.*s/%s.progress", PATH_MAX - 32,
 	         z->sockdir, z->idhex);
-	z->progressfd = open(z->progresspath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	                     0600);
+	z->progressfd = pw_private_open("socket directory", z->progresspath, PW_DIR_PRIVATE, 0,
+	                                O_WRONLY | O_CREAT | O_TRUNC, err, sizeof err);
+	if (z->progressfd < 0)
+		zlog(z, "no progress file: %s", err);
 }
 
 /* Warm-up is over: the socket answers from now on. */
@@ -124,6 +129,27 @@ static void preload(struct zygote *z)
 		progress(z, z->profile.nmodules, z->profile.nmodules, "(warmup script)", t0);
 }
 
+/* Compile and run the warmup script's bytes, held since the profile was
+ * loaded (and, for a project profile, trusted with them): the file is not
+ * read again, so what runs is exactly what was checked.  compile() of
+ * bytes honours a coding cookie or BOM and rejects NUL bytes, as running
+ * the file would. */
+static PyObject *warmup_run(PyObject *fname, const char *text, size_t len, PyObject *ns)
+{
+	PyObject *src = PyBytes_FromStringAndSize(text, (Py_ssize_t)len);
+	PyObject *builtins = PyEval_GetBuiltins();
+	PyObject *compile = builtins ? PyDict_GetItemString(builtins, "compile") : NULL;
+	PyObject *code = NULL, *r = NULL;
+
+	if (src && compile)
+		code = PyObject_CallFunction(compile, "OOsiO", src, fname, "exec", 0, Py_True);
+	if (code)
+		r = PyEval_EvalCode(code, ns, ns);
+	Py_XDECREF(code);
+	Py_XDECREF(src);
+	return r;
+}
+
 /* Run the profile's warmup script once, in a namespace of its own: not
  * __main__ and not in sys.modules, so nothing of it is visible to a
  * program except what it stores into modules.  Failure is logged and
@@ -131,31 +157,29 @@ static void preload(struct zygote *z)
 static void warmup_script(struct zygote *z)
 {
 	const char *path = z->profile.warmup;
-	PyObject *ns, *fname, *r = NULL;
-	FILE *fp;
+	PyObject *ns, *fname, *name, *r = NULL;
 
 	if (path == NULL)
 		return;
-	fp = fopen(path, "rbe");
-	if (fp == NULL) {
-		zlog(z, "cannot open warmup script %s: %s", path, strerror(errno));
+	if (z->profile.warmup_text == NULL) {
+		zlog(z, "warmup script %s was not read with the profile; not running it", path);
 		z->warmup_failed = 1;
 		return;
 	}
 	ns = PyDict_New();
 	fname = PyUnicode_DecodeFSDefault(path);
-	if (ns && fname && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0 &&
-	    PyDict_SetItemString(ns, "__name__", PyUnicode_FromString("__pywarm_warmup__")) == 0 &&
+	name = PyUnicode_FromString("__pywarm_warmup__");
+	if (ns && fname && name && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0 &&
+	    PyDict_SetItemString(ns, "__name__", name) == 0 &&
 	    PyDict_SetItemString(ns, "__file__", fname) == 0)
-		r = PyRun_FileEx(fp, path, Py_file_input, ns, ns, 1);
-	else
-		fclose(fp);
+		r = warmup_run(fname, z->profile.warmup_text, z->profile.warmup_len, ns);
 	if (r == NULL) {
 		zlog(z, "warmup script %s failed:", path);
 		zpy_log_exception();
 		z->warmup_failed = 1;
 	}
 	Py_XDECREF(r);
+	Py_XDECREF(name);
 	Py_XDECREF(fname);
 	Py_XDECREF(ns);
 }

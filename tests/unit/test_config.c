@@ -41,6 +41,19 @@ static void write_file(const char *path, const char *text, mode_t mode)
 	close(fd);
 }
 
+/* Contents of a file (static buffer), or "" if unreadable. */
+static const char *slurp_file(const char *path)
+{
+	static char buf[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : 0;
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
 /* Remove one entry during a depth-first walk. */
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -414,7 +427,8 @@ TEST(load_refusals)
 		CHECK_INTEQ(pw_profile_load(&p, path, PW_SRC_USER, err, sizeof(err)), 0);
 		pw_profile_free(&p);
 	}
-	LOAD_ERR(tp(3, ""), "not a regular file");
+	CHECK(mkdir(tp(3, "dir.ini"), 0700) == 0);
+	LOAD_ERR(tp(3, "dir.ini"), "not a regular file");
 	CHECK(mkfifo(tp(2, "fifo"), 0600) == 0);
 	LOAD_ERR(tp(2, "fifo"), "not a regular file");    /* and does not hang */
 	big = malloc((1u << 20) + 2);
@@ -539,6 +553,80 @@ TEST(find_user_profile)
 	/* A project profile beats the user's. */
 	write_file(tp(0, "work/.pywarm.ini"), "", 0644);
 	FIND_IS(tp(1, "work"), tp(2, "work/.pywarm.ini"), PW_SRC_PROJECT);
+}
+
+TEST(find_ignores_what_others_could_have_written)
+{
+	char why[1024];
+
+	reset_tree();
+	clean_env();
+	CHECK(mkdir(tp(0, "a"), 0755) == 0 && mkdir(tp(0, "a/b"), 0755) == 0);
+	CHECK(mkdir(tp(0, "a/open"), 0777) == 0 && chmod(tp(0, "a/open"), 0777) == 0);
+	CHECK(mkdir(tp(0, "a/tmp"), 0777) == 0 && chmod(tp(0, "a/tmp"), 01777) == 0);
+	write_file(tp(0, "a/.pywarm.ini"), "", 0644);
+	/* In a directory others can write, sticky or not: as if absent. */
+	write_file(tp(0, "a/open/.pywarm.ini"), "[sandbox]\n", 0644);
+	write_file(tp(0, "a/tmp/.pywarm.ini"), "[sandbox]\n", 0644);
+	FIND_IS(tp(1, "a/open"), tp(2, "a/.pywarm.ini"), PW_SRC_PROJECT);
+	FIND_IS(tp(1, "a/tmp"), tp(2, "a/.pywarm.ini"), PW_SRC_PROJECT);
+	CHECK_INTEQ(pw_profile_probe(tp(1, "a/tmp/.pywarm.ini"), why, sizeof(why)), 2);
+	CHECK(strstr(why, "mode 1777 lets group or others write to it") != NULL);
+	/* The user's own file with a bad mode is used, so that its problem is reported. */
+	write_file(tp(0, "a/b/.pywarm.ini"), "", 0664);
+	FIND_IS(tp(1, "a/b"), tp(2, "a/b/.pywarm.ini"), PW_SRC_PROJECT);
+	if (geteuid() == 0) {
+		CHECK(chown(tp(0, "a/b/.pywarm.ini"), 12345, 12345) == 0);
+		FIND_IS(tp(1, "a/b"), tp(2, "a/.pywarm.ini"), PW_SRC_PROJECT);
+		CHECK_INTEQ(pw_profile_probe(tp(1, "a/b/.pywarm.ini"), why, sizeof(why)), 2);
+		CHECK(strstr(why, "refusing a profile owned by uid 12345") != NULL);
+		/* A directory of another user's, even with a file of ours in it. */
+		CHECK(chown(tp(0, "a/b/.pywarm.ini"), 0, 0) == 0 && chown(tp(0, "a/b"), 12345, 12345) == 0);
+		FIND_IS(tp(1, "a/b"), tp(2, "a/.pywarm.ini"), PW_SRC_PROJECT);
+		/* Group-writable: fine if the group is the user's private one
+		 * (root's "root" has no members), not if it is another group. */
+		CHECK(mkdir(tp(0, "a/upg"), 0775) == 0 && chmod(tp(0, "a/upg"), 0775) == 0);
+		CHECK(chown(tp(0, "a/upg"), 0, getegid()) == 0);
+		write_file(tp(0, "a/upg/.pywarm.ini"), "", 0644);
+		FIND_IS(tp(1, "a/upg"), tp(2, "a/upg/.pywarm.ini"), PW_SRC_PROJECT);
+		CHECK(chown(tp(0, "a/upg"), 0, 12345) == 0);
+		FIND_IS(tp(1, "a/upg"), tp(2, "a/.pywarm.ini"), PW_SRC_PROJECT);
+		/* The user profile: another user's is ignored (sudo -E). */
+		CHECK(unlink(tp(0, "a/.pywarm.ini")) == 0);
+		CHECK(mkdir(tp(0, "home"), 0700) == 0 && mkdir(tp(0, "home/.config"), 0700) == 0);
+		CHECK(mkdir(tp(0, "home/.config/pywarm"), 0700) == 0);
+		write_file(tp(0, "home/.config/pywarm/pywarm.ini"), "[sandbox]\n", 0644);
+		FIND_IS(tp(1, "a"), tp(2, "home/.config/pywarm/pywarm.ini"), PW_SRC_USER);
+		CHECK(chown(tp(0, "home/.config/pywarm/pywarm.ini"), 12345, 12345) == 0);
+		FIND_IS(tp(1, "a"), NULL, PW_SRC_BUILTIN);
+	}
+}
+
+TEST(warmup_is_read_with_its_profile)
+{
+	struct pw_profile p;
+	char err[2048] = "", want[2048];
+
+	reset_tree();
+	clean_env();
+	write_file(tp(0, "p.ini"), "[preload]\nwarmup = w.py\n", 0644);
+	write_file(tp(0, "w.py"), "x = 1\n", 0644);
+	CHECK_INTEQ(pw_profile_load(&p, tp(1, "p.ini"), PW_SRC_PROJECT, err, sizeof(err)), 0);
+	CHECK_STREQ(p.warmup, tp(1, "w.py"));
+	CHECK(p.warmup_text != NULL && p.warmup_len == 6 && memcmp(p.warmup_text, "x = 1\n", 6) == 0);
+	pw_profile_free(&p);
+	CHECK(chmod(tp(0, "w.py"), 0646) == 0);
+	snprintf(want, sizeof(want), "%s:2: warmup: %s: refusing a warmup script writable by group or others",
+	         tp(1, "p.ini"), tp(2, "w.py"));
+	CHECK_INTEQ(pw_profile_load(&p, tp(1, "p.ini"), PW_SRC_PROJECT, err, sizeof(err)), -1);
+	CHECK_STREQ(err, want);
+	if (geteuid() == 0) {
+		CHECK(chmod(tp(0, "w.py"), 0644) == 0 && chown(tp(0, "w.py"), 12345, 12345) == 0);
+		snprintf(want, sizeof(want), "%s:2: warmup: %s: refusing a warmup script owned by uid 12345",
+		         tp(1, "p.ini"), tp(2, "w.py"));
+		CHECK_INTEQ(pw_profile_load(&p, tp(1, "p.ini"), PW_SRC_PROJECT, err, sizeof(err)), -1);
+		CHECK_STREQ(err, want);
+	}
 }
 
 /* ---- identity --------------------------------------------------------- */
@@ -846,7 +934,71 @@ TEST(statedir)
 	unsetenv("HOME");
 	CHECK_INTEQ(pw_statedir(out, sizeof(out), 1, err, sizeof(err)), -1);
 	CHECK_STREQ(err, "state directory: neither XDG_STATE_HOME nor HOME is an absolute path");
+
+	/* Never a symbolic link, never one others can write, never another user's. */
+	CHECK(mkdir(tp(0, "sl"), 0700) == 0 && mkdir(tp(0, "target"), 0700) == 0);
+	CHECK(symlink(tp(0, "target"), tp(1, "sl/pywarm")) == 0);
+	setenv("XDG_STATE_HOME", tp(0, "sl"), 1);
+	snprintf(want, sizeof(want), "state directory %s/sl/pywarm: is a symbolic link", tmproot);
+	CHECK_INTEQ(pw_statedir(out, sizeof(out), 1, err, sizeof(err)), -1);
+	CHECK_STREQ(err, want);
+	CHECK(unlink(tp(0, "sl/pywarm")) == 0 && mkdir(tp(0, "sl/pywarm"), 0700) == 0);
+	CHECK(chmod(tp(0, "sl/pywarm"), 0777) == 0);
+	snprintf(want, sizeof(want), "state directory %s/sl/pywarm: mode 0777 lets group or others write to it",
+	         tmproot);
+	CHECK_INTEQ(pw_statedir(out, sizeof(out), 1, err, sizeof(err)), -1);
+	CHECK_STREQ(err, want);
+	if (geteuid() == 0) {
+		CHECK(chmod(tp(0, "sl/pywarm"), 0700) == 0 && chown(tp(0, "sl/pywarm"), 12345, 12345) == 0);
+		snprintf(want, sizeof(want), "state directory %s/sl/pywarm: owned by uid 12345, not 0", tmproot);
+		CHECK_INTEQ(pw_statedir(out, sizeof(out), 1, err, sizeof(err)), -1);
+		CHECK_STREQ(err, want);
+		/* Nothing is made inside another user's directory. */
+		CHECK(chown(tp(0, "sl"), 12345, 12345) == 0 && rmdir(tp(0, "sl/pywarm")) == 0);
+		snprintf(want, sizeof(want), "cannot create state directory %s/sl/pywarm: its parent is owned by uid 12345",
+		         tmproot);
+		CHECK_INTEQ(pw_statedir(out, sizeof(out), 1, err, sizeof(err)), -1);
+		CHECK_STREQ(err, want);
+	}
 	clean_env();
+}
+
+TEST(private_files)
+{
+	char err[2048] = "", want[2048];
+	int fd;
+
+	reset_tree();
+	CHECK(mkdir(tp(0, "d"), 0700) == 0);
+	fd = pw_private_open("log directory", tp(1, "d/log"), 0, 0, O_WRONLY | O_APPEND | O_CREAT, err, sizeof(err));
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	write_file(tp(0, "victim"), "keep\n", 0600);
+	CHECK(symlink(tp(0, "victim"), tp(1, "d/link")) == 0);
+	snprintf(want, sizeof(want), "cannot open %s/d/link: is a symbolic link", tmproot);
+	CHECK_INTEQ(pw_private_open("log directory", tp(1, "d/link"), 0, 0, O_WRONLY | O_APPEND, err, sizeof(err)), -1);
+	CHECK_STREQ(err, want);
+	CHECK(link(tp(0, "victim"), tp(1, "d/hard")) == 0);
+	snprintf(want, sizeof(want), "refusing %s/d/hard: has 2 hard links", tmproot);
+	CHECK_INTEQ(pw_private_open("log directory", tp(1, "d/hard"), 0, 0, O_WRONLY | O_APPEND, err, sizeof(err)), -1);
+	CHECK_STREQ(err, want);
+	CHECK(mkfifo(tp(0, "d/fifo"), 0600) == 0);       /* and does not hang */
+	CHECK_INTEQ(pw_private_open("log directory", tp(1, "d/fifo"), 0, 0, O_RDONLY, err, sizeof(err)), -1);
+	CHECK(chmod(tp(0, "d"), 01777) == 0);
+	CHECK_INTEQ(pw_private_open("log directory", tp(1, "d/log"), 0, 0, O_WRONLY, err, sizeof(err)), -1);
+	fd = pw_private_open("log directory", tp(1, "d/log"), PW_DIR_STICKY_OK, 0, O_WRONLY, err, sizeof(err));
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	if (geteuid() == 0) {
+		CHECK(chown(tp(0, "d/log"), 12345, 12345) == 0);
+		snprintf(want, sizeof(want), "refusing %s/d/log: owned by uid 12345, not 0", tmproot);
+		CHECK_INTEQ(pw_private_open("log directory", tp(1, "d/log"), PW_DIR_STICKY_OK, 0, O_WRONLY,
+		                            err, sizeof(err)), -1);
+		CHECK_STREQ(err, want);
+	}
+	CHECK_STREQ(slurp_file(tp(0, "victim")), "keep\n");
 }
 
 int main(void)
@@ -874,6 +1026,8 @@ int main(void)
 	RUN(find_project_walks_up);
 	RUN(find_env_profile);
 	RUN(find_user_profile);
+	RUN(find_ignores_what_others_could_have_written);
+	RUN(warmup_is_read_with_its_profile);
 	RUN(env_is_identity);
 	RUN(identity_reference_value);
 	RUN(identity_inputs);
@@ -882,6 +1036,7 @@ int main(void)
 	RUN(sockdir_checks);
 	RUN(sockdir_fallback);
 	RUN(statedir);
+	RUN(private_files);
 	nftw(tmproot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return unit_summary();
 }

@@ -88,10 +88,71 @@ TEST(corrupt_store_reported_and_kept)
 	CHECK(strstr(err, ":1: corrupt entry") != NULL);
 	CHECK_INTEQ(pw_trust_add("/q/.pywarm.ini", "y", 1, err, sizeof(err)), -1);
 	CHECK_STREQ(slurp(store), junk);
-	/* A store others may write is refused too. */
+	/* A store others may write counts for nothing (ignored, saying why),
+	 * and is never replaced by trust. */
 	CHECK(chmod(store, 0622) == 0);
-	CHECK_INTEQ(pw_trust_check("/q/.pywarm.ini", "y", 1, err, sizeof(err)), -1);
+	CHECK_INTEQ(pw_trust_check("/q/.pywarm.ini", "y", 1, err, sizeof(err)), PW_TRUST_NO);
+	CHECK(strstr(err, "writable by group or others") != NULL);
+	CHECK_INTEQ(pw_trust_add("/q/.pywarm.ini", "y", 1, err, sizeof(err)), -1);
+	CHECK(strstr(err, "fix or remove it") != NULL);
+	CHECK_STREQ(slurp(store), junk);
 	unlink(store);
+}
+
+TEST(store_never_through_a_symlink)
+{
+	char err[512] = "", store[512], other[600], dir[600];
+	int fd;
+
+	CHECK_INTEQ(pw_trust_store_path(store, sizeof(store), err, sizeof(err)), 0);
+	/* A trusted entry in a file the store is a symbolic link to: ignored. */
+	snprintf(other, sizeof(other), "%s/elsewhere", root);
+	fd = open(other, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	unlink(store);
+	CHECK(symlink(other, store) == 0);
+	CHECK_INTEQ(pw_trust_check("/q/.pywarm.ini", "y", 1, err, sizeof(err)), PW_TRUST_NO);
+	CHECK(strstr(err, "is a symbolic link") != NULL);
+	CHECK_INTEQ(pw_trust_add("/q/.pywarm.ini", "y", 1, err, sizeof(err)), -1);
+	CHECK_STREQ(slurp(other), "");
+	unlink(store);
+	/* The store's directory may not be writable by others either. */
+	snprintf(dir, sizeof(dir), "%s", store);
+	*strrchr(dir, '/') = '\0';
+	CHECK(chmod(dir, 0777) == 0);
+	CHECK_INTEQ(pw_trust_check("/q/.pywarm.ini", "y", 1, err, sizeof(err)), PW_TRUST_NO);
+	CHECK(strstr(err, "lets group or others write") != NULL);
+	CHECK_INTEQ(pw_trust_add("/q/.pywarm.ini", "y", 1, err, sizeof(err)), -1);
+	CHECK(chmod(dir, 0700) == 0);
+	CHECK_INTEQ(pw_trust_add("/q/.pywarm.ini", "y", 1, err, sizeof(err)), 0);
+	CHECK_INTEQ(pw_trust_check("/q/.pywarm.ini", "y", 1, err, sizeof(err)), PW_TRUST_YES);
+	CHECK_STREQ(err, "");
+	unlink(store);
+}
+
+TEST(digest_covers_the_warmup_script)
+{
+	struct pw_profile p;
+	char a[65], b[65], c[65];
+
+	memset(&p, 0, sizeof(p));
+	p.text = (char *)"[preload]\n";
+	p.len = strlen(p.text);
+	pw_trust_digest(&p, a);
+	pw_sha256_hex(p.text, p.len, b);
+	CHECK_STREQ(a, b);              /* no warmup: entries of older versions still hold */
+	p.warmup = (char *)"/p/warm.py";
+	p.warmup_text = (char *)"x = 1\n";
+	p.warmup_len = 6;
+	pw_trust_digest(&p, b);
+	CHECK(strcmp(a, b) != 0);
+	p.warmup_text = (char *)"x = 2\n";
+	pw_trust_digest(&p, c);
+	CHECK(strcmp(b, c) != 0);
+	p.warmup = (char *)"/p/warm2.py";
+	pw_trust_digest(&p, a);
+	CHECK(strcmp(a, c) != 0);
 }
 
 TEST(hint_once_per_version)
@@ -124,6 +185,8 @@ int main(void)
 	RUN(sha256_vectors);
 	RUN(trust_add_check_remove);
 	RUN(corrupt_store_reported_and_kept);
+	RUN(store_never_through_a_symlink);
+	RUN(digest_covers_the_warmup_script);
 	RUN(hint_once_per_version);
 	rc = unit_summary();
 	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
