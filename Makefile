@@ -46,6 +46,7 @@ ZYGOTE_SRC   := zygote/main.c zygote/listen.c zygote/child.c zygote/py.c zygote/
                 zygote/warm.c zygote/sd.c zygote/repl.c zygote/watch.c launcher/args.c zygote/sandbox.c
 ZYGOTE_SRC   += zygote/tty.c
 ZYGOTE_SRC   += zygote/pool.c
+ZYGOTE_SRC   += zygote/envwatch.c
 
 OBJ = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
 
