@@ -4,6 +4,7 @@
 
 #include "zygote.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -300,6 +301,102 @@ static void add_profile_files(struct zygote *z)
 	}
 }
 
+/* Was path changed since the zygote started (before the interpreter read
+ * it; to the second, so a change in that second counts)? */
+static int changed_since_start(const struct zygote *z, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return 0;
+	return st.st_mtim.tv_sec >= z->started || st.st_ctim.tv_sec >= z->started;
+}
+
+/* Watch directory dir for entries named like pattern appearing, going or
+ * being replaced, and note a change made since the zygote started. */
+static void add_libc_dir(struct zygote *z, const char *dir, const char *pattern)
+{
+	add_pattern(add(z, dir, 1), pattern);
+	if (changed_since_start(z, dir) && !z->watch->why[0])
+		snprintf(z->watch->why, sizeof z->watch->why, "%s changed during warm-up", dir);
+}
+
+/* Watch a file the C library reads, noting a change since the start. */
+static void add_libc_file(struct zygote *z, const char *path)
+{
+	add(z, path, 0);
+	if (changed_since_start(z, path) && !z->watch->why[0])
+		snprintf(z->watch->why, sizeof z->watch->why, "%s changed during warm-up", path);
+}
+
+/* The character set converters' configuration in one directory. */
+static void add_gconv_dir(struct zygote *z, const char *dir)
+{
+	char path[PATH_MAX];
+
+	add_libc_dir(z, dir, "gconv-modules*");
+	snprintf(path, sizeof path, "%s/gconv-modules", dir);
+	add_libc_file(z, path);
+	snprintf(path, sizeof path, "%s/gconv-modules.cache", dir);
+	add_libc_file(z, path);
+	snprintf(path, sizeof path, "%s/gconv-modules.d", dir);
+	add_libc_dir(z, path, "*");
+}
+
+/* Each directory of a colon-separated list variable, through fn. */
+static void add_path_list(struct zygote *z, const char *var,
+                          void (*fn)(struct zygote *, const char *))
+{
+	const char *v = getenv(var);
+	char dir[PATH_MAX];
+
+	while (v && *v) {
+		size_t n = strcspn(v, ":");
+		if (n > 0 && n < sizeof dir && v[0] == '/') {
+			memcpy(dir, v, n);
+			dir[n] = '\0';
+			fn(z, dir);
+		}
+		v += n + (v[n] == ':');
+	}
+}
+
+/* A LOCPATH directory: any locale appearing or going there. */
+static void add_locale_dir(struct zygote *z, const char *dir)
+{
+	add_libc_dir(z, dir, "*");
+}
+
+/* What the C library reads once and keeps for the life of the process, so
+ * that a child would never see a change a fresh python3 sees: the locale
+ * archive (glibc maps it once, and remembers that it failed to open it),
+ * the locale directories (the default one and LOCPATH's), the locale alias
+ * file, and the character set converters' configuration (the default and
+ * GCONV_PATH's).  Locale files already loaded are mapped, and watched as
+ * such.  /etc/nsswitch.conf too, although glibc 2.33 and later read it
+ * again when it changes: an older C library does not.  The time zone needs
+ * no watch: each child makes the C library read it again (envwatch.c). */
+static void add_libc_files(struct zygote *z)
+{
+	char gconv[PATH_MAX];
+	Dl_info info;
+
+	add_libc_dir(z, "/usr/lib/locale", "*");
+	add_libc_file(z, "/usr/lib/locale/locale-archive");
+	add_path_list(z, "LOCPATH", add_locale_dir);
+	add_libc_dir(z, "/usr/share/locale", "locale.alias");
+	add_libc_file(z, "/usr/share/locale/locale.alias");
+	add_libc_dir(z, "/etc", "nsswitch.conf");
+	add_libc_file(z, "/etc/nsswitch.conf");
+	/* The default converters live beside libc.so.6 (gconv/). */
+	if (dladdr((void *)&tzset, &info) && info.dli_fname && strrchr(info.dli_fname, '/')) {
+		snprintf(gconv, sizeof gconv, "%.*s/gconv",
+		         (int)(strrchr(info.dli_fname, '/') - info.dli_fname), info.dli_fname);
+		add_gconv_dir(z, gconv);
+	}
+	add_path_list(z, "GCONV_PATH", add_gconv_dir);
+}
+
 /* Before warm-up: the inotify instance and the directories known already
  * (sys.path, the profile's), so changes made while importing are queued. */
 void zwatch_begin(struct zygote *z)
@@ -324,6 +421,7 @@ void zwatch_begin(struct zygote *z)
 	}
 	add_sys_path(z);
 	add_profile_files(z);
+	add_libc_files(z);
 }
 
 /* After warm-up: every module file and what is mapped.  Returns 0 if the
