@@ -84,6 +84,9 @@ struct zenv_ent {
 	char *value;
 };
 
+/* When the window opened (coarse real time, as file times are kept). */
+static struct timespec window_t0;
+
 struct zenvwatch {
 	struct zenv_ent *e;
 	size_t n;
@@ -210,9 +213,16 @@ static int audit_hook(const char *event, PyObject *args, void *data)
 void zenv_begin(struct zygote *z)
 {
 	(void)z;
+	clock_gettime(CLOCK_REALTIME_COARSE, &window_t0);
 	__atomic_store_n(&crec.open, 1, __ATOMIC_RELEASE);
 	if (PySys_AddAuditHook(audit_hook, NULL) < 0)
 		pyrec.state = 3;
+}
+
+/* When start-up began: a file changed since may have been read before. */
+void zenv_start_time(struct timespec *ts)
+{
+	*ts = window_t0;
 }
 
 /* Add one recorded name (no identity variable: the identity has it). */

@@ -4,6 +4,7 @@
 
 #include "zygote.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -66,12 +67,12 @@ static struct wentry *remember(struct zwatch *w, int wd, const char *path, int i
 	return &w->e[w->n++];
 }
 
-/* Watch path (a file, or with is_dir a directory's entries).  A path that
+/* Watch path for the events of mask (is_dir: a directory's).  A path that
  * does not exist is not an error: nothing there was loaded. */
-static struct wentry *add(struct zygote *z, const char *path, int is_dir)
+static struct wentry *add_mask(struct zygote *z, const char *path, int is_dir, uint32_t mask)
 {
 	struct zwatch *w = z->watch;
-	int wd = inotify_add_watch(w->fd, path, is_dir ? DIR_MASK : FILE_MASK);
+	int wd = inotify_add_watch(w->fd, path, mask);
 
 	if (wd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == EACCES)
@@ -82,6 +83,12 @@ static struct wentry *add(struct zygote *z, const char *path, int is_dir)
 		return NULL;
 	}
 	return remember(w, wd, path, is_dir);
+}
+
+/* Watch path (a file, or with is_dir a directory's entries). */
+static struct wentry *add(struct zygote *z, const char *path, int is_dir)
+{
+	return add_mask(z, path, is_dir, is_dir ? DIR_MASK : FILE_MASK);
 }
 
 /* Count entries named like pattern in e's directory as changes. */
@@ -301,32 +308,43 @@ static void add_profile_files(struct zygote *z)
 	}
 }
 
-/* Was path changed since the zygote started (before the interpreter read
- * it; to the second, so a change in that second counts)? */
-static int changed_since_start(const struct zygote *z, const char *path)
+/* Was path changed since start-up began (before the C library read it)? */
+static int changed_since_start(const char *path)
 {
+	struct timespec t0;
 	struct stat st;
 
+	zenv_start_time(&t0);
 	if (stat(path, &st) < 0)
 		return 0;
-	return st.st_mtim.tv_sec >= z->started || st.st_ctim.tv_sec >= z->started;
+	return st.st_mtim.tv_sec > t0.tv_sec ||
+	       (st.st_mtim.tv_sec == t0.tv_sec && st.st_mtim.tv_nsec >= t0.tv_nsec) ||
+	       st.st_ctim.tv_sec > t0.tv_sec ||
+	       (st.st_ctim.tv_sec == t0.tv_sec && st.st_ctim.tv_nsec >= t0.tv_nsec);
+}
+
+/* Note in why that path changed since start-up began, if it did. */
+static void note_changed(struct zygote *z, const char *path)
+{
+	if (changed_since_start(path) && !z->watch->why[0])
+		snprintf(z->watch->why, sizeof z->watch->why, "%s changed during warm-up", path);
 }
 
 /* Watch directory dir for entries named like pattern appearing, going or
- * being replaced, and note a change made since the zygote started. */
+ * being replaced; for "*", note a change made there since start-up began
+ * (otherwise the file itself is checked). */
 static void add_libc_dir(struct zygote *z, const char *dir, const char *pattern)
 {
 	add_pattern(add(z, dir, 1), pattern);
-	if (changed_since_start(z, dir) && !z->watch->why[0])
-		snprintf(z->watch->why, sizeof z->watch->why, "%s changed during warm-up", dir);
+	if (strcmp(pattern, "*") == 0)
+		note_changed(z, dir);
 }
 
 /* Watch a file the C library reads, noting a change since the start. */
 static void add_libc_file(struct zygote *z, const char *path)
 {
 	add(z, path, 0);
-	if (changed_since_start(z, path) && !z->watch->why[0])
-		snprintf(z->watch->why, sizeof z->watch->why, "%s changed during warm-up", path);
+	note_changed(z, path);
 }
 
 /* The character set converters' configuration in one directory. */
@@ -361,10 +379,34 @@ static void add_path_list(struct zygote *z, const char *var,
 	}
 }
 
-/* A LOCPATH directory: any locale appearing or going there. */
+/* A directory of locales (the default one, or one of LOCPATH's): any entry
+ * appearing or going, and in each locale directory there any file created,
+ * written or removed, also while a zygote warms (localedef writes a locale
+ * directory file by file). */
 static void add_locale_dir(struct zygote *z, const char *dir)
 {
+	char sub[PATH_MAX], file[PATH_MAX];
+	struct dirent *d, *f;
+	DIR *dp, *fp;
+
 	add_libc_dir(z, dir, "*");
+	if ((dp = opendir(dir)) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		if (d->d_name[0] == '.' || d->d_type != DT_DIR ||
+		    snprintf(sub, sizeof sub, "%s/%s", dir, d->d_name) >= (int)sizeof sub)
+			continue;
+		add_pattern(add_mask(z, sub, 1, DIR_MASK | IN_MODIFY | IN_CLOSE_WRITE), "*");
+		note_changed(z, sub);
+		if ((fp = opendir(sub)) == NULL)
+			continue;
+		while ((f = readdir(fp)) != NULL)
+			if (f->d_name[0] != '.' &&
+			    snprintf(file, sizeof file, "%s/%s", sub, f->d_name) < (int)sizeof file)
+				note_changed(z, file);
+		closedir(fp);
+	}
+	closedir(dp);
 }
 
 /* What the C library reads once and keeps for the life of the process, so
@@ -381,7 +423,7 @@ static void add_libc_files(struct zygote *z)
 	char gconv[PATH_MAX];
 	Dl_info info;
 
-	add_libc_dir(z, "/usr/lib/locale", "*");
+	add_locale_dir(z, "/usr/lib/locale");
 	add_libc_file(z, "/usr/lib/locale/locale-archive");
 	add_path_list(z, "LOCPATH", add_locale_dir);
 	add_libc_dir(z, "/usr/share/locale", "locale.alias");

@@ -123,6 +123,7 @@ void zwatch_successor(struct zygote *z, int wait);
 /* envwatch.c: the environment variables start-up read, checked in each run. */
 void zenv_begin(struct zygote *z);
 void zenv_end(struct zygote *z);
+void zenv_start_time(struct timespec *ts);
 const char *zenv_child(struct zygote *z, struct pw_launch *l);
 
 /* tty.c: /dev/tty in a warm child is the caller's terminal. */
