@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from conftest import (HERE, PYWARMCTL, REAL, REPO, Result, assert_cold, assert_same,
+from conftest import (BUILD, HERE, PYWARMCTL, REAL, REPO, Result, assert_cold, assert_same,
                       assert_warm, needs_pywarm, write_files)
 
 pytestmark = needs_pywarm
@@ -284,18 +284,25 @@ def test_unread_variables_and_path_stay_warm(pw, wd):
 
 PERTURB_PROG = ["-c", "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.malloc.restype = ctypes.c_void_p\n"
                 "p = libc.malloc(4000)\nb = ctypes.string_at(p, 4000)\n"
-                "print(sorted(set(b))[:4], len(set(b)))\n"]
+                "print('perturbed' if b == bytes([165 ^ 255]) * 4000 else 'not perturbed')\n"]
 
 
 @pytest.mark.parametrize("var,value", [("MALLOC_PERTURB_", "165"),
                                        ("GLIBC_TUNABLES", "glibc.malloc.perturb=165")])
 def test_malloc_perturb_reaches_warm_runs(pw, wd, var, value):
-    """glibc reads these before main: the run is served by a zygote started
-    with the same value, whose malloc fills new blocks as python3's does."""
-    env = pw.make_env(dict(BASE, **{var: value}))
+    """glibc reads these before main.  A zygote started without the variable
+    never serves a run with it; the run's own zygote, started with the same
+    value, fills new malloc blocks as python3's does."""
+    env = pw.make_env(BASE)
     pw.ctl("start", "--wait", cwd=wd, env=env, timeout=90)
-    real, pyw = same_warm(pw, PERTURB_PROG, wd, env)
-    assert real.out == b"[90] 1\n", real.describe()
+    real, _ = same_warm(pw, PERTURB_PROG, wd, env)
+    assert real.out == b"not perturbed\n", real.describe()
+    real, _ = same_cold(pw, PERTURB_PROG, wd, env, {var: value})
+    assert real.out == b"perturbed\n", real.describe()
+    perturbed = dict(env, **{var: value})
+    pw.ctl("start", "--wait", cwd=wd, env=perturbed, timeout=90)
+    real, _ = same_warm(pw, PERTURB_PROG, wd, perturbed)
+    assert real.out == b"perturbed\n", real.describe()
 
 
 def identity_of(res):
@@ -511,7 +518,8 @@ def in_mount_ns(pw, wd, code, env):
         f.write(NS_DRIVER)
     p = subprocess.run(["unshare", "-m", "--propagation", "private", "/usr/bin/python3",
                         os.path.join(wd, "driver.py"), HERE, os.path.join(wd, "spec.json")],
-                       capture_output=True, timeout=400, env=env)
+                       capture_output=True, timeout=400,
+                       env=dict(env, PYWARM_BUILDDIR=BUILD, PYWARM_REAL_PYTHON=REAL))
     assert p.returncode == 0, p.stderr.decode(errors="replace")
     with open(spec["result"]) as f:
         raw = json.load(f)
