@@ -628,3 +628,25 @@ def test_gconv_module_configuration_added_after_start(pw, wd):
     r, _ = same_after_change(pw, GCONV_PROG, wd, env)
     assert r.out == b"converter\n", r.describe()
     warm_again(pw, GCONV_PROG, wd, env)
+
+
+def test_localtime_rewritten_with_its_old_mtime(pw, wd):
+    """TZ unset: /etc/localtime (here a file of the test's, mounted over it)
+    rewritten in place with its old modification time, as a copy that keeps
+    times does: glibc's tzset sees the same inode and mtime and keeps its
+    data; python3 reads the file at start, and so does a warm run."""
+    zf = os.path.join(wd, "localtime")
+    write_files(wd, {"localtime": zone("Europe/Paris"),
+                     ".pywarm.ini": "[preload]\nmodules = time\n"})
+    pw.trust(wd)
+    code = (f"sh('mount', '--bind', {zf!r}, '/etc/localtime')\nstart()\nboth({TZ_PROG!r})\n"
+            f"st = os.stat({zf!r})\n"
+            f"with open({zf!r}, 'r+b') as f:\n    f.truncate(0)\n    f.write({zone('Asia/Tokyo')!r})\n"
+            f"os.utime({zf!r}, ns=(st.st_atime_ns, st.st_mtime_ns))\n"
+            f"both({TZ_PROG!r})\n")
+    res = in_mount_ns(pw, wd, code, pw.make_env(BASE, remove=("TZ", "TZDIR")))
+    assert len(res) == 4
+    for real, pyw in zip(res[0::2], res[1::2]):
+        assert_same(real, pyw)
+        assert_warm(pyw)
+    assert b"CET" in res[0].out and b"JST" in res[2].out, res[2].describe()
