@@ -309,9 +309,9 @@ void zchild_main(struct zygote *z, int conn)
 		fallback(z, k.conn, PW_MSG_FALLBACK, why);
 	if ((why = apply_rlimits(z, &l)) != NULL || (why = apply_process(&l)) != NULL)
 		fallback(z, k.conn, PW_MSG_FALLBACK, why);
-	apply_environ(z, &l);
 	if ((why = zenv_child(z, &l)) != NULL)
 		fallback(z, k.conn, PW_MSG_FALLBACK, why);
+	apply_environ(z, &l);
 	if (zpy_child_setup(z, &l, err, sizeof err) < 0)
 		fallback(z, k.conn, PW_MSG_FALLBACK, err);
 	struct znotice zn = { (int32_t)getpid(), ZN_READY, 0 };

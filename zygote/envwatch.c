@@ -375,50 +375,38 @@ void zenv_end(struct zygote *z)
 	     "every variable must match the zygote's start" : "");
 }
 
-/* Is name one of pywarm's own control variables (PYWARM_*)? */
-static int own_variable(const char *entry)
+/* Are two environments the same entries in the same order (what a module
+ * that listed os.environ, or walked environ, saw)? */
+static int same_environment(char *const *a, char *const *b)
 {
-	return strncmp(entry, "PYWARM_", 7) == 0;
-}
+	size_t i;
 
-/* Does every entry of a (pywarm's own aside) have the same value in b? */
-static int subset_of(char *const *a, char *const *b)
-{
-	char name[512];
-
-	for (; a && *a; a++) {
-		const char *eq = strchr(*a, '=');
-		size_t n = eq ? (size_t)(eq - *a) : 0;
-		if (n == 0 || n >= sizeof name || own_variable(*a))
-			continue;
-		memcpy(name, *a, n);
-		name[n] = '\0';
-		const char *va = lookup(a, name), *vb = lookup(b, name);
-		if (va != eq + 1)
-			continue;           /* a later duplicate: getenv never sees it */
-		if (vb == NULL || strcmp(va, vb) != 0)
+	for (i = 0; a && b && a[i] != NULL && b[i] != NULL; i++)
+		if (strcmp(a[i], b[i]) != 0)
 			return 0;
-	}
-	return 1;
+	return (a == NULL || a[i] == NULL) && (b == NULL || b[i] == NULL);
 }
 
 /* Forget the time zone the C library read for the zygote: glibc's tzset()
- * does not read the file again while TZ keeps its value, and a fresh
- * python3 reads it at start.  Set "TZ=:" (no file) and back. */
-static void reset_tz(void)
+ * does not read the file again while TZ keeps its value, nor while the
+ * file keeps its inode and modification time, and a fresh python3 reads it
+ * at start.  Set "TZ=:" (no file), then read the caller's. */
+static void reset_tz(char **envp)
 {
 	static char *none[] = { "TZ=:", NULL };
 	char **saved = environ;
 
 	environ = none;
 	tzset();
-	environ = saved;
+	environ = envp;
 	tzset();
+	environ = saved;
 }
 
-/* In a child, with the caller's environment in place: the run goes cold
- * (returns why) if a variable start-up read has another value now; and the
- * C library reads again what it caches from the environment. */
+/* In a child, before the caller's environment is installed: the run goes
+ * cold (returns why) if a variable start-up read has another value in it
+ * (if start-up listed the environment, if it is not the same); and the C
+ * library reads again what it caches from the environment. */
 const char *zenv_child(struct zygote *z, struct pw_launch *l)
 {
 	static char why[640];
@@ -426,7 +414,7 @@ const char *zenv_child(struct zygote *z, struct pw_launch *l)
 
 	if (w == NULL)
 		return "the zygote could not record the environment its start-up read";
-	if (w->whole && (!subset_of(w->start, l->envp) || !subset_of(l->envp, w->start)))
+	if (w->whole && !same_environment(w->start, l->envp))
 		return "the environment differs from the zygote's start "
 		       "(its start-up listed every variable)";
 	for (size_t i = 0; i < w->n; i++) {
@@ -438,6 +426,6 @@ const char *zenv_child(struct zygote *z, struct pw_launch *l)
 			return why;
 		}
 	}
-	reset_tz();
+	reset_tz(l->envp);
 	return NULL;
 }

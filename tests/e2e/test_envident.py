@@ -185,20 +185,60 @@ def test_preloaded_module_reading_a_variable(pw, wd):
     same_warm(pw, prog, wd, env, {"PWT_UNRELATED": "1"})
 
 
-def test_preloaded_module_listing_the_environment(pw, wd):
-    """A module that collects PWT_* by iterating os.environ makes every
-    variable count: a new one sends the run cold."""
+def listing_project(pw, wd, module_src, env_add):
+    """A project preloading a module that lists the environment, its zygote
+    started under exactly the environment of the runs to come (one trace
+    file for all of them: PYWARM_DEBUG is listed too)."""
     lib = os.path.join(wd, "lib")
-    env = project(pw, wd, "[preload]\nmodules = pwtconf\n",
-                  {"lib/pwtconf.py": "import os\n"
-                                     "CONF = {k: v for k, v in os.environ.items() if k.startswith('PWT_')}\n"},
-                  env_add={"PYTHONPATH": lib, "PWT_A": "1"})
-    prog = ["-c", "import pwtconf; print(sorted(pwtconf.CONF.items()))"]
-    same_warm(pw, prog, wd, env)
-    r, _ = same_cold(pw, prog, wd, env, {"PWT_B": "2"})
+    write_files(wd, {".pywarm.ini": "[preload]\nmodules = pwtconf\n",
+                     "lib/pwtconf.py": module_src})
+    pw.trust(wd)
+    env = pw.make_env(dict(BASE, PYTHONPATH=lib, PYWARM_DEBUG=os.path.join(wd, "trace.log"),
+                           **env_add))
+    pw.ctl("start", "--wait", cwd=wd, env=env, timeout=90)
+    return env
+
+
+def run_fixed(pw, args, wd, env, add=None, remove=()):
+    """Both sides with env as given (its PYWARM_DEBUG kept)."""
+    env = pw.make_env(add, remove, base=env)
+    trace = env["PYWARM_DEBUG"]
+    real = pw.run("real", args, cwd=wd, env=env, trace=trace)
+    pyw = pw.run("pywarm", args, cwd=wd, env=env, trace=trace)
+    assert_same(real, pyw)
+    return real, pyw
+
+
+def test_preloaded_module_listing_the_environment(pw, wd):
+    """A module that collects PWT_* by iterating os.environ makes the whole
+    environment count: a new, changed or removed variable sends the run
+    cold, and so does the same entries in another order."""
+    env = listing_project(pw, wd, "import os\n"
+                          "CONF = {k: v for k, v in os.environ.items() if k.startswith('PWT_')}\n"
+                          "ORDER = list(os.environ)[-2:]\n", {"PWT_A": "1", "PWT_Z": "2"})
+    prog = ["-c", "import pwtconf; print(sorted(pwtconf.CONF.items()), pwtconf.ORDER)"]
+    assert_warm(run_fixed(pw, prog, wd, env)[1])
+    r, pyw = run_fixed(pw, prog, wd, env, {"PWT_B": "2"})
     assert b"PWT_B" in r.out
-    same_cold(pw, prog, wd, env, {"OTHER_NEW": "1"})
-    same_cold(pw, prog, wd, env, remove=("PWT_A",))
+    assert_cold(pyw)
+    assert_cold(run_fixed(pw, prog, wd, env, {"OTHER_NEW": "1"})[1])
+    assert_cold(run_fixed(pw, prog, wd, env, remove=("PWT_A",))[1])
+    assert_cold(run_fixed(pw, prog, wd, env, {"PWT_A": "changed"})[1])
+    reordered = dict(env)
+    reordered["PWT_A"] = reordered.pop("PWT_A")     # now last
+    assert_cold(run_fixed(pw, prog, wd, reordered)[1])
+    assert_warm(run_fixed(pw, prog, wd, env)[1])
+
+
+def test_listing_module_with_a_coerced_locale(pw, wd):
+    """LC_CTYPE=C, which python3 coerces (and the warm child sets the same):
+    a listing module's zygote still serves the same environment warm."""
+    env = listing_project(pw, wd, "import os\nN = len(os.environ)\n", {"LC_CTYPE": "C"})
+    prog = ["-c", "import os, pwtconf; print(os.environ['LC_CTYPE'], pwtconf.N == len(os.environ))"]
+    r, pyw = run_fixed(pw, prog, wd, env)
+    assert r.out == b"C.UTF-8 True\n"
+    assert_warm(pyw)
+    assert_cold(run_fixed(pw, prog, wd, env, {"PWT_NEW": "x"})[1])
 
 
 EXT_SRC = r"""
