@@ -426,9 +426,10 @@ static void add_libc_files(struct zygote *z)
 	add_locale_dir(z, "/usr/lib/locale");
 	add_libc_file(z, "/usr/lib/locale/locale-archive");
 	add_path_list(z, "LOCPATH", add_locale_dir);
-	add_libc_dir(z, "/usr/share/locale", "locale.alias");
+	/* Files only, not their busy directories: an edit or a replacement
+	 * (IN_ATTRIB as its link count drops) is seen; both exist on any
+	 * system that uses them. */
 	add_libc_file(z, "/usr/share/locale/locale.alias");
-	add_libc_dir(z, "/etc", "nsswitch.conf");
 	add_libc_file(z, "/etc/nsswitch.conf");
 	/* The default converters live beside libc.so.6 (gconv/). */
 	if (dladdr((void *)&tzset, &info) && info.dli_fname && strrchr(info.dli_fname, '/')) {
