@@ -690,3 +690,28 @@ def test_localtime_rewritten_with_its_old_mtime(pw, wd):
         assert_same(real, pyw)
         assert_warm(pyw)
     assert b"CET" in res[0].out and b"JST" in res[2].out, res[2].describe()
+
+
+def test_locale_alias_added_after_start(pw, wd):
+    """The zygote asked for an unknown locale name while warming, so glibc
+    read locale.alias (once, for good); then an alias for it is added."""
+    alias = os.path.join(wd, "locale.alias")
+    shutil.copyfile("/usr/share/locale/locale.alias", alias)
+    probe = ("import locale\ntry:\n    locale.setlocale(locale.LC_ALL, 'pwalias')\n"
+             "except locale.Error:\n    pass\n")
+    write_files(wd, {".pywarm.ini": "[preload]\nmodules = locale\nwarmup = probe.py\n",
+                     "probe.py": probe})
+    pw.trust(wd)
+    prog = ["-c", "import locale\ntry:\n    print(locale.setlocale(locale.LC_ALL, 'pwalias'))\n"
+            "except locale.Error as e:\n    print('locale.Error:', e)\n"]
+    code = (f"sh('mount', '--bind', {alias!r}, '/usr/share/locale/locale.alias')\nstart()\n"
+            f"both({prog!r})\n"
+            f"with open({alias!r}, 'a') as f:\n    f.write('pwalias C.UTF-8\\n')\n"
+            f"both({prog!r})\nwarm_again({prog!r})\n")
+    res = in_mount_ns(pw, wd, code, pw.make_env(BASE))
+    assert len(res) == 6
+    for real, pyw in zip(res[0::2], res[1::2]):
+        assert_same(real, pyw)
+    assert_warm(res[1])
+    assert_warm(res[5])
+    assert res[0].out.startswith(b"locale.Error") and res[2].out == b"pwalias\n", res[2].describe()
