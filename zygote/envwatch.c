@@ -228,13 +228,19 @@ void zenv_start_time(struct timespec *ts)
 	*ts = window_t0;
 }
 
-/* Add one recorded name (no identity variable: the identity has it). */
+/* Add one recorded name (no identity variable: the identity has it).  A
+ * name too long to keep, or with '=' (getenv("A=B") finds "A=B=C"), makes
+ * the whole environment count. */
 static int add_name(struct zygote *z, struct zenvwatch *w, const char *name, size_t len)
 {
 	char entry[512];
 
-	if (len == 0 || len + 2 > sizeof entry || memchr(name, '=', len) || memchr(name, '\0', len))
+	if (len == 0 || memchr(name, '\0', len))
+		return 0;               /* no environment entry has such a name */
+	if (len + 2 > sizeof entry || memchr(name, '=', len)) {
+		w->whole = 1;
 		return 0;
+	}
 	memcpy(entry, name, len);
 	entry[len] = '=';
 	entry[len + 1] = '\0';
