@@ -47,6 +47,7 @@ ZYGOTE_SRC   := zygote/main.c zygote/listen.c zygote/child.c zygote/py.c zygote/
 ZYGOTE_SRC   += zygote/tty.c
 ZYGOTE_SRC   += zygote/pool.c
 ZYGOTE_SRC   += zygote/cgroup.c zygote/proctitle.c
+ZYGOTE_SRC   += zygote/envwatch.c
 
 OBJ = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
 

@@ -49,14 +49,17 @@ static uint64_t feed_field(uint64_t h, const void *data, size_t n)
 
 /* Environment variables that shape what a zygote computes at start-up or
  * what preloaded modules read at import (a trailing '*' matches a prefix):
- * the interpreter's own configuration, the locale, the home directory
- * (site's user directory), the active venv, TLS set-up read by ssl, the
- * dynamic loader's search and preloads (which extension libraries load),
- * and the thread counts numerical libraries fix when they load. */
+ * the interpreter's own configuration, the locale and where the C library
+ * finds locales and character set converters, the home directory (site's
+ * user directory), the active venv, TLS set-up read by ssl, the dynamic
+ * loader's configuration (which libraries load, and how), the C library's
+ * start-up tunables (malloc's among them, read once before main), and the
+ * thread counts numerical libraries fix when they load.  pywarm(1) and
+ * pywarm.ini(5) list the same names (tests/e2e/test_envident.py). */
 const char *const pw_identity_env[] = {
-	"PYTHON*", "LANG", "LANGUAGE", "LC_*", "HOME", "VIRTUAL_ENV",
+	"PYTHON*", "LANG", "LANGUAGE", "LC_*", "LOCPATH", "GCONV_PATH", "HOME", "VIRTUAL_ENV",
 	"OPENSSL_CONF", "OPENSSL_MODULES", "SSL_CERT_FILE", "SSL_CERT_DIR",
-	"LD_LIBRARY_PATH", "LD_PRELOAD", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+	"LD_*", "GLIBC_TUNABLES", "MALLOC_*", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
 	"MKL_NUM_THREADS", NULL,
 };
 

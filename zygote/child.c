@@ -374,6 +374,8 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us)
 		fallback(z, k.conn, PW_MSG_FALLBACK, why);
 	if ((why = apply_rlimits(z, &l)) != NULL || (why = apply_process(&l)) != NULL)
 		fallback(z, k.conn, PW_MSG_FALLBACK, why);
+	if ((why = zenv_child(z, &l)) != NULL)
+		fallback(z, k.conn, PW_MSG_FALLBACK, why);
 	apply_environ(z, &l);
 	if (zpy_child_setup(z, &l, err, sizeof err) < 0)
 		fallback(z, k.conn, PW_MSG_FALLBACK, err);

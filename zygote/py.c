@@ -141,9 +141,11 @@ static void flush_std(void)
 /* Start Python, preload, freeze the heap, load the bootstrap. */
 int zpy_init(struct zygote *z)
 {
+	zenv_begin(z);          /* every variable start-up reads, until zenv_end */
 	if (init_interpreter(z) < 0)
 		return -1;
 	zwarm_all(z);
+	zenv_end(z);
 	if (load_bootstrap(z) < 0)
 		return -1;
 	gc_call("collect");

@@ -4,6 +4,8 @@
 
 #include "zygote.h"
 
+#include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -65,12 +67,12 @@ static struct wentry *remember(struct zwatch *w, int wd, const char *path, int i
 	return &w->e[w->n++];
 }
 
-/* Watch path (a file, or with is_dir a directory's entries).  A path that
+/* Watch path for the events of mask (is_dir: a directory's).  A path that
  * does not exist is not an error: nothing there was loaded. */
-static struct wentry *add(struct zygote *z, const char *path, int is_dir)
+static struct wentry *add_mask(struct zygote *z, const char *path, int is_dir, uint32_t mask)
 {
 	struct zwatch *w = z->watch;
-	int wd = inotify_add_watch(w->fd, path, is_dir ? DIR_MASK : FILE_MASK);
+	int wd = inotify_add_watch(w->fd, path, mask);
 
 	if (wd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == EACCES)
@@ -81,6 +83,12 @@ static struct wentry *add(struct zygote *z, const char *path, int is_dir)
 		return NULL;
 	}
 	return remember(w, wd, path, is_dir);
+}
+
+/* Watch path (a file, or with is_dir a directory's entries). */
+static struct wentry *add(struct zygote *z, const char *path, int is_dir)
+{
+	return add_mask(z, path, is_dir, is_dir ? DIR_MASK : FILE_MASK);
 }
 
 /* Count entries named like pattern in e's directory as changes. */
@@ -300,6 +308,138 @@ static void add_profile_files(struct zygote *z)
 	}
 }
 
+/* Was path changed since start-up began (before the C library read it)? */
+static int changed_since_start(const char *path)
+{
+	struct timespec t0;
+	struct stat st;
+
+	zenv_start_time(&t0);
+	if (stat(path, &st) < 0)
+		return 0;
+	return st.st_mtim.tv_sec > t0.tv_sec ||
+	       (st.st_mtim.tv_sec == t0.tv_sec && st.st_mtim.tv_nsec >= t0.tv_nsec) ||
+	       st.st_ctim.tv_sec > t0.tv_sec ||
+	       (st.st_ctim.tv_sec == t0.tv_sec && st.st_ctim.tv_nsec >= t0.tv_nsec);
+}
+
+/* Note in why that path changed since start-up began, if it did. */
+static void note_changed(struct zygote *z, const char *path)
+{
+	if (changed_since_start(path) && !z->watch->why[0])
+		snprintf(z->watch->why, sizeof z->watch->why, "%s changed during warm-up", path);
+}
+
+/* Watch directory dir for entries named like pattern appearing, going or
+ * being replaced; for "*", note a change made there since start-up began
+ * (otherwise the file itself is checked). */
+static void add_libc_dir(struct zygote *z, const char *dir, const char *pattern)
+{
+	add_pattern(add(z, dir, 1), pattern);
+	if (strcmp(pattern, "*") == 0)
+		note_changed(z, dir);
+}
+
+/* Watch a file the C library reads, noting a change since the start. */
+static void add_libc_file(struct zygote *z, const char *path)
+{
+	add(z, path, 0);
+	note_changed(z, path);
+}
+
+/* The character set converters' configuration in one directory. */
+static void add_gconv_dir(struct zygote *z, const char *dir)
+{
+	char path[PATH_MAX];
+
+	add_libc_dir(z, dir, "gconv-modules*");
+	snprintf(path, sizeof path, "%s/gconv-modules", dir);
+	add_libc_file(z, path);
+	snprintf(path, sizeof path, "%s/gconv-modules.cache", dir);
+	add_libc_file(z, path);
+	snprintf(path, sizeof path, "%s/gconv-modules.d", dir);
+	add_libc_dir(z, path, "*");
+}
+
+/* Each directory of a colon-separated list variable, through fn. */
+static void add_path_list(struct zygote *z, const char *var,
+                          void (*fn)(struct zygote *, const char *))
+{
+	const char *v = getenv(var);
+	char dir[PATH_MAX];
+
+	while (v && *v) {
+		size_t n = strcspn(v, ":");
+		if (n > 0 && n < sizeof dir && v[0] == '/') {
+			memcpy(dir, v, n);
+			dir[n] = '\0';
+			fn(z, dir);
+		}
+		v += n + (v[n] == ':');
+	}
+}
+
+/* A directory of locales (the default one, or one of LOCPATH's): any entry
+ * appearing or going, and in each locale directory there any file created,
+ * written or removed, also while a zygote warms (localedef writes a locale
+ * directory file by file). */
+static void add_locale_dir(struct zygote *z, const char *dir)
+{
+	char sub[PATH_MAX], file[PATH_MAX];
+	struct dirent *d, *f;
+	DIR *dp, *fp;
+
+	add_libc_dir(z, dir, "*");
+	if ((dp = opendir(dir)) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		if (d->d_name[0] == '.' || d->d_type != DT_DIR ||
+		    snprintf(sub, sizeof sub, "%s/%s", dir, d->d_name) >= (int)sizeof sub)
+			continue;
+		add_pattern(add_mask(z, sub, 1, DIR_MASK | IN_MODIFY | IN_CLOSE_WRITE), "*");
+		note_changed(z, sub);
+		if ((fp = opendir(sub)) == NULL)
+			continue;
+		while ((f = readdir(fp)) != NULL)
+			if (f->d_name[0] != '.' &&
+			    snprintf(file, sizeof file, "%s/%s", sub, f->d_name) < (int)sizeof file)
+				note_changed(z, file);
+		closedir(fp);
+	}
+	closedir(dp);
+}
+
+/* What the C library reads once and keeps for the life of the process, so
+ * that a child would never see a change a fresh python3 sees: the locale
+ * archive (glibc maps it once, and remembers that it failed to open it),
+ * the locale directories (the default one and LOCPATH's), the locale alias
+ * file, and the character set converters' configuration (the default and
+ * GCONV_PATH's).  Locale files already loaded are mapped, and watched as
+ * such.  /etc/nsswitch.conf too, although glibc 2.33 and later read it
+ * again when it changes: an older C library does not.  The time zone needs
+ * no watch: each child makes the C library read it again (envwatch.c). */
+static void add_libc_files(struct zygote *z)
+{
+	char gconv[PATH_MAX];
+	Dl_info info;
+
+	add_locale_dir(z, "/usr/lib/locale");
+	add_libc_file(z, "/usr/lib/locale/locale-archive");
+	add_path_list(z, "LOCPATH", add_locale_dir);
+	/* Files only, not their busy directories: an edit or a replacement
+	 * (IN_ATTRIB as its link count drops) is seen; both exist on any
+	 * system that uses them. */
+	add_libc_file(z, "/usr/share/locale/locale.alias");
+	add_libc_file(z, "/etc/nsswitch.conf");
+	/* The default converters live beside libc.so.6 (gconv/). */
+	if (dladdr((void *)&tzset, &info) && info.dli_fname && strrchr(info.dli_fname, '/')) {
+		snprintf(gconv, sizeof gconv, "%.*s/gconv",
+		         (int)(strrchr(info.dli_fname, '/') - info.dli_fname), info.dli_fname);
+		add_gconv_dir(z, gconv);
+	}
+	add_path_list(z, "GCONV_PATH", add_gconv_dir);
+}
+
 /* Before warm-up: the inotify instance and the directories known already
  * (sys.path, the profile's), so changes made while importing are queued. */
 void zwatch_begin(struct zygote *z)
@@ -324,6 +464,7 @@ void zwatch_begin(struct zygote *z)
 	}
 	add_sys_path(z);
 	add_profile_files(z);
+	add_libc_files(z);
 }
 
 /* After warm-up: every module file and what is mapped.  Returns 0 if the

@@ -70,6 +70,7 @@ struct zygote {
 	char progresspath[PATH_MAX];
 	int retiring;             /* 1: stop accepting, exit when no children */
 	struct zwatch *watch;     /* watch.c: change detection */
+	struct zenvwatch *envwatch; /* envwatch.c: what start-up read of the environment */
 	char exe[PATH_MAX];       /* our binary, argv and first environment: */
 	char **argv, **envp;      /* what a successor is started with */
 	int respawns;             /* successors in a row that found files changing */
@@ -124,6 +125,12 @@ int  zwatch_read(struct zygote *z, char *why, size_t len);
 const char *zwatch_stale(const struct zygote *z);
 void zwatch_forget(struct zygote *z);
 void zwatch_successor(struct zygote *z, int wait);
+
+/* envwatch.c: the environment variables start-up read, checked in each run. */
+void zenv_begin(struct zygote *z);
+void zenv_end(struct zygote *z);
+void zenv_start_time(struct timespec *ts);
+const char *zenv_child(struct zygote *z, struct pw_launch *l);
 
 /* tty.c: /dev/tty in a warm child is the caller's terminal. */
 void ztty_set_caller(int conn);

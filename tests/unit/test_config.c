@@ -637,11 +637,15 @@ TEST(env_is_identity)
 		"PYTHONPATH=/x", "PYTHONHASHSEED=0", "PYTHON=", "PYTHONNOUSERSITE=1", "LANG=C",
 		"LANGUAGE=en", "LC_ALL=C", "LC_CTYPE=C.UTF-8", "LC_NUMERIC=de_DE", "HOME=/root",
 		"VIRTUAL_ENV=/v", "OPENSSL_CONF=/c", "OPENSSL_MODULES=/m", "SSL_CERT_FILE=/f",
-		"SSL_CERT_DIR=/d", "LC_=x", "LD_PRELOAD=/l.so", "OMP_NUM_THREADS=1", NULL };
+		"SSL_CERT_DIR=/d", "LC_=x", "LD_PRELOAD=/l.so", "OMP_NUM_THREADS=1",
+		"LD_LIBRARY_PATH=/l", "LD_BIND_NOW=1", "MALLOC_PERTURB_=165", "MALLOC_ARENA_MAX=2",
+		"MALLOC_CHECK_=3", "GLIBC_TUNABLES=glibc.malloc.tcache_count=0", "LOCPATH=/l",
+		"GCONV_PATH=/g", "OPENBLAS_NUM_THREADS=1", "MKL_NUM_THREADS=1", NULL };
 	static const char *const no[] = {
 		"PATH=/bin", "TERM=xterm", "PWD=/", "PYTHON", "LANG", "=PYTHONPATH", "", "LANGX=1",
 		"LAN=1", "XLANG=1", "HOMEDIR=/", "PYTHO=1", "lang=C", "SSL_CERT=1",
-		"VIRTUAL_ENV_PROMPT=x", NULL };
+		"VIRTUAL_ENV_PROMPT=x", "LDFLAGS=-s", "MALLOC=1", "GLIBC_TUNABLES_X=1", "LOCPATHS=/",
+		"TZ=UTC", NULL };
 	size_t i;
 
 	for (i = 0; yes[i] != NULL; i++)
@@ -753,7 +757,8 @@ TEST(identity_env)
 	static const char *const changes[] = {
 		"LANG=C", "PYTHONPATH=/b", "HOME=/g", "LC_ALL=C", "LANGUAGE=fr", "VIRTUAL_ENV=/v",
 		"OPENSSL_CONF=/c", "OPENSSL_MODULES=/m", "SSL_CERT_FILE=/f", "SSL_CERT_DIR=/d",
-		"PYTHONDONTWRITEBYTECODE=1", NULL };
+		"PYTHONDONTWRITEBYTECODE=1", "MALLOC_PERTURB_=1", "GLIBC_TUNABLES=glibc.malloc.check=3",
+		"LOCPATH=/l", "GCONV_PATH=/g", "LD_BIND_NOW=1", NULL };
 	size_t i;
 
 	/* Identity entries, changed or added, change the hash. */
