@@ -363,6 +363,9 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us)
 		fallback(z, conn, PW_MSG_REJECT, "identity mismatch");
 	if ((why = check_same_world(&l, conn)) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
+	/* Before zproc_show zeroes the zygote's start-up environment. */
+	if ((why = zenv_child(z, &l)) != NULL)
+		fallback(z, conn, PW_MSG_FALLBACK, why);
 	if ((why = zcgroup_enter(zcgroup_caller(conn))) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
 	take_fds(z, conn, &l, deadline_us);
@@ -373,8 +376,6 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us)
 	if (why != NULL)
 		fallback(z, k.conn, PW_MSG_FALLBACK, why);
 	if ((why = apply_rlimits(z, &l)) != NULL || (why = apply_process(&l)) != NULL)
-		fallback(z, k.conn, PW_MSG_FALLBACK, why);
-	if ((why = zenv_child(z, &l)) != NULL)
 		fallback(z, k.conn, PW_MSG_FALLBACK, why);
 	apply_environ(z, &l);
 	if (zpy_child_setup(z, &l, err, sizeof err) < 0)
