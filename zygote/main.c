@@ -227,35 +227,51 @@ static int activation(struct zygote *z, struct zopts *o)
 	return 0;
 }
 
-/* The socket children send their notices to: a datagram socket in the
- * abstract namespace, under a name no other process can take first (it
- * holds random bits), that knows each sender from the kernel
- * (SO_PASSCRED), so no descriptor of it needs to reach a child. */
-static int open_notices(struct zygote *z)
+/* The socket children send their notices to: a datagram socket that
+ * knows each sender from the kernel (SO_PASSCRED), so no descriptor of it
+ * needs to reach a child and nobody can speak for another process.  The
+ * holder of the identity's lock binds <identity>.notice in the private
+ * socket directory, which a sandboxed child can still reach as it exits
+ * (Landlock scopes abstract sockets, not named ones); a zygote without
+ * the lock (socket activation) uses an abstract name no other process
+ * can take first, as it holds random bits. */
+static int open_notices(struct zygote *z, int locked)
 {
+	struct sockaddr_un *sa = &z->notice_addr;
 	uint64_t nonce = 0;
-	int on = 1;
+	int on = 1, n;
 
-	if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) {
-		zlog(z, "cannot draw random bytes for the notice socket: %s", strerror(errno));
-		return -1;
+	sa->sun_family = AF_UNIX;
+	if (locked) {
+		n = snprintf(sa->sun_path, sizeof sa->sun_path, "%s/%s.notice", z->sockdir, z->idhex);
+		if (n < 0 || (size_t)n >= sizeof sa->sun_path)
+			locked = 0;             /* too long a path: the abstract name */
 	}
-	z->notice_addr.sun_family = AF_UNIX;
-	int n = snprintf(z->notice_addr.sun_path + 1, sizeof z->notice_addr.sun_path - 1,
-	                 "pywarm-notice-%d-%016llx", (int)z->pid, (unsigned long long)nonce);
-	z->notice_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+	if (!locked) {
+		if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) {
+			zlog(z, "cannot draw random bytes for the notice socket: %s", strerror(errno));
+			return -1;
+		}
+		sa->sun_path[0] = '\0';
+		n = 1 + snprintf(sa->sun_path + 1, sizeof sa->sun_path - 1, "pywarm-notice-%d-%016llx",
+		                 (int)z->pid, (unsigned long long)nonce);
+	}
+	z->notice_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + (locked ? 1 : 0));
 	z->noticefd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (z->noticefd >= 0 && locked)
+		unlink(sa->sun_path);   /* a previous zygote's; the lock is ours now */
 	if (z->noticefd < 0 ||
 	    setsockopt(z->noticefd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0 ||
-	    bind(z->noticefd, (struct sockaddr *)&z->notice_addr, z->notice_len) < 0) {
-		zlog(z, "cannot set up the notice socket: %s", strerror(errno));
+	    bind(z->noticefd, (struct sockaddr *)sa, z->notice_len) < 0) {
+		zlog(z, "cannot set up the notice socket %s: %s", locked ? sa->sun_path : "(abstract)",
+		     strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
 /* Signals arrive on a signalfd; children's notices on the notice socket. */
-static int setup_events(struct zygote *z)
+static int setup_events(struct zygote *z, int locked)
 {
 	sigset_t set;
 
@@ -270,7 +286,7 @@ static int setup_events(struct zygote *z)
 		zlog(z, "cannot set up the signal channel: %s", strerror(errno));
 		return -1;
 	}
-	return open_notices(z);
+	return open_notices(z, locked);
 }
 
 int main(int argc, char **argv)
@@ -303,7 +319,7 @@ int main(int argc, char **argv)
 	if (getrlimit(RLIMIT_STACK, &rl) == 0)
 		z.stack_cur = rl.rlim_cur;
 	umask(077);
-	if (chdir("/") < 0 || setup_events(&z) < 0)
+	if (chdir("/") < 0 || setup_events(&z, locked) < 0)
 		return 1;
 	long long t0 = znow_us();
 	if (zpy_init(&z) < 0)
