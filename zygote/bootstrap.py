@@ -181,8 +181,9 @@ def _fresh_randomness():
     """Reseed what preloaded modules seeded at import, or refuse the run
     (it goes cold): sharing one seed between runs is a silent difference."""
     if _UNSEEDABLE:
-        raise RuntimeError("preloaded module(s) %s seeded a generator from os.urandom at "
-                           "import, which a warm run cannot renew" % ", ".join(_UNSEEDABLE))
+        raise RuntimeError("%s read the kernel's randomness while the zygote preloaded: "
+                           "what it seeded would be shared by every warm run"
+                           % ", ".join(_UNSEEDABLE))
     for fn in _RESEEDERS:
         fn()
 

@@ -91,7 +91,7 @@ static void note_entropy_reader(void)
 {
 	char *name = importing_module();
 	if (name == NULL)
-		name = strdup("?");
+		name = strdup("(outside any import: the warmup script?)");
 	for (int i = 0; name && i < n_entropy_readers; i++)
 		if (strcmp(entropy_readers[i], name) == 0) {
 			free(name);

@@ -306,6 +306,18 @@ def test_module_seeding_at_import_goes_cold(pw, wd):
     assert outs[0] != outs[1]
 
 
+@needs_pywarm
+def test_warmup_reading_entropy_goes_cold(pw, wd):
+    """A secret the warmup script draws from os.urandom would be every run's."""
+    env = project(pw, wd, "[preload]\nmodules = keystore\nwarmup = tools/warm.py\n",
+                  {"lib/keystore.py": "KEY = None\n",
+                   "tools/warm.py": "import os, keystore\nkeystore.KEY = os.urandom(8)\n"})
+    real, pyw = pw.run_both(["-c", "import keystore; print(keystore.KEY is None)"], cwd=wd, env=env)
+    assert_same(real, pyw)
+    assert_cold(pyw)
+    assert b"randomness" in pyw.trace.encode(), pyw.describe()
+
+
 DEB_PYTHON = "/usr/bin/python3"
 
 
