@@ -17,6 +17,7 @@ import pytest
 
 from conftest import (PYWARMCTL, SELF, assert_cold, assert_same, assert_warm, needs_pywarm,
                       write_files)
+from test_pty import assert_same_session as assert_same_pty, run_pair
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -445,6 +446,27 @@ def test_c_stdio_buffering(pw, wd, case, args, stdin):
     real, pyw = pw.run_both(args, cwd=wd, input=stdin)
     assert_same(real, pyw)
     assert_warm(pyw)
+
+
+TTY_WRITES = textwrap.dedent("""\
+    import ctypes, os
+    libc = ctypes.CDLL(None)
+    libc.printf(b"printf 1\\n")
+    os.write(1, b"os.write 1\\n")
+    libc.printf(b"pending ")
+    os.write(1, b"os.write 2\\n")
+    libc.fflush(None)
+    os.write(1, b"END\\n")
+""")
+
+TTY_CASES = [("tty-buffered", ["-c", TTY_WRITES]), ("tty-u", ["-u", "-c", TTY_WRITES])]
+
+
+@needs_pywarm
+@pytest.mark.parametrize("case,args", TTY_CASES, ids=[c[0] for c in TTY_CASES])
+def test_c_stdio_on_a_terminal(pw, wd, case, args):
+    res = run_pair(pw, wd, args, lambda job, side, trace: job.expect(b"END"))
+    assert_same_pty(res)
 
 
 # ---------------------------------------------------------------- threading's main thread
