@@ -127,6 +127,67 @@ def _fresh_main():
     _sys.modules["__main__"] = main
 
 
+def _threading():
+    """threading's main thread object is the zygote's (fork keeps it and
+    _after_fork() renews only its ident): give it this process's native
+    thread id and put its shutdown lock back among _shutdown_locks, as
+    python3's first import of threading makes them."""
+    threading = _sys.modules.get("threading")
+    if threading is None:
+        return
+    main = threading._main_thread
+    if main is not threading._active.get(threading.get_ident()):
+        return
+    if hasattr(main, "_set_native_id"):
+        main._set_native_id()
+    lock = main._tstate_lock
+    if lock is not None and not main.daemon:
+        with threading._shutdown_locks_lock:
+            threading._shutdown_locks.add(lock)
+
+
+def _reseed_numpy():
+    """numpy.random's global RandomState, made again as its import makes it."""
+    mtrand = _sys.modules.get("numpy.random.mtrand")
+    if mtrand is not None:
+        mtrand._rand.__init__()
+
+
+# How a child makes fresh what a module seeded from the kernel's entropy
+# when the zygote imported it (None: the module does it itself after a
+# fork, as random does with os.register_at_fork).  A module not listed here
+# whose import read entropy makes every run of the zygote go cold.
+_RESEED = {"random": None, "numpy.random": _reseed_numpy}
+
+
+def _entropy_plan(readers):
+    """(reseed functions, modules no child can reseed) for the modules whose
+    import read entropy, as pywarm-zygote recorded them (getrandom calls)."""
+    fns, unknown = [], []
+    for name in readers:
+        key = next((k for k in _RESEED if name == k or name.startswith(k + ".")), None)
+        if key is None:
+            unknown.append(name)
+        elif _RESEED[key] is not None and _RESEED[key] not in fns:
+            fns.append(_RESEED[key])
+    return fns, unknown
+
+
+# _ENTROPY_AT_IMPORT is set by pywarm-zygote before this file runs.
+_RESEEDERS, _UNSEEDABLE = _entropy_plan(_ENTROPY_AT_IMPORT)
+
+
+def _fresh_randomness():
+    """Reseed what preloaded modules seeded at import, or refuse the run
+    (it goes cold): sharing one seed between runs is a silent difference."""
+    if _UNSEEDABLE:
+        raise RuntimeError("%s read the kernel's randomness while the zygote preloaded: "
+                           "what it seeded would be shared by every warm run"
+                           % ", ".join(_UNSEEDABLE))
+    for fn in _RESEEDERS:
+        fn()
+
+
 def setup(argv, orig_argv, environ, ignored, buffered):
     """Make this freshly forked interpreter look freshly started.
 
@@ -134,6 +195,8 @@ def setup(argv, orig_argv, environ, ignored, buffered):
     PYTHONUNBUFFERED was set when it started)."""
     buffered = buffered and _BUFFERED
     _check_user_site()
+    if _UNSEEDABLE:
+        _fresh_randomness()             # refuse before changing anything
     _fresh_main()
     _environ(environ)
     _sys.argv = [_os.fsdecode(a) for a in argv]
@@ -143,6 +206,8 @@ def setup(argv, orig_argv, environ, ignored, buffered):
     _sys.stderr = _sys.__stderr__ = _stream(2, True, "<stderr>", "backslashreplace", buffered)
     _signals(ignored)
     _caches()
+    _threading()
+    _fresh_randomness()
 
 
 # C types whose deallocation does something a program could observe

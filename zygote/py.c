@@ -2,6 +2,13 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* The collector's per-generation counters (gc.get_count()) have no API to
+ * set them; the zygote is built against this very libpython. */
+#undef _PyGC_FINALIZED
+#define Py_BUILD_CORE 1
+#include "internal/pycore_interp.h"
+#undef Py_BUILD_CORE
+
 #include "zygote.h"
 #include "args.h"
 #include "bootstrap.h"
@@ -12,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -24,6 +33,88 @@ extern int _Py_UnhandledKeyboardInterrupt;
 /* bootstrap.setup() and bootstrap.needs_teardown(), compiled once in the
  * zygote and kept for its lifetime. */
 static PyObject *setup_fn, *teardown_fn;
+
+/* The gc module, imported by pywarm itself and kept out of sys.modules. */
+static PyObject *gc_module;
+
+/* gc.get_count() as start-up left it, before the preload: what python3's
+ * counters say when it starts running the program's own code. */
+static int gc_start_count[NUM_GENERATIONS];
+
+/* Modules whose import read the kernel's randomness (getrandom(2)): each
+ * seeded something that every child would share.  Filled while the zygote
+ * preloads (entropy_watch set), read once by the bootstrap. */
+#define MAX_ENTROPY_READERS 32
+static int entropy_watch;
+static char *entropy_readers[MAX_ENTROPY_READERS];
+static int n_entropy_readers;
+
+/* Is module m still being imported (its __spec__._initializing)? */
+static int initializing(PyObject *m)
+{
+	PyObject *d = PyModule_Check(m) ? PyModule_GetDict(m) : NULL;
+	PyObject *spec = d ? PyDict_GetItemString(d, "__spec__") : NULL;
+	if (spec == NULL || spec == Py_None)
+		return 0;
+	PyObject *v = PyObject_GetAttrString(spec, "_initializing");
+	int on = v != NULL && PyObject_IsTrue(v) == 1;
+	Py_XDECREF(v);
+	PyErr_Clear();
+	return on;
+}
+
+/* The innermost module being imported (the last one entered in sys.modules
+ * whose import is not finished), or NULL: who reads entropy.  A module
+ * written in C has no frame of its own, so frames cannot tell.  os.urandom()
+ * calls getrandom() with the GIL released: take it back for the look. */
+static char *importing_module(void)
+{
+	PyGILState_STATE g = PyGILState_Ensure();
+	PyObject *type, *value, *tb, *key, *m;
+	PyErr_Fetch(&type, &value, &tb);
+	PyObject *modules = PyImport_GetModuleDict();
+	PyObject *last = NULL;
+	Py_ssize_t pos = 0;
+	while (modules && PyDict_Next(modules, &pos, &key, &m))
+		if (PyUnicode_Check(key) && initializing(m))
+			last = key;
+	const char *u = last ? PyUnicode_AsUTF8(last) : NULL;
+	char *name = u ? strdup(u) : NULL;
+	PyErr_Clear();
+	PyErr_Restore(type, value, tb);
+	PyGILState_Release(g);
+	return name;
+}
+
+/* Note the module that read entropy (once per name). */
+static void note_entropy_reader(void)
+{
+	char *name = importing_module();
+	if (name == NULL)
+		name = strdup("(outside any import: the warmup script?)");
+	for (int i = 0; name && i < n_entropy_readers; i++)
+		if (strcmp(entropy_readers[i], name) == 0) {
+			free(name);
+			return;
+		}
+	if (name && n_entropy_readers < MAX_ENTROPY_READERS)
+		entropy_readers[n_entropy_readers++] = name;
+	else
+		free(name);
+}
+
+/* libc's getrandom(), which libpython's os.urandom() and random seeding call:
+ * the zygote's own definition, so that it sees who reads entropy while it
+ * preloads.  Otherwise a plain pass-through to the system call. */
+ssize_t getrandom(void *buf, size_t len, unsigned int flags)
+{
+	if (entropy_watch) {
+		entropy_watch = 0;              /* the walk may itself need entropy */
+		note_entropy_reader();
+		entropy_watch = 1;
+	}
+	return syscall(SYS_getrandom, buf, len, flags);
+}
 
 /* Log the pending Python exception without letting SystemExit end us. */
 void zpy_log_exception(void)
@@ -85,12 +176,123 @@ static int init_interpreter(struct zygote *z)
 /* Run gc.<name>() and drop the result. */
 static void gc_call(const char *name)
 {
-	PyObject *gc = PyImport_ImportModule("gc");
-	PyObject *r = gc ? PyObject_CallMethod(gc, name, NULL) : NULL;
+	if (gc_module == NULL)
+		gc_module = PyImport_ImportModule("gc");
+	PyObject *r = gc_module ? PyObject_CallMethod(gc_module, name, NULL) : NULL;
 	if (r == NULL)
 		PyErr_Clear();
 	Py_XDECREF(r);
-	Py_XDECREF(gc);
+}
+
+/* How many freed tuples (per size), lists and dicts start-up left for
+ * reuse.  An object taken from a free list does not count as an
+ * allocation, and one that goes back to it not as a deallocation, so the
+ * counters run as python3's only from free lists as full as python3's. */
+static int free_tuples[PyTuple_NFREELISTS], free_lists, free_dicts;
+
+/* Remember the free lists as start-up left them. */
+static void freelists_save(void)
+{
+	PyInterpreterState *interp = PyInterpreterState_Get();
+	memcpy(free_tuples, interp->tuple.numfree, sizeof free_tuples);
+	free_lists = interp->list.numfree;
+	free_dicts = interp->dict_state.numfree;
+}
+
+/* Make n objects with make(arg) and free them all: they go to their free list. */
+static void refill(int n, PyObject *(*make)(Py_ssize_t), Py_ssize_t arg)
+{
+	PyObject **v = n > 0 ? calloc((size_t)n, sizeof *v) : NULL;
+	for (int i = 0; v && i < n; i++)
+		v[i] = make(arg);
+	for (int i = 0; v && i < n; i++)
+		Py_XDECREF(v[i]);
+	free(v);
+	PyErr_Clear();
+}
+
+/* PyDict_New() with refill()'s signature. */
+static PyObject *new_dict(Py_ssize_t unused)
+{
+	return PyDict_New();
+}
+
+/* Empty the free lists (a full collection does), then fill them as
+ * start-up had them. */
+static void freelists_restore(void)
+{
+	gc_call("collect");
+	for (int i = 0; i < PyTuple_NFREELISTS; i++)
+		refill(free_tuples[i], PyTuple_New, i + 1);
+	refill(free_lists, PyList_New, 0);
+	refill(free_dicts, new_dict, 0);
+}
+
+/* Import gc without leaving it in sys.modules (python3 has not imported
+ * it when the program starts); the module, or NULL. */
+static PyObject *import_gc_unlisted(void)
+{
+	PyObject *m = PyImport_ImportModule("gc");
+	if (PyDict_DelItemString(PyImport_GetModuleDict(), "gc") < 0)
+		PyErr_Clear();
+	return m;
+}
+
+/* Remember the collector's counters and free lists as start-up left them. */
+static void gc_save_count(void)
+{
+	PyInterpreterState *interp = PyInterpreterState_Get();
+	for (int i = 0; i < NUM_GENERATIONS; i++)
+		gc_start_count[i] = interp->gc.generations[i].count;
+	freelists_save();
+	gc_module = import_gc_unlisted();
+	PyErr_Clear();
+}
+
+/* Give a child the counters python3 would have when the program starts. */
+static void gc_restore_count(void)
+{
+	freelists_restore();
+	PyInterpreterState *interp = PyInterpreterState_Get();
+	for (int i = 0; i < NUM_GENERATIONS; i++)
+		interp->gc.generations[i].count = gc_start_count[i];
+}
+
+/* sys.modules' keys, as a set (NULL on error). */
+static PyObject *module_names(void)
+{
+	return PySet_New(PyImport_GetModuleDict());
+}
+
+/* Drop from sys.modules what pywarm imported for itself (the bootstrap's
+ * and the collector's modules) after the preload: python3 would not have
+ * them, and the bootstrap keeps its own references. */
+static void forget_own_imports(PyObject *before)
+{
+	PyObject *modules = PyImport_GetModuleDict();
+	PyObject *keys = before ? PyDict_Keys(modules) : NULL;
+	for (Py_ssize_t i = 0; keys && i < PyList_GET_SIZE(keys); i++) {
+		PyObject *k = PyList_GET_ITEM(keys, i);
+		if (PySet_Contains(before, k) == 0 && PyDict_DelItem(modules, k) < 0)
+			PyErr_Clear();
+	}
+	Py_XDECREF(keys);
+	PyErr_Clear();
+}
+
+/* The modules that read entropy while preloading, as a tuple of str. */
+static PyObject *entropy_list(void)
+{
+	PyObject *t = PyTuple_New(n_entropy_readers);
+	for (int i = 0; t && i < n_entropy_readers; i++) {
+		PyObject *s = PyUnicode_DecodeFSDefault(entropy_readers[i]);
+		if (s == NULL) {
+			Py_CLEAR(t);
+			break;
+		}
+		PyTuple_SET_ITEM(t, i, s);
+	}
+	return t;
 }
 
 /* Compile bootstrap.py into its own namespace and keep setup(). */
@@ -100,7 +302,9 @@ static int load_bootstrap(struct zygote *z)
 	PyObject *ns = PyDict_New();
 	PyObject *r = NULL;
 
-	if (code && ns && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0 &&
+	PyObject *readers = entropy_list();
+	if (code && ns && readers && PyDict_SetItemString(ns, "_ENTROPY_AT_IMPORT", readers) == 0 &&
+	    PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0 &&
 	    PyDict_SetItemString(ns, "__name__", PyUnicode_FromString("_pywarm_bootstrap")) == 0)
 		r = PyEval_EvalCode(code, ns, ns);
 	if (r != NULL) {
@@ -114,6 +318,7 @@ static int load_bootstrap(struct zygote *z)
 	Py_XDECREF(r);
 	Py_XDECREF(code);
 	Py_XDECREF(ns);
+	Py_XDECREF(readers);
 	if (setup_fn == NULL) {
 		zlog(z, "cannot load the child bootstrap:");
 		zpy_log_exception();
@@ -144,11 +349,21 @@ int zpy_init(struct zygote *z)
 	zenv_begin(z);          /* every variable start-up reads, until zenv_end */
 	if (init_interpreter(z) < 0)
 		return -1;
+	gc_save_count();
+	entropy_watch = 1;
 	zwarm_all(z);
 	zenv_end(z);
-	if (load_bootstrap(z) < 0)
+	entropy_watch = 0;
+	for (int i = 0; i < n_entropy_readers; i++)
+		zlog(z, "preloading %s read entropy (getrandom)", entropy_readers[i]);
+	PyObject *before = module_names();
+	if (load_bootstrap(z) < 0) {
+		Py_XDECREF(before);
 		return -1;
+	}
 	gc_call("collect");
+	forget_own_imports(before);
+	Py_XDECREF(before);
 	gc_call("freeze");
 	flush_std();
 	return 0;
@@ -218,6 +433,30 @@ static void exception_text(char *err, size_t errlen)
 	Py_XDECREF(tb);
 }
 
+/* The kernel's struct sigaction (rt_sigaction(2)), which glibc's wrapper
+ * would fill with SA_RESTORER and its own restorer. */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	unsigned long mask;
+};
+
+/* A signal the caller ignored stays ignored across execve(2) with no flags
+ * and an empty mask, and python3 leaves it so (but for SIGPIPE and SIGXFSZ,
+ * which it ignores itself).  setup() ignored them through signal.signal(),
+ * which adds SA_ONSTACK: ignore them again exactly as exec leaves them. */
+static void ignored_flags(uint64_t ignored)
+{
+	for (int s = 1; s <= PW_NSIG; s++) {
+		if (!(ignored & (1ull << (s - 1))) || s == SIGPIPE || s == SIGXFSZ ||
+		    s == SIGKILL || s == SIGSTOP || (s >= 32 && s < SIGRTMIN))
+			continue;
+		struct kernel_sigaction ka = { .handler = SIG_IGN };
+		(void)syscall(SYS_rt_sigaction, s, &ka, NULL, sizeof ka.mask);
+	}
+}
+
 /* Python-level set-up: environ, argv, standard streams, signals, caches. */
 int zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t errlen)
 {
@@ -257,6 +496,8 @@ int zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t err
 		return -1;
 	}
 	Py_DECREF(r);
+	ignored_flags(l->sig_ignored);
+	gc_restore_count();
 	return 0;
 }
 
@@ -621,6 +862,12 @@ static int finish(int exitcode)
 	return exitcode;
 full:
 	PyErr_Clear();
+	/* The zygote's heap was frozen (gc.freeze) so that no collection in a
+	 * run walks it.  At teardown it must be walked: python3's collections
+	 * reach the program's objects through cycles that pass through
+	 * preloaded modules, classes and loggers, and a frozen object keeps
+	 * all of them alive, finalizers unrun. */
+	gc_call("unfreeze");
 	if (Py_FinalizeEx() < 0)
 		exitcode = 120;
 	return exitcode;

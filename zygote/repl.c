@@ -46,6 +46,24 @@ static int set_flag(const char *name, long v)
 	return -1;
 }
 
+/* The C streams' buffering, as CPython 3.11's config_init_stdio() sets it
+ * at start-up (python3 configures C stdio): unbuffered under -u, line
+ * buffered stdin and stdout under -i.  Nothing has used these streams in
+ * this child yet, so setvbuf() may still change them. */
+static void c_stdio(const PyConfig *c)
+{
+	if (!c->configure_c_stdio)
+		return;
+	if (!c->buffered_stdio) {
+		setvbuf(stdin, NULL, _IONBF, BUFSIZ);
+		setvbuf(stdout, NULL, _IONBF, BUFSIZ);
+		setvbuf(stderr, NULL, _IONBF, BUFSIZ);
+	} else if (c->interactive) {
+		setvbuf(stdin, NULL, _IOLBF, BUFSIZ);
+		setvbuf(stdout, NULL, _IOLBF, BUFSIZ);
+	}
+}
+
 /* Apply -u -B -q -i -x -P as python3's configuration would have them:
  * the PyConfig fields the runtime reads, sys.flags, the legacy globals. */
 int zrepl_apply_options(unsigned emul)
@@ -82,6 +100,8 @@ int zrepl_apply_options(unsigned emul)
 		if (set_flag("safe_path", 1) < 0)
 			return -1;
 	}
+	if (emul & (PW_EMUL_UNBUFFERED | PW_EMUL_INSPECT))
+		c_stdio(c);
 	return 0;
 }
 
