@@ -537,7 +537,13 @@ GC_PROGS = {
 }
 
 
-@pytest.mark.parametrize("case", list(GC_PROGS))
+COUNT_DIFFERS = pytest.mark.xfail(
+    strict=True, reason="LIMITATIONS: the objects that record start-up's environment reads "
+                        "shift the collector's counters at start")
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=() if c == "gc-not-imported" else COUNT_DIFFERS)
+                                  for c in GC_PROGS])
 @pytest.mark.parametrize("how", ["script", "c", "stdin"])
 def test_gc_state_at_start(pw, wd, case, how):
     prog = GC_PROGS[case]
