@@ -21,8 +21,12 @@ PY_CFLAGS  := $(shell pkg-config --cflags python3-embed)
 PY_LDFLAGS := $(shell pkg-config --libs python3-embed)
 endif
 PY_LIBDIR := $(shell $(PYREAL) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
+PY_MULTIARCH := $(shell $(PYREAL) -c 'import sysconfig; print(sysconfig.get_config_var("MULTIARCH") or "")')
 PY_CFLAGS := $(patsubst -I%,-isystem %,$(PY_CFLAGS))
-PY_LDFLAGS += -Wl,-rpath,$(PY_LIBDIR)
+# The interpreter's library directory, unless the dynamic linker searches it
+# anyway (a Debian package must not carry an rpath to /usr/lib/<triplet>).
+PY_RPATH  ?= $(if $(filter /lib /usr/lib /lib/$(PY_MULTIARCH) /usr/lib/$(PY_MULTIARCH),$(PY_LIBDIR)),,-Wl,-rpath,$(PY_LIBDIR))
+PY_LDFLAGS += $(PY_RPATH)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
@@ -66,15 +70,17 @@ $(BUILDDIR)/gen/bootstrap.h: zygote/bootstrap.py
 
 # The shell integration texts, compiled into pywarmctl (shell-init prints them).
 SHELL_TEXT := shell/pywarm.bash shell/pywarm.zsh shell/pywarm.fish \
-	shell/completion/pywarmctl.bash shell/completion/_pywarmctl shell/completion/pywarmctl.fish
+	shell/completion/pywarmctl.bash shell/completion/_pywarmctl shell/completion/pywarmctl.fish \
+	shell/path.sh shell/path.fish
 
 $(BUILDDIR)/gen/shell.h: $(SHELL_TEXT)
 	@mkdir -p $(dir $@)
 	$(PYREAL) -c 'import os, re, sys; [print("static const char pw_sh_%s[] = {%s,0};" % (re.sub(r"\W", "_", os.path.basename(f)), ",".join(str(b) for b in open(f, "rb").read()))) for f in sys.argv[1:]]' $^ > $@.tmp && mv $@.tmp $@
 
+# pywarmctl finds the python links (LINKDIR, below) relative to its own directory.
 $(BUILDDIR)/obj/launcher/ctl_shell.o: launcher/ctl_shell.c $(wildcard launcher/*.h) $(BUILDDIR)/gen/shell.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I$(BUILDDIR)/gen -c -o $@ $<
+	$(CC) $(CFLAGS) -DPW_LINKDIR_REL='"$(LINKDIR_REL)"' -I$(BUILDDIR)/gen -c -o $@ $<
 
 $(BUILDDIR)/pywarm: $(call OBJ,$(LAUNCHER_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_INIH) $(LDLIBS_SECCOMP)
@@ -161,16 +167,21 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 USERUNITDIR ?= $(PREFIX)/lib/systemd/user
+# python and python3 links to pywarm, for the front of PATH (`pywarmctl
+# shell-init --path`); pywarmctl knows this directory relative to BINDIR.
+LINKDIR     ?= $(PREFIX)/lib/pywarm/bin
+LINKDIR_REL := $(shell realpath -m --relative-to=$(BINDIR) $(LINKDIR))
 
 INSTALLED := $(BINDIR)/pywarm $(BINDIR)/pywarmctl $(BINDIR)/pywarm-zygote \
 	$(MANDIR)/man1/pywarm.1 $(MANDIR)/man1/pywarmctl.1 $(MANDIR)/man5/pywarm.ini.5 \
 	$(BASHCOMPDIR)/pywarmctl $(ZSHCOMPDIR)/_pywarmctl $(FISHCOMPDIR)/pywarmctl.fish \
-	$(USERUNITDIR)/pywarm.socket $(USERUNITDIR)/pywarm.service
+	$(USERUNITDIR)/pywarm.socket $(USERUNITDIR)/pywarm.service \
+	$(LINKDIR)/python $(LINKDIR)/python3
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	  $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) \
-	  $(DESTDIR)$(USERUNITDIR)
+	  $(DESTDIR)$(USERUNITDIR) $(DESTDIR)$(LINKDIR)
 	install -m 755 $(BUILDDIR)/pywarm $(BUILDDIR)/pywarmctl $(BUILDDIR)/pywarm-zygote $(DESTDIR)$(BINDIR)
 	install -m 644 man/pywarm.1 man/pywarmctl.1 $(DESTDIR)$(MANDIR)/man1
 	install -m 644 man/pywarm.ini.5 $(DESTDIR)$(MANDIR)/man5
@@ -181,10 +192,13 @@ install: all
 	sed 's|@BINDIR@|$(BINDIR)|g' shell/systemd/pywarm.service > $(DESTDIR)$(USERUNITDIR)/pywarm.service.tmp
 	chmod 644 $(DESTDIR)$(USERUNITDIR)/pywarm.service.tmp
 	mv $(DESTDIR)$(USERUNITDIR)/pywarm.service.tmp $(DESTDIR)$(USERUNITDIR)/pywarm.service
+	ln -sfr $(DESTDIR)$(BINDIR)/pywarm $(DESTDIR)$(LINKDIR)/python
+	ln -sfr $(DESTDIR)$(BINDIR)/pywarm $(DESTDIR)$(LINKDIR)/python3
 
 # Exactly the files install put there; the shared directories stay.
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(LINKDIR) 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILDDIR)
