@@ -200,7 +200,27 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(LINKDIR) 2>/dev/null || true
 
+# ---- Debian package ------------------------------------------------------
+# A binary package from the install rules above: a build against Debian's
+# /usr/bin/python3 in its own BUILDDIR with dpkg-buildflags' (hardening)
+# flags, `make install` with PREFIX=/usr into a staging tree, then
+# shell/debian/mkdeb.sh (documentation, gzip'd man pages, Depends from
+# dpkg-shlibdeps, DEBIAN/control).  The version is the changelog's.
+DEB_BUILDDIR  ?= $(BUILDDIR)-pkg
+DEB_VERSION   ?= $(shell dpkg-parsechangelog -l shell/debian/changelog -S Version)
+DEB_MAINTAINER ?= $(shell dpkg-parsechangelog -l shell/debian/changelog -S Maintainer)
+DEB_FLAGS = CFLAGS="$$(dpkg-buildflags --get CFLAGS) $$(dpkg-buildflags --get CPPFLAGS) -Wno-unused-result" \
+	LDFLAGS="$$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get LDFLAGS)"
+DEB_MAKE = $(MAKE) PYTHON=/usr/bin/python3 BUILDDIR=$(DEB_BUILDDIR) PREFIX=/usr \
+	ZSHCOMPDIR=/usr/share/zsh/vendor-completions
+
+deb:
+	$(DEB_FLAGS) $(DEB_MAKE) all
+	rm -rf $(DEB_BUILDDIR)/pkg
+	$(DEB_FLAGS) $(DEB_MAKE) DESTDIR=$(abspath $(DEB_BUILDDIR))/pkg/debian/pywarm install
+	sh shell/debian/mkdeb.sh $(DEB_BUILDDIR)/pkg/debian/pywarm $(DEB_BUILDDIR) '$(DEB_VERSION)' '$(DEB_MAINTAINER)'
+
 clean:
 	rm -rf $(BUILDDIR)
 
-.PHONY: all unit check check-cpython bench demo clean fuzz fuzz-smoke install uninstall stress
+.PHONY: all unit check check-cpython bench demo clean fuzz fuzz-smoke install uninstall stress deb
