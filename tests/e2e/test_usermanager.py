@@ -443,3 +443,52 @@ def test_journal_has_zygote_lines(session):
     assert any(m and " serving " in m and pr == "6" for pr, m in msgs), msgs
     assert any(m and "retiring" in m and pr == "6" for pr, m in msgs), msgs
     assert all(pr == "6" for pr, _ in msgs), msgs
+
+
+def test_environment_d_links_first_for_services(session):
+    """The login environment of pywarm(1)'s links, as pywarmctl(1) documents
+    it for systemd: a service that runs python3 from PATH runs warm."""
+    s = session
+    if shutil.which("systemd-run") is None:
+        pytest.skip("systemd-run is not installed")
+    linkdir = os.path.join(s.top, "lib", "pywarm", "bin")     # where make install puts them
+    os.makedirs(linkdir, exist_ok=True)
+    for name in ("python", "python3"):
+        if not os.path.lexists(os.path.join(linkdir, name)):
+            os.symlink("../../../bin/pywarm", os.path.join(linkdir, name))
+    ctl = os.path.join(s.bindir, "pywarmctl")
+    line = s.run(ctl, "shell-init", "--path", "sh").stdout.decode()
+    assert f"PATH='{linkdir}'" in line, line
+    envd = os.path.join(s.home, ".config", "environment.d")
+    os.makedirs(envd, exist_ok=True)
+    os.chown(envd, s.uid, s.gid)
+    with open(os.path.join(envd, "pywarm.conf"), "w") as f:
+        f.write(f"PATH={linkdir}:${{PATH}}\n")
+    try:
+        s.stop_manager()
+        s.start_manager()
+        assert s.systemctl("is-system-running", "--wait").stdout.decode().strip() == "running"
+        env = dict(l.split("=", 1) for l in s.systemctl("show-environment").stdout.decode().splitlines())
+        assert env["PATH"].startswith(linkdir + ":"), env["PATH"]
+        s.run(ctl, "enable")
+        s.systemctl("start", "pywarm.service")          # joins the start job, returns once READY
+        main = int(s.prop("pywarm.service", "MainPID"))
+        out, err, trace, script = (os.path.join(s.home, n)
+                                   for n in ("svc.out", "svc.err", "svc.trace", "svc.py"))
+        # A service's script: env(1) finds python3 on the service's PATH.
+        with open(script, "w") as f:
+            f.write("#!/usr/bin/env python3\n" + PROBE + "\n")
+        os.chmod(script, 0o755)
+        s.run("systemd-run", "--user", "--wait", "--collect", "--quiet",
+              f"--property=StandardOutput=file:{out}", f"--property=StandardError=file:{err}",
+              f"--setenv=PYWARM_DEBUG={trace}", script)
+        real = s.run(SYSTEM_PYTHON, script)
+        with open(out, "rb") as f, open(err, "rb") as g, open(trace) as t:
+            got, ppid, lines = f.read(), g.read(), t.read().splitlines()
+        assert got == real.stdout, (got, real)
+        assert any("warm pid=" in l for l in lines), "\n".join(lines)
+        assert int(ppid.split()[-1]) == main, (ppid, main)
+        s.run(ctl, "disable")
+        assert_nothing_running(s)
+    finally:
+        os.unlink(os.path.join(envd, "pywarm.conf"))
