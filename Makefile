@@ -150,12 +150,14 @@ stress: all
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
 	  /usr/bin/python3 tests/stress.py --launches $(STRESS_LAUNCHES) --clients $(STRESS_CLIENTS)
 
-# The pandas rows need a build against Debian's python3 (python3-pandas).
+# The pandas rows need a build against Debian's python3 (python3-pandas);
+# the chart of the medians and ratios goes to $(BUILDDIR)/bench.png (gnuplot).
 BENCH_DEB ?= $(BUILDDIR)-deb
 bench: all
 	$(MAKE) PYTHON=/usr/bin/python3 BUILDDIR=$(BENCH_DEB) all
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
-	  PYWARM_DEB_BUILDDIR=$(abspath $(BENCH_DEB)) sh tests/bench.sh
+	  PYWARM_DEB_BUILDDIR=$(abspath $(BENCH_DEB)) PYWARM_BENCH_CHART=$(abspath $(BUILDDIR))/bench.png \
+	  sh tests/bench.sh
 
 # ---- install -------------------------------------------------------------
 # The three programs stay together in $(BINDIR): pywarm and pywarmctl find
