@@ -426,15 +426,9 @@ def test_journal_has_zygote_lines(session):
     assert any("warm pid=" in l for l in lines), "\n".join(lines)
     s.run(ctl, "disable")
     assert_nothing_running(s)
-    # journald writes what it has received before answering journalctl --sync.
-    subprocess.run(["journalctl", "--sync"], capture_output=True, timeout=WAIT)
-    out = subprocess.run(["journalctl", "--no-pager", "-o", "json", f"_PID={main}",
-                          f"--since=@{int(since)}"], capture_output=True, timeout=WAIT)
-    assert out.returncode == 0, out
-    records = [json.loads(l) for l in out.stdout.decode().splitlines() if l.strip()]
-    zyg = [r for r in records if r.get("SYSLOG_IDENTIFIER") == "pywarm-zygote"]
+    zyg = zygote_journal(s, main, since)
     msgs = [(r.get("PRIORITY"), r.get("MESSAGE")) for r in zyg]
-    assert zyg, f"no journal records of the zygote (pid {main}): {records[:5]}"
+    assert zyg, f"no journal records of the zygote (pid {main})"
     # Its own stream of the service, at the priority of its kind of line:
     # informational (6) for what a zygote does in normal operation.
     for r in zyg:
@@ -492,3 +486,43 @@ def test_environment_d_links_first_for_services(session):
         assert_nothing_running(s)
     finally:
         os.unlink(os.path.join(envd, "pywarm.conf"))
+
+
+def zygote_journal(s, pid, since):
+    """The journal records of the zygote with that pid since a time (journald
+    has written what it received once it answers journalctl --sync)."""
+    subprocess.run(["journalctl", "--sync"], capture_output=True, timeout=WAIT)
+    out = subprocess.run(["journalctl", "--no-pager", "-o", "json", f"_PID={pid}",
+                          f"--since=@{int(since)}"], capture_output=True, timeout=WAIT)
+    assert out.returncode == 0, out
+    return [r for r in (json.loads(l) for l in out.stdout.decode().splitlines() if l.strip())
+            if r.get("SYSLOG_IDENTIFIER") == "pywarm-zygote"]
+
+
+@pytest.mark.xfail(strict=True, reason="the zygote's log has no levels (zygote/log.c zlog): "
+                   "a module that cannot be preloaded reaches the journal at info, not warning")
+def test_journal_warning_priority(session):
+    s = session
+    if s.journal_why:
+        pytest.skip(f"no journal: {s.journal_why}")
+    conf = os.path.join(s.home, ".config", "pywarm")
+    os.makedirs(conf, exist_ok=True)
+    os.chown(conf, s.uid, s.gid)
+    profile = os.path.join(conf, "pywarm.ini")
+    with open(profile, "w") as f:
+        f.write("[preload]\nmodules = json, pywarm_test_no_such_module\n")
+    os.chown(profile, s.uid, s.gid)
+    ctl = os.path.join(s.bindir, "pywarmctl")
+    since = time.time()
+    try:
+        s.run(ctl, "enable")
+        s.systemctl("start", "pywarm.service")          # returns once READY
+        main = int(s.prop("pywarm.service", "MainPID"))
+        s.run(ctl, "disable")
+        records = zygote_journal(s, main, since)
+        bad = [r for r in records if "pywarm_test_no_such_module" in r.get("MESSAGE", "")]
+        assert bad, [r.get("MESSAGE") for r in records]
+        assert all(int(r["PRIORITY"]) <= 4 for r in bad), [(r["PRIORITY"], r["MESSAGE"]) for r in bad]
+    finally:
+        os.unlink(profile)
+        s.run(ctl, "disable", check=False)
