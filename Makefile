@@ -77,10 +77,9 @@ $(BUILDDIR)/gen/shell.h: $(SHELL_TEXT)
 	@mkdir -p $(dir $@)
 	$(PYREAL) -c 'import os, re, sys; [print("static const char pw_sh_%s[] = {%s,0};" % (re.sub(r"\W", "_", os.path.basename(f)), ",".join(str(b) for b in open(f, "rb").read()))) for f in sys.argv[1:]]' $^ > $@.tmp && mv $@.tmp $@
 
-# pywarmctl finds the python links (LINKDIR, below) relative to its own directory.
 $(BUILDDIR)/obj/launcher/ctl_shell.o: launcher/ctl_shell.c $(wildcard launcher/*.h) $(BUILDDIR)/gen/shell.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DPW_LINKDIR_REL='"$(LINKDIR_REL)"' -I$(BUILDDIR)/gen -c -o $@ $<
+	$(CC) $(CFLAGS) -I$(BUILDDIR)/gen -c -o $@ $<
 
 $(BUILDDIR)/pywarm: $(call OBJ,$(LAUNCHER_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_INIH) $(LDLIBS_SECCOMP)
@@ -173,6 +172,7 @@ USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 # shell-init --path`); pywarmctl knows this directory relative to BINDIR.
 LINKDIR     ?= $(PREFIX)/lib/pywarm/bin
 LINKDIR_REL := $(shell realpath -m --relative-to=$(BINDIR) $(LINKDIR))
+$(BUILDDIR)/obj/launcher/ctl_shell.o: CFLAGS += -DPW_LINKDIR_REL='"$(LINKDIR_REL)"'
 
 INSTALLED := $(BINDIR)/pywarm $(BINDIR)/pywarmctl $(BINDIR)/pywarm-zygote \
 	$(MANDIR)/man1/pywarm.1 $(MANDIR)/man1/pywarmctl.1 $(MANDIR)/man5/pywarm.ini.5 \

@@ -171,7 +171,9 @@ echo "- Interpreter: $REAL (Python $pyver)"
 echo "- $(hyperfine --version), $RUNS runs after $WARMUP warm-up runs per command;" \
 	"all $served pywarm runs not marked cold served warm"
 echo
-PW_BENCH_DATA=${CHART:+$T/chart} "$REPORT_PY" - "$RATE_N" "$T/startup.json" "$T/stdlib.json" "$T/sandbox.json" "$T/rate.json" $pandas_rows <<'EOF'
+# The report also writes the chart's data there (PW_BENCH_DATA).
+[ -z "$CHART" ] || { PW_BENCH_DATA=$T/chart; export PW_BENCH_DATA; }
+"$REPORT_PY" - "$RATE_N" "$T/startup.json" "$T/stdlib.json" "$T/sandbox.json" "$T/rate.json" $pandas_rows <<'EOF'
 import json
 import statistics
 import sys
