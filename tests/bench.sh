@@ -160,6 +160,8 @@ cpu=$(sed -n 's/^\(model name\|Hardware\|cpu model\|Processor\)[[:space:]]*: *//
 # shellcheck disable=SC1091
 os=$([ -r /etc/os-release ] && . /etc/os-release && echo "${PRETTY_NAME:-}") || os=
 pyver=$("$REAL" -c 'import sys; print(sys.version.split()[0])')
+# The report below also writes the chart's data there.
+[ -z "$CHART" ] || { PW_BENCH_DATA=$T/chart; export PW_BENCH_DATA; }
 
 echo
 echo "## Numbers"
@@ -171,8 +173,6 @@ echo "- Interpreter: $REAL (Python $pyver)"
 echo "- $(hyperfine --version), $RUNS runs after $WARMUP warm-up runs per command;" \
 	"all $served pywarm runs not marked cold served warm"
 echo
-# The report also writes the chart's data there (PW_BENCH_DATA).
-[ -z "$CHART" ] || { PW_BENCH_DATA=$T/chart; export PW_BENCH_DATA; }
 "$REPORT_PY" - "$RATE_N" "$T/startup.json" "$T/stdlib.json" "$T/sandbox.json" "$T/rate.json" $pandas_rows <<'EOF'
 import json
 import statistics
