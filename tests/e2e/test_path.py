@@ -193,3 +193,20 @@ def test_links_never_loop(links, pw, wd):
     assert res.returncode != 0 and res.stdout == b"", res
     assert b"is pywarm itself; refusing to exec it in a loop" in res.stderr, res
     assert len(runs(trace)) == 1, trace     # one launcher, one decision
+
+
+def test_venv_made_through_links_uses_the_real_interpreter(links, wd):
+    """A venv made by python3 from the links points at the real interpreter,
+    and runs inside it through the links still end there."""
+    res, trace = links.run("python3 -m venv --without-pip venv", wd)
+    assert res.returncode == 0, res
+    assert list(runs(trace).values()) == ["warm"], trace
+    venv = os.path.join(wd, "venv")
+    assert os.path.realpath(os.path.join(venv, "bin", "python3")) == os.path.realpath(REAL)
+    cmd = "python3 -c 'import sys; print(sys.prefix, sys.base_prefix)'"
+    env = {"VIRTUAL_ENV": venv}
+    real, _ = links.run(f'PATH={venv}/bin:$PATH {cmd}', wd, warm_side=False, env_add=env)
+    got, trace = links.run(cmd, wd, env_add=env)
+    assert real.returncode == 0 and real.stdout.split()[0] == venv.encode(), real
+    assert (got.returncode, got.stdout, got.stderr) == (real.returncode, real.stdout, real.stderr)
+    assert len(runs(trace)) == 1, trace      # one launcher: no second pass through the links
