@@ -10,7 +10,7 @@ root=$(cd "$root" && pwd)
 work=$(dirname "$(dirname "$root")")     # dpkg-shlibdeps looks in debian/PACKAGE
 
 # The date of the newest changelog entry stamps every file (dpkg-deb
-# clamps mtimes to it): two builds of one version are the same bytes.
+# clamps mtimes to it): packaging the same build twice gives the same bytes.
 SOURCE_DATE_EPOCH=$(dpkg-parsechangelog -l "$here/changelog" -S Timestamp)
 export SOURCE_DATE_EPOCH
 
