@@ -211,8 +211,11 @@ uninstall:
 DEB_BUILDDIR  ?= $(BUILDDIR)-pkg
 DEB_VERSION   ?= $(shell dpkg-parsechangelog -l shell/debian/changelog -S Version)
 DEB_MAINTAINER ?= $(shell dpkg-parsechangelog -l shell/debian/changelog -S Maintainer)
-DEB_FLAGS = CFLAGS="$$(dpkg-buildflags --get CFLAGS) $$(dpkg-buildflags --get CPPFLAGS) -Wno-unused-result" \
-	LDFLAGS="$$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get LDFLAGS)"
+# glibc's fortified headers mark results that the sources drop on purpose
+# with (void) casts, which GCC's warn_unused_result does not accept.
+DEB_BUILDFLAG = $$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get $(1))
+DEB_FLAGS = CFLAGS="$(call DEB_BUILDFLAG,CFLAGS) $(call DEB_BUILDFLAG,CPPFLAGS) -Wno-unused-result" \
+	LDFLAGS="$(call DEB_BUILDFLAG,LDFLAGS)"
 DEB_MAKE = $(MAKE) PYTHON=/usr/bin/python3 BUILDDIR=$(DEB_BUILDDIR) PREFIX=/usr \
 	ZSHCOMPDIR=/usr/share/zsh/vendor-completions
 
