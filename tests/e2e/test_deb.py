@@ -147,24 +147,41 @@ def run_program(pw, exe, script, env, *, argv0=None, side="pywarm"):
                   executable=exe, argv0=argv0, cwd=os.path.dirname(script))
 
 
-def installed_zygotes():
-    """Pids of processes running the package's zygote (or its deleted file)."""
+def installed_zygotes(run):
+    """Pids of this test's processes (XDG_RUNTIME_DIR=run) running the
+    package's zygote, or its deleted file."""
     pids = []
     for d in os.listdir("/proc"):
         try:
             exe = os.readlink(f"/proc/{d}/exe") if d.isdigit() else ""
+            if exe not in ("/usr/bin/pywarm-zygote", "/usr/bin/pywarm-zygote (deleted)"):
+                continue
+            with open(f"/proc/{d}/environ", "rb") as f:
+                if f"XDG_RUNTIME_DIR={run}".encode() in f.read().split(b"\0"):
+                    pids.append(int(d))
         except OSError:
             continue
-        if exe in ("/usr/bin/pywarm-zygote", "/usr/bin/pywarm-zygote (deleted)"):
-            pids.append(int(d))
     return pids
+
+
+def describe(pids):
+    out = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            out.append(f"{pid}: {os.readlink(f'/proc/{pid}/exe')}: {cmd}")
+        except OSError:
+            out.append(f"{pid}: gone")
+    return "; ".join(out)
 
 
 def wait_for(cond, what, timeout=60):
     """Poll a /proc reading (a process of another's making has no event to wait on)."""
     deadline = time.monotonic() + timeout
     while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what() if callable(what) else what}", pytrace=False)
         time.sleep(0.05)
 
 
@@ -221,7 +238,7 @@ def test_install_run_upgrade_purge(pw, debs):
 
         # Over itself, then to a higher version, with the zygote running: it
         # notices its binary replaced and retires (never serving stale).
-        old = installed_zygotes()
+        old = installed_zygotes(run)
         assert old
         p = dpkg("-i", first)
         assert p.returncode == 0 and installed_version() == version, p
@@ -231,7 +248,7 @@ def test_install_run_upgrade_purge(pw, debs):
         real = run_program(pw, SYSTEM_PYTHON, script, env, side="real")
         r = run_program(pw, "/usr/bin/pywarm", script, env)
         assert_same(real, r)
-        wait_for(lambda: not set(old) & set(installed_zygotes()), "the old zygote to retire")
+        wait_for(lambda: not set(old) & set(installed_zygotes(run)), "the old zygote to retire")
         # A successor the retiring zygote started while dpkg was still
         # unpacking may serve an identity no launcher computes any more
         # (it idles out); stop whatever runs, with the new pywarmctl.
@@ -241,11 +258,14 @@ def test_install_run_upgrade_purge(pw, debs):
         check_warm_runs(pw, env, script)
 
         # Purged with a zygote running: it retires too, and nothing is left.
-        assert installed_zygotes()
+        before = installed_zygotes(run)
+        assert before
         p = dpkg("-P", "pywarm")
         assert p.returncode == 0, p
         assert installed_version() is None
-        wait_for(lambda: not installed_zygotes(), "the zygotes of the purged package to exit")
+        wait_for(lambda: not installed_zygotes(run),
+                 lambda: "the zygotes of the purged package to exit: "
+                 f"{describe(installed_zygotes(run))} (before the purge: {describe(before)})")
         left = [p for p, t in contents(second).items()
                 if os.path.lexists("/" + p) and (t != "d" or "pywarm" in p)]
         assert not left, f"dpkg -P left {left}"
