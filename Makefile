@@ -21,8 +21,12 @@ PY_CFLAGS  := $(shell pkg-config --cflags python3-embed)
 PY_LDFLAGS := $(shell pkg-config --libs python3-embed)
 endif
 PY_LIBDIR := $(shell $(PYREAL) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
+PY_MULTIARCH := $(shell $(PYREAL) -c 'import sysconfig; print(sysconfig.get_config_var("MULTIARCH") or "")')
 PY_CFLAGS := $(patsubst -I%,-isystem %,$(PY_CFLAGS))
-PY_LDFLAGS += -Wl,-rpath,$(PY_LIBDIR)
+# The interpreter's library directory, unless the dynamic linker searches it
+# anyway (a Debian package must not carry an rpath to /usr/lib/<triplet>).
+PY_RPATH  ?= $(if $(filter /lib /usr/lib /lib/$(PY_MULTIARCH) /usr/lib/$(PY_MULTIARCH),$(PY_LIBDIR)),,-Wl,-rpath,$(PY_LIBDIR))
+PY_LDFLAGS += $(PY_RPATH)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
@@ -72,7 +76,8 @@ $(BUILDDIR)/gen/bootstrap.h: zygote/bootstrap.py
 
 # The shell integration texts, compiled into pywarmctl (shell-init prints them).
 SHELL_TEXT := shell/pywarm.bash shell/pywarm.zsh shell/pywarm.fish \
-	shell/completion/pywarmctl.bash shell/completion/_pywarmctl shell/completion/pywarmctl.fish
+	shell/completion/pywarmctl.bash shell/completion/_pywarmctl shell/completion/pywarmctl.fish \
+	shell/path.sh shell/path.fish
 
 $(BUILDDIR)/gen/shell.h: $(SHELL_TEXT)
 	@mkdir -p $(dir $@)
@@ -152,12 +157,14 @@ stress: all
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
 	  /usr/bin/python3 tests/stress.py --launches $(STRESS_LAUNCHES) --clients $(STRESS_CLIENTS)
 
-# The pandas rows need a build against Debian's python3 (python3-pandas).
+# The pandas rows need a build against Debian's python3 (python3-pandas);
+# the chart of the medians and ratios goes to $(BUILDDIR)/bench.png (gnuplot).
 BENCH_DEB ?= $(BUILDDIR)-deb
 bench: all
 	$(MAKE) PYTHON=/usr/bin/python3 BUILDDIR=$(BENCH_DEB) all
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
-	  PYWARM_DEB_BUILDDIR=$(abspath $(BENCH_DEB)) sh tests/bench.sh
+	  PYWARM_DEB_BUILDDIR=$(abspath $(BENCH_DEB)) PYWARM_BENCH_CHART=$(abspath $(BUILDDIR))/bench.png \
+	  sh tests/bench.sh
 
 # ---- install -------------------------------------------------------------
 # The three programs stay together in $(BINDIR): pywarm and pywarmctl find
@@ -169,16 +176,22 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 USERUNITDIR ?= $(PREFIX)/lib/systemd/user
+# python and python3 links to pywarm, for the front of PATH (`pywarmctl
+# shell-init --path`); pywarmctl knows this directory relative to BINDIR.
+LINKDIR     ?= $(PREFIX)/lib/pywarm/bin
+LINKDIR_REL := $(shell realpath -m --relative-to=$(BINDIR) $(LINKDIR))
+$(BUILDDIR)/obj/launcher/ctl_shell.o: CFLAGS += -DPW_LINKDIR_REL='"$(LINKDIR_REL)"'
 
 INSTALLED := $(BINDIR)/pywarm $(BINDIR)/pywarmctl $(BINDIR)/pywarm-zygote \
 	$(MANDIR)/man1/pywarm.1 $(MANDIR)/man1/pywarmctl.1 $(MANDIR)/man5/pywarm.ini.5 \
 	$(BASHCOMPDIR)/pywarmctl $(ZSHCOMPDIR)/_pywarmctl $(FISHCOMPDIR)/pywarmctl.fish \
-	$(USERUNITDIR)/pywarm.socket $(USERUNITDIR)/pywarm.service
+	$(USERUNITDIR)/pywarm.socket $(USERUNITDIR)/pywarm.service \
+	$(LINKDIR)/python $(LINKDIR)/python3
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	  $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) \
-	  $(DESTDIR)$(USERUNITDIR)
+	  $(DESTDIR)$(USERUNITDIR) $(DESTDIR)$(LINKDIR)
 	install -m 755 $(BUILDDIR)/pywarm $(BUILDDIR)/pywarmctl $(BUILDDIR)/pywarm-zygote $(DESTDIR)$(BINDIR)
 	install -m 644 man/pywarm.1 man/pywarmctl.1 $(DESTDIR)$(MANDIR)/man1
 	install -m 644 man/pywarm.ini.5 $(DESTDIR)$(MANDIR)/man5
@@ -189,12 +202,38 @@ install: all
 	sed 's|@BINDIR@|$(BINDIR)|g' shell/systemd/pywarm.service > $(DESTDIR)$(USERUNITDIR)/pywarm.service.tmp
 	chmod 644 $(DESTDIR)$(USERUNITDIR)/pywarm.service.tmp
 	mv $(DESTDIR)$(USERUNITDIR)/pywarm.service.tmp $(DESTDIR)$(USERUNITDIR)/pywarm.service
+	ln -sfr $(DESTDIR)$(BINDIR)/pywarm $(DESTDIR)$(LINKDIR)/python
+	ln -sfr $(DESTDIR)$(BINDIR)/pywarm $(DESTDIR)$(LINKDIR)/python3
 
 # Exactly the files install put there; the shared directories stay.
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(LINKDIR) 2>/dev/null || true
+
+# ---- Debian package ------------------------------------------------------
+# A binary package from the install rules above: a build against Debian's
+# /usr/bin/python3 in its own BUILDDIR with dpkg-buildflags' (hardening)
+# flags, `make install` with PREFIX=/usr into a staging tree, then
+# shell/debian/mkdeb.sh (documentation, gzip'd man pages, Depends from
+# dpkg-shlibdeps, DEBIAN/control).  The version is the changelog's.
+DEB_BUILDDIR  ?= $(BUILDDIR)-pkg
+DEB_VERSION   ?= $(shell dpkg-parsechangelog -l shell/debian/changelog -S Version)
+DEB_MAINTAINER ?= $(shell dpkg-parsechangelog -l shell/debian/changelog -S Maintainer)
+# glibc's fortified headers mark results that the sources drop on purpose
+# with (void) casts, which GCC's warn_unused_result does not accept.
+DEB_BUILDFLAG = $$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get $(1))
+DEB_FLAGS = CFLAGS="$(call DEB_BUILDFLAG,CFLAGS) $(call DEB_BUILDFLAG,CPPFLAGS) -Wno-unused-result" \
+	LDFLAGS="$(call DEB_BUILDFLAG,LDFLAGS)"
+DEB_MAKE = $(MAKE) PYTHON=/usr/bin/python3 BUILDDIR=$(DEB_BUILDDIR) PREFIX=/usr \
+	ZSHCOMPDIR=/usr/share/zsh/vendor-completions
+
+deb:
+	$(DEB_FLAGS) $(DEB_MAKE) all
+	rm -rf $(DEB_BUILDDIR)/pkg
+	$(DEB_FLAGS) $(DEB_MAKE) DESTDIR=$(abspath $(DEB_BUILDDIR))/pkg/debian/pywarm install
+	sh shell/debian/mkdeb.sh $(DEB_BUILDDIR)/pkg/debian/pywarm $(DEB_BUILDDIR) '$(DEB_VERSION)' '$(DEB_MAINTAINER)'
 
 clean:
 	rm -rf $(BUILDDIR)
 
-.PHONY: all unit check check-cpython bench demo clean fuzz fuzz-smoke install uninstall stress
+.PHONY: all unit check check-cpython bench demo clean fuzz fuzz-smoke install uninstall stress deb

@@ -9,6 +9,8 @@
 #   PYWARM_DEB_BUILDDIR a build against /usr/bin/python3 (with python3-pandas
 #                       installed) for the pandas rows; skipped if unset
 #   PYWARM_BENCH_RATE_N launches per client batch in the throughput run (default 400)
+#   PYWARM_BENCH_CHART  also write a PNG chart of the medians and ratios there
+#                       (gnuplot, Debian package gnuplot-nox; tests/bench.gp)
 #
 # Everything happens in a private temporary tree (socket, state and config
 # directories), with every PYTHON* and PYWARM_* variable removed, so that the
@@ -33,6 +35,7 @@ SCRIPT=$HERE/bench_stdlib.py
 PANDAS=$HERE/bench_pandas.py
 DB=${PYWARM_DEB_BUILDDIR:-}
 RATE_N=${PYWARM_BENCH_RATE_N:-400}
+CHART=${PYWARM_BENCH_CHART:-}
 REPORT_PY=/usr/bin/python3
 
 command -v hyperfine >/dev/null 2>&1 || die "hyperfine is not installed (apt-get install hyperfine)"
@@ -157,6 +160,8 @@ cpu=$(sed -n 's/^\(model name\|Hardware\|cpu model\|Processor\)[[:space:]]*: *//
 # shellcheck disable=SC1091
 os=$([ -r /etc/os-release ] && . /etc/os-release && echo "${PRETTY_NAME:-}") || os=
 pyver=$("$REAL" -c 'import sys; print(sys.version.split()[0])')
+# The report below also writes the chart's data there.
+[ -z "$CHART" ] || { PW_BENCH_DATA=$T/chart; export PW_BENCH_DATA; }
 
 echo
 echo "## Numbers"
@@ -239,4 +244,43 @@ warm_rate = rate_n / (med(f"pywarm x{rate_n}, 8 clients") / 1000)
 cold_rate = (rate_n // 8) / (med(f"python3 x{rate_n // 8}, 8 clients") / 1000)
 line("launches/s, 8 concurrent clients, `-c pass`, warm / cold", "at least 8×",
      f"{warm_rate:.0f} / {cold_rate:.0f} = {warm_rate / cold_rate:.1f}×", warm_rate >= 8 * cold_rate)
+
+# The chart's data (bench.gp): medians side by side; ratios, their targets
+# and whether each is met (1), missed (0) or has no target (2).
+import os
+data = os.environ.get("PW_BENCH_DATA")
+if data:
+    os.makedirs(data, exist_ok=True)
+    pairs = [("-c pass", "pywarm -c pass", "python3 -c pass"),
+             ("bench_stdlib.py", "pywarm bench_stdlib.py", "python3 bench_stdlib.py"),
+             ("bench_pandas.py", "pywarm bench_pandas.py", "python3 bench_pandas.py")]
+    with open(os.path.join(data, "medians.dat"), "w") as f:
+        f.write("# program, pywarm median (ms), python3 median (ms)\n")
+        for label, warm, cold in pairs:
+            if warm in rows:
+                f.write(f'"{label}" {med(warm):.3f} {med(cold):.3f}\n')
+    with open(os.path.join(data, "true.dat"), "w") as f:
+        f.write(f"{med('/bin/true'):.3f}\n")
+    ratios = [("python3 / pywarm, -c pass", med("python3 -c pass") / med("pywarm -c pass"), 10, 1),
+              ("python3 / pywarm, stdlib", med("python3 bench_stdlib.py") / med("pywarm bench_stdlib.py"),
+               None, 1)]
+    if "pywarm bench_pandas.py" in rows:
+        ratios.append(("cold / warm, pandas", med("python3 bench_pandas.py") / med("pywarm bench_pandas.py"),
+                       100, 1))
+    ratios.append(("launches/s, warm / cold", warm_rate / cold_rate, 8, 1))
+    ratios.append(("pywarm / true (at most)", med("pywarm -c pass") / med("/bin/true"), 2, -1))
+    with open(os.path.join(data, "ratios.dat"), "w") as f:
+        f.write("# figure, measured, target (NaN: none), met (1), missed (0), no target (2)\n")
+        for label, value, target, sense in ratios:
+            met = 2 if target is None else int(value * sense >= target * sense)
+            f.write(f'"{label}" {value:.2f} {"NaN" if target is None else target} {met}\n')
 EOF
+if [ -n "$CHART" ]; then
+	if command -v gnuplot >/dev/null 2>&1; then
+		sub="$(date -u +%Y-%m-%d), $(nproc) CPUs, load $load0 at the start, Python $pyver"
+		gnuplot -e "dir='$T/chart'; out='$CHART'; sub='$sub'" "$HERE/bench.gp" &&
+			echo && echo "Chart: $CHART"
+	else
+		echo "$me: no chart: gnuplot is not installed (apt-get install gnuplot-nox)" >&2
+	fi
+fi

@@ -15,7 +15,7 @@ _pywarmctl() {
 			compopt -o filenames
 			COMPREPLY=($(compgen -f -- "$cur"))
 			return ;;
-		shell-init) words='bash zsh fish --no-prewarm --help' ;;
+		shell-init) words='bash zsh fish sh --no-prewarm --path --help' ;;
 		enable | disable) words='--help' ;;
 		sandbox) words='default no-network no-exec no-fork --help' ;;
 		*) return ;;

@@ -18,6 +18,8 @@ complete -c pywarmctl -n '__fish_seen_subcommand_from start' -l quiet -d 'Print 
 complete -c pywarmctl -n '__fish_seen_subcommand_from stop' -l all -d 'Stop every zygote'
 complete -c pywarmctl -n '__fish_seen_subcommand_from shell-init' -a 'bash zsh fish' -d Shell
 complete -c pywarmctl -n '__fish_seen_subcommand_from shell-init' -l no-prewarm -d 'No directory-change hook'
+complete -c pywarmctl -n '__fish_seen_subcommand_from shell-init' -a sh -d 'Shell (with --path)'
+complete -c pywarmctl -n '__fish_seen_subcommand_from shell-init' -l path -d 'Only the PATH line of the python links'
 complete -c pywarmctl -n '__fish_seen_subcommand_from check trust untrust' -F
 complete -c pywarmctl -n '__fish_seen_subcommand_from sandbox' -a 'default no-network no-exec no-fork' -d Policy
 complete -c pywarmctl -n 'not __fish_use_subcommand' -l help -d 'Show the usage'

@@ -22,6 +22,8 @@ EXPECTED = {
     "share/fish/vendor_completions.d/pywarmctl.fish": 0o644,
     "lib/systemd/user/pywarm.socket": 0o644,
     "lib/systemd/user/pywarm.service": 0o644,
+    "lib/pywarm/bin/python": 0o755,
+    "lib/pywarm/bin/python3": 0o755,
 }
 
 pytestmark = needs_pywarm
