@@ -149,16 +149,17 @@ def run_program(pw, exe, script, env, *, argv0=None, side="pywarm"):
 
 def installed_zygotes(run):
     """Pids of this test's processes (XDG_RUNTIME_DIR=run) running the
-    package's zygote, or its deleted file."""
+    package's zygote, or its deleted file: those holding a file under run
+    open (their lock; a zygote's environ is scrubbed)."""
     pids = []
     for d in os.listdir("/proc"):
         try:
             exe = os.readlink(f"/proc/{d}/exe") if d.isdigit() else ""
             if exe not in ("/usr/bin/pywarm-zygote", "/usr/bin/pywarm-zygote (deleted)"):
                 continue
-            with open(f"/proc/{d}/environ", "rb") as f:
-                if f"XDG_RUNTIME_DIR={run}".encode() in f.read().split(b"\0"):
-                    pids.append(int(d))
+            fds = os.listdir(f"/proc/{d}/fd")
+            if any(os.readlink(f"/proc/{d}/fd/{n}").startswith(run + "/") for n in fds):
+                pids.append(int(d))
         except OSError:
             continue
     return pids
