@@ -115,6 +115,7 @@ int pw_launch_encode(const struct pw_launch *l, char **buf, size_t *len)
 	put32(&b, l->sysargv);
 	put32(&b, l->stdin_dash);
 	put32(&b, l->flags);
+	put32(&b, l->emul);
 	put32(&b, l->umask);
 	put32(&b, (uint32_t)l->nice);
 	put64(&b, l->sig_ignored);
@@ -250,6 +251,7 @@ int pw_launch_decode(struct pw_launch *l, const char *buf, size_t len,
 	l->sysargv = get32(&b);
 	l->stdin_dash = get32(&b);
 	l->flags = get32(&b);
+	l->emul = get32(&b);
 	l->umask = get32(&b);
 	l->nice = (int32_t)get32(&b);
 	l->sig_ignored = get64(&b);

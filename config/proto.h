@@ -59,6 +59,21 @@ enum pw_run_mode {
 
 #define PW_LF_NO_NEW_PRIVS 0x1      /* the caller runs with no_new_privs */
 
+/* python3 options a warm child applies itself, run by run (pw_launch.emul);
+ * the launcher finds them in argv, the child never parses argv again. */
+enum pw_emul {
+	PW_EMUL_UNBUFFERED = 1 << 0,   /* -u */
+	PW_EMUL_NOBYTECODE = 1 << 1,   /* -B */
+	PW_EMUL_QUIET      = 1 << 2,   /* -q */
+	PW_EMUL_INSPECT    = 1 << 3,   /* -i */
+	PW_EMUL_SKIPLINE   = 1 << 4,   /* -x */
+	PW_EMUL_SAFEPATH   = 1 << 5,   /* -P */
+};
+
+/* python3 options a zygote starts with (after "--" on its command line,
+ * one word per option or value), at most; more make the run cold. */
+#define PW_MAX_ZOPTS 64
+
 /* One launch request: everything the child needs to become the caller. */
 struct pw_launch {
 	uint64_t identity;          /* must equal the zygote's */
@@ -67,6 +82,7 @@ struct pw_launch {
 	uint32_t sysargv;           /* index into argv where sys.argv starts */
 	uint32_t stdin_dash;        /* PW_RUN_STDIN: 1 if '-' was given */
 	uint32_t flags;             /* PW_LF_* */
+	uint32_t emul;              /* enum pw_emul bits */
 	uint32_t umask;
 	int32_t  nice;
 	uint64_t sig_ignored;       /* bit (n-1) set: signal n is SIG_IGN */

@@ -107,7 +107,7 @@ int  pw_sandbox_render(const struct pw_sandbox *sb, FILE *out);
 
 void pw_sandbox_free(struct pw_sandbox *sb);
 
-/* zygote/sandbox.c: apply the profile's sandbox plus the PYWARM_SANDBOX
+/* confine.c: apply the profile's sandbox plus the PYWARM_SANDBOX
  * value env (may be NULL) to this process, or write "pywarm: problem" to
  * fd 2 and _exit(PW_EXIT_SANDBOX): a run that asks for a sandbox never runs
  * unconfined.  interpreter: the one the run uses (its prefix stays
@@ -117,11 +117,11 @@ void pw_sandbox_free(struct pw_sandbox *sb);
 int  pw_sandbox_enter(const struct pw_sandbox *profile, const char *env,
                       const char *interpreter, int cold);
 
-/* zygote/sandbox.c: 1 if the profile's sandbox plus PYWARM_SANDBOX forbid
+/* confine.c: 1 if the profile's sandbox plus PYWARM_SANDBOX forbid
  * execve, so that the run cannot fall back to exec'ing the interpreter. */
 int  pw_sandbox_warm_only(const struct pw_sandbox *profile, const char *env);
 
-/* zygote/sandbox.c: is the peer of a unix socket confined by seccomp (or
+/* confine.c: is the peer of a unix socket confined by seccomp (or
  * unknowable)?  The zygote serves no such peer: confined code must not get
  * an unconfined run by asking the zygote directly.  1 or 0. */
 int  pw_peer_confined(int conn);
@@ -130,7 +130,7 @@ int  pw_peer_confined(int conn);
  * disabled). */
 int  pw_landlock_abi(void);
 
-/* zygote/sandbox.c: set no_new_privs, then put the calling process in a
+/* confine.c: set no_new_privs, then put the calling process in a
  * Landlock domain of its own (the profile's paths, if any; from ABI 6
  * signals and abstract unix sockets scoped to the domain) and load the
  * seccomp filter (both inherited across fork and execve).  The domain keeps

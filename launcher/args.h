@@ -2,17 +2,7 @@
 #ifndef PW_ARGS_H
 #define PW_ARGS_H
 
-#define PW_MAX_ZOPTS 64      /* identity option words; more runs cold */
-
-/* Options a warm child applies itself, run by run (see pw_cmdline.emul). */
-enum pw_emul {
-	PW_EMUL_UNBUFFERED = 1 << 0,   /* -u */
-	PW_EMUL_NOBYTECODE = 1 << 1,   /* -B */
-	PW_EMUL_QUIET      = 1 << 2,   /* -q */
-	PW_EMUL_INSPECT    = 1 << 3,   /* -i */
-	PW_EMUL_SKIPLINE   = 1 << 4,   /* -x */
-	PW_EMUL_SAFEPATH   = 1 << 5,   /* -P */
-};
+#include "proto.h"      /* PW_MAX_ZOPTS, enum pw_emul */
 
 /* What python3 would do with this command line. */
 struct pw_cmdline {

@@ -274,6 +274,7 @@ static int send_launch(struct run *r, const sigset_t *orig_mask)
 	l.payload = (uint32_t)r->cmd.payload;
 	l.sysargv = (uint32_t)r->cmd.sysargv;
 	l.stdin_dash = (uint32_t)r->cmd.stdin_dash;
+	l.emul = r->cmd.emul;
 	collect_process_state(&l);
 	/* The mask the caller gave us, not the one with forwarded signals blocked. */
 	l.sig_blocked = 0;

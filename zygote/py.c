@@ -10,7 +10,6 @@
 #undef Py_BUILD_CORE
 
 #include "zygote.h"
-#include "args.h"
 #include "bootstrap.h"
 
 #include <errno.h>
@@ -477,11 +476,9 @@ int zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t err
 	}
 	/* The options this run's child applies itself (the launcher parsed the
 	 * same argv and found nothing that needs the real interpreter). */
-	struct pw_cmdline cmd;
-	pw_cmdline_parse(&cmd, (int)l->argc, l->argv);
-	int opts_ok = zrepl_apply_options(cmd.emul) == 0 &&
+	int opts_ok = zrepl_apply_options(l->emul) == 0 &&
 	              zrepl_check_readline(l->mode != PW_RUN_STDIN) == 0;
-	PyObject *buffered = PyBool_FromLong(!(cmd.emul & PW_EMUL_UNBUFFERED));
+	PyObject *buffered = PyBool_FromLong(!(l->emul & PW_EMUL_UNBUFFERED));
 	/* str_list() gave bytes for argv entries; setup() decodes them. */
 	PyObject *r = NULL;
 	if (argv && orig && env && ign && opts_ok)

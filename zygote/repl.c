@@ -4,7 +4,6 @@
 #include <structmember.h>
 
 #include "zygote.h"
-#include "args.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -683,6 +683,7 @@ ENCODER = textwrap.dedent("""\
         p64 = lambda v: b.extend(struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF))
         p64(identity); p32(mode); p32(payload); p32(sysargv); p32(0)
         p32(0)                                      # flags: no no_new_privs asked for
+        p32(0)                                      # emul: no per-run options
         um = os.umask(0); os.umask(um); p32(um)
         p32(os.getpriority(os.PRIO_PROCESS, 0))
         p64(0); p64(0)                              # no signal ignored or blocked

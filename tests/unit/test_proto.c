@@ -29,6 +29,7 @@ static void sample(struct pw_launch *l)
 	l->sysargv = 2;
 	l->umask = 022;
 	l->nice = 5;
+	l->emul = PW_EMUL_UNBUFFERED | PW_EMUL_SAFEPATH;
 	l->sig_ignored = 1ull << (SIGPIPE - 1);
 	l->sig_blocked = 1ull << (SIGUSR1 - 1);
 	for (int i = 0; i < PW_NRLIMIT; i++) {
@@ -61,6 +62,7 @@ TEST(roundtrip)
 	CHECK(out.identity == in.identity);
 	CHECK_INTEQ(out.mode, PW_RUN_COMMAND);
 	CHECK_INTEQ(out.nice, 5);
+	CHECK_INTEQ(out.emul, PW_EMUL_UNBUFFERED | PW_EMUL_SAFEPATH);
 	CHECK_INTEQ(out.umask, 022);
 	CHECK(out.sig_blocked == in.sig_blocked);
 	CHECK(out.rlim_cur[7] == 70 && out.rlim_max[3] == ~0ull);

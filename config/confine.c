@@ -1,4 +1,4 @@
-/* sandbox.c: confines the calling process: no_new_privs, a Landlock ruleset (raw system calls) and a seccomp filter (libseccomp). */
+/* confine.c: confines the calling process: no_new_privs, a Landlock ruleset (raw system calls) and a seccomp filter (libseccomp). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
