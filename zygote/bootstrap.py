@@ -171,13 +171,16 @@ def _imports_attach():
 def _hide_preloaded():
     """sys.modules as python3 starts with it: the rest goes to the cache,
     and each cached submodule is unbound from its package (the import that
-    brings it back binds it again)."""
+    brings it back binds it again).  The same for sys.path_importer_cache."""
     st = _IMPORTS
     if st is None:
         return
     mods, base, cache, unbound = _sys.modules, st["base"], st["cache"], st["unbound"]
     for name in [n for n in mods if n not in base]:
         cache[name] = mods.pop(name)
+    finders, pic = st["finders"], _sys.path_importer_cache
+    for entry in [e for e in pic if e not in finders]:
+        del pic[entry]                  # the run's own searches make them again
     for name in st["dotted"]:
         mod = cache.get(name, _MISSING)
         if mod is _MISSING:
@@ -347,10 +350,22 @@ def _fix_pythonpath():
     finder = _sys.modules["_frozen_importlib_external"].PathFinder
     for entry in _sys.path[:len(new)]:
         finder._path_importer_cache(entry)
-    if site:
-        for name in ("sitecustomize", "usercustomize"):
-            if finder.find_spec(name, _sys.path[:len(new)]) is not None:
-                raise RuntimeError(f"a PYTHONPATH entry relative to the cwd holds {name}")
+    _check_startup_shadowing([d for d in new if d not in old])
+
+
+def _check_startup_shadowing(dirs):
+    """Refuse the run (it goes cold) if python3's own start-up would have
+    imported something from these directories, which the zygote never saw."""
+    names = {n.partition(".")[0] for n in _IMPORTS["base"]}
+    names.update(("sitecustomize", "usercustomize"))
+    for d in dirs:
+        try:
+            entries = _os.listdir(d)
+        except OSError:
+            continue
+        for e in entries:
+            if e.partition(".")[0] in names:
+                raise RuntimeError(f"{d}/{e} may shadow a module python3 imports at start-up")
 
 
 def _imports_for_run():

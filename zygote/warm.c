@@ -102,6 +102,7 @@ static void forget_new_modules(PyObject *before)
  *   known          sys.modules names seen so far
  *   baseline       sys.modules names right after start-up
  *   path           sys.path right after start-up
+ *   finders        sys.path_importer_cache's keys right after start-up
  *   serve, cache   set by bootstrap.py when recording ends */
 
 /* state[key], borrowed, or NULL. */
@@ -359,8 +360,11 @@ static void imports_begin(struct zygote *z)
 	         st_new(st, "loaded", 's') == 0;
 	PyObject *base = ok ? PySet_New(mods) : NULL, *known = ok ? PySet_New(mods) : NULL;
 	PyObject *path0 = ok ? PyList_GetSlice(path, 0, PyList_GET_SIZE(path)) : NULL;
+	PyObject *pic = PySys_GetObject("path_importer_cache");
+	PyObject *finders = ok && pic ? PySet_New(pic) : NULL;
 
-	ok = base && known && path0 && PyDict_SetItemString(st, "baseline", base) == 0 &&
+	ok = base && known && path0 && finders && PyDict_SetItemString(st, "baseline", base) == 0 &&
+	     PyDict_SetItemString(st, "finders", finders) == 0 &&
 	     PyDict_SetItemString(st, "known", known) == 0 &&
 	     PyDict_SetItemString(st, "path", path0) == 0 &&
 	     (hl = PyCFunction_New(&hook_load_def, st)) != NULL &&
@@ -376,6 +380,7 @@ static void imports_begin(struct zygote *z)
 	Py_XDECREF(base);
 	Py_XDECREF(known);
 	Py_XDECREF(path0);
+	Py_XDECREF(finders);
 	Py_XDECREF(load);
 	Py_XDECREF(bs);
 	Py_XDECREF(st);
