@@ -334,21 +334,23 @@ def _fix_pythonpath():
         return
     site = not _sys.flags.no_site
     cwd = _os.getcwd()
-    old = [_getpath_abspath(e, _ZYGOTE_CWD) for e in _PYTHONPATH]
-    new = [_getpath_abspath(e, cwd) for e in _PYTHONPATH]
-    if site:
-        old = _dedup(old)
+    raw_old = [_getpath_abspath(e, _ZYGOTE_CWD) for e in _PYTHONPATH]
+    raw_new = [_getpath_abspath(e, cwd) for e in _PYTHONPATH]
+    old = _dedup(raw_old) if site else raw_old
     start = _IMPORTS["path"]
     if start[:len(old)] != old or _sys.path[:len(start)] != start:
         raise RuntimeError("sys.path does not start with PYTHONPATH's entries")
-    path = new + _sys.path[len(old):]
+    path = raw_new + _sys.path[len(old):]
     _sys.path[:] = _dedup(path) if site else path
+    # python3's start-up searched each entry as getpath made it, and (with
+    # site) again as site normalised it.
     cache = _sys.path_importer_cache
-    for entry in old:
+    for entry in set(raw_old + old):
         if entry not in _sys.path:
             cache.pop(entry, None)
     finder = _sys.modules["_frozen_importlib_external"].PathFinder
-    for entry in _sys.path[:len(new)]:
+    new = _dedup(raw_new) if site else raw_new
+    for entry in raw_new + new:
         finder._path_importer_cache(entry)
     _check_startup_shadowing([d for d in new if d not in old])
 
@@ -370,8 +372,8 @@ def _check_startup_shadowing(dirs):
 
 def _imports_for_run():
     """This run's sys.path and sys.modules, as python3 would start them."""
-    _fix_pythonpath()
     _hide_preloaded()
+    _fix_pythonpath()
 
 
 def setup(argv, orig_argv, environ, ignored, buffered):
