@@ -162,6 +162,8 @@ def _imports_attach():
     mods = _sys.modules
     st["base"] = {n: mods[n] for n in st["baseline"] if n in mods}
     st["dotted"] = [n for n in st["loaded"] if "." in n]
+    st["pkgpaths"] = {n: tuple(getattr(mods[n], "__path__", ())) for n in st["loaded"]
+                      if n in mods and hasattr(mods[n], "__path__")}
     st["unbound"] = {}
     st["serve"] = _serve
     st["cache"] = {}
@@ -179,8 +181,9 @@ def _hide_preloaded():
     for name in [n for n in mods if n not in base]:
         cache[name] = mods.pop(name)
     finders, pic = st["finders"], _sys.path_importer_cache
+    hidden = st["hidden_finders"] = {}
     for entry in [e for e in pic if e not in finders]:
-        del pic[entry]                  # the run's own searches make them again
+        hidden[entry] = pic.pop(entry)  # the run's own searches make them again
     for name in st["dotted"]:
         mod = cache.get(name, _MISSING)
         if mod is _MISSING:
@@ -246,12 +249,38 @@ def _plan_one(name, plan, seen):
     if parent:
         pmod = cache[parent] if parent in seen else _sys.modules[parent]
         path = pmod.__path__
-    spec = _bootstrap._find_spec(name, path)
-    if mod is _MISSING:
-        return spec is None             # failed in the zygote: must fail now
-    if not _same_module(spec, mod) or not _plan_deps(name, plan, seen):
+    if parent and _search_as_in_zygote(parent, pmod):
+        if mod is _MISSING:
+            return True                 # failed in the zygote, fails now
+    else:
+        spec = _bootstrap._find_spec(name, path)
+        if mod is _MISSING:
+            return spec is None         # failed in the zygote: must fail now
+        if not _same_module(spec, mod):
+            return False
+    if not _plan_deps(name, plan, seen):
         return False
     plan.append(name)                   # loaded: python3 moves it to the end of sys.modules
+    return True
+
+
+def _search_as_in_zygote(parent, pmod):
+    """Would a search for a submodule of this cached package find what the
+    zygote's found?  Yes when the same finders search the same directories:
+    the zygote retires when a module appears in or goes from one (watch.c).
+    Then the finders of those directories are the zygote's, as the search
+    would have made them."""
+    st = _IMPORTS
+    if (pmod is not st["cache"].get(parent) or _sys.meta_path != st["meta_path"] or
+            _sys.path_hooks != st["path_hooks"]):
+        return False
+    dirs = st["pkgpaths"].get(parent)
+    if dirs is None or tuple(pmod.__path__) != dirs:
+        return False
+    pic, hidden = _sys.path_importer_cache, st["hidden_finders"]
+    for d in dirs:
+        if d not in pic and d in hidden:
+            pic[d] = hidden[d]
     return True
 
 

@@ -103,6 +103,7 @@ static void forget_new_modules(PyObject *before)
  *   baseline       sys.modules names right after start-up
  *   path           sys.path right after start-up
  *   finders        sys.path_importer_cache's keys right after start-up
+ *   meta_path, path_hooks  copies of sys.meta_path and sys.path_hooks then
  *   serve, cache   set by bootstrap.py when recording ends */
 
 /* state[key], borrowed, or NULL. */
@@ -362,9 +363,14 @@ static void imports_begin(struct zygote *z)
 	PyObject *path0 = ok ? PyList_GetSlice(path, 0, PyList_GET_SIZE(path)) : NULL;
 	PyObject *pic = PySys_GetObject("path_importer_cache");
 	PyObject *finders = ok && pic ? PySet_New(pic) : NULL;
+	PyObject *meta = PySys_GetObject("meta_path"), *hooks = PySys_GetObject("path_hooks");
+	PyObject *meta0 = ok && meta ? PySequence_List(meta) : NULL;
+	PyObject *hooks0 = ok && hooks ? PySequence_List(hooks) : NULL;
 
 	ok = base && known && path0 && finders && PyDict_SetItemString(st, "baseline", base) == 0 &&
-	     PyDict_SetItemString(st, "finders", finders) == 0 &&
+	     PyDict_SetItemString(st, "finders", finders) == 0 && meta0 && hooks0 &&
+	     PyDict_SetItemString(st, "meta_path", meta0) == 0 &&
+	     PyDict_SetItemString(st, "path_hooks", hooks0) == 0 &&
 	     PyDict_SetItemString(st, "known", known) == 0 &&
 	     PyDict_SetItemString(st, "path", path0) == 0 &&
 	     (hl = PyCFunction_New(&hook_load_def, st)) != NULL &&
@@ -381,6 +387,8 @@ static void imports_begin(struct zygote *z)
 	Py_XDECREF(known);
 	Py_XDECREF(path0);
 	Py_XDECREF(finders);
+	Py_XDECREF(meta0);
+	Py_XDECREF(hooks0);
 	Py_XDECREF(load);
 	Py_XDECREF(bs);
 	Py_XDECREF(st);
