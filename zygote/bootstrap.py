@@ -156,9 +156,12 @@ def _imports_attach():
     st = _import_state()
     if st is None:
         return None
+    import atexit
     import builtins
     if getattr(builtins.__import__, "__self__", None) is st:
         builtins.__import__ = st["import"]
+    if getattr(atexit.register, "__self__", None) is st:
+        atexit.register = st["register"]
     mods = _sys.modules
     st["base"] = {n: mods[n] for n in st["baseline"] if n in mods}
     st["dotted"] = [n for n in st["loaded"] if "." in n]
@@ -180,6 +183,7 @@ def _hide_preloaded():
     mods, base, cache, unbound = _sys.modules, st["base"], st["cache"], st["unbound"]
     for name in [n for n in mods if n not in base]:
         cache[name] = mods.pop(name)
+    _exit_handlers(st)
     finders, pic = st["finders"], _sys.path_importer_cache
     hidden = st["hidden_finders"] = {}
     for entry in [e for e in pic if e not in finders]:
@@ -197,6 +201,19 @@ def _hide_preloaded():
                 unbound[name] = (pmod, child)
         except TypeError:
             pass
+
+
+def _exit_handlers(st):
+    """Register the exit handlers the zygote's imports registered: now, or,
+    for one a cached module registered for a function of its own, when the
+    run imports that module (python3's order of registration)."""
+    register, cache, base = st["register"], st["cache"], st["base"]
+    later = st["exits"] = {}
+    for owner, func, args, kwargs in st["atexit"]:
+        if owner in cache and getattr(func, "__module__", None) not in base:
+            later.setdefault(owner, []).append((func, args, kwargs))
+        else:
+            register(func, *args, **(kwargs or {}))
 
 
 def _loader_kind(loader):
@@ -297,6 +314,8 @@ def _install(plan):
         bound = unbound.pop(name, None)
         if bound is not None:
             setattr(bound[0], bound[1], mod)
+        for func, args, kwargs in st["exits"].pop(name, ()):
+            st["register"](func, *args, **(kwargs or {}))
 
 
 def _serve(spec):

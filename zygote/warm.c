@@ -90,10 +90,13 @@ static void forget_new_modules(PyObject *before)
  * _find_and_load_unlocked looks up by name once the run's own sys.meta_path
  * and sys.path have found a spec: a C function adds no traceback frame.
  * While the zygote preloads, the hook records what each module's loading
- * imported (a recorder stands in for builtins.__import__ meanwhile); in a
+ * imported (a recorder stands in for builtins.__import__ meanwhile, and
+ * one for atexit.register: see hook_register); in a
  * child it asks bootstrap's serve() for the cached module.  All state is
  * one dict, the hook's __self__, where bootstrap.py finds it:
- *   load, import   the wrapped _load_unlocked and builtins.__import__
+ *   load, import, register  the wrapped _load_unlocked, builtins.__import__
+ *                  and atexit.register
+ *   atexit         (owner, func, args, kwargs) of each handler registered
  *   stack          names being loaded, innermost last
  *   deps           name -> names its loading imported, in order of first use
  *   failed         names whose import failed while recording
@@ -328,6 +331,31 @@ static PyObject *hook_import(PyObject *st, PyObject *args, PyObject *kwds)
 	return r;
 }
 
+/* atexit.register while the zygote preloads: the handler is noted under
+ * the module whose loading registers it, for bootstrap.py to register when
+ * a run imports that module (python3 registers it then, not earlier). */
+static PyObject *hook_register(PyObject *st, PyObject *args, PyObject *kwds)
+{
+	PyObject *list = st_get(st, "atexit"), *func, *rest, *entry;
+
+	if (st_get(st, "serve") != NULL || list == NULL || PyTuple_GET_SIZE(args) < 1 ||
+	    !PyCallable_Check(PyTuple_GET_ITEM(args, 0)))
+		return PyObject_Call(st_get(st, "register"), args, kwds);
+	func = PyTuple_GET_ITEM(args, 0);
+	rest = PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args));
+	entry = rest ? Py_BuildValue("(OOOO)", current_owner(st), func, rest,
+	                             kwds ? kwds : Py_None) : NULL;
+	int rc = entry ? PyList_Append(list, entry) : -1;
+	Py_XDECREF(entry);
+	Py_XDECREF(rest);
+	if (rc < 0)
+		return NULL;
+	Py_INCREF(func);
+	return func;
+}
+
+static PyMethodDef hook_register_def = { "register", (PyCFunction)(void (*)(void))hook_register,
+                                         METH_VARARGS | METH_KEYWORDS, NULL };
 static PyMethodDef hook_load_def = { "_load_unlocked", (PyCFunction)hook_load, METH_O, NULL };
 static PyMethodDef hook_import_def = { "__import__", (PyCFunction)(void (*)(void))hook_import,
                                        METH_VARARGS | METH_KEYWORDS, NULL };
@@ -352,10 +380,14 @@ static void imports_begin(struct zygote *z)
 	PyObject *imp = builtins ? PyDict_GetItemString(builtins, "__import__") : NULL;
 	PyObject *path = PySys_GetObject("path");
 	PyObject *mods = PyImport_GetModuleDict();
-	PyObject *hl = NULL, *hi = NULL;
-	int ok = st && load && imp && path && PyList_Check(path) &&
+	PyObject *atexit = PyImport_ImportModule("atexit");
+	PyObject *reg = atexit ? PyObject_GetAttrString(atexit, "register") : NULL;
+	PyObject *hl = NULL, *hi = NULL, *hr = NULL;
+	int ok = st && load && imp && reg && path && PyList_Check(path) &&
 	         PyDict_SetItemString(st, "load", load) == 0 &&
 	         PyDict_SetItemString(st, "import", imp) == 0 &&
+	         PyDict_SetItemString(st, "register", reg) == 0 &&
+	         st_new(st, "atexit", 'l') == 0 &&
 	         st_new(st, "stack", 'l') == 0 && st_new(st, "deps", 'd') == 0 &&
 	         st_new(st, "attached", 'd') == 0 && st_new(st, "failed", 's') == 0 &&
 	         st_new(st, "loaded", 's') == 0;
@@ -375,14 +407,19 @@ static void imports_begin(struct zygote *z)
 	     PyDict_SetItemString(st, "path", path0) == 0 &&
 	     (hl = PyCFunction_New(&hook_load_def, st)) != NULL &&
 	     (hi = PyCFunction_New(&hook_import_def, st)) != NULL &&
+	     (hr = PyCFunction_New(&hook_register_def, st)) != NULL &&
 	     PyObject_SetAttrString(bs, "_load_unlocked", hl) == 0 &&
-	     PyDict_SetItemString(builtins, "__import__", hi) == 0;
+	     PyDict_SetItemString(builtins, "__import__", hi) == 0 &&
+	     PyObject_SetAttrString(atexit, "register", hr) == 0;
 	if (!ok) {
 		zlog(z, "cannot set up the import cache:");
 		zpy_log_exception();
 	}
 	Py_XDECREF(hl);
 	Py_XDECREF(hi);
+	Py_XDECREF(hr);
+	Py_XDECREF(reg);
+	Py_XDECREF(atexit);
 	Py_XDECREF(base);
 	Py_XDECREF(known);
 	Py_XDECREF(path0);

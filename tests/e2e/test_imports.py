@@ -233,6 +233,35 @@ def test_m_module_from_cache_and_shadowed(pw, wd):
     assert b"my tool" in real.out
 
 
+# ------------------------------------------------- exit handlers registered at import
+
+def test_exit_handlers_of_unimported_modules_do_not_exist(pw, wd):
+    """logging registers its shutdown at import: only a run that imports it has it."""
+    prog = "import atexit\nprint(atexit._ncallbacks())\nimport logging\nprint(atexit._ncallbacks())\n"
+    _same_warm(pw, ["-c", prog], cwd=wd)
+
+
+def test_exit_handler_order_with_logging(pw, wd):
+    """A handler registered before logging is imported runs after logging's
+    shutdown, as under python3: its line never reaches a FileHandler(mode="w")."""
+    prog = textwrap.dedent("""        import atexit, sys
+        def late():
+            logging.getLogger("app").error("late line")
+            print("late ran")
+        atexit.register(late)
+        import logging
+        logging.basicConfig(filename=sys.argv[1], filemode="w", format="%(message)s")
+        logging.getLogger("app").error("first line")
+    """)
+    logs = {side: os.path.join(wd, f"{side}.log") for side in ("real", "pywarm")}
+    real, pyw = pw.run_both(["-c", prog, "LOG"], cwd=wd,
+                            per_side=lambda side: {"argv_map": {"LOG": logs[side]}})
+    assert_same(real, pyw)
+    assert_warm(pyw)
+    with open(logs["real"], "rb") as f, open(logs["pywarm"], "rb") as g:
+        assert f.read() == g.read() == b"first line\n"
+
+
 # ------------------------------------------------- PYTHONPATH
 
 _STARTED = set()
