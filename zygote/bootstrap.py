@@ -169,7 +169,7 @@ def _imports_attach():
                       if n in mods and hasattr(mods[n], "__path__")}
     st["unbound"] = {}
     st["serve"] = _serve
-    st["cache"] = {}
+    st["cache"], st["served"] = {}, {}
     return st
 
 
@@ -181,6 +181,7 @@ def _hide_preloaded():
     if st is None:
         return
     mods, base, cache, unbound = _sys.modules, st["base"], st["cache"], st["unbound"]
+    st["served"] = {}
     for name in [n for n in mods if n not in base]:
         cache[name] = mods.pop(name)
     _exit_handlers(st)
@@ -250,7 +251,7 @@ def _plan_one(name, plan, seen):
     cache = st["cache"]
     cur = _sys.modules.get(name, _MISSING)
     if cur is not _MISSING:
-        return cur is cache.get(name, st["base"].get(name, _MISSING))
+        return cur is st["served"].get(name, st["base"].get(name, _MISSING))
     parent = name.rpartition(".")[0]
     if parent and not _plan_one(parent, plan, seen):
         return False
@@ -288,8 +289,8 @@ def _search_as_in_zygote(parent, pmod):
     Then the finders of those directories are the zygote's, as the search
     would have made them."""
     st = _IMPORTS
-    if (pmod is not st["cache"].get(parent) or _sys.meta_path != st["meta_path"] or
-            _sys.path_hooks != st["path_hooks"]):
+    zygotes = st["cache"].get(parent, st["served"].get(parent))
+    if pmod is not zygotes or _sys.meta_path != st["meta_path"] or _sys.path_hooks != st["path_hooks"]:
         return False
     dirs = st["pkgpaths"].get(parent)
     if dirs is None or tuple(pmod.__path__) != dirs:
@@ -302,14 +303,17 @@ def _search_as_in_zygote(parent, pmod):
 
 
 def _install(plan):
-    """Put the planned modules in sys.modules and on their packages."""
+    """Put the planned modules in sys.modules and on their packages.  Each
+    is served once: imported again after the program removed it from
+    sys.modules, it is executed again, as under python3."""
     st = _IMPORTS
-    mods, cache, unbound, attached = _sys.modules, st["cache"], st["unbound"], st["attached"]
+    mods, cache, served = _sys.modules, st["cache"], st["served"]
+    unbound, attached = st["unbound"], st["attached"]
     for name in plan:
-        mod = cache[name]
+        mod = served[name] = cache.pop(name)
         for extra in attached.get(name, ()):
             if extra in cache:
-                mods[extra] = cache[extra]
+                mods[extra] = served[extra] = cache.pop(extra)
         mods[name] = mod
         bound = unbound.pop(name, None)
         if bound is not None:
@@ -332,7 +336,7 @@ def _serve(spec):
         return None
     plan.append(name)
     _install(plan)
-    return _IMPORTS["cache"][name]
+    return _IMPORTS["served"][name]
 
 
 _IMPORTS = _imports_attach()

@@ -162,6 +162,25 @@ def test_import_module_after_path_change(pw, wd):
     _same_warm(pw, ["main.py"], cwd=wd)
 
 
+def test_reimport_after_removal_executes_again(pw, wd):
+    """Removed from sys.modules and imported again, a module is a new one
+    (test suites reset state so); its package keeps the new one too."""
+    prog = textwrap.dedent("""\
+        import sys, json, email.utils
+        first, utils = json, email.utils
+        json.marker = 1
+        for name in [n for n in sys.modules if n == 'json' or n.startswith(('json.', 'email'))]:
+            del sys.modules[name]
+        import json
+        import email.utils
+        print(json is first, hasattr(json, 'marker'), email.utils is utils)
+        print(json.decoder.JSONDecoder is first.decoder.JSONDecoder)
+        print(sorted(n for n in sys.modules if n.startswith(('json', 'email'))))
+    """)
+    real, _ = _same_warm(pw, ["-c", prog], cwd=wd)
+    assert real.out.startswith(b"False False False\nFalse\n")
+
+
 def test_sys_modules_at_start_and_after_imports(pw, wd):
     """sys.modules starts as python3's, in the same order; a package's
     submodules are bound on it only once imported."""
