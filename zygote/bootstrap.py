@@ -178,8 +178,6 @@ def _hide_preloaded():
     and each cached submodule is unbound from its package (the import that
     brings it back binds it again).  The same for sys.path_importer_cache."""
     st = _IMPORTS
-    if st is None:
-        return
     mods, base, cache, unbound = _sys.modules, st["base"], st["cache"], st["unbound"]
     st["served"] = {}
     for name in [n for n in mods if n not in base]:
@@ -382,7 +380,7 @@ def _dedup(paths):
 
 def _fix_pythonpath():
     """Relative PYTHONPATH entries, as python3 resolves them in this run's cwd."""
-    if not _PYTHONPATH or _IMPORTS is None:
+    if not _PYTHONPATH:
         return
     site = not _sys.flags.no_site
     cwd = _os.getcwd()
@@ -424,6 +422,8 @@ def _check_startup_shadowing(dirs):
 
 def _imports_for_run():
     """This run's sys.path and sys.modules, as python3 would start them."""
+    if _IMPORTS is None:
+        raise RuntimeError("the import cache is not set up (see the zygote's log)")
     _hide_preloaded()
     _fix_pythonpath()
 

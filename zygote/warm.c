@@ -88,26 +88,26 @@ static void forget_new_modules(PyObject *before)
  * start-up is a cache behind the import system (bootstrap.py hides it in
  * each child).  The hook is importlib._bootstrap._load_unlocked, which
  * _find_and_load_unlocked looks up by name once the run's own sys.meta_path
- * and sys.path have found a spec: a C function adds no traceback frame.
- * While the zygote preloads, the hook records what each module's loading
- * imported (a recorder stands in for builtins.__import__ meanwhile, and
- * one for atexit.register: see hook_register); in a
- * child it asks bootstrap's serve() for the cached module.  All state is
- * one dict, the hook's __self__, where bootstrap.py finds it:
- *   load, import, register  the wrapped _load_unlocked, builtins.__import__
- *                  and atexit.register
- *   atexit         (owner, func, args, kwargs) of each handler registered
- *   stack          names being loaded, innermost last
- *   deps           name -> names its loading imported, in order of first use
- *   failed         names whose import failed while recording
- *   loaded         names loaded through _load_unlocked
- *   attached       name -> sys.modules names its loading set itself
- *   known          sys.modules names seen so far
- *   baseline       sys.modules names right after start-up
- *   path           sys.path right after start-up
- *   finders        sys.path_importer_cache's keys right after start-up
- *   meta_path, path_hooks  copies of sys.meta_path and sys.path_hooks then
- *   serve, cache   set by bootstrap.py when recording ends */
+ * and sys.path have found a spec; being a C function, it adds no frame to
+ * a traceback.  While the zygote preloads, the hook records what each
+ * module's loading imports, helped by stand-ins for builtins.__import__
+ * and atexit.register (hook_import, hook_register); bootstrap.py puts the
+ * real ones back when it loads.  In a child the hook asks bootstrap's
+ * _serve() for the cached module.  All state is one dict, the hooks'
+ * __self__, where bootstrap.py finds it:
+ *   load, import, register   the real _load_unlocked, __import__, atexit.register
+ *   atexit     (owner, func, args, kwargs) of each exit handler registered
+ *   stack      names being loaded, innermost last
+ *   deps       name -> names its loading imported, in order of first use
+ *   failed     names whose import failed while recording
+ *   loaded     names loaded through _load_unlocked
+ *   attached   name -> sys.modules names its loading set itself
+ *   known      sys.modules names seen so far
+ *   baseline   sys.modules names right after start-up
+ *   path       sys.path right after start-up
+ *   finders    sys.path_importer_cache's keys right after start-up
+ *   meta_path, path_hooks    copies of sys.meta_path and sys.path_hooks then
+ *   serve, cache, ...        bootstrap.py's, once recording ends */
 
 /* state[key], borrowed, or NULL. */
 static PyObject *st_get(PyObject *st, const char *key)
@@ -133,7 +133,7 @@ static PyObject *current_owner(PyObject *st)
 {
 	PyObject *stack = st_get(st, "stack");
 	Py_ssize_t n = stack ? PyList_GET_SIZE(stack) : 0;
-	static PyObject *top;           /* interned "": the preload itself */
+	static PyObject *top;           /* interned "": the owner of top-level imports */
 
 	if (n > 0)
 		return PyList_GET_ITEM(stack, n - 1);
