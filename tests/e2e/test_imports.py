@@ -162,6 +162,68 @@ def test_import_module_after_path_change(pw, wd):
     _same_warm(pw, ["main.py"], cwd=wd)
 
 
+IMPORT_FORMS = {
+    "from-import": "from json import decoder\nprint(decoder.__name__)\n",
+    "import-as": "import json.decoder as d\nprint(d.__name__, sys.modules['json'].__file__)\n",
+    "dunder-import": "m = __import__('json.decoder')\nprint(m.__name__, m.decoder.__name__)\n",
+    "import-module": "import importlib\nm = importlib.import_module('json.decoder')\nprint(m.__name__)\n",
+    "relative-in-package": None,
+}
+
+
+@pytest.mark.parametrize("form", list(IMPORT_FORMS))
+def test_import_forms_reach_the_local_module(pw, wd, form):
+    """Every way of importing finds the program's own json package first."""
+    write_files(wd, {"json/__init__.py": "print('local json package')\n",
+                     "json/decoder.py": "print('local json.decoder')\n",
+                     "mypkg/__init__.py": "", "mypkg/helper.py": "import json.decoder\n",
+                     "mypkg/rel.py": "from . import helper\nfrom json import decoder\nprint(decoder.__file__)\n"})
+    prog = IMPORT_FORMS[form] or "import mypkg.rel\n"
+    if form != "relative-in-package":
+        prog = "import sys\n" + prog
+    real, _ = _same_warm(pw, ["-c", prog], cwd=wd)
+    assert b"local json" in real.out
+
+
+def test_imports_from_threads(pw, wd):
+    write_files(wd, {"csv.py": "NAME = 'my csv'\n"})
+    prog = textwrap.dedent("""\
+        import threading, sys
+        out = {}
+        def work(name):
+            out[name] = __import__(name)
+        ts = [threading.Thread(target=work, args=(n,)) for n in ('json', 'csv', 'decimal', 'uuid')]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        print(sorted((k, getattr(v, 'NAME', v.__name__)) for k, v in out.items()))
+        print(sorted(sys.modules))
+    """)
+    _same_warm(pw, ["-c", prog], cwd=wd)
+
+
+def test_namespace_directory_does_not_shadow(pw, wd):
+    """A directory without __init__.py named like a package: the standard one wins."""
+    write_files(wd, {"email/notes.txt": "", "json/readme": ""})
+    prog = "import email.message, json, sys\nprint(email.__file__, json.__file__)\n"
+    _same_warm(pw, ["-c", prog], cwd=wd)
+
+
+def test_sourceless_module_shadows(pw, wd):
+    """A compiled csv.pyc with no source, in the cwd, is imported (SourcelessFileLoader)."""
+    import py_compile
+    write_files(wd, {"src/csv.py": "print('compiled csv')\n"})
+    py_compile.compile(os.path.join(wd, "src", "csv.py"), cfile=os.path.join(wd, "csv.pyc"))
+    real, _ = _same_warm(pw, ["-c", "import csv\nprint(type(csv.__loader__).__name__)\n"], cwd=wd)
+    assert b"compiled csv" in real.out
+
+
+def test_m_submodule_of_shadowing_plain_module(pw, wd):
+    """-m json.tool when the cwd's json is a plain module: python3's error."""
+    write_files(wd, {"json.py": "X = 1\n"})
+    real, _ = _same_warm(pw, ["-m", "json.tool"], cwd=wd)
+    assert real.rc == 1 and b"json.tool" in real.err
+
+
 def test_reimport_after_removal_executes_again(pw, wd):
     """Removed from sys.modules and imported again, a module is a new one
     (test suites reset state so); its package keeps the new one too."""
