@@ -165,8 +165,8 @@ def _imports_attach():
     mods = _sys.modules
     st["base"] = {n: mods[n] for n in st["baseline"] if n in mods}
     st["dotted"] = [n for n in st["loaded"] if "." in n]
-    st["pkgpaths"] = {n: tuple(getattr(mods[n], "__path__", ())) for n in st["loaded"]
-                      if n in mods and hasattr(mods[n], "__path__")}
+    st["pkgpaths"] = {n: tuple(m.__path__) for n, m in mods.items()
+                      if isinstance(getattr(m, "__path__", None), list)}
     st["unbound"] = {}
     st["serve"] = _serve
     st["cache"], st["served"] = {}, {}
@@ -287,7 +287,7 @@ def _search_as_in_zygote(parent, pmod):
     Then the finders of those directories are the zygote's, as the search
     would have made them."""
     st = _IMPORTS
-    zygotes = st["cache"].get(parent, st["served"].get(parent))
+    zygotes = st["cache"].get(parent, st["served"].get(parent, st["base"].get(parent)))
     if pmod is not zygotes or _sys.meta_path != st["meta_path"] or _sys.path_hooks != st["path_hooks"]:
         return False
     dirs = st["pkgpaths"].get(parent)
