@@ -323,12 +323,12 @@ def _install(plan):
 def _serve(spec):
     """The cached module for spec (found by the run's own search), with what
     its loading imported, or None: then the import runs for real."""
-    name = spec.name
-    if not _same_module(spec, _IMPORTS["cache"].get(name)):
-        return None
-    plan, seen = [], {name}
+    plan = []
     try:
-        if not _plan_deps(name, plan, seen):
+        name = spec.name
+        if not _same_module(spec, _IMPORTS["cache"].get(name)):
+            return None
+        if not _plan_deps(name, plan, {name}):
             return None
     except Exception:
         return None

@@ -264,12 +264,15 @@ static void note_dotted(PyObject *st, PyObject *abs)
 	PyErr_Clear();
 }
 
-/* After an import failed: the names it left out of sys.modules failed. */
+/* After an import failed: the names it left out of sys.modules failed.
+ * The import's exception stays pending. */
 static void note_failed_import(PyObject *st, PyObject *abs)
 {
 	PyObject *failed = st_get(st, "failed"), *mods = PyImport_GetModuleDict();
 	Py_ssize_t n = PyUnicode_GET_LENGTH(abs);
+	PyObject *type, *value, *tb;
 
+	PyErr_Fetch(&type, &value, &tb);
 	for (Py_ssize_t i = 0; failed && i <= n; i++) {
 		if (i < n && PyUnicode_READ_CHAR(abs, i) != '.')
 			continue;
@@ -278,10 +281,13 @@ static void note_failed_import(PyObject *st, PyObject *abs)
 			PySet_Add(failed, part);
 		Py_XDECREF(part);
 	}
+	PyErr_Clear();
+	PyErr_Restore(type, value, tb);
 }
 
-/* After a from-import: the submodules it names, as the program uses them. */
-static void note_fromlist(PyObject *st, PyObject *abs, PyObject *fromlist)
+/* After a from-import: the submodules it names, as the program uses them
+ * ("*" means the package's __all__, as _handle_fromlist reads it once). */
+static void note_fromlist(PyObject *st, PyObject *abs, PyObject *fromlist, int star)
 {
 	PyObject *mods = PyImport_GetModuleDict();
 	PyObject *m = PyDict_GetItem(mods, abs);
@@ -289,9 +295,9 @@ static void note_fromlist(PyObject *st, PyObject *abs, PyObject *fromlist)
 
 	while (it && (x = PyIter_Next(it)) != NULL) {
 		if (PyUnicode_Check(x) && PyUnicode_CompareWithASCIIString(x, "*") == 0) {
-			PyObject *all = PyObject_GetAttrString(m, "__all__");
+			PyObject *all = star ? PyObject_GetAttrString(m, "__all__") : NULL;
 			if (all)
-				note_fromlist(st, abs, all);
+				note_fromlist(st, abs, all, 0);
 			Py_XDECREF(all);
 		} else if (PyUnicode_Check(x)) {
 			PyObject *sub = PyUnicode_FromFormat("%U.%U", abs, x);
@@ -324,7 +330,7 @@ static PyObject *hook_import(PyObject *st, PyObject *args, PyObject *kwds)
 	if (abs && r == NULL)
 		note_failed_import(st, abs);
 	else if (abs && fromlist && PyObject_IsTrue(fromlist) == 1)
-		note_fromlist(st, abs, fromlist);
+		note_fromlist(st, abs, fromlist, 1);
 	if (r != NULL)
 		PyErr_Clear();
 	Py_XDECREF(abs);
