@@ -412,3 +412,16 @@ def test_pythonpath_relative_with_startup_module_goes_cold(pw, wd):
     env = {"PYTHONPATH": "lib"}
     _zygote_for(pw, wd, env)
     _same_warm(pw, ["-c", SHOW_PATH + "import libmod\n"], cwd=wd, env_add=env, warm=False)
+
+
+@pytest.mark.parametrize("opt", ["-S", "-s", "-E", "-I"])
+def test_pythonpath_relative_with_options(pw, wd, opt):
+    """Without site (-S) the entries stay as getpath made them (no
+    normalising, duplicates kept); -E and -I ignore PYTHONPATH."""
+    from test_options import warm_up
+    write_files(wd, {"top/lib/libmod.py": "print('libmod')\n"})
+    env = {"PYTHONPATH": "lib::.:lib/:../top/lib"}
+    cwd = os.path.join(wd, "top")
+    warm_up(pw, [opt, "-c", "pass"], env, cwd)
+    prog = SHOW_PATH + "try:\n    import libmod\nexcept ImportError as e:\n    print(e)\n"
+    _same_warm(pw, [opt, "-c", prog], cwd=cwd, env_add=env)
