@@ -259,6 +259,19 @@ def test_sys_modules_at_start_and_after_imports(pw, wd):
     _same_warm(pw, ["-c", prog], cwd=wd)
 
 
+@pytest.mark.parametrize("how", ["script", "m", "stdin", "dir-app", "zip-app"])
+def test_sys_modules_at_start_per_invocation(pw, wd, how):
+    """What the way of running adds (runpy for -m and applications) is python3's too."""
+    prog = "import sys\nprint(list(sys.modules))\nprint(sorted(sys.path_importer_cache))\n"
+    write_files(wd, {"mm.py": prog, "app/__main__.py": prog})
+    with zipfile.ZipFile(os.path.join(wd, "app.zip"), "w") as z:
+        z.writestr("__main__.py", prog)
+    args, stdin = {"script": (["mm.py"], None), "m": (["-m", "mm"], None),
+                   "stdin": ([], prog.encode()), "dir-app": (["app"], None),
+                   "zip-app": (["app.zip"], None)}[how]
+    _same_warm(pw, args, cwd=wd, input=stdin)
+
+
 def test_meta_path_finder_sees_the_same_searches(pw, wd):
     """A finder the program adds sees python3's searches, in python3's order."""
     prog = textwrap.dedent("""\
