@@ -162,6 +162,8 @@ def _imports_attach():
         builtins.__import__ = st["import"]
     if getattr(atexit.register, "__self__", None) is st:
         atexit.register = st["register"]
+    if getattr(_bootstrap._gcd_import, "__self__", None) is st:
+        _bootstrap._gcd_import = st["gcd_import"]
     mods = _sys.modules
     st["base"] = {n: mods[n] for n in st["baseline"] if n in mods}
     st["dotted"] = [n for n in st["loaded"] if "." in n]

@@ -90,12 +90,14 @@ static void forget_new_modules(PyObject *before)
  * _find_and_load_unlocked looks up by name once the run's own sys.meta_path
  * and sys.path have found a spec; being a C function, it adds no frame to
  * a traceback.  While the zygote preloads, the hook records what each
- * module's loading imports, helped by stand-ins for builtins.__import__
- * and atexit.register (hook_import, hook_register); bootstrap.py puts the
- * real ones back when it loads.  In a child the hook asks bootstrap's
+ * module's loading imports, helped by stand-ins for builtins.__import__,
+ * importlib's _gcd_import and atexit.register (hook_import,
+ * hook_gcd_import, hook_register); bootstrap.py puts the real ones back
+ * when it loads.  In a child the hook asks bootstrap's
  * _serve() for the cached module.  All state is one dict, the hooks'
  * __self__, where bootstrap.py finds it:
- *   load, import, register   the real _load_unlocked, __import__, atexit.register
+ *   load, import, gcd_import, register   the real _load_unlocked,
+ *              builtins.__import__, _gcd_import and atexit.register
  *   atexit     (owner, func, args, kwargs) of each exit handler registered
  *   stack      names being loaded, innermost last
  *   deps       name -> names its loading imported, in order of first use
@@ -337,6 +339,31 @@ static PyObject *hook_import(PyObject *st, PyObject *args, PyObject *kwds)
 	return r;
 }
 
+/* importlib._bootstrap._gcd_import while the zygote preloads (what
+ * importlib.import_module calls; a module already imported never reaches
+ * _load_unlocked): note, then import. */
+static PyObject *hook_gcd_import(PyObject *st, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = { "name", "package", "level", NULL };
+	PyObject *name, *package = Py_None, *abs = NULL, *r;
+	int level = 0;
+
+	if (st_get(st, "serve") == NULL &&
+	    PyArg_ParseTupleAndKeywords(args, kwds, "U|Oi:_gcd_import", kwlist, &name, &package, &level)) {
+		PyObject *g = level > 0 ? Py_BuildValue("{sO}", "__package__", package) : NULL;
+		abs = level > 0 ? (g ? absolute_name(name, g, level) : NULL) : absolute_name(name, NULL, 0);
+		Py_XDECREF(g);
+	}
+	PyErr_Clear();
+	if (abs && PyUnicode_GET_LENGTH(abs) > 0)
+		note_dotted(st, abs);
+	r = PyObject_Call(st_get(st, "gcd_import"), args, kwds);
+	if (abs && r == NULL)
+		note_failed_import(st, abs);
+	Py_XDECREF(abs);
+	return r;
+}
+
 /* atexit.register while the zygote preloads: the handler is noted under
  * the module whose loading registers it, for bootstrap.py to register when
  * a run imports that module (python3 registers it then, not earlier). */
@@ -362,6 +389,8 @@ static PyObject *hook_register(PyObject *st, PyObject *args, PyObject *kwds)
 
 static PyMethodDef hook_register_def = { "register", (PyCFunction)(void (*)(void))hook_register,
                                          METH_VARARGS | METH_KEYWORDS, NULL };
+static PyMethodDef hook_gcd_import_def = { "_gcd_import", (PyCFunction)(void (*)(void))hook_gcd_import,
+                                           METH_VARARGS | METH_KEYWORDS, NULL };
 static PyMethodDef hook_load_def = { "_load_unlocked", (PyCFunction)hook_load, METH_O, NULL };
 static PyMethodDef hook_import_def = { "__import__", (PyCFunction)(void (*)(void))hook_import,
                                        METH_VARARGS | METH_KEYWORDS, NULL };
@@ -383,14 +412,16 @@ static void imports_begin(struct zygote *z)
 	PyObject *bs = PyImport_ImportModule("_frozen_importlib");
 	PyObject *builtins = PyEval_GetBuiltins();
 	PyObject *load = bs ? PyObject_GetAttrString(bs, "_load_unlocked") : NULL;
+	PyObject *gcd = bs ? PyObject_GetAttrString(bs, "_gcd_import") : NULL;
 	PyObject *imp = builtins ? PyDict_GetItemString(builtins, "__import__") : NULL;
 	PyObject *path = PySys_GetObject("path");
 	PyObject *mods = PyImport_GetModuleDict();
 	PyObject *atexit = PyImport_ImportModule("atexit");
 	PyObject *reg = atexit ? PyObject_GetAttrString(atexit, "register") : NULL;
-	PyObject *hl = NULL, *hi = NULL, *hr = NULL;
-	int ok = st && load && imp && reg && path && PyList_Check(path) &&
+	PyObject *hl = NULL, *hi = NULL, *hr = NULL, *hg = NULL;
+	int ok = st && load && gcd && imp && reg && path && PyList_Check(path) &&
 	         PyDict_SetItemString(st, "load", load) == 0 &&
+	         PyDict_SetItemString(st, "gcd_import", gcd) == 0 &&
 	         PyDict_SetItemString(st, "import", imp) == 0 &&
 	         PyDict_SetItemString(st, "register", reg) == 0 &&
 	         st_new(st, "atexit", 'l') == 0 &&
@@ -414,7 +445,9 @@ static void imports_begin(struct zygote *z)
 	     (hl = PyCFunction_New(&hook_load_def, st)) != NULL &&
 	     (hi = PyCFunction_New(&hook_import_def, st)) != NULL &&
 	     (hr = PyCFunction_New(&hook_register_def, st)) != NULL &&
+	     (hg = PyCFunction_New(&hook_gcd_import_def, st)) != NULL &&
 	     PyObject_SetAttrString(bs, "_load_unlocked", hl) == 0 &&
+	     PyObject_SetAttrString(bs, "_gcd_import", hg) == 0 &&
 	     PyDict_SetItemString(builtins, "__import__", hi) == 0 &&
 	     PyObject_SetAttrString(atexit, "register", hr) == 0;
 	if (!ok) {
@@ -424,6 +457,8 @@ static void imports_begin(struct zygote *z)
 	Py_XDECREF(hl);
 	Py_XDECREF(hi);
 	Py_XDECREF(hr);
+	Py_XDECREF(hg);
+	Py_XDECREF(gcd);
 	Py_XDECREF(reg);
 	Py_XDECREF(atexit);
 	Py_XDECREF(base);

@@ -327,6 +327,24 @@ def test_m_module_from_cache_and_shadowed(pw, wd):
     assert b"my tool" in real.out
 
 
+def test_project_profile_module_dependencies(pw, wd):
+    """A preloaded project module's own imports, also those made through
+    importlib.import_module of modules already imported, are in sys.modules
+    once the program imports it; a local module shadowing one of them wins."""
+    lib = os.path.join(wd, "lib")
+    files = {"lib/plugin.py": "import importlib\nJ = importlib.import_module('json')\n"
+                              "C = importlib.import_module('csv')\n"}
+    write_files(wd, dict(files, **{".pywarm.ini": "[preload]\nmodules = json, csv, plugin\n"}))
+    pw.trust(wd)
+    env = {"PYTHONPATH": lib}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    prog = "import sys, plugin\nprint([n for n in sys.modules if n.startswith(('json', 'csv', '_csv'))])\n"
+    _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
+    write_files(wd, {"csv.py": "print('local csv')\n"})
+    real, _ = _same_warm(pw, ["-c", prog + "print(plugin.C.__file__)\n"], cwd=wd, env_add=env)
+    assert b"local csv" in real.out
+
+
 # ------------------------------------------------- exit handlers registered at import
 
 def test_exit_handlers_of_unimported_modules_do_not_exist(pw, wd):
