@@ -32,6 +32,7 @@ RUNS=${PYWARM_BENCH_RUNS:-100}
 WARMUP=${PYWARM_BENCH_WARMUP:-5}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCRIPT=$HERE/bench_stdlib.py
+IMPORTS=$HERE/bench_imports.py
 PANDAS=$HERE/bench_pandas.py
 DB=${PYWARM_DEB_BUILDDIR:-}
 RATE_N=${PYWARM_BENCH_RATE_N:-400}
@@ -44,7 +45,7 @@ case "$RUNS$WARMUP$RATE_N" in
 *[!0-9]*) die "PYWARM_BENCH_RUNS and PYWARM_BENCH_WARMUP must be numbers" ;;
 esac
 # hyperfine -N splits command lines itself; single quotes protect the paths.
-case "$B$REAL$SCRIPT$DB$PANDAS" in
+case "$B$REAL$SCRIPT$IMPORTS$DB$PANDAS" in
 *"'"*) die "paths with a single quote are not supported" ;;
 esac
 
@@ -88,6 +89,7 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 "$B/pywarmctl" start --wait || { show_log; die "the zygote did not start"; }
 check_warm "$B/pywarm" -c pass
 check_warm "$B/pywarm" "$SCRIPT"
+check_warm "$B/pywarm" "$IMPORTS"
 PYWARM_SANDBOX=default check_warm "$B/pywarm" -c pass
 before=$(launches)
 [ -n "$before" ] || die "cannot read the zygote's launch count from pywarmctl status"
@@ -101,6 +103,12 @@ echo
 hyperfine -N -w "$WARMUP" -r "$RUNS" --export-json "$T/stdlib.json" \
 	-n "pywarm bench_stdlib.py" "'$B/pywarm' '$SCRIPT'" \
 	-n "python3 bench_stdlib.py" "'$REAL' '$SCRIPT'"
+# Imports of preloaded modules are served from the zygote's cache once the
+# run's own search has found the same files: the cost of that check.
+echo
+hyperfine -N -w "$WARMUP" -r "$RUNS" --export-json "$T/imports.json" \
+	-n "pywarm bench_imports.py" "'$B/pywarm' '$IMPORTS'" \
+	-n "python3 bench_imports.py" "'$REAL' '$IMPORTS'"
 # The cost of confining a run: the same launch with and without a sandbox,
 # both through env(1) so that only PYWARM_SANDBOX differs.  Warm, the child
 # builds and loads the filter; cold, the launcher does before it executes
@@ -115,7 +123,7 @@ hyperfine -N -w "$WARMUP" -r "$RUNS" --export-json "$T/sandbox.json" \
 
 # Every timed pywarm run must have been served by the zygote, not cold.
 after=$(launches)
-want=$((4 * (WARMUP + RUNS)))
+want=$((5 * (WARMUP + RUNS)))
 served=$((after - before))
 [ "$served" -ge "$want" ] ||
 	die "only $served of $want pywarm runs were served warm; the numbers above mix in cold runs"
@@ -173,7 +181,7 @@ echo "- Interpreter: $REAL (Python $pyver)"
 echo "- $(hyperfine --version), $RUNS runs after $WARMUP warm-up runs per command;" \
 	"all $served pywarm runs not marked cold served warm"
 echo
-"$REPORT_PY" - "$RATE_N" "$T/startup.json" "$T/stdlib.json" "$T/sandbox.json" "$T/rate.json" $pandas_rows <<'EOF'
+"$REPORT_PY" - "$RATE_N" "$T/startup.json" "$T/stdlib.json" "$T/imports.json" "$T/sandbox.json" "$T/rate.json" $pandas_rows <<'EOF'
 import json
 import statistics
 import sys
@@ -212,6 +220,12 @@ print(f"| `python3 -c pass` / `pywarm -c pass` | {med('python3 -c pass') / med('
 print(f"| `python3 bench_stdlib.py` / `pywarm bench_stdlib.py` "
       f"| {med('python3 bench_stdlib.py') / med('pywarm bench_stdlib.py'):.1f}× |")
 print(f"| `pywarm -c pass` / `/bin/true` | {med('pywarm -c pass') / med('/bin/true'):.1f}× |")
+print()
+print("| Cost of resolving 30 imports of preloaded modules (`bench_imports.py`) | medians | minimums |")
+print("|---|---:|---:|")
+imp, bare = rows["pywarm bench_imports.py"], rows["pywarm -c pass"]
+print(f"| warm run, against `pywarm -c pass` | {statistics.median(imp) - statistics.median(bare):+.2f} ms "
+      f"| {min(imp) - min(bare):+.2f} ms |")
 print()
 print("| Cost of a sandbox (`PYWARM_SANDBOX=default`) per launch | medians | minimums |")
 print("|---|---:|---:|")

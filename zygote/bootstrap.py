@@ -188,6 +188,309 @@ def _fresh_randomness():
         fn()
 
 
+# ---------------------------------------------------------------- imports
+#
+# What the zygote imported beyond python3's own start-up is a cache behind
+# the import system, not part of sys.modules: each child hides it
+# (_hide_preloaded), and warm.c's hook on importlib._bootstrap._load_unlocked
+# calls _serve() once the run's own sys.meta_path and sys.path have found a
+# spec for a name the cache holds.  The cached module is used only if that
+# spec names the file (and loader kind) the zygote loaded, and every module
+# its loading imported resolves the same way now; otherwise the import runs
+# for real, as under python3.  warm.c recorded, while preloading, what each
+# module's loading imported; its state dict is the hook's __self__.
+
+import _frozen_importlib as _bootstrap
+import posix as _posix
+
+_MISSING = object()
+
+
+def _import_state():
+    """warm.c's recording, or None if the hook is not in place."""
+    st = getattr(_bootstrap._load_unlocked, "__self__", None)
+    return st if isinstance(st, dict) and "load" in st else None
+
+
+def _imports_attach():
+    """Stop recording; from now on the hook asks _serve()."""
+    st = _import_state()
+    if st is None:
+        return None
+    import atexit
+    import builtins
+    if getattr(builtins.__import__, "__self__", None) is st:
+        builtins.__import__ = st["import"]
+    if getattr(atexit.register, "__self__", None) is st:
+        atexit.register = st["register"]
+    if getattr(_bootstrap._gcd_import, "__self__", None) is st:
+        _bootstrap._gcd_import = st["gcd_import"]
+    mods = _sys.modules
+    st["base"] = {n: mods[n] for n in st["baseline"] if n in mods}
+    st["dotted"] = [n for n in st["loaded"] if "." in n]
+    st["pkgpaths"] = {n: tuple(m.__path__) for n, m in mods.items()
+                      if isinstance(getattr(m, "__path__", None), list)}
+    st["unbound"] = {}
+    st["serve"] = _serve
+    st["cache"], st["served"] = {}, {}
+    return st
+
+
+def _hide_preloaded():
+    """sys.modules as python3 starts with it: the rest goes to the cache,
+    and each cached submodule is unbound from its package (the import that
+    brings it back binds it again).  The same for sys.path_importer_cache."""
+    st = _IMPORTS
+    mods, base, cache, unbound = _sys.modules, st["base"], st["cache"], st["unbound"]
+    st["served"] = {}
+    for name in [n for n in mods if n not in base]:
+        cache[name] = mods.pop(name)
+    _exit_handlers(st)
+    finders, pic = st["finders"], _sys.path_importer_cache
+    hidden = st["hidden_finders"] = {}
+    for entry in [e for e in pic if e not in finders]:
+        hidden[entry] = pic.pop(entry)  # the run's own searches make them again
+    for name in st["dotted"]:
+        mod = cache.get(name, _MISSING)
+        if mod is _MISSING:
+            continue
+        parent, _, child = name.rpartition(".")
+        pmod = mods.get(parent, cache.get(parent))
+        try:
+            d = vars(pmod)
+            if d.get(child, _MISSING) is mod:
+                del d[child]
+                unbound[name] = (pmod, child)
+        except TypeError:
+            pass
+
+
+def _exit_handlers(st):
+    """Register the exit handlers the zygote's imports registered: now, or,
+    for one a cached module registered for a function of its own, when the
+    run imports that module (python3's order of registration)."""
+    register, cache, base = st["register"], st["cache"], st["base"]
+    later = st["exits"] = {}
+    for owner, func, args, kwargs in st["atexit"]:
+        if owner in cache and getattr(func, "__module__", None) not in base:
+            later.setdefault(owner, []).append((func, args, kwargs))
+        else:
+            register(func, *args, **(kwargs or {}))
+
+
+def _loader_kind(loader):
+    """A loader's class (built-in and frozen loaders are classes themselves)."""
+    return loader if isinstance(loader, type) else type(loader)
+
+
+def _same_module(spec, mod):
+    """Would loading spec give what the zygote loaded as mod?"""
+    old = getattr(mod, "__spec__", None)
+    if spec is None or old is None or spec.name != old.name or spec.origin != old.origin:
+        return False
+    new_locs, old_locs = spec.submodule_search_locations, old.submodule_search_locations
+    if (new_locs is None) != (old_locs is None):
+        return False
+    if spec.origin is None:             # a namespace package: its portions
+        return list(new_locs) == list(old_locs)
+    return _loader_kind(spec.loader) is _loader_kind(old.loader)
+
+
+def _plan_deps(name, plan, seen):
+    """Check, in the order python3 would import them, what loading name imported."""
+    for dep in _IMPORTS["deps"].get(name, ()):
+        if not _plan_one(dep, plan, seen):
+            return False
+    return True
+
+
+def _plan_one(name, plan, seen):
+    """Would python3's import of name, here and now, give the cached module?"""
+    if name in seen:
+        return True
+    st = _IMPORTS
+    cache = st["cache"]
+    cur = _sys.modules.get(name, _MISSING)
+    if cur is not _MISSING:
+        return cur is st["served"].get(name, st["base"].get(name, _MISSING))
+    parent = name.rpartition(".")[0]
+    if parent and not _plan_one(parent, plan, seen):
+        return False
+    if name in seen:                    # its package's loading imported it
+        return True
+    seen.add(name)
+    mod = cache.get(name, _MISSING)
+    if mod is not _MISSING and name not in st["loaded"]:
+        return True                     # set by its owner, installed with it
+    if mod is _MISSING and name not in st["failed"]:
+        return False
+    path = None
+    if parent:
+        pmod = cache[parent] if parent in seen else _sys.modules[parent]
+        path = pmod.__path__
+    if parent and _search_as_in_zygote(parent, pmod):
+        if mod is _MISSING:
+            return True                 # failed in the zygote, fails now
+    else:
+        spec = _bootstrap._find_spec(name, path)
+        if mod is _MISSING:
+            return spec is None         # failed in the zygote: must fail now
+        if not _same_module(spec, mod):
+            return False
+    if not _plan_deps(name, plan, seen):
+        return False
+    plan.append(name)                   # loaded: python3 moves it to the end of sys.modules
+    return True
+
+
+def _search_as_in_zygote(parent, pmod):
+    """Would a search for a submodule of this cached package find what the
+    zygote's found?  Yes when the same finders search the same directories:
+    the zygote retires when a module appears in or goes from one (watch.c).
+    Then the finders of those directories are the zygote's, as the search
+    would have made them."""
+    st = _IMPORTS
+    zygotes = st["cache"].get(parent, st["served"].get(parent, st["base"].get(parent)))
+    if pmod is not zygotes or _sys.meta_path != st["meta_path"] or _sys.path_hooks != st["path_hooks"]:
+        return False
+    dirs = st["pkgpaths"].get(parent)
+    if dirs is None or tuple(pmod.__path__) != dirs:
+        return False
+    pic, hidden = _sys.path_importer_cache, st["hidden_finders"]
+    for d in dirs:
+        if d not in pic and d in hidden:
+            pic[d] = hidden[d]
+    return True
+
+
+def _install(plan):
+    """Put the planned modules in sys.modules and on their packages.  Each
+    is served once: imported again after the program removed it from
+    sys.modules, it is executed again, as under python3."""
+    st = _IMPORTS
+    mods, cache, served = _sys.modules, st["cache"], st["served"]
+    unbound, attached = st["unbound"], st["attached"]
+    for name in plan:
+        mod = served[name] = cache.pop(name)
+        for extra in attached.get(name, ()):
+            if extra in cache:
+                mods[extra] = served[extra] = cache.pop(extra)
+        mods[name] = mod
+        bound = unbound.pop(name, None)
+        if bound is not None:
+            setattr(bound[0], bound[1], mod)
+        for func, args, kwargs in st["exits"].pop(name, ()):
+            st["register"](func, *args, **(kwargs or {}))
+
+
+def _serve(spec):
+    """The cached module for spec (found by the run's own search), with what
+    its loading imported, or None: then the import runs for real."""
+    plan = []
+    try:
+        name = spec.name
+        if not _same_module(spec, _IMPORTS["cache"].get(name)):
+            return None
+        if not _plan_deps(name, plan, {name}):
+            return None
+    except Exception:
+        return None
+    plan.append(name)
+    _install(plan)
+    return _IMPORTS["served"][name]
+
+
+_IMPORTS = _imports_attach()
+
+
+def _getpath_abspath(entry, cwd):
+    """A PYTHONPATH entry as getpath makes it absolute: _Py_normpath, then
+    _Py_abspath (cwd + "/" + entry, not normalised again)."""
+    n = _posix._path_normpath(entry)
+    if n in ("", "."):
+        return cwd
+    if n.startswith("/"):
+        return n
+    return cwd + "/" + n
+
+
+def _pythonpath_items():
+    """PYTHONPATH's entries, if python3 reads any of them relative to its cwd."""
+    value = None if _sys.flags.ignore_environment else _os.environ.get("PYTHONPATH")
+    if not value:
+        return ()
+    items = tuple(value.split(":"))
+    if all(_posix._path_normpath(e).startswith("/") for e in items):
+        return ()
+    return items
+
+
+# The zygote resolved relative PYTHONPATH entries against its own cwd.
+_PYTHONPATH = _pythonpath_items()
+_ZYGOTE_CWD = _os.getcwd()
+
+
+def _dedup(paths):
+    """site.removeduppaths(): absolute, first occurrence kept."""
+    out, known = [], set()
+    for p in paths:
+        p = _os.path.abspath(p)
+        if p not in known:
+            out.append(p)
+            known.add(p)
+    return out
+
+
+def _fix_pythonpath():
+    """Relative PYTHONPATH entries, as python3 resolves them in this run's cwd."""
+    if not _PYTHONPATH:
+        return
+    site = not _sys.flags.no_site
+    cwd = _os.getcwd()
+    raw_old = [_getpath_abspath(e, _ZYGOTE_CWD) for e in _PYTHONPATH]
+    raw_new = [_getpath_abspath(e, cwd) for e in _PYTHONPATH]
+    old = _dedup(raw_old) if site else raw_old
+    start = _IMPORTS["path"]
+    if start[:len(old)] != old or _sys.path[:len(start)] != start:
+        raise RuntimeError("sys.path does not start with PYTHONPATH's entries")
+    path = raw_new + _sys.path[len(old):]
+    _sys.path[:] = _dedup(path) if site else path
+    # python3's start-up searched each entry as getpath made it, and (with
+    # site) again as site normalised it.
+    cache = _sys.path_importer_cache
+    for entry in set(raw_old + old):
+        if entry not in _sys.path:
+            cache.pop(entry, None)
+    finder = _sys.modules["_frozen_importlib_external"].PathFinder
+    new = _dedup(raw_new) if site else raw_new
+    for entry in raw_new + new:
+        finder._path_importer_cache(entry)
+    _check_startup_shadowing([d for d in new if d not in old])
+
+
+def _check_startup_shadowing(dirs):
+    """Refuse the run (it goes cold) if python3's own start-up would have
+    imported something from these directories, which the zygote never saw."""
+    names = {n.partition(".")[0] for n in _IMPORTS["base"]}
+    names.update(("sitecustomize", "usercustomize"))
+    for d in dirs:
+        try:
+            entries = _os.listdir(d)
+        except OSError:
+            continue
+        for e in entries:
+            if e.partition(".")[0] in names:
+                raise RuntimeError(f"{d}/{e} may shadow a module python3 imports at start-up")
+
+
+def _imports_for_run():
+    """This run's sys.path and sys.modules, as python3 would start them."""
+    if _IMPORTS is None:
+        raise RuntimeError("the import cache is not set up (see the zygote's log)")
+    _hide_preloaded()
+    _fix_pythonpath()
+
+
 def setup(argv, orig_argv, environ, ignored, buffered):
     """Make this freshly forked interpreter look freshly started.
 
@@ -208,6 +511,7 @@ def setup(argv, orig_argv, environ, ignored, buffered):
     _caches()
     _threading()
     _fresh_randomness()
+    _imports_for_run()                  # last: it hides what the zygote preloaded
 
 
 # C types whose deallocation does something a program could observe

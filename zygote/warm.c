@@ -1,4 +1,4 @@
-/* warm.c: the zygote's warm-up: preload the profile's modules (undoing failed imports), run the warmup script, publish progress. */
+/* warm.c: the zygote's warm-up: preload the profile's modules (undoing failed imports, recording what each imports for the import cache), run the warmup script, publish progress. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -85,6 +85,396 @@ static void forget_new_modules(PyObject *before)
 	}
 	Py_XDECREF(keys);
 	PyErr_Clear();
+}
+
+/* ---- the import cache ----
+ *
+ * A run's sys.modules starts as python3's: what the zygote imported beyond
+ * start-up is a cache behind the import system (bootstrap.py hides it in
+ * each child).  The hook is importlib._bootstrap._load_unlocked, which
+ * _find_and_load_unlocked looks up by name once the run's own sys.meta_path
+ * and sys.path have found a spec; being a C function, it adds no frame to
+ * a traceback.  While the zygote preloads, the hook records what each
+ * module's loading imports, helped by stand-ins for builtins.__import__,
+ * importlib's _gcd_import and atexit.register (hook_import,
+ * hook_gcd_import, hook_register); bootstrap.py puts the real ones back
+ * when it loads.  In a child the hook asks bootstrap's
+ * _serve() for the cached module.  All state is one dict, the hooks'
+ * __self__, where bootstrap.py finds it:
+ *   load, import, gcd_import, register   the real _load_unlocked,
+ *              builtins.__import__, _gcd_import and atexit.register
+ *   atexit     (owner, func, args, kwargs) of each exit handler registered
+ *   stack      names being loaded, innermost last
+ *   deps       name -> names its loading imported, in order of first use
+ *   failed     names whose import failed while recording
+ *   loaded     names loaded through _load_unlocked
+ *   attached   name -> sys.modules names its loading set itself
+ *   known      sys.modules names seen so far
+ *   baseline   sys.modules names right after start-up
+ *   path       sys.path right after start-up
+ *   finders    sys.path_importer_cache's keys right after start-up
+ *   meta_path, path_hooks    copies of sys.meta_path and sys.path_hooks then
+ *   serve, cache, ...        bootstrap.py's, once recording ends */
+
+/* state[key], borrowed, or NULL. */
+static PyObject *st_get(PyObject *st, const char *key)
+{
+	return PyDict_GetItemString(st, key);
+}
+
+/* Append name to state[table][owner] (a list), once. */
+static void note_in(PyObject *st, const char *table, PyObject *owner, PyObject *name)
+{
+	PyObject *t = st_get(st, table);
+	PyObject *empty = PyList_New(0);
+	PyObject *list = t && empty ? PyDict_SetDefault(t, owner, empty) : NULL;
+
+	if (list && PySequence_Contains(list, name) == 0)
+		PyList_Append(list, name);
+	Py_XDECREF(empty);
+	PyErr_Clear();
+}
+
+/* The module being loaded now ("" at the top level). */
+static PyObject *current_owner(PyObject *st)
+{
+	PyObject *stack = st_get(st, "stack");
+	Py_ssize_t n = stack ? PyList_GET_SIZE(stack) : 0;
+	static PyObject *top;           /* interned "": the owner of top-level imports */
+
+	if (n > 0)
+		return PyList_GET_ITEM(stack, n - 1);
+	if (top == NULL)
+		top = PyUnicode_InternFromString("");
+	return top;
+}
+
+/* Record that the module being loaded now imports name. */
+static void note_import(PyObject *st, PyObject *name)
+{
+	PyObject *owner = current_owner(st);
+
+	if (owner && PyUnicode_Compare(owner, name) != 0)
+		note_in(st, "deps", owner, name);
+	PyErr_Clear();
+}
+
+/* Names that appeared in sys.modules without being loaded through the
+ * import system belong to the module whose loading put them there. */
+static void note_attached(PyObject *st, PyObject *owner)
+{
+	PyObject *mods = PyImport_GetModuleDict();
+	PyObject *known = st_get(st, "known"), *loaded = st_get(st, "loaded");
+	PyObject *key, *value;
+	Py_ssize_t pos = 0;
+
+	if (known == NULL || loaded == NULL)
+		return;
+	while (PyDict_Next(mods, &pos, &key, &value)) {
+		if (PySet_Contains(known, key) != 0)
+			continue;
+		PySet_Add(known, key);
+		if (PySet_Contains(loaded, key) == 0)
+			note_in(st, "attached", owner, key);
+	}
+	PyErr_Clear();
+}
+
+/* While recording: load spec, noting it under its importer and its own imports under it. */
+static PyObject *record_load(PyObject *st, PyObject *spec)
+{
+	PyObject *name = PyObject_GetAttrString(spec, "name");
+	PyObject *stack = st_get(st, "stack"), *loaded = st_get(st, "loaded");
+	PyObject *r;
+
+	if (name == NULL || !PyUnicode_Check(name) || stack == NULL || loaded == NULL) {
+		Py_XDECREF(name);
+		PyErr_Clear();
+		return PyObject_CallOneArg(st_get(st, "load"), spec);
+	}
+	note_import(st, name);
+	PyList_Append(stack, name);
+	PySet_Add(loaded, name);        /* in sys.modules from the start of its loading */
+	r = PyObject_CallOneArg(st_get(st, "load"), spec);
+	PySequence_DelItem(stack, PyList_GET_SIZE(stack) - 1);
+	if (r != NULL)
+		note_attached(st, name);
+	else
+		PySet_Discard(loaded, name);
+	Py_DECREF(name);
+	return r;
+}
+
+/* importlib._bootstrap._load_unlocked(spec), as the import system calls it. */
+static PyObject *hook_load(PyObject *st, PyObject *spec)
+{
+	PyObject *serve = st_get(st, "serve"), *cache = st_get(st, "cache");
+	PyObject *name;
+	int hit;
+
+	if (serve == NULL || cache == NULL)
+		return record_load(st, spec);
+	if (PyDict_GET_SIZE(cache) == 0)
+		return PyObject_CallOneArg(st_get(st, "load"), spec);
+	name = PyObject_GetAttrString(spec, "name");
+	hit = name ? PyDict_Contains(cache, name) : 0;
+	Py_XDECREF(name);
+	if (hit < 0)
+		hit = 0;
+	PyErr_Clear();
+	if (hit) {
+		PyObject *r = PyObject_CallOneArg(serve, spec);
+		if (r == NULL || r != Py_None)
+			return r;
+		Py_DECREF(r);
+	}
+	return PyObject_CallOneArg(st_get(st, "load"), spec);
+}
+
+/* The absolute name an __import__ call means, or NULL (no error set). */
+static PyObject *absolute_name(PyObject *name, PyObject *globals, int level)
+{
+	PyObject *bs = PyImport_ImportModule("_frozen_importlib");
+	PyObject *pkg = NULL, *r = NULL;
+
+	if (level == 0) {
+		Py_XDECREF(bs);
+		Py_INCREF(name);
+		return name;
+	}
+	if (bs && globals && PyDict_Check(globals))
+		pkg = PyObject_CallMethod(bs, "_calc___package__", "O", globals);
+	if (pkg && PyUnicode_Check(pkg))
+		r = PyObject_CallMethod(bs, "_resolve_name", "OOi", name, pkg, level);
+	Py_XDECREF(pkg);
+	Py_XDECREF(bs);
+	if (r == NULL || !PyUnicode_Check(r))
+		Py_CLEAR(r);
+	PyErr_Clear();
+	return r;
+}
+
+/* Note abs and each package above it, outermost first. */
+static void note_dotted(PyObject *st, PyObject *abs)
+{
+	Py_ssize_t n = PyUnicode_GET_LENGTH(abs);
+
+	for (Py_ssize_t i = 0; i < n; i++) {
+		if (PyUnicode_READ_CHAR(abs, i) != '.')
+			continue;
+		PyObject *part = PyUnicode_Substring(abs, 0, i);
+		if (part)
+			note_import(st, part);
+		Py_XDECREF(part);
+	}
+	note_import(st, abs);
+	PyErr_Clear();
+}
+
+/* After an import failed: the names it left out of sys.modules failed.
+ * The import's exception stays pending. */
+static void note_failed_import(PyObject *st, PyObject *abs)
+{
+	PyObject *failed = st_get(st, "failed"), *mods = PyImport_GetModuleDict();
+	Py_ssize_t n = PyUnicode_GET_LENGTH(abs);
+	PyObject *type, *value, *tb;
+
+	PyErr_Fetch(&type, &value, &tb);
+	for (Py_ssize_t i = 0; failed && i <= n; i++) {
+		if (i < n && PyUnicode_READ_CHAR(abs, i) != '.')
+			continue;
+		PyObject *part = PyUnicode_Substring(abs, 0, i);
+		if (part && PyDict_Contains(mods, part) == 0)
+			PySet_Add(failed, part);
+		Py_XDECREF(part);
+	}
+	PyErr_Clear();
+	PyErr_Restore(type, value, tb);
+}
+
+/* After a from-import: the submodules it names, as the program uses them
+ * ("*" means the package's __all__, as _handle_fromlist reads it once). */
+static void note_fromlist(PyObject *st, PyObject *abs, PyObject *fromlist, int star)
+{
+	PyObject *mods = PyImport_GetModuleDict();
+	PyObject *m = PyDict_GetItem(mods, abs);
+	PyObject *it = m && fromlist ? PyObject_GetIter(fromlist) : NULL, *x;
+
+	while (it && (x = PyIter_Next(it)) != NULL) {
+		if (PyUnicode_Check(x) && PyUnicode_CompareWithASCIIString(x, "*") == 0) {
+			PyObject *all = star ? PyObject_GetAttrString(m, "__all__") : NULL;
+			if (all)
+				note_fromlist(st, abs, all, 0);
+			Py_XDECREF(all);
+		} else if (PyUnicode_Check(x)) {
+			PyObject *sub = PyUnicode_FromFormat("%U.%U", abs, x);
+			if (sub && PyDict_Contains(mods, sub) == 1)
+				note_import(st, sub);
+			Py_XDECREF(sub);
+		}
+		Py_DECREF(x);
+		PyErr_Clear();
+	}
+	Py_XDECREF(it);
+	PyErr_Clear();
+}
+
+/* builtins.__import__ while the zygote preloads: note, then import. */
+static PyObject *hook_import(PyObject *st, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = { "name", "globals", "locals", "fromlist", "level", NULL };
+	PyObject *name, *globals = NULL, *locals = NULL, *fromlist = NULL, *abs = NULL, *r;
+	int level = 0;
+
+	if (st_get(st, "serve") == NULL &&
+	    PyArg_ParseTupleAndKeywords(args, kwds, "U|OOOi:__import__", kwlist,
+	                                &name, &globals, &locals, &fromlist, &level))
+		abs = absolute_name(name, globals, level);
+	PyErr_Clear();
+	if (abs && PyUnicode_GET_LENGTH(abs) > 0)
+		note_dotted(st, abs);
+	r = PyObject_Call(st_get(st, "import"), args, kwds);
+	if (abs && r == NULL)
+		note_failed_import(st, abs);
+	else if (abs && fromlist && PyObject_IsTrue(fromlist) == 1)
+		note_fromlist(st, abs, fromlist, 1);
+	if (r != NULL)
+		PyErr_Clear();
+	Py_XDECREF(abs);
+	return r;
+}
+
+/* importlib._bootstrap._gcd_import while the zygote preloads (what
+ * importlib.import_module calls; a module already imported never reaches
+ * _load_unlocked): note, then import. */
+static PyObject *hook_gcd_import(PyObject *st, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = { "name", "package", "level", NULL };
+	PyObject *name, *package = Py_None, *abs = NULL, *r;
+	int level = 0;
+
+	if (st_get(st, "serve") == NULL &&
+	    PyArg_ParseTupleAndKeywords(args, kwds, "U|Oi:_gcd_import", kwlist, &name, &package, &level)) {
+		PyObject *g = level > 0 ? Py_BuildValue("{sO}", "__package__", package) : NULL;
+		abs = level > 0 ? (g ? absolute_name(name, g, level) : NULL) : absolute_name(name, NULL, 0);
+		Py_XDECREF(g);
+	}
+	PyErr_Clear();
+	if (abs && PyUnicode_GET_LENGTH(abs) > 0)
+		note_dotted(st, abs);
+	r = PyObject_Call(st_get(st, "gcd_import"), args, kwds);
+	if (abs && r == NULL)
+		note_failed_import(st, abs);
+	Py_XDECREF(abs);
+	return r;
+}
+
+/* atexit.register while the zygote preloads: the handler is noted under
+ * the module whose loading registers it, for bootstrap.py to register when
+ * a run imports that module (python3 registers it then, not earlier). */
+static PyObject *hook_register(PyObject *st, PyObject *args, PyObject *kwds)
+{
+	PyObject *list = st_get(st, "atexit"), *func, *rest, *entry;
+
+	if (st_get(st, "serve") != NULL || list == NULL || PyTuple_GET_SIZE(args) < 1 ||
+	    !PyCallable_Check(PyTuple_GET_ITEM(args, 0)))
+		return PyObject_Call(st_get(st, "register"), args, kwds);
+	func = PyTuple_GET_ITEM(args, 0);
+	rest = PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args));
+	entry = rest ? Py_BuildValue("(OOOO)", current_owner(st), func, rest,
+	                             kwds ? kwds : Py_None) : NULL;
+	int rc = entry ? PyList_Append(list, entry) : -1;
+	Py_XDECREF(entry);
+	Py_XDECREF(rest);
+	if (rc < 0)
+		return NULL;
+	Py_INCREF(func);
+	return func;
+}
+
+static PyMethodDef hook_register_def = { "register", (PyCFunction)(void (*)(void))hook_register,
+                                         METH_VARARGS | METH_KEYWORDS, NULL };
+static PyMethodDef hook_gcd_import_def = { "_gcd_import", (PyCFunction)(void (*)(void))hook_gcd_import,
+                                           METH_VARARGS | METH_KEYWORDS, NULL };
+static PyMethodDef hook_load_def = { "_load_unlocked", (PyCFunction)hook_load, METH_O, NULL };
+static PyMethodDef hook_import_def = { "__import__", (PyCFunction)(void (*)(void))hook_import,
+                                       METH_VARARGS | METH_KEYWORDS, NULL };
+
+/* Put a new empty container at state[key]: kind 'd' dict, 'l' list, 's' set. */
+static int st_new(PyObject *st, const char *key, char kind)
+{
+	PyObject *v = kind == 'l' ? PyList_New(0) : kind == 's' ? PySet_New(NULL) : PyDict_New();
+	int rc = v ? PyDict_SetItemString(st, key, v) : -1;
+	Py_XDECREF(v);
+	return rc;
+}
+
+/* Start recording: the state, then the two hooks.  Right after start-up,
+ * so that the baseline is what python3's own start-up imported. */
+static void imports_begin(struct zygote *z)
+{
+	PyObject *st = PyDict_New();
+	PyObject *bs = PyImport_ImportModule("_frozen_importlib");
+	PyObject *builtins = PyEval_GetBuiltins();
+	PyObject *load = bs ? PyObject_GetAttrString(bs, "_load_unlocked") : NULL;
+	PyObject *gcd = bs ? PyObject_GetAttrString(bs, "_gcd_import") : NULL;
+	PyObject *imp = builtins ? PyDict_GetItemString(builtins, "__import__") : NULL;
+	PyObject *path = PySys_GetObject("path");
+	PyObject *mods = PyImport_GetModuleDict();
+	PyObject *atexit = PyImport_ImportModule("atexit");
+	PyObject *reg = atexit ? PyObject_GetAttrString(atexit, "register") : NULL;
+	PyObject *hl = NULL, *hi = NULL, *hr = NULL, *hg = NULL;
+	int ok = st && load && gcd && imp && reg && path && PyList_Check(path) &&
+	         PyDict_SetItemString(st, "load", load) == 0 &&
+	         PyDict_SetItemString(st, "gcd_import", gcd) == 0 &&
+	         PyDict_SetItemString(st, "import", imp) == 0 &&
+	         PyDict_SetItemString(st, "register", reg) == 0 &&
+	         st_new(st, "atexit", 'l') == 0 &&
+	         st_new(st, "stack", 'l') == 0 && st_new(st, "deps", 'd') == 0 &&
+	         st_new(st, "attached", 'd') == 0 && st_new(st, "failed", 's') == 0 &&
+	         st_new(st, "loaded", 's') == 0;
+	PyObject *base = ok ? PySet_New(mods) : NULL, *known = ok ? PySet_New(mods) : NULL;
+	PyObject *path0 = ok ? PyList_GetSlice(path, 0, PyList_GET_SIZE(path)) : NULL;
+	PyObject *pic = PySys_GetObject("path_importer_cache");
+	PyObject *finders = ok && pic ? PySet_New(pic) : NULL;
+	PyObject *meta = PySys_GetObject("meta_path"), *hooks = PySys_GetObject("path_hooks");
+	PyObject *meta0 = ok && meta ? PySequence_List(meta) : NULL;
+	PyObject *hooks0 = ok && hooks ? PySequence_List(hooks) : NULL;
+
+	ok = base && known && path0 && finders && PyDict_SetItemString(st, "baseline", base) == 0 &&
+	     PyDict_SetItemString(st, "finders", finders) == 0 && meta0 && hooks0 &&
+	     PyDict_SetItemString(st, "meta_path", meta0) == 0 &&
+	     PyDict_SetItemString(st, "path_hooks", hooks0) == 0 &&
+	     PyDict_SetItemString(st, "known", known) == 0 &&
+	     PyDict_SetItemString(st, "path", path0) == 0 &&
+	     (hl = PyCFunction_New(&hook_load_def, st)) != NULL &&
+	     (hi = PyCFunction_New(&hook_import_def, st)) != NULL &&
+	     (hr = PyCFunction_New(&hook_register_def, st)) != NULL &&
+	     (hg = PyCFunction_New(&hook_gcd_import_def, st)) != NULL &&
+	     PyObject_SetAttrString(bs, "_load_unlocked", hl) == 0 &&
+	     PyObject_SetAttrString(bs, "_gcd_import", hg) == 0 &&
+	     PyDict_SetItemString(builtins, "__import__", hi) == 0 &&
+	     PyObject_SetAttrString(atexit, "register", hr) == 0;
+	if (!ok) {
+		zlog(z, "cannot set up the import cache:");
+		zpy_log_exception();
+	}
+	Py_XDECREF(hl);
+	Py_XDECREF(hi);
+	Py_XDECREF(hr);
+	Py_XDECREF(hg);
+	Py_XDECREF(gcd);
+	Py_XDECREF(reg);
+	Py_XDECREF(atexit);
+	Py_XDECREF(base);
+	Py_XDECREF(known);
+	Py_XDECREF(path0);
+	Py_XDECREF(finders);
+	Py_XDECREF(meta0);
+	Py_XDECREF(hooks0);
+	Py_XDECREF(load);
+	Py_XDECREF(bs);
+	Py_XDECREF(st);
 }
 
 /* Note a failed module's name for status. */
@@ -187,6 +577,7 @@ static void warmup_script(struct zygote *z)
 /* The whole warm-up: watch what is known, import, run the script. */
 void zwarm_all(struct zygote *z)
 {
+	imports_begin(z);
 	zwatch_begin(z);
 	preload(z);
 	warmup_script(z);

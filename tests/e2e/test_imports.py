@@ -1,0 +1,458 @@
+# test_imports.py: differential tests of import resolution: a warm run imports exactly what python3 would find on the run's own sys.path and sys.meta_path.
+#
+# The zygote's preloaded modules are a cache behind the import system: a
+# module of the program's own that has the name of a preloaded one (next to
+# the script, in the cwd, in an application, on PYTHONPATH, in a directory
+# added at run time) must win as it does under python3, and sys.modules must
+# start as python3's.  Every case compares exit status, stdout and stderr
+# byte for byte and asserts that the pywarm side was served warm.
+
+import os
+import textwrap
+import zipfile
+
+import pytest
+
+from conftest import assert_cold, assert_same, assert_warm, write_files
+
+# A json that is not the standard library's.
+LOCAL_JSON = "print('local json imported')\ndef dumps(x):\n    return 'LOCAL ' + repr(x)\n"
+
+# Prints which json was imported, and what an import left in sys.modules.
+USES_JSON = textwrap.dedent("""\
+    import sys
+    import json
+    print(json.dumps([1, 2]))
+    print(getattr(json, '__file__', None))
+    print(sorted(n for n in sys.modules if n.startswith('json')))
+""")
+
+
+def _same_warm(pw, args, *, cwd, env_add=None, input=None, warm=True):
+    real, pyw = pw.run_both(args, cwd=cwd, env_add=env_add, input=input)
+    assert_same(real, pyw)
+    if warm:
+        assert_warm(pyw)
+    else:
+        assert_cold(pyw)
+    return real, pyw
+
+
+# ------------------------------------------------- class 1: the program's own modules win
+
+def test_module_next_to_script(pw, wd):
+    write_files(wd, {"app/main.py": USES_JSON, "app/json.py": LOCAL_JSON})
+    real, _ = _same_warm(pw, ["app/main.py"], cwd=wd)
+    assert b"LOCAL [1, 2]" in real.out
+
+
+@pytest.mark.parametrize("how", ["c", "m", "stdin", "stdin-dash"])
+def test_module_in_cwd(pw, wd, how):
+    """-c, -m and a program on stdin put the cwd first on sys.path."""
+    write_files(wd, {"json.py": LOCAL_JSON, "prog.py": USES_JSON})
+    args, stdin = {"c": (["-c", USES_JSON], None), "m": (["-m", "prog"], None),
+                   "stdin": ([], USES_JSON.encode()), "stdin-dash": (["-"], USES_JSON.encode())}[how]
+    real, _ = _same_warm(pw, args, cwd=wd, input=stdin)
+    assert b"LOCAL [1, 2]" in real.out
+
+
+def test_module_in_directory_app(pw, wd):
+    write_files(wd, {"appdir/__main__.py": USES_JSON, "appdir/json.py": LOCAL_JSON})
+    real, _ = _same_warm(pw, ["appdir"], cwd=wd)
+    assert b"LOCAL [1, 2]" in real.out
+
+
+def test_module_in_zip_app(pw, wd):
+    with zipfile.ZipFile(os.path.join(wd, "app.zip"), "w") as z:
+        z.writestr("__main__.py", USES_JSON)
+        z.writestr("json.py", LOCAL_JSON)
+    real, _ = _same_warm(pw, ["app.zip"], cwd=wd)
+    assert b"LOCAL [1, 2]" in real.out
+
+
+@pytest.mark.parametrize("where", ["vendor", "{w}/vendor"])
+def test_path_inserted_at_run_time(pw, wd, where):
+    """sys.path changed by the program after start: relative and absolute."""
+    write_files(wd, {"vendor/json.py": LOCAL_JSON,
+                     "main.py": f"import sys\nsys.path.insert(0, {where.format(w=wd)!r})\n" + USES_JSON})
+    real, _ = _same_warm(pw, ["main.py"], cwd=wd)
+    assert b"LOCAL [1, 2]" in real.out
+
+
+def test_path_appended_does_not_shadow(pw, wd):
+    """A directory appended to sys.path comes after the standard library."""
+    write_files(wd, {"vendor/json.py": LOCAL_JSON,
+                     "main.py": "import sys\nsys.path.append('vendor')\n" + USES_JSON})
+    real, _ = _same_warm(pw, ["main.py"], cwd=wd)
+    assert b"[1, 2]" in real.out and b"LOCAL" not in real.out
+
+
+def test_script_named_like_the_module_it_imports(pw, wd):
+    """random.py importing random, heapq.py importing heapq: the script finds itself."""
+    write_files(wd, {"random.py": "import random\nprint(random.__file__)\nprint(random.random() < 2)\n",
+                     "heapq.py": "import heapq\nh = []\nheapq.heappush(h, 1)\nprint(h)\n"})
+    _same_warm(pw, ["random.py"], cwd=wd)
+    real, _ = _same_warm(pw, ["heapq.py"], cwd=wd)
+    assert real.rc == 1 and b"partially initialized module 'heapq'" in real.err
+
+
+def test_local_string_breaks_logging(pw, wd):
+    """logging imports string: a local string.py without Template breaks it."""
+    write_files(wd, {"string.py": "X = 1\n", "main.py": "import logging\nprint('never')\n"})
+    real, _ = _same_warm(pw, ["main.py"], cwd=wd)
+    assert real.rc == 1 and b"ImportError" in real.err
+    _same_warm(pw, ["-c", "import logging"], cwd=wd)
+
+
+def test_dependency_of_a_preloaded_module_shadowed(pw, wd):
+    """traceback (imported by logging) imports textwrap: the local one wins."""
+    write_files(wd, {"textwrap.py": "print('local textwrap')\n",
+                     "main.py": "import logging, sys, traceback\nprint(traceback.textwrap.__file__)\n"
+                                "print(list(sys.modules)[-12:])\n"})
+    real, _ = _same_warm(pw, ["main.py"], cwd=wd)
+    assert b"local textwrap" in real.out
+
+
+def test_program_imported_its_own_dependency_first(pw, wd):
+    """The program's own string is in sys.modules before logging is imported."""
+    write_files(wd, {"vendor/string.py": "from_vendor = True\nfrom _string import formatter_parser\n"
+                                         "class Template: pass\nclass Formatter: pass\n",
+                     "main.py": "import sys\nsys.path.insert(0, 'vendor')\nimport string\n"
+                                "sys.path.pop(0)\nimport logging\n"
+                                "print(logging.Template is string.Template, hasattr(string, 'from_vendor'))\n"})
+    real, _ = _same_warm(pw, ["main.py"], cwd=wd)
+    assert b"True True" in real.out
+
+
+def test_package_shadowing_a_preloaded_package(pw, wd):
+    write_files(wd, {"email/__init__.py": "print('local email')\n",
+                     "email/message.py": "print('local email.message')\nclass EmailMessage: pass\n",
+                     "main.py": "import email.message\nprint(email.message.EmailMessage.__module__, email.__file__)\n"
+                                "import email.utils\n"})
+    real, _ = _same_warm(pw, ["main.py"], cwd=wd)
+    assert b"local email.message" in real.out and b"ModuleNotFoundError" in real.err
+
+
+def test_submodule_of_shadowed_package(pw, wd):
+    """A local json package without decoder: json.decoder is not found, as under python3."""
+    write_files(wd, {"json/__init__.py": "", "main.py": "import json.decoder\n"})
+    real, _ = _same_warm(pw, ["main.py"], cwd=wd)
+    assert real.rc == 1 and b"No module named 'json.decoder'" in real.err
+    write_files(wd, {"asyncio/__init__.py": "from . import events\n", "asyncio/events.py": "X = 'mine'\n",
+                     "m2.py": "import asyncio.events, sys\nprint(asyncio.events.X)\n"
+                              "print(sorted(n for n in sys.modules if n.startswith('asyncio')))\n"})
+    _same_warm(pw, ["m2.py"], cwd=wd)
+
+
+def test_pytest_style_helper(pw, wd):
+    """tests/queue.py next to a test module changes what `import queue` means there."""
+    write_files(wd, {"tests/queue.py": "class Queue:\n    def get(self):\n        return 'helper'\n",
+                     "tests/test_thing.py": "import queue\nq = queue.Queue()\n"
+                                            "print(q.get() if hasattr(q, 'get') else None)\n"
+                                            "assert q.get() == 'helper', q.get()\n"})
+    real, _ = _same_warm(pw, ["tests/test_thing.py"], cwd=wd)
+    assert b"helper" in real.out
+
+
+def test_import_module_after_path_change(pw, wd):
+    write_files(wd, {"plug/csv.py": "NAME = 'plug csv'\n",
+                     "main.py": "import importlib, sys\nimport csv\nprint(csv.__name__, hasattr(csv, 'NAME'))\n"
+                                "del sys.modules['csv']\nsys.path.insert(0, 'plug')\n"
+                                "m = importlib.import_module('csv')\nprint(m.NAME)\n"})
+    _same_warm(pw, ["main.py"], cwd=wd)
+
+
+IMPORT_FORMS = {
+    "from-import": "from json import decoder\nprint(decoder.__name__)\n",
+    "import-as": "import json.decoder as d\nprint(d.__name__, sys.modules['json'].__file__)\n",
+    "dunder-import": "m = __import__('json.decoder')\nprint(m.__name__, m.decoder.__name__)\n",
+    "import-module": "import importlib\nm = importlib.import_module('json.decoder')\nprint(m.__name__)\n",
+    "relative-in-package": None,
+}
+
+
+@pytest.mark.parametrize("form", list(IMPORT_FORMS))
+def test_import_forms_reach_the_local_module(pw, wd, form):
+    """Every way of importing finds the program's own json package first."""
+    write_files(wd, {"json/__init__.py": "print('local json package')\n",
+                     "json/decoder.py": "print('local json.decoder')\n",
+                     "mypkg/__init__.py": "", "mypkg/helper.py": "import json.decoder\n",
+                     "mypkg/rel.py": "from . import helper\nfrom json import decoder\nprint(decoder.__file__)\n"})
+    prog = IMPORT_FORMS[form] or "import mypkg.rel\n"
+    if form != "relative-in-package":
+        prog = "import sys\n" + prog
+    real, _ = _same_warm(pw, ["-c", prog], cwd=wd)
+    assert b"local json" in real.out
+
+
+def test_imports_from_threads(pw, wd):
+    write_files(wd, {"csv.py": "NAME = 'my csv'\n"})
+    prog = textwrap.dedent("""\
+        import threading, sys
+        out = {}
+        def work(name):
+            out[name] = __import__(name)
+        ts = [threading.Thread(target=work, args=(n,)) for n in ('json', 'csv', 'decimal', 'uuid')]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        print(sorted((k, getattr(v, 'NAME', v.__name__)) for k, v in out.items()))
+        print(sorted(sys.modules))
+    """)
+    _same_warm(pw, ["-c", prog], cwd=wd)
+
+
+def test_namespace_directory_does_not_shadow(pw, wd):
+    """A directory without __init__.py named like a package: the standard one wins."""
+    write_files(wd, {"email/notes.txt": "", "json/readme": ""})
+    prog = "import email.message, json, sys\nprint(email.__file__, json.__file__)\n"
+    _same_warm(pw, ["-c", prog], cwd=wd)
+
+
+def test_sourceless_module_shadows(pw, wd):
+    """A compiled csv.pyc with no source, in the cwd, is imported (SourcelessFileLoader)."""
+    import py_compile
+    write_files(wd, {"src/csv.py": "print('compiled csv')\n"})
+    py_compile.compile(os.path.join(wd, "src", "csv.py"), cfile=os.path.join(wd, "csv.pyc"))
+    real, _ = _same_warm(pw, ["-c", "import csv\nprint(type(csv.__loader__).__name__)\n"], cwd=wd)
+    assert b"compiled csv" in real.out
+
+
+def test_m_submodule_of_shadowing_plain_module(pw, wd):
+    """-m json.tool when the cwd's json is a plain module: python3's error."""
+    write_files(wd, {"json.py": "X = 1\n"})
+    real, _ = _same_warm(pw, ["-m", "json.tool"], cwd=wd)
+    assert real.rc == 1 and b"json.tool" in real.err
+
+
+def test_reimport_after_removal_executes_again(pw, wd):
+    """Removed from sys.modules and imported again, a module is a new one
+    (test suites reset state so); its package keeps the new one too."""
+    prog = textwrap.dedent("""\
+        import sys, json, email.utils
+        first, utils = json, email.utils
+        json.marker = 1
+        for name in [n for n in sys.modules if n == 'json' or n.startswith(('json.', 'email'))]:
+            del sys.modules[name]
+        import json
+        import email.utils
+        print(json is first, hasattr(json, 'marker'), email.utils is utils)
+        print(json.decoder.JSONDecoder is first.decoder.JSONDecoder)
+        print(sorted(n for n in sys.modules if n.startswith(('json', 'email'))))
+    """)
+    real, _ = _same_warm(pw, ["-c", prog], cwd=wd)
+    assert real.out.startswith(b"False False False\nFalse\n")
+
+
+def test_sys_modules_at_start_and_after_imports(pw, wd):
+    """sys.modules starts as python3's, in the same order; a package's
+    submodules are bound on it only once imported."""
+    prog = textwrap.dedent("""\
+        import sys
+        print(list(sys.modules))
+        import email
+        print(hasattr(email, 'message'), hasattr(email, 'utils'))
+        import json, asyncio, logging, email.message, http.client
+        print(list(sys.modules))
+        print(sorted(k for k, v in vars(email).items() if type(v) is type(sys)))
+        print(sorted(sys.path_importer_cache))
+    """)
+    _same_warm(pw, ["-c", prog], cwd=wd)
+
+
+@pytest.mark.parametrize("how", ["script", "m", "stdin", "dir-app", "zip-app"])
+def test_sys_modules_at_start_per_invocation(pw, wd, how):
+    """What the way of running adds (runpy for -m and applications) is python3's too."""
+    prog = "import sys\nprint(list(sys.modules))\nprint(sorted(sys.path_importer_cache))\n"
+    write_files(wd, {"mm.py": prog, "app/__main__.py": prog})
+    with zipfile.ZipFile(os.path.join(wd, "app.zip"), "w") as z:
+        z.writestr("__main__.py", prog)
+    args, stdin = {"script": (["mm.py"], None), "m": (["-m", "mm"], None),
+                   "stdin": ([], prog.encode()), "dir-app": (["app"], None),
+                   "zip-app": (["app.zip"], None)}[how]
+    _same_warm(pw, args, cwd=wd, input=stdin)
+
+
+def test_meta_path_finder_sees_the_same_searches(pw, wd):
+    """A finder the program adds sees python3's searches, in python3's order."""
+    prog = textwrap.dedent("""\
+        import sys
+        class Spy:
+            def find_spec(self, name, path, target=None):
+                print('find', name, path is not None)
+                return None
+        sys.meta_path.insert(0, Spy())
+        import json
+        import logging
+        print(json.dumps({'a': 1}))
+    """)
+    _same_warm(pw, ["-c", prog], cwd=wd)
+
+
+def test_meta_path_finder_substitutes_a_module(pw, wd):
+    """A finder that supplies its own json wins over the cache."""
+    prog = textwrap.dedent("""\
+        import sys, importlib.abc, importlib.util
+        class Loader(importlib.abc.Loader):
+            def create_module(self, spec):
+                return None
+            def exec_module(self, module):
+                module.dumps = lambda x: 'FAKE'
+        class Finder:
+            def find_spec(self, name, path, target=None):
+                if name == 'json':
+                    return importlib.util.spec_from_loader(name, Loader())
+                return None
+        sys.meta_path.insert(0, Finder())
+        import json
+        print(json.dumps(1))
+    """)
+    real, _ = _same_warm(pw, ["-c", prog], cwd=wd)
+    assert real.out.strip() == b"FAKE"
+
+
+def test_exception_in_shadowing_module(pw, wd):
+    """The traceback of a failing import has python3's frames, no more."""
+    write_files(wd, {"queue.py": "import json\nraise ValueError('bad queue')\n",
+                     "main.py": "import logging\nimport queue\n"})
+    real, _ = _same_warm(pw, ["main.py"], cwd=wd)
+    assert b"bad queue" in real.err
+
+
+def test_m_module_from_cache_and_shadowed(pw, wd):
+    """-m json.tool runs the standard one, unless the cwd has its own json package."""
+    write_files(wd, {"in.json": '{"b": 1, "a": [2]}\n'})
+    _same_warm(pw, ["-m", "json.tool", "--sort-keys", "in.json"], cwd=wd)
+    write_files(wd, {"json/__init__.py": "print('my json')\n", "json/tool.py": "print('my tool')\n"})
+    real, _ = _same_warm(pw, ["-m", "json.tool", "in.json"], cwd=wd)
+    assert b"my tool" in real.out
+
+
+def test_project_profile_module_dependencies(pw, wd):
+    """A preloaded project module's own imports, also those made through
+    importlib.import_module of modules already imported, are in sys.modules
+    once the program imports it; a local module shadowing one of them wins."""
+    lib = os.path.join(wd, "lib")
+    files = {"lib/plugin.py": "import importlib\nJ = importlib.import_module('json')\n"
+                              "C = importlib.import_module('csv')\n"}
+    write_files(wd, dict(files, **{".pywarm.ini": "[preload]\nmodules = json, csv, plugin\n"}))
+    pw.trust(wd)
+    env = {"PYTHONPATH": lib}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    prog = "import sys, plugin\nprint([n for n in sys.modules if n.startswith(('json', 'csv', '_csv'))])\n"
+    _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
+    write_files(wd, {"csv.py": "print('local csv')\n"})
+    real, _ = _same_warm(pw, ["-c", prog + "print(plugin.C.__file__)\n"], cwd=wd, env_add=env)
+    assert b"local csv" in real.out
+
+
+# ------------------------------------------------- exit handlers registered at import
+
+def test_exit_handlers_of_unimported_modules_do_not_exist(pw, wd):
+    """logging registers its shutdown at import: only a run that imports it has it."""
+    prog = "import atexit\nprint(atexit._ncallbacks())\nimport logging\nprint(atexit._ncallbacks())\n"
+    _same_warm(pw, ["-c", prog], cwd=wd)
+
+
+def test_exit_handler_order_with_logging(pw, wd):
+    """A handler registered before logging is imported runs after logging's
+    shutdown, as under python3: its line never reaches a FileHandler(mode="w")."""
+    prog = textwrap.dedent("""        import atexit, sys
+        def late():
+            logging.getLogger("app").error("late line")
+            print("late ran")
+        atexit.register(late)
+        import logging
+        logging.basicConfig(filename=sys.argv[1], filemode="w", format="%(message)s")
+        logging.getLogger("app").error("first line")
+    """)
+    logs = {side: os.path.join(wd, f"{side}.log") for side in ("real", "pywarm")}
+    real, pyw = pw.run_both(["-c", prog, "LOG"], cwd=wd,
+                            per_side=lambda side: {"argv_map": {"LOG": logs[side]}})
+    assert_same(real, pyw)
+    assert_warm(pyw)
+    with open(logs["real"], "rb") as f, open(logs["pywarm"], "rb") as g:
+        assert f.read() == g.read() == b"first line\n"
+
+
+# ------------------------------------------------- PYTHONPATH
+
+_STARTED = set()
+
+
+def _zygote_for(pw, wd, env_add):
+    """Warm a zygote for this environment's identity (once per session)."""
+    key = tuple(sorted(env_add.items()))
+    if key not in _STARTED:
+        pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env_add), timeout=90)
+        _STARTED.add(key)
+
+
+SHOW_PATH = "import sys\nprint(sys.path)\nprint(sorted(sys.path_importer_cache))\n"
+
+
+def test_pythonpath_absolute_shadows(pw, wd):
+    """The zygote's own search finds this json too: it preloads it."""
+    lib = os.path.join(pw.tmp, "shared-pp-lib")
+    write_files(lib, {"json.py": "def dumps(x):\n    return 'LOCAL ' + repr(x)\n"})
+    env = {"PYTHONPATH": lib}
+    _zygote_for(pw, wd, env)
+    real, _ = _same_warm(pw, ["-c", USES_JSON], cwd=wd, env_add=env)
+    assert b"LOCAL [1, 2]" in real.out
+
+
+@pytest.mark.parametrize("cwd", [".", "sub"])
+def test_pythonpath_relative_lib(pw, wd, cwd):
+    """PYTHONPATH=lib is the run's cwd's lib (or nothing, from sub/)."""
+    write_files(wd, {"lib/libmod.py": "print('libmod from', __file__)\n", "sub/.keep": "",
+                     "lib/json.py": LOCAL_JSON})
+    env = {"PYTHONPATH": "lib"}
+    _zygote_for(pw, wd, env)
+    _same_warm(pw, ["-c", SHOW_PATH + "import libmod\n"], cwd=os.path.join(wd, cwd), env_add=env)
+    _same_warm(pw, ["-c", USES_JSON], cwd=os.path.join(wd, cwd), env_add=env)
+
+
+def test_pythonpath_dot_with_script_elsewhere(pw, wd):
+    write_files(wd, {"here/helper.py": "print('helper from', __file__)\n",
+                     "scripts/run.py": SHOW_PATH + "import helper\n"})
+    env = {"PYTHONPATH": "."}
+    _zygote_for(pw, wd, env)
+    _same_warm(pw, ["../scripts/run.py"], cwd=os.path.join(wd, "here"), env_add=env)
+    _same_warm(pw, ["-m", "helper"], cwd=os.path.join(wd, "here"), env_add=env)
+
+
+@pytest.mark.parametrize("value", [":", "lib:", "::lib", "./lib/../lib2:lib/:..:lib"])
+def test_pythonpath_empty_and_odd_entries(pw, wd, value):
+    write_files(wd, {"top/mod0.py": "print('mod0')\n", "top/lib/mod1.py": "print('mod1')\n",
+                     "top/lib2/mod2.py": "print('mod2')\n"})
+    env = {"PYTHONPATH": value}
+    _zygote_for(pw, wd, env)
+    prog = SHOW_PATH + textwrap.dedent("""\
+        for name in ('mod0', 'mod1', 'mod2'):
+            try:
+                __import__(name)
+            except ImportError as e:
+                print(e)
+    """)
+    _same_warm(pw, ["-c", prog], cwd=os.path.join(wd, "top"), env_add=env)
+
+
+def test_pythonpath_relative_with_startup_module_goes_cold(pw, wd):
+    """A relative PYTHONPATH directory holding a module python3 imports at
+    start-up: the zygote never saw it, so the run is cold, and the same."""
+    write_files(wd, {"lib/site.py": "print('a site of my own')\n", "lib/libmod.py": ""})
+    env = {"PYTHONPATH": "lib"}
+    _zygote_for(pw, wd, env)
+    _same_warm(pw, ["-c", SHOW_PATH + "import libmod\n"], cwd=wd, env_add=env, warm=False)
+
+
+@pytest.mark.parametrize("opt", ["-S", "-s", "-E", "-I"])
+def test_pythonpath_relative_with_options(pw, wd, opt):
+    """Without site (-S) the entries stay as getpath made them (no
+    normalising, duplicates kept); -E and -I ignore PYTHONPATH."""
+    from test_options import warm_up
+    write_files(wd, {"top/lib/libmod.py": "print('libmod')\n"})
+    env = {"PYTHONPATH": "lib::.:lib/:../top/lib"}
+    cwd = os.path.join(wd, "top")
+    warm_up(pw, [opt, "-c", "pass"], env, cwd)
+    prog = SHOW_PATH + "try:\n    import libmod\nexcept ImportError as e:\n    print(e)\n"
+    _same_warm(pw, [opt, "-c", prog], cwd=cwd, env_add=env)
