@@ -550,20 +550,39 @@ def _has_finalizer(obj, std):
     return False
 
 
+def _release_imports():
+    """Before the teardown: the import cache lets go of every module, so
+    that the run's die when Py_FinalizeEx empties sys.modules, and their
+    objects (and the program's that they reach) are finalized while the
+    standard streams are still there, as under python3.  Held here, or by
+    a cached module the run never imported (asyncio holds logging), they
+    would last until the late clearing of module dictionaries, after which
+    no collection comes.  The modules the run never imported go with them,
+    as unreachable objects of the zygote's."""
+    if _IMPORTS is not None:            # the recorded exit handlers hold modules too
+        for value in _IMPORTS.values():
+            if isinstance(value, (dict, list, set)):
+                value.clear()
+
+
 def needs_teardown():
     """Could Py_FinalizeEx's module teardown do anything observable here?
 
     Objects made in the zygote are frozen (gc.freeze) and not listed by
     gc.get_objects(); they would be torn down by python3 only had it
     imported the same modules, and their teardown is silent.  Everything
-    the program made since the fork is listed and checked."""
+    the program made since the fork is listed and checked.  When it is
+    needed, the import cache lets go of the run's modules first."""
     if _sys.warnoptions or _sys.flags.dev_mode:
+        _release_imports()
         return True
     std = _std_objects()
     for obj in _gc.get_objects():
         try:
             if _has_finalizer(obj, std):
+                _release_imports()
                 return True
         except Exception:
+            _release_imports()
             return True
     return False

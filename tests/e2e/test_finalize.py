@@ -231,7 +231,16 @@ FINALIZER_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(FINALIZER_CASES))
+# A NamedTemporaryFile reached only through a handler of a served logging
+# is still left behind (LIMITATIONS): the zygote's objects keep logging's
+# loggers reachable past the collection in which python3 finalizes them.
+HANDLER_LEAK = pytest.mark.xfail(strict=True, reason="LIMITATIONS: a temporary file reached "
+                                 "through a logging handler outlives a warm run")
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=HANDLER_LEAK if c.startswith("tempfile-")
+                                               and "handler" in c else ())
+                                  for c in FINALIZER_CASES])
 @pytest.mark.parametrize("how", ["script", "c"])
 def test_exit_finalizes(pw, case, how):
     prog = FINALIZER_CASES[case]
@@ -250,9 +259,6 @@ ATEXIT_LOGGING = textwrap.dedent("""\
 """)
 
 
-@pytest.mark.xfail(strict=True, reason="logging's exit handler is registered when the zygote "
-                   "imports logging, not when the program does (depends on the preload being "
-                   "served behind the import system)")
 def test_logging_atexit_order(pw):
     run_apart(pw, "atexit-logging", {"prog.py": ATEXIT_LOGGING}, ["prog.py"])
 
