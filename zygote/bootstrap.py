@@ -326,8 +326,12 @@ def _plan_one(name, plan, seen):
         return False
     path = None
     if parent:
-        pmod = cache[parent] if parent in seen else _sys.modules[parent]
-        path = pmod.__path__
+        pmod = cache[parent] if parent in cache else _sys.modules.get(parent, _MISSING)
+        if pmod is _MISSING:            # its package failed then and fails now (org.python)
+            return mod is _MISSING
+        path = getattr(pmod, "__path__", None)
+        if path is None:
+            return mod is _MISSING
     if parent and _search_as_in_zygote(parent, pmod):
         if mod is _MISSING:
             return True                 # failed in the zygote, fails now
