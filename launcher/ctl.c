@@ -308,7 +308,7 @@ static int start_failed(const struct zref *z, pid_t pid)
 /* Wait for z to answer status requests; EXIT_OK or EXIT_FAIL (said). */
 static int wait_serving(const struct zref *z, pid_t pid, double timeout)
 {
-	long long t0 = pw_now_us(), now, drawn = 0;
+	long long t0 = pw_mono_us(), now, drawn = 0;
 	struct zstatus st = { .text = NULL };
 	struct ctl_progress pr = { 0 };
 	int tty = isatty(2);
@@ -317,7 +317,7 @@ static int wait_serving(const struct zref *z, pid_t pid, double timeout)
 	for (;;) {
 		int up = query(z, &st) == 0;
 
-		now = pw_now_us();
+		now = pw_mono_us();
 		secs = (double)(now - t0) / 1e6;
 		if (up || start_failed(z, pid) || secs >= timeout)
 			break;
@@ -461,9 +461,9 @@ static int stop_one(const struct zref *z, int *found)
 		pw_warn_errno("cannot stop zygote %s (pid %ld)", z->idhex, (long)pid);
 		return EXIT_FAIL;
 	}
-	t0 = pw_now_us();
+	t0 = pw_mono_us();
 	while (!pid_gone(pid)) {
-		if (pw_now_us() - t0 >= (long long)(STOP_TIMEOUT_S * 1e6)) {
+		if (pw_mono_us() - t0 >= (long long)(STOP_TIMEOUT_S * 1e6)) {
 			pw_warn("zygote %s (pid %ld) still running %.0fs after SIGTERM",
 			        z->idhex, (long)pid, STOP_TIMEOUT_S);
 			return EXIT_FAIL;

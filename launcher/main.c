@@ -621,11 +621,11 @@ static void check_sandbox_env(void)
  * zygote that connect_zygote started (or found warming), for a while. */
 static int wait_zygote(struct run *r)
 {
-	long long give_up = pw_now_us() + WARM_ONLY_WAIT_S * 1000000LL;
+	long long give_up = pw_mono_us() + WARM_ONLY_WAIT_S * 1000000LL;
 	int grace = 50;            /* polls before a missing lock means it died */
 
 	pw_debug("the sandbox forbids exec: waiting for zygote %s", r->target.idhex);
-	while (pw_now_us() < give_up) {
+	while (pw_mono_us() < give_up) {
 		usleep(20000);
 		int sock = pw_connect(r->target.sockpath);
 		if (sock >= 0)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "proto.h"
 #include "util.h"
 
 /* Longest message line written; longer ones are cut (one write() per line). */
@@ -124,7 +125,7 @@ void pw_debug_init(void)
 	debug_fd = -1;
 	if (!v || !*v || strcmp(v, "0") == 0)
 		return;
-	debug_t0 = pw_now_us();         /* read the clock only when tracing */
+	debug_t0 = pw_mono_us();         /* read the clock only when tracing */
 	if (v[0] != '/') {
 		debug_fd = 2;
 		return;
@@ -166,7 +167,7 @@ void pw_debug(const char *fmt, ...)
 	if (debug_fd < 0)
 		return;
 	n = snprintf(buf, sizeof(buf), "%s[%ld]: debug: +%.3fms ", pw_progname,
-	             (long)getpid(), (double)(pw_now_us() - debug_t0) / 1000.0);
+	             (long)getpid(), (double)(pw_mono_us() - debug_t0) / 1000.0);
 	len = n < 0 ? 0 : (size_t)n;
 	if (len < sizeof(buf)) {
 		va_start(ap, fmt);
@@ -181,11 +182,3 @@ void pw_debug(const char *fmt, ...)
 	errno = saved;
 }
 
-/* Monotonic clock in microseconds. */
-long long pw_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}

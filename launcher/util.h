@@ -26,6 +26,5 @@ int  pw_debug_enabled(void);
 void pw_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Monotonic time in microseconds, for the trace's phase timings. */
-long long pw_now_us(void);
 
 #endif

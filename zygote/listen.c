@@ -101,7 +101,7 @@ static void attach_conn(struct zygote *z, struct zchild *c, int conn)
 	struct timeval tv = { 1, 0 };
 	setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	c->conn = conn;
-	c->started_us = znow_us();
+	c->started_us = pw_mono_us();
 }
 
 /* Serve a new connection: hand it to a pooled child, else fork one now. */
@@ -184,7 +184,7 @@ static void accept_clients(struct zygote *z, int lfd)
 			close(conn);
 			continue;
 		}
-		z->last_active_us = znow_us();
+		z->last_active_us = pw_mono_us();
 		spawn_child(z, conn);
 	}
 }
@@ -224,7 +224,7 @@ static void reap(struct zygote *z)
 			pw_send(c->conn, PW_MSG_EXIT, &ex, sizeof ex, NULL, 0);
 		}
 		forget_child(z, c);
-		z->last_active_us = znow_us();
+		z->last_active_us = pw_mono_us();
 	}
 }
 
@@ -235,7 +235,7 @@ static void hang_up(struct zygote *z, struct zchild *c)
 		zlog(z, "launcher of child %d went away; hanging up", (int)c->pid);
 	kill(-c->pid, SIGHUP);
 	kill(-c->pid, SIGCONT);
-	c->kill_at_us = znow_us() + HANGUP_GRACE_US;
+	c->kill_at_us = pw_mono_us() + HANGUP_GRACE_US;
 	close(c->conn);
 	c->conn = -1;
 }
@@ -408,7 +408,7 @@ int zloop(struct zygote *z)
 	static struct pollfd pfd[MAX_POLL + 5];
 	static struct zchild *owner[MAX_POLL + 5];
 
-	long long checked_us = znow_us();
+	long long checked_us = pw_mono_us();
 
 	z->last_active_us = checked_us;
 	for (;;) {
@@ -430,13 +430,13 @@ int zloop(struct zygote *z)
 				owner[n] = c;
 				pfd[n++] = (struct pollfd){ c->conn, POLLRDHUP, 0 };
 			}
-		long long now = znow_us();
+		long long now = pw_mono_us();
 		int rc = poll(pfd, n, next_timeout(z, now));
 		if (rc < 0 && errno != EINTR) {
 			zlog(z, "poll failed: %s", strerror(errno));
 			return -1;
 		}
-		now = znow_us();
+		now = pw_mono_us();
 		if (pfd[1].revents)
 			read_notices(z);
 		for (size_t i = first_child; rc > 0 && i < n; i++)

@@ -7,14 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Monotonic microseconds. */
-long long znow_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* One line: "2026-11-22T01:02:03 pywarm-zygote[PID] ID: message". */
 void zlog(struct zygote *z, const char *fmt, ...)
 {

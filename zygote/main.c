@@ -321,7 +321,7 @@ int main(int argc, char **argv)
 	umask(077);
 	if (chdir("/") < 0 || setup_events(&z, locked) < 0)
 		return 1;
-	long long t0 = znow_us();
+	long long t0 = pw_mono_us();
 	if (zpy_init(&z) < 0)
 		return 1;
 	zproc_scrub();
@@ -343,7 +343,7 @@ int main(int argc, char **argv)
 	zsd_notify("READY=1");
 	zlog(&z, "serving %s profile %s: %zu modules preloaded, %zu failed, in %.2fs",
 	     pw_profile_source_name(z.profile.source), z.profile.path ? z.profile.path : "",
-	     z.modules_ok, z.modules_failed, (double)(znow_us() - t0) / 1e6);
+	     z.modules_ok, z.modules_failed, (double)(pw_mono_us() - t0) / 1e6);
 	int rc = zloop(&z);
 	if (z.listenfd >= 0)
 		unlink(z.sockpath);

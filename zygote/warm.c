@@ -20,7 +20,7 @@ static void progress(struct zygote *z, size_t n, size_t m, const char *name, lon
 	if (z->progressfd < 0)
 		return;
 	len = snprintf(line, sizeof line, "%zu %zu %lld %s\n", n, m,
-	               (znow_us() - t0) / 1000, name);
+	               (pw_mono_us() - t0) / 1000, name);
 	if (len < 0 || (size_t)len >= sizeof line)
 		return;
 	if (pwrite(z->progressfd, line, (size_t)len, 0) == len)
@@ -492,7 +492,7 @@ static void note_failed(struct zygote *z, const char *name)
 /* Import the profile's modules in order; failures are logged, counted and undone. */
 static void preload(struct zygote *z)
 {
-	long long t0 = znow_us();
+	long long t0 = pw_mono_us();
 
 	progress_open(z);
 	for (size_t i = 0; i < z->profile.nmodules; i++) {

@@ -605,10 +605,10 @@ void zwatch_forget(struct zygote *z)
 /* Wait (up to 5 s) until someone holds our lock file: the successor. */
 static void wait_for_successor(const struct stat *st)
 {
-	long long end = znow_us() + 5000000;
+	long long end = pw_mono_us() + 5000000;
 	long pid;
 
-	while (znow_us() < end && !pw_flock_holder(st->st_dev, st->st_ino, &pid))
+	while (pw_mono_us() < end && !pw_flock_holder(st->st_dev, st->st_ino, &pid))
 		usleep(10000);
 }
 

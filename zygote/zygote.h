@@ -84,7 +84,6 @@ struct zygote {
 
 /* log.c */
 void zlog(struct zygote *z, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-long long znow_us(void);
 
 /* py.c: the embedded interpreter. */
 int  zpy_init(struct zygote *z);
