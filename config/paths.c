@@ -558,6 +558,41 @@ void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *in)
 	}
 }
 
+int pw_proc_stat(pid_t pid, unsigned long long *f, int n)
+{
+	char path[64], buf[2048];
+	int k = 0;
+
+	if (pid > 0)
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	else
+		snprintf(path, sizeof path, "/proc/self/stat");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t len = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = '\0';
+	char *p = strrchr(buf, ')');   /* the command name may hold anything */
+	if (p == NULL || p[1] != ' ' || p[2] == '\0')
+		return -1;
+	if (n > 0)
+		f[k++] = strtoull(buf, NULL, 10);
+	if (n > 1)
+		f[k++] = 0;
+	if (n > 2)
+		f[k++] = (unsigned char)p[2];
+	for (p += 3; k < n && *p == ' '; k++) {
+		char *end;
+		f[k] = strtoull(p + 1, &end, 10);
+		if (end == p + 1)
+			break;
+		p = end;
+	}
+	return k;
+}
+
 int pw_flock_holder(dev_t dev, ino_t ino, long *pid)
 {
 	char line[256], kind[16], mode[16];

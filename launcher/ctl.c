@@ -137,21 +137,13 @@ static int query(const struct zref *z, struct zstatus *st)
 /* Has pid exited (gone, or a zombie nobody has reaped yet)? */
 static int pid_gone(pid_t pid)
 {
-	char path[64], buf[512], *paren;
-	FILE *f;
-	size_t n;
+	unsigned long long f[3];
 
 	if (kill(pid, 0) < 0 && errno == ESRCH)
 		return 1;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
+	if (pw_proc_stat(pid, f, 3) != 3)
 		return errno == ENOENT;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+	return f[2] == 'Z' || f[2] == 'X';
 }
 
 /* The pid holding the flock on lockpath, from /proc/locks; 0 if unknown. */

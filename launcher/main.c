@@ -390,21 +390,11 @@ static void spawn_target(struct run *r)
 		pw_debug("spawned zygote %s pid=%d", r->target.idhex, (int)pid);
 }
 
-/* The parent of pid, from /proc/PID/stat, or -1. */
+/* The parent of pid (field 4 of /proc/PID/stat), or -1. */
 static pid_t parent_of(pid_t pid)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	int ppid;
-	return p && sscanf(p + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : -1;
+	unsigned long long f[4];
+	return pw_proc_stat(pid, f, 4) == 4 ? (pid_t)f[3] : -1;
 }
 
 /* Go cold before GO: the child that may hold the request never gets the

@@ -297,23 +297,8 @@ int znotice_send(struct zygote *z, int event, int status, const void *extra, siz
  * here and _exit once every signal is blocked.) */
 static int single_threaded(void)
 {
-	char buf[512];
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	long threads = 0;
-	/* ") state ppid pgrp session tty tpgid flags minflt cminflt majflt
-	 * cmajflt utime stime cutime cstime priority nice num_threads" */
-	for (int field = 0; p && field < 18; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		threads = strtol(p + 1, NULL, 10);
-	return threads == 1;
+	unsigned long long f[20];
+	return pw_proc_stat(0, f, 20) == 20 && f[19] == 1;     /* num_threads */
 }
 
 /* End the run with exitcode, as exit() would after Python's own exit.

@@ -25,28 +25,11 @@ struct mmfields {
 /* Read them (fields 26-28 and 45-51 of /proc/self/stat); 0, or -1. */
 static int read_mmfields(struct mmfields *m)
 {
-	char buf[2048];
-	unsigned long f[52] = { 0 };
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-	int i;
+	unsigned long long f[51];
 
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
+	if (pw_proc_stat(0, f, 51) != 51)
 		return -1;
-	buf[n] = '\0';
-	/* Field 3, the state letter, follows the last ')' of the command name. */
-	char *p = strrchr(buf, ')');
-	p = p && p[1] == ' ' ? strchr(p + 2, ' ') : NULL;
-	for (i = 4; p && i < 52; i++) {
-		char *end;
-		f[i] = strtoul(p + 1, &end, 10);
-		p = *end == ' ' ? end : NULL;
-	}
-	if (i < 52)
-		return -1;
-	*m = (struct mmfields){ f[26], f[27], f[28], f[45], f[46], f[47], f[48], f[49], f[50], f[51] };
+	*m = (struct mmfields){ f[25], f[26], f[27], f[44], f[45], f[46], f[47], f[48], f[49], f[50] };
 	return m->arg_start && m->env_end >= m->arg_start ? 0 : -1;
 }
 

@@ -37,23 +37,11 @@ static int sys_openat(int dirfd, const char *path, int flags, mode_t mode)
 /* The launcher's controlling terminal (field 7 of /proc/PID/stat), or 0. */
 static dev_t caller_ctty(void)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)tty_caller);
-	int fd = sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0)
+	unsigned long long f[7];
+	if (tty_caller <= 0 || pw_proc_stat(tty_caller, f, 7) != 7 || f[6] == 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	int ppid, pgrp, sid;
-	unsigned long tty = 0;
-	char state;
-	if (p == NULL || sscanf(p + 1, " %c %d %d %d %lu", &state, &ppid, &pgrp, &sid, &tty) != 5)
-		return 0;
-	return tty ? makedev((tty >> 8) & 0xfff, (tty & 0xff) | ((tty >> 12) & 0xfff00)) : 0;
+	unsigned long tty = (unsigned long)f[6];
+	return makedev((tty >> 8) & 0xfff, (tty & 0xff) | ((tty >> 12) & 0xfff00));
 }
 
 /* The caller's terminal opened by its device file, for a sandboxed run:

@@ -1006,6 +1006,20 @@ TEST(private_files)
 	CHECK_STREQ(slurp_file(tp(0, "victim")), "keep\n");
 }
 
+/* /proc/PID/stat: the pid, the state letter, the parent, the thread count. */
+TEST(proc_stat)
+{
+	unsigned long long f[20];
+	CHECK_INTEQ(pw_proc_stat(0, f, 20), 20);
+	CHECK(f[0] == (unsigned long long)getpid());
+	CHECK(f[2] == 'R');
+	CHECK(f[3] == (unsigned long long)getppid());
+	CHECK(f[19] == 1);
+	CHECK_INTEQ(pw_proc_stat(getppid(), f, 4), 4);
+	CHECK(f[0] == (unsigned long long)getppid());
+	CHECK_INTEQ(pw_proc_stat(0x7ffffff0, f, 4), -1);
+}
+
 int main(void)
 {
 	snprintf(tmproot, sizeof(tmproot), "/tmp/pw-test-config.XXXXXX");
@@ -1042,6 +1056,7 @@ int main(void)
 	RUN(sockdir_fallback);
 	RUN(statedir);
 	RUN(private_files);
+	RUN(proc_stat);
 	nftw(tmproot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return unit_summary();
 }
