@@ -288,11 +288,12 @@ def _same_module(spec, mod):
     old = getattr(mod, "__spec__", None)
     if spec is None or old is None or spec.name != old.name or spec.origin != old.origin:
         return False
-    new_locs, old_locs = spec.submodule_search_locations, old.submodule_search_locations
-    if (new_locs is None) != (old_locs is None):
-        return False
     if spec.origin is None:             # a namespace package: its portions
-        return list(new_locs) == list(old_locs)
+        new_locs, old_locs = spec.submodule_search_locations, old.submodule_search_locations
+        return new_locs is not None and old_locs is not None and list(new_locs) == list(old_locs)
+    # The same file is the same package or module: whether it is a package
+    # follows from the file (__init__), not from its spec's search
+    # locations, which a module may set itself (six makes itself a package).
     return _loader_kind(spec.loader) is _loader_kind(old.loader)
 
 
@@ -322,8 +323,8 @@ def _plan_one(name, plan, seen):
     mod = cache.get(name, _MISSING)
     if mod is not _MISSING and name not in st["loaded"]:
         return True                     # set by its owner, installed with it
-    if mod is _MISSING and name not in st["failed"]:
-        return False
+    if mod is _MISSING and name not in st["failed"] and not parent:
+        return False                    # (a submodule missing here failed to execute)
     path = None
     if parent:
         pmod = cache[parent] if parent in cache else _sys.modules.get(parent, _MISSING)
@@ -338,7 +339,13 @@ def _plan_one(name, plan, seen):
     else:
         spec = _bootstrap._find_spec(name, path)
         if mod is _MISSING:
-            return spec is None         # failed in the zygote: must fail now
+            # Failed in the zygote: it must fail now, unless it is the very
+            # file the zygote found in its package's (watched) directories
+            # and failed to execute (dateutil.tz.win without winreg), which
+            # fails the same again.
+            return spec is None or bool(
+                parent and spec.origin and
+                _os.path.dirname(spec.origin) in st["pkgpaths"].get(parent, ()))
         if not _same_module(spec, mod):
             return False
     if not _plan_deps(name, plan, seen):

@@ -456,3 +456,36 @@ def test_pythonpath_relative_with_options(pw, wd, opt):
     warm_up(pw, [opt, "-c", "pass"], env, cwd)
     prog = SHOW_PATH + "try:\n    import libmod\nexcept ImportError as e:\n    print(e)\n"
     _same_warm(pw, [opt, "-c", prog], cwd=cwd, env_add=env)
+
+
+# Preloaded modules whose import leaves unusual traces: one that makes
+# itself a package (six sets its own __path__ and spec locations), and a
+# package whose optional submodule exists but fails to execute (dateutil's
+# tz.win without winreg).  Both must be served from the cache, not run
+# again: a module run again in the same process is a second copy.
+SERVED_LIB = {
+    "lib/sixlike.py": "import os\n__path__ = []\n__spec__.submodule_search_locations = []\nPID = os.getpid()\n",
+    "lib/pkgfail/__init__.py": "import os\nPID = os.getpid()\ntry:\n    from . import broken\n"
+                               "except ImportError:\n    broken = None\n",
+    "lib/pkgfail/broken.py": "import no_such_module_for_pywarm\n",
+    ".pywarm.ini": "[preload]\nmodules = sixlike, pkgfail\n",
+}
+
+
+def test_unusual_preloaded_modules_are_served(pw, wd):
+    write_files(wd, SERVED_LIB)
+    pw.trust(os.path.join(wd, ".pywarm.ini"))
+    env = {"PYTHONPATH": os.path.join(wd, "lib")}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    try:
+        prog = "import sixlike, pkgfail, sys; print(pkgfail.broken, 'pkgfail.broken' in sys.modules)"
+        real, pyw = pw.run_both(["-c", prog], cwd=wd, env_add=env)
+        assert_same(real, pyw)
+        assert_warm(pyw)
+        # Served: what their import computed is the zygote's (not this run's pid).
+        r = pw.run_pywarm(["-c", "import os, sixlike, pkgfail; print(sixlike.PID != os.getpid(), "
+                                 "pkgfail.PID != os.getpid())"], cwd=wd, env_add=env)
+        assert_warm(r)
+        assert r.out == b"True True\n", r.describe()
+    finally:
+        pw.ctl("stop", cwd=wd, env=pw.make_env(env), check=False, timeout=30)
