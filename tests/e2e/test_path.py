@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from conftest import BUILD, REAL, REPO, needs_pywarm, parse_status, write_files
+from test_install import make
 
 PREFIX = "/usr/local"
 
@@ -23,12 +24,6 @@ print(json.dumps({"argv": sys.argv, "executable": sys.executable, "path0": sys.p
 """
 
 
-def make(target, destdir):
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    p = subprocess.run(["make", "-C", REPO, f"BUILDDIR={BUILD}", f"PYTHON={REAL}",
-                       f"PREFIX={PREFIX}", f"DESTDIR={destdir}", target],
-                       env=env, capture_output=True, timeout=600)
-    assert p.returncode == 0, f"make {target} failed:\n{p.stdout.decode()}\n{p.stderr.decode()}"
 
 
 class Links:

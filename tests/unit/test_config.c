@@ -41,19 +41,6 @@ static void write_file(const char *path, const char *text, mode_t mode)
 	close(fd);
 }
 
-/* Contents of a file (static buffer), or "" if unreadable. */
-static const char *slurp_file(const char *path)
-{
-	static char buf[4096];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : 0;
-
-	buf[n > 0 ? n : 0] = '\0';
-	if (fd >= 0)
-		close(fd);
-	return buf;
-}
-
 /* Remove one entry during a depth-first walk. */
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -1003,7 +990,7 @@ TEST(private_files)
 		                            err, sizeof(err)), -1);
 		CHECK_STREQ(err, want);
 	}
-	CHECK_STREQ(slurp_file(tp(0, "victim")), "keep\n");
+	CHECK_STREQ(unit_slurp(tp(0, "victim")), "keep\n");
 }
 
 /* /proc/PID/stat: the pid, the state letter, the parent, the thread count. */

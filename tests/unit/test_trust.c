@@ -13,19 +13,6 @@
 
 static char root[64];
 
-/* Contents of a file (static buffer), or "" if unreadable. */
-static const char *slurp(const char *path)
-{
-	static char buf[8192];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : 0;
-
-	buf[n > 0 ? n : 0] = '\0';
-	if (fd >= 0)
-		close(fd);
-	return buf;
-}
-
 TEST(sha256_vectors)
 {
 	char hex[65], *big;
@@ -67,8 +54,8 @@ TEST(trust_add_check_remove)
 	CHECK_INTEQ(pw_trust_check("/p/.pywarm.ini", "z", 1, err, sizeof(err)), PW_TRUST_NO);
 	CHECK_INTEQ(pw_trust_check("/q/.pywarm.ini", "y", 1, err, sizeof(err)), PW_TRUST_YES);
 	CHECK_INTEQ(pw_trust_store_path(store, sizeof(store), err, sizeof(err)), 0);
-	CHECK(strstr(slurp(store), "  /q/.pywarm.ini\n") != NULL);
-	CHECK(strstr(slurp(store), "/p/.pywarm.ini") == NULL);
+	CHECK(strstr(unit_slurp(store), "  /q/.pywarm.ini\n") != NULL);
+	CHECK(strstr(unit_slurp(store), "/p/.pywarm.ini") == NULL);
 	/* Relative paths and newlines are refused. */
 	CHECK_INTEQ(pw_trust_add("rel.ini", "x", 1, err, sizeof(err)), -1);
 	CHECK_INTEQ(pw_trust_add("/a\nb", "x", 1, err, sizeof(err)), -1);
@@ -87,7 +74,7 @@ TEST(corrupt_store_reported_and_kept)
 	CHECK_INTEQ(pw_trust_check("/q/.pywarm.ini", "y", 1, err, sizeof(err)), -1);
 	CHECK(strstr(err, ":1: corrupt entry") != NULL);
 	CHECK_INTEQ(pw_trust_add("/q/.pywarm.ini", "y", 1, err, sizeof(err)), -1);
-	CHECK_STREQ(slurp(store), junk);
+	CHECK_STREQ(unit_slurp(store), junk);
 	/* A store others may write counts for nothing (ignored, saying why),
 	 * and is never replaced by trust. */
 	CHECK(chmod(store, 0622) == 0);
@@ -95,7 +82,7 @@ TEST(corrupt_store_reported_and_kept)
 	CHECK(strstr(err, "writable by group or others") != NULL);
 	CHECK_INTEQ(pw_trust_add("/q/.pywarm.ini", "y", 1, err, sizeof(err)), -1);
 	CHECK(strstr(err, "fix or remove it") != NULL);
-	CHECK_STREQ(slurp(store), junk);
+	CHECK_STREQ(unit_slurp(store), junk);
 	unlink(store);
 }
 
@@ -115,7 +102,7 @@ TEST(store_never_through_a_symlink)
 	CHECK_INTEQ(pw_trust_check("/q/.pywarm.ini", "y", 1, err, sizeof(err)), PW_TRUST_NO);
 	CHECK(strstr(err, "is a symbolic link") != NULL);
 	CHECK_INTEQ(pw_trust_add("/q/.pywarm.ini", "y", 1, err, sizeof(err)), -1);
-	CHECK_STREQ(slurp(other), "");
+	CHECK_STREQ(unit_slurp(other), "");
 	unlink(store);
 	/* The store's directory may not be writable by others either. */
 	snprintf(dir, sizeof(dir), "%s", store);

@@ -2,9 +2,11 @@
 #ifndef PW_UNIT_H
 #define PW_UNIT_H
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Harness state, one copy per test program (this header is included once). */
 static struct {
@@ -64,6 +66,20 @@ static void unit_run(const char *name, void (*fn)(void))
 		unit_state.passed++;
 	fflush(stdout);
 	unit_state.test = NULL;
+}
+
+/* Contents of a file (static buffer), or "" if unreadable. */
+__attribute__((unused))
+static const char *unit_slurp(const char *path)
+{
+	static char buf[8192];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : 0;
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+	return buf;
 }
 
 /* Print "N passed, N failed" and return main()'s exit status. */
