@@ -289,6 +289,14 @@ static int setup_events(struct zygote *z, int locked)
 	return open_notices(z, locked);
 }
 
+/* Is path still the file this process runs from? */
+static int same_binary(const char *path)
+{
+	struct stat a, b;
+	return path[0] && stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int main(int argc, char **argv)
 {
 	static struct zygote z;
@@ -335,6 +343,14 @@ int main(int argc, char **argv)
 		}
 		zlog(&z, "not serving: %s; starting afresh", why);
 		zwatch_successor(&z, 1);
+		_exit(0);
+	}
+	/* The file we run from was removed or replaced while we started (a
+	 * package being upgraded or purged): nothing could reach our identity
+	 * any more, and the next run starts a zygote from the new file. */
+	if (!same_binary(z.exe)) {
+		zlog(&z, "not serving: %s was removed or replaced while this zygote started", z.exe);
+		zwarm_done(&z);
 		_exit(0);
 	}
 	if (locked && zlisten_open(&z) < 0)
