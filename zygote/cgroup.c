@@ -64,19 +64,6 @@ static const struct {
 	{ "devices.list", "", CG_UNKNOWN },
 };
 
-/* The launcher at the other end of conn (SO_PEERCRED), or 0.  Its pid
- * cannot have been reused while it waits on conn; if it died meanwhile,
- * the run it asked for is hung up on whatever cgroup the child joined. */
-pid_t zcgroup_caller(int conn)
-{
-	struct ucred cred;
-	socklen_t len = sizeof cred;
-
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return 0;
-	return cred.pid;
-}
-
 /* Read a small file into buf (NUL-terminated, trailing newline kept); -1 on error. */
 static ssize_t read_small(const char *path, char *buf, size_t len)
 {

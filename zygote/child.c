@@ -92,7 +92,7 @@ static const char *install_fds(struct pw_launch *l, struct keep *k)
 }
 
 /* Is the caller in our namespaces, under our root, with our groups? */
-static const char *check_same_world(struct pw_launch *l, int conn)
+static const char *check_same_world(struct pw_launch *l, int conn, const struct ucred *peer)
 {
 	struct stat st;
 	char path[64];
@@ -105,10 +105,7 @@ static const char *check_same_world(struct pw_launch *l, int conn)
 	}
 	if (stat("/", &st) < 0 || (uint64_t)st.st_dev != l->root_dev || (uint64_t)st.st_ino != l->root_ino)
 		return "the caller has another root directory";
-	struct ucred cred;
-	socklen_t len = sizeof cred;
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    cred.uid != geteuid() || cred.gid != getegid())
+	if (peer->uid != geteuid() || peer->gid != getegid())
 		return "the caller has other credentials";
 	if (pw_peer_confined(conn))
 		return "the caller runs under seccomp";
@@ -195,14 +192,9 @@ static void __attribute__((noreturn)) answer_status(struct zygote *z, int conn)
 /* Was this message sent by the process that connected?  A descriptor of
  * the connection passed on (or copied out) to another process, confined
  * or not, gives that process no voice: the zygote judged the connector. */
-static const char *check_sender(int conn, const struct ucred *from)
+static const char *check_sender(const struct ucred *peer, const struct ucred *from)
 {
-	struct ucred peer;
-	socklen_t len = sizeof peer;
-
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
-		return "cannot tell who connected";
-	if (from->pid != peer.pid || from->uid != peer.uid || from->gid != peer.gid)
+	if (from->pid != peer->pid || from->uid != peer->uid || from->gid != peer->gid)
 		return "a message came from another process than the one that connected";
 	return NULL;
 }
@@ -215,7 +207,8 @@ static void __attribute__((noreturn)) drop(struct zygote *z, const char *what, c
 }
 
 /* Read and check the request; anything malformed is logged and dropped. */
-static void read_request(struct zygote *z, int conn, struct pw_launch *l, long long deadline_us)
+static void read_request(struct zygote *z, int conn, const struct ucred *peer,
+                         struct pw_launch *l, long long deadline_us)
 {
 	static int fds[PW_MAX_FDS];
 	struct pw_hdr h;
@@ -235,7 +228,7 @@ static void read_request(struct zygote *z, int conn, struct pw_launch *l, long l
 	}
 	for (uint32_t i = 0; i < nfds; i++)
 		close(fds[i]);
-	if ((why = check_sender(conn, &from)) != NULL)
+	if ((why = check_sender(peer, &from)) != NULL)
 		drop(z, "a request", why);
 	if (nfds != 0)
 		drop(z, "a request", "descriptors came before GO");
@@ -253,7 +246,8 @@ static void read_request(struct zygote *z, int conn, struct pw_launch *l, long l
 /* Say we hold the request, then wait for GO and the caller's descriptors.
  * The launcher sends GO only if TAKEN reached it in time; without GO the
  * program never starts here (the launcher runs it cold). */
-static void take_fds(struct zygote *z, int conn, struct pw_launch *l, long long deadline_us)
+static void take_fds(struct zygote *z, int conn, const struct ucred *peer,
+                     struct pw_launch *l, long long deadline_us)
 {
 	static int fds[PW_MAX_FDS];
 	struct pw_ready taken = { (int32_t)getpid() };
@@ -271,7 +265,7 @@ static void take_fds(struct zygote *z, int conn, struct pw_launch *l, long long 
 		drop(z, "a launch", errno == ETIMEDOUT ? "no GO within the request's deadline" : strerror(errno));
 	}
 	free(payload);
-	why = check_sender(conn, &from);
+	why = check_sender(peer, &from);
 	if (why == NULL && h.type != PW_MSG_GO) {
 		snprintf(err, sizeof err, "unexpected message type %u", h.type);
 		why = err;
@@ -339,23 +333,29 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != z->pid)
 		_exit(ZCHILD_EXIT_BADREQ);
-	read_request(z, conn, &l, deadline_us);
+	/* Who connected (the launcher), asked once: every message must come
+	 * from it, and its pid names the caller's cgroups and terminal. */
+	struct ucred peer;
+	socklen_t plen = sizeof peer;
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0)
+		fallback(z, conn, PW_MSG_FALLBACK, "cannot tell who connected");
+	read_request(z, conn, &peer, &l, deadline_us);
 	/* Before anything else: never serve from a zygote whose files changed. */
 	if ((why = zwatch_stale(z)) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
 	zwatch_forget(z);
 	if (l.identity != z->identity)
 		fallback(z, conn, PW_MSG_REJECT, "identity mismatch");
-	if ((why = check_same_world(&l, conn)) != NULL)
+	if ((why = check_same_world(&l, conn, &peer)) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
 	/* Before zproc_show zeroes the zygote's start-up environment. */
 	if ((why = zenv_child(z, &l)) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
-	if ((why = zcgroup_enter(zcgroup_caller(conn))) != NULL)
+	if ((why = zcgroup_enter(peer.pid)) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
-	take_fds(z, conn, &l, deadline_us);
+	take_fds(z, conn, &peer, &l, deadline_us);
 	zproc_show(z, &l);
-	ztty_set_caller(conn);
+	ztty_set_caller(peer.pid);
 	why = install_fds(&l, &k);
 	z->logfd = k.log;
 	if (why != NULL)

@@ -18,14 +18,10 @@
  * where /dev/tty is opened as usual. */
 static pid_t tty_caller;
 
-/* Remember the launcher at the other end of conn (SO_PEERCRED). */
-void ztty_set_caller(int conn)
+/* Remember the launcher (the pid that connected). */
+void ztty_set_caller(pid_t launcher)
 {
-	struct ucred cred;
-	socklen_t len = sizeof cred;
-
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-		tty_caller = cred.pid;
+	tty_caller = launcher;
 }
 
 /* openat(2) itself, bypassing the wrappers below. */

@@ -132,10 +132,11 @@ void zenv_start_time(struct timespec *ts);
 const char *zenv_child(struct zygote *z, struct pw_launch *l);
 
 /* tty.c: /dev/tty in a warm child is the caller's terminal. */
-void ztty_set_caller(int conn);
+void ztty_set_caller(pid_t launcher);
 
 /* cgroup.c: a warm child under the caller's cgroup limits. */
-pid_t zcgroup_caller(int conn);
+/* caller: the launcher (SO_PEERCRED of its connection: its pid cannot be
+ * reused while it waits on the connection). */
 const char *zcgroup_enter(pid_t caller);
 
 /* proctitle.c: /proc/PID/cmdline and environ of the zygote and its children. */
