@@ -179,7 +179,8 @@ def clean_env():
     """The caller's environment without anything that would steer python or pywarm."""
     env = {}
     for k, v in os.environ.items():
-        if k.startswith(("PYTHON", "PYWARM", "PYTEST_", "XDG_")) or k in ("COV_CORE_SOURCE",):
+        # SHELL too: CI runs without one, so a test that needs it sets it.
+        if k.startswith(("PYTHON", "PYWARM", "PYTEST_", "XDG_")) or k in ("COV_CORE_SOURCE", "SHELL"):
             continue
         env[k] = v
     return env

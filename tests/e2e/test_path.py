@@ -125,7 +125,7 @@ def test_path_line(links):
     for name in ("python", "python3"):
         assert os.path.realpath(os.path.join(links.linkdir, name)) == os.path.join(links.pre, "bin/pywarm")
     # Without the links (a build directory), it says so and prints nothing.
-    p = subprocess.run([os.path.join(BUILD, "pywarmctl"), "shell-init", "--path"], env=links.env,
+    p = subprocess.run([os.path.join(BUILD, "pywarmctl"), "shell-init", "--path", "sh"], env=links.env,
                        capture_output=True, timeout=60)
     assert p.returncode == 1 and p.stdout == b"" and b"no python links in" in p.stderr, p
     p = subprocess.run([links.ctl, "shell-init", "sh"], env=links.env, capture_output=True, timeout=60)
