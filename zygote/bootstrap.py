@@ -68,26 +68,40 @@ def _signals(ignored):
             pass
 
 
+def _loaded(name):
+    """The module the zygote imported as name, in sys.modules or in the
+    import cache behind it (prepare()), or None."""
+    mod = _sys.modules.get(name)
+    if mod is None and _IMPORTS is not None:
+        mod = _IMPORTS["cache"].get(name)
+    return mod
+
+
 def _caches():
     """Forget what the zygote derived from its own environment."""
-    mods = _sys.modules
-    if "time" in mods:
-        mods["time"].tzset()
-    if "tempfile" in mods:
-        mods["tempfile"].tempdir = None
-    if "linecache" in mods:
-        mods["linecache"].clearcache()
-    if "warnings" in mods:
-        mods["warnings"].onceregistry.clear()
-        mods["warnings"]._filters_mutated()
-    if "logging" in mods:
+    mod = _loaded("time")
+    if mod is not None:
+        mod.tzset()
+    mod = _loaded("tempfile")
+    if mod is not None:
+        mod.tempdir = None
+    mod = _loaded("linecache")
+    if mod is not None:
+        mod.clearcache()
+    mod = _loaded("warnings")
+    if mod is not None:
+        mod.onceregistry.clear()
+        mod._filters_mutated()
+    mod = _loaded("logging")
+    if mod is not None:
         # relativeCreated counts from logging's import, which python3 does
         # while the program starts.
-        mods["logging"]._startTime = _time()
-    if "platform" in mods:
+        mod._startTime = _time()
+    mod = _loaded("platform")
+    if mod is not None:
         # uname() is cached at first use (uuid uses it at import): the host
         # name may have changed since the zygote started.
-        mods["platform"]._uname_cache = None
+        mod._uname_cache = None
 
 
 def _user_site_present():
@@ -132,7 +146,7 @@ def _threading():
     _after_fork() renews only its ident): give it this process's native
     thread id and put its shutdown lock back among _shutdown_locks, as
     python3's first import of threading makes them."""
-    threading = _sys.modules.get("threading")
+    threading = _loaded("threading")
     if threading is None:
         return
     main = threading._main_thread
@@ -148,7 +162,7 @@ def _threading():
 
 def _reseed_numpy():
     """numpy.random's global RandomState, made again as its import makes it."""
-    mtrand = _sys.modules.get("numpy.random.mtrand")
+    mtrand = _loaded("numpy.random.mtrand")
     if mtrand is not None:
         mtrand._rand.__init__()
 
@@ -191,8 +205,9 @@ def _fresh_randomness():
 # ---------------------------------------------------------------- imports
 #
 # What the zygote imported beyond python3's own start-up is a cache behind
-# the import system, not part of sys.modules: each child hides it
-# (_hide_preloaded), and warm.c's hook on importlib._bootstrap._load_unlocked
+# the import system, not part of sys.modules: the zygote hides it once,
+# before it serves (prepare, _hide_preloaded), so that every child starts
+# with it hidden and writes none of those modules' pages; and warm.c's hook on importlib._bootstrap._load_unlocked
 # calls _serve() once the run's own sys.meta_path and sys.path have found a
 # spec for a name the cache holds.  The cached module is used only if that
 # spec names the file (and loader kind) the zygote loaded, and every module
@@ -242,10 +257,8 @@ def _hide_preloaded():
     brings it back binds it again).  The same for sys.path_importer_cache."""
     st = _IMPORTS
     mods, base, cache, unbound = _sys.modules, st["base"], st["cache"], st["unbound"]
-    st["served"] = {}
     for name in [n for n in mods if n not in base]:
         cache[name] = mods.pop(name)
-    _exit_handlers(st)
     finders, pic = st["finders"], _sys.path_importer_cache
     hidden = st["hidden_finders"] = {}
     for entry in [e for e in pic if e not in finders]:
@@ -494,11 +507,20 @@ def _check_startup_shadowing(dirs):
                 raise RuntimeError(f"{d}/{e} may shadow a module python3 imports at start-up")
 
 
+def prepare():
+    """In the zygote, once its files are watched and before any child is
+    forked: hide what it preloaded, the same for every run."""
+    if _IMPORTS is not None and not _IMPORTS.get("hidden"):
+        _hide_preloaded()
+        _IMPORTS["hidden"] = True
+
+
 def _imports_for_run():
     """This run's sys.path and sys.modules, as python3 would start them."""
-    if _IMPORTS is None:
+    if _IMPORTS is None or not _IMPORTS.get("hidden"):
         raise RuntimeError("the import cache is not set up (see the zygote's log)")
-    _hide_preloaded()
+    _IMPORTS["served"] = {}
+    _exit_handlers(_IMPORTS)
     _fix_pythonpath()
 
 

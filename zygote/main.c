@@ -353,6 +353,8 @@ int main(int argc, char **argv)
 		zwarm_done(&z);
 		_exit(0);
 	}
+	if (zpy_prepare(&z) < 0)
+		return 1;
 	if (locked && zlisten_open(&z) < 0)
 		return 1;
 	zwarm_done(&z);

@@ -87,6 +87,7 @@ void zlog(struct zygote *z, const char *fmt, ...) __attribute__((format(printf, 
 
 /* py.c: the embedded interpreter. */
 int  zpy_init(struct zygote *z);
+int  zpy_prepare(struct zygote *z); /* once, after zwatch_finish, before serving */
 void zpy_log_exception(void);      /* the pending exception, to the log */
 void zpy_before_fork(void);
 void zpy_after_fork_parent(void);
@@ -106,6 +107,7 @@ extern int _Py_HandleSystemExit(int *exitcode_p);
 int  zrepl_apply_options(unsigned emul);
 void zrepl_skip_first_line(FILE *fp);
 void zrepl_header(int run_code);
+void zrepl_note_preloaded(void);  /* before zpy_prepare hides sys.modules */
 int  zrepl_check_readline(int run_code);
 void zrepl_import_readline(int run_code);
 int  zrepl_before_stdin(int *exitcode);
