@@ -51,6 +51,7 @@ ZYGOTE_SRC   += zygote/tty.c
 ZYGOTE_SRC   += zygote/pool.c
 ZYGOTE_SRC   += zygote/cgroup.c zygote/proctitle.c
 ZYGOTE_SRC   += zygote/envwatch.c
+ZYGOTE_SRC   += zygote/teardown.c
 
 OBJ = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
 

@@ -605,7 +605,9 @@ def needs_teardown():
     gc.get_objects(); they would be torn down by python3 only had it
     imported the same modules, and their teardown is silent.  Everything
     the program made since the fork is listed and checked.  When it is
-    needed, the import cache lets go of the run's modules first."""
+    needed, the import cache lets go of the run's modules first.
+    zygote/teardown.c makes the same test in C, calling _has_finalizer()
+    for what it cannot judge itself; this one serves when it cannot run."""
     if _sys.warnoptions or _sys.flags.dev_mode:
         _release_imports()
         return True

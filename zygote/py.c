@@ -316,6 +316,8 @@ static int load_bootstrap(struct zygote *z)
 	Py_XINCREF(setup_fn);
 	Py_XINCREF(teardown_fn);
 	Py_XINCREF(prepare_fn);
+	if (setup_fn != NULL && zteardown_init(ns, gc_module) < 0)
+		zlog(z, "the teardown check runs in Python (teardown.c could not take its names)");
 	Py_XDECREF(r);
 	Py_XDECREF(code);
 	Py_XDECREF(ns);
@@ -871,9 +873,12 @@ static int finish(int exitcode)
 	if (r == NULL)
 		goto full;
 	Py_DECREF(r);
-	r = PyObject_CallNoArgs(teardown_fn);
-	int needed = r != Py_False;         /* an error counts as "needed" */
-	Py_XDECREF(r);
+	int needed = zteardown_needed();
+	if (needed < 0) {
+		r = PyObject_CallNoArgs(teardown_fn);
+		needed = r != Py_False;     /* an error counts as "needed" */
+		Py_XDECREF(r);
+	}
 	if (needed)
 		goto full;
 	if (flush_std_files() < 0)

@@ -95,6 +95,12 @@ void zpy_after_fork_child(void);
 int  zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t errlen);
 void zpy_child_run(struct zygote *z, struct pw_launch *l) __attribute__((noreturn));
 
+/* teardown.c (its callers include Python.h): the teardown check of a run's end */
+#ifdef Py_PYTHON_H
+int  zteardown_init(PyObject *bootstrap_ns, PyObject *gc);
+int  zteardown_needed(void);
+#endif
+
 /* warm.c: preload and the warmup script. */
 void zwarm_all(struct zygote *z);
 void zwarm_done(struct zygote *z);
