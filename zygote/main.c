@@ -355,6 +355,7 @@ int main(int argc, char **argv)
 	}
 	if (zpy_prepare(&z) < 0)
 		return 1;
+	zchild_world_init(&z);
 	if (locked && zlisten_open(&z) < 0)
 		return 1;
 	zwarm_done(&z);

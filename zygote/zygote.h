@@ -78,6 +78,9 @@ struct zygote {
 	struct ztouch *touch;     /* pages runs write (pool.c); the zygote's own, never shared */
 	char lc_ctype[128];       /* LC_CTYPE python3's locale coercion set, or "" */
 	unsigned long long stack_cur;
+	/* Our namespaces' inodes and root directory, read once (zchild_world_init):
+	 * nothing in the zygote changes them, and a child has them from the fork. */
+	uint64_t ns_ino[PW_NNS], root_dev, root_ino;
 	int nzopts;               /* python3 options the interpreter started with */
 	char **zopts;
 };
@@ -153,6 +156,7 @@ void zproc_show(struct zygote *z, const struct pw_launch *l);
 
 /* child.c: what happens in a forked child before user code. */
 #define ZREQUEST_DEADLINE_US 10000000LL   /* a request, from accept to GO */
+void zchild_world_init(struct zygote *z);   /* once, before serving */
 void zchild_main(struct zygote *z, int conn, long long deadline_us) __attribute__((noreturn));
 int  znotice_send(struct zygote *z, int event, int status, const void *extra, size_t len, int wait);
 void zclose_others(int *keep, size_t n);
