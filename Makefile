@@ -36,9 +36,14 @@ PYVERSION := $(shell $(PYREAL) -c 'import platform; print(platform.python_versio
 CFLAGS  += -DPW_PYVERSION='"$(PYVERSION)"'
 LDLIBS_INIH := -linih
 # libseccomp: every binary parses profiles, which name system calls.  The
-# launcher links it too (it confines a cold run before exec'ing python3);
-# loading it costs the launcher about 15 microseconds (ld.so statistics).
+# launcher links it too (it confines a cold run before exec'ing python3).
 LDLIBS_SECCOMP := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
+# The launcher runs on every launch and uses either library only now and
+# then (a profile to parse, a cold run to confine): it links both
+# statically, so that the dynamic loader neither maps nor relocates them
+# each time (11 page faults and 51,000 instructions of 442,000 per warm
+# launch); their code is read in only when it runs.
+LDLIBS_LAUNCHER := -Wl,-Bstatic $(LDLIBS_INIH) $(LDLIBS_SECCOMP) -Wl,-Bdynamic
 
 COMMON_SRC   := config/proto.c config/profile.c config/identity.c config/paths.c config/stamp.c \
                 config/trust.c config/sandbox.c config/confine.c
@@ -90,7 +95,7 @@ $(BUILDDIR)/obj/launcher/ctl_shell.o: launcher/ctl_shell.c $(BUILDDIR)/gen/shell
 -include $(shell find $(BUILDDIR)/obj -name '*.d' 2>/dev/null)
 
 $(BUILDDIR)/pywarm: $(call OBJ,$(LAUNCHER_SRC) $(COMMON_SRC))
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_INIH) $(LDLIBS_SECCOMP)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LAUNCHER)
 
 $(BUILDDIR)/pywarmctl: $(call OBJ,$(CTL_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_INIH) $(LDLIBS_SECCOMP)
