@@ -175,6 +175,21 @@ int  pw_profile_read_warmup(struct pw_profile *p, char *err, size_t errlen);
  * pywarm-zygote's "--" arguments); id itself when n is 0. */
 uint64_t pw_identity_args(uint64_t id, int n, const char *const *args);
 
+/* The files of the zygote serving identity idhex: <dir>/<idhex><suffix>,
+ * in the socket directory (socket, lock, notice socket, progress) or the
+ * state directory (log).  These names are the only ones pywarm gives them. */
+enum pw_zfile { PW_ZSOCK, PW_ZLOCK, PW_ZNOTICE, PW_ZPROGRESS, PW_ZLOG };
+const char *pw_zfile_suffix(enum pw_zfile kind);
+/* The path into out: 0, or -1 (ENAMETOOLONG) if it does not fit. */
+int  pw_zfile(char *out, size_t outlen, const char *dir, const char *idhex, enum pw_zfile kind);
+
+/* pywarm's directory under an XDG base directory: $<var>/pywarm when the
+ * variable holds an absolute path, else $HOME/<default>/pywarm.  Returns 0,
+ * or -1 with err ("trust store: neither XDG_DATA_HOME nor HOME is an
+ * absolute path", "...: path too long"). */
+enum pw_xdg { PW_XDG_CONFIG, PW_XDG_DATA, PW_XDG_STATE };
+int  pw_xdg_dir(enum pw_xdg which, char *out, size_t outlen, char *err, size_t errlen);
+
 /* The per-user socket directory: $XDG_RUNTIME_DIR/pywarm (when that is the
  * euid's or root's), else /tmp/pywarm-$UID.
  * Creates it (0700) if missing; refuses it unless it is a directory owned by

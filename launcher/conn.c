@@ -90,8 +90,8 @@ static int target_paths(struct pw_target *t, char *err, size_t errlen)
 
 	if (pw_sockdir(t->sockdir, sizeof(t->sockdir), 1, err, errlen) < 0)
 		return -1;
-	if (join_path(t->sockpath, sizeof(sa.sun_path), t->sockdir, t->idhex, ".sock") < 0 ||
-	    join_path(t->lockpath, sizeof(sa.sun_path), t->sockdir, t->idhex, ".lock") < 0 ||
+	if (pw_zfile(t->sockpath, sizeof(sa.sun_path), t->sockdir, t->idhex, PW_ZSOCK) < 0 ||
+	    pw_zfile(t->lockpath, sizeof(sa.sun_path), t->sockdir, t->idhex, PW_ZLOCK) < 0 ||
 	    join_path(t->defpath, sizeof(sa.sun_path), t->sockdir, PW_DEFAULT_SOCK, "") < 0) {
 		seterr(err, errlen, "socket directory %s: path too long for a unix socket",
 		       t->sockdir);
@@ -108,7 +108,7 @@ static int target_paths(struct pw_target *t, char *err, size_t errlen)
 		pw_debug("no state directory (%s); logging to %s", serr, t->sockdir);
 		snprintf(statedir, sizeof(statedir), "%s", t->sockdir);
 	}
-	if (join_path(t->logpath, sizeof(t->logpath), statedir, t->idhex, ".log") < 0) {
+	if (pw_zfile(t->logpath, sizeof(t->logpath), statedir, t->idhex, PW_ZLOG) < 0) {
 		seterr(err, errlen, "state directory %s: path too long", statedir);
 		return -1;
 	}

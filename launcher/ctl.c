@@ -65,6 +65,7 @@ static const char usage_text[] =
 /* The names of one zygote: its identity and the files in the socket directory. */
 struct zref {
 	char idhex[IDHEX_LEN + 1];
+	char sockdir[PATH_MAX];
 	char sockpath[PATH_MAX];
 	char lockpath[PATH_MAX];
 	char logpath[PATH_MAX];     /* empty when not known (found by listing) */
@@ -164,10 +165,10 @@ static int zref_make(struct zref *z, const char *sockdir, const char *idhex)
 
 	memset(z, 0, sizeof(*z));
 	snprintf(z->idhex, sizeof(z->idhex), "%s", idhex);
-	a = snprintf(z->sockpath, sizeof(z->sockpath), "%s/%s.sock", sockdir, idhex);
-	b = snprintf(z->lockpath, sizeof(z->lockpath), "%s/%s.lock", sockdir, idhex);
-	return a < 0 || b < 0 || (size_t)a >= sizeof(z->sockpath) ||
-	       (size_t)b >= sizeof(z->lockpath) ? -1 : 0;
+	a = snprintf(z->sockdir, sizeof(z->sockdir), "%s", sockdir);
+	b = pw_zfile(z->sockpath, sizeof(z->sockpath), sockdir, idhex, PW_ZSOCK);
+	return a < 0 || (size_t)a >= sizeof(z->sockdir) || b < 0 ||
+	       pw_zfile(z->lockpath, sizeof(z->lockpath), sockdir, idhex, PW_ZLOCK) < 0 ? -1 : 0;
 }
 
 /* Resolve the target for the current directory into t and z; 0 or -1 (said). */
@@ -185,6 +186,7 @@ static int resolve_here(struct pw_target *t, struct zref *z)
 	}
 	memset(z, 0, sizeof(*z));
 	memcpy(z->idhex, t->idhex, sizeof(z->idhex));
+	memcpy(z->sockdir, t->sockdir, sizeof(z->sockdir));
 	memcpy(z->sockpath, t->sockpath, sizeof(z->sockpath));
 	memcpy(z->lockpath, t->lockpath, sizeof(z->lockpath));
 	memcpy(z->logpath, t->logpath, sizeof(z->logpath));
@@ -224,7 +226,8 @@ static int list_zygotes(char sockdir[PATH_MAX], char (**ids)[IDHEX_LEN + 1])
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (!is_zygote_file(de->d_name, ".sock") && !is_zygote_file(de->d_name, ".lock"))
+		if (!is_zygote_file(de->d_name, pw_zfile_suffix(PW_ZSOCK)) &&
+		    !is_zygote_file(de->d_name, pw_zfile_suffix(PW_ZLOCK)))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -314,7 +317,7 @@ static int wait_serving(const struct zref *z, pid_t pid, double timeout)
 		if (up || start_failed(z, pid) || secs >= timeout)
 			break;
 		if (!tty || now - drawn >= DRAW_US) {
-			if (ctl_progress(z->sockpath, z->idhex, secs, tty, &pr))
+			if (ctl_progress(z->sockdir, z->idhex, secs, tty, &pr))
 				drawn = now;
 		}
 		sleep_us(POLL_US);

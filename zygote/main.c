@@ -115,12 +115,11 @@ static int identify(struct zygote *z, const struct zopts *o)
 		zlog(z, "%s", err);
 		return -1;
 	}
-	if (strlen(z->sockdir) + 32 > sizeof z->sockpath) {
+	if (pw_zfile(z->sockpath, sizeof z->sockpath, z->sockdir, z->idhex, PW_ZSOCK) < 0 ||
+	    pw_zfile(z->lockpath, sizeof z->lockpath, z->sockdir, z->idhex, PW_ZLOCK) < 0) {
 		zlog(z, "socket directory path too long: %s", z->sockdir);
 		return -1;
 	}
-	snprintf(z->sockpath, sizeof z->sockpath, "%.*s/%s.sock", PATH_MAX - 32, z->sockdir, z->idhex);
-	snprintf(z->lockpath, sizeof z->lockpath, "%.*s/%s.lock", PATH_MAX - 32, z->sockdir, z->idhex);
 	return 0;
 }
 
@@ -243,9 +242,10 @@ static int open_notices(struct zygote *z, int locked)
 
 	sa->sun_family = AF_UNIX;
 	if (locked) {
-		n = snprintf(sa->sun_path, sizeof sa->sun_path, "%s/%s.notice", z->sockdir, z->idhex);
-		if (n < 0 || (size_t)n >= sizeof sa->sun_path)
+		if (pw_zfile(sa->sun_path, sizeof sa->sun_path, z->sockdir, z->idhex, PW_ZNOTICE) < 0)
 			locked = 0;             /* too long a path: the abstract name */
+		else
+			n = (int)strlen(sa->sun_path);
 	}
 	if (!locked) {
 		if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) {

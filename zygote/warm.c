@@ -10,18 +10,18 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Write "<n> <m> <elapsed_ms> <name>\n" to <sockdir>/<id>.progress, in place,
- * for pywarmctl start --wait.  Best effort: progress is only a display. */
+/* Publish module n of m in the progress file (pw_progress_format), in
+ * place, for pywarmctl start --wait.  Best effort: progress is only a display. */
 static void progress(struct zygote *z, size_t n, size_t m, const char *name, long long t0)
 {
+	struct pw_progress p = { n, m, (pw_mono_us() - t0) / 1000, "" };
 	char line[512];
 	int len;
 
 	if (z->progressfd < 0)
 		return;
-	len = snprintf(line, sizeof line, "%zu %zu %lld %s\n", n, m,
-	               (pw_mono_us() - t0) / 1000, name);
-	if (len < 0 || (size_t)len >= sizeof line)
+	snprintf(p.name, sizeof p.name, "%s", name);
+	if ((len = pw_progress_format(line, sizeof line, &p)) < 0)
 		return;
 	if (pwrite(z->progressfd, line, (size_t)len, 0) == len)
 		(void)ftruncate(z->progressfd, len);
@@ -33,8 +33,11 @@ static void progress_open(struct zygote *z)
 {
 	char err[PATH_MAX + 128];
 
-	snprintf(z->progresspath, sizeof z->progresspath, "%.*s/%s.progress", PATH_MAX - 32,
-	         z->sockdir, z->idhex);
+	if (pw_zfile(z->progresspath, sizeof z->progresspath, z->sockdir, z->idhex,
+	             PW_ZPROGRESS) < 0) {
+		zlog(z, "no progress file: socket directory path too long");
+		return;
+	}
 	z->progressfd = pw_private_open("socket directory", z->progresspath, PW_DIR_PRIVATE, 0,
 	                                O_WRONLY | O_CREAT | O_TRUNC, err, sizeof err);
 	if (z->progressfd < 0)

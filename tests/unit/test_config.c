@@ -1,5 +1,6 @@
 /* test_config.c: unit tests for profile parsing and discovery, identity and the pywarm directories. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -1007,6 +1008,50 @@ TEST(proc_stat)
 	CHECK_INTEQ(pw_proc_stat(0x7ffffff0, f, 4), -1);
 }
 
+/* One owner for XDG bases: absolute values win, relative ones fall back
+ * to HOME's default, and without either it says which variable. */
+TEST(xdg_dirs)
+{
+	char out[PATH_MAX], err[256], home[PATH_MAX];
+
+	snprintf(home, sizeof home, "%s", getenv("HOME"));
+	setenv("XDG_DATA_HOME", "/data/", 1);
+	CHECK_INTEQ(pw_xdg_dir(PW_XDG_DATA, out, sizeof out, err, sizeof err), 0);
+	CHECK_STREQ(out, "/data/pywarm");
+	setenv("XDG_DATA_HOME", "relative", 1);
+	CHECK_INTEQ(pw_xdg_dir(PW_XDG_DATA, out, sizeof out, err, sizeof err), 0);
+	CHECK(strncmp(out, home, strlen(home)) == 0 && strcmp(out + strlen(home), "/.local/share/pywarm") == 0);
+	unsetenv("XDG_DATA_HOME");
+	CHECK_INTEQ(pw_xdg_dir(PW_XDG_CONFIG, out, sizeof out, err, sizeof err), 0);
+	CHECK(strcmp(out + strlen(home), "/.config/pywarm") == 0);
+	CHECK_INTEQ(pw_xdg_dir(PW_XDG_STATE, out, sizeof out, err, sizeof err), 0);
+	CHECK(strcmp(out + strlen(home), "/.local/state/pywarm") == 0);
+	setenv("HOME", "nothome", 1);
+	CHECK_INTEQ(pw_xdg_dir(PW_XDG_STATE, out, sizeof out, err, sizeof err), -1);
+	CHECK_STREQ(err, "state directory: neither XDG_STATE_HOME nor HOME is an absolute path");
+	CHECK_INTEQ(pw_xdg_dir(PW_XDG_DATA, out, 8, err, sizeof err), -1);
+	setenv("HOME", home, 1);
+	CHECK_INTEQ(pw_xdg_dir(PW_XDG_DATA, out, 8, err, sizeof err), -1);
+	CHECK_STREQ(err, "trust store: path too long");
+}
+
+/* Zygote file names: one suffix per kind, and too long a path refused. */
+TEST(zygote_files)
+{
+	char out[64];
+
+	CHECK_INTEQ(pw_zfile(out, sizeof out, "/run/x", "0123456789abcdef", PW_ZSOCK), 0);
+	CHECK_STREQ(out, "/run/x/0123456789abcdef.sock");
+	CHECK_INTEQ(pw_zfile(out, sizeof out, "/s", "0123456789abcdef", PW_ZPROGRESS), 0);
+	CHECK_STREQ(out, "/s/0123456789abcdef.progress");
+	CHECK_STREQ(pw_zfile_suffix(PW_ZLOCK), ".lock");
+	CHECK_STREQ(pw_zfile_suffix(PW_ZNOTICE), ".notice");
+	CHECK_STREQ(pw_zfile_suffix(PW_ZLOG), ".log");
+	errno = 0;
+	CHECK_INTEQ(pw_zfile(out, 20, "/run/x", "0123456789abcdef", PW_ZLOG), -1);
+	CHECK_INTEQ(errno, ENAMETOOLONG);
+}
+
 int main(void)
 {
 	snprintf(tmproot, sizeof(tmproot), "/tmp/pw-test-config.XXXXXX");
@@ -1044,6 +1089,8 @@ int main(void)
 	RUN(statedir);
 	RUN(private_files);
 	RUN(proc_stat);
+	RUN(xdg_dirs);
+	RUN(zygote_files);
 	nftw(tmproot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return unit_summary();
 }
