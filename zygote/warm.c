@@ -35,13 +35,13 @@ static void progress_open(struct zygote *z)
 
 	if (pw_zfile(z->progresspath, sizeof z->progresspath, z->sockdir, z->idhex,
 	             PW_ZPROGRESS) < 0) {
-		zlog(z, "no progress file: socket directory path too long");
+		zwarn(z, "no progress file: socket directory path too long");
 		return;
 	}
 	z->progressfd = pw_private_open("socket directory", z->progresspath, PW_DIR_PRIVATE, 0,
 	                                O_WRONLY | O_CREAT | O_TRUNC, err, sizeof err);
 	if (z->progressfd < 0)
-		zlog(z, "no progress file: %s", err);
+		zwarn(z, "no progress file: %s", err);
 }
 
 /* Warm-up is over: the socket answers from now on. */
@@ -459,8 +459,8 @@ static void imports_begin(struct zygote *z)
 	     PyDict_SetItemString(builtins, "__import__", hi) == 0 &&
 	     PyObject_SetAttrString(atexit, "register", hr) == 0;
 	if (!ok) {
-		zlog(z, "cannot set up the import cache:");
-		zpy_log_exception();
+		zwarn(z, "cannot set up the import cache:");
+		zpy_log_exception(z, ZLOG_WARNING);
 	}
 	Py_XDECREF(hl);
 	Py_XDECREF(hi);
@@ -511,8 +511,8 @@ static void preload(struct zygote *z)
 			z->modules_ok++;
 			continue;
 		}
-		zlog(z, "cannot preload %s:", name);
-		zpy_log_exception();
+		zwarn(z, "cannot preload %s:", name);
+		zpy_log_exception(z, ZLOG_WARNING);
 		if (before != NULL)
 			forget_new_modules(before);
 		Py_XDECREF(before);
@@ -555,7 +555,7 @@ static void warmup_script(struct zygote *z)
 	if (path == NULL)
 		return;
 	if (z->profile.warmup_text == NULL) {
-		zlog(z, "warmup script %s was not read with the profile; not running it", path);
+		zwarn(z, "warmup script %s was not read with the profile; not running it", path);
 		z->warmup_failed = 1;
 		return;
 	}
@@ -567,8 +567,8 @@ static void warmup_script(struct zygote *z)
 	    PyDict_SetItemString(ns, "__file__", fname) == 0)
 		r = warmup_run(fname, z->profile.warmup_text, z->profile.warmup_len, ns);
 	if (r == NULL) {
-		zlog(z, "warmup script %s failed:", path);
-		zpy_log_exception();
+		zwarn(z, "warmup script %s failed:", path);
+		zpy_log_exception(z, ZLOG_WARNING);
 		z->warmup_failed = 1;
 	}
 	Py_XDECREF(r);

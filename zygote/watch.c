@@ -78,7 +78,7 @@ static struct wentry *add_mask(struct zygote *z, const char *path, int is_dir, u
 		if (errno == ENOENT || errno == ENOTDIR || errno == EACCES)
 			return NULL;
 		if (!w->failed)
-			zlog(z, "cannot watch %s: %s; serving every run cold", path, strerror(errno));
+			zwarn(z, "cannot watch %s: %s; serving every run cold", path, strerror(errno));
 		w->failed = 1;
 		return NULL;
 	}
@@ -448,7 +448,7 @@ void zwatch_begin(struct zygote *z)
 
 	z->watch = w;
 	if (w == NULL) {
-		zlog(z, "out of memory for the watch set");
+		zwarn(z, "out of memory for the watch set");
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME_COARSE, &w->t0);
@@ -456,7 +456,7 @@ void zwatch_begin(struct zygote *z)
 	w->shared = mmap(NULL, sizeof(int) * 2, PROT_READ | PROT_WRITE,
 	                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (w->fd < 0 || w->shared == MAP_FAILED) {
-		zlog(z, "cannot set up change detection: %s; serving every run cold", strerror(errno));
+		zwarn(z, "cannot set up change detection: %s; serving every run cold", strerror(errno));
 		w->failed = 1;
 		if (w->shared == MAP_FAILED)
 			w->shared = NULL;
