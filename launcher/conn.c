@@ -272,7 +272,7 @@ int pw_zygote_alive(const char *lockpath)
 {
 	int fd, rc, saved;
 
-	fd = open(lockpath, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(lockpath, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 	do

@@ -178,7 +178,7 @@ static void save_origin(struct zygote *z, char **argv)
 /* Take the identity's lock; 0 if another zygote already holds it. */
 static int take_lock(struct zygote *z)
 {
-	z->lockfd = open(z->lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	z->lockfd = open(z->lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (z->lockfd < 0) {
 		zwarn(z, "cannot open %s: %s", z->lockpath, strerror(errno));
 		return -1;
