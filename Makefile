@@ -41,7 +41,7 @@ LDLIBS_INIH := -linih
 LDLIBS_SECCOMP := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 
 COMMON_SRC   := config/proto.c config/profile.c config/identity.c config/paths.c config/stamp.c \
-                config/trust.c config/sandbox.c config/confine.c
+                config/trust.c config/sandbox.c config/confine.c config/spawn.c
 LAUNCHER_SRC := launcher/main.c launcher/conn.c launcher/sig.c launcher/util.c launcher/args.c
 CTL_SRC      := launcher/ctl.c launcher/ctl_profile.c launcher/ctl_shell.c launcher/conn.c launcher/util.c \
                 launcher/ctl_sandbox.c
@@ -99,7 +99,7 @@ $(BUILDDIR)/pywarm-zygote: $(call OBJ,$(ZYGOTE_SRC) $(COMMON_SRC))
 
 # ---- tests -------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_TESTS := test_proto test_config test_sd test_sandbox test_trust
+UNIT_TESTS := test_proto test_config test_sd test_sandbox test_trust test_spawn
 
 $(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/unit/unit.h
 	@mkdir -p $(dir $@)

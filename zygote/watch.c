@@ -3,6 +3,7 @@
 #include <Python.h>
 
 #include "zygote.h"
+#include "spawn.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -620,8 +621,9 @@ static void wait_for_successor(const struct stat *st)
 void zwatch_successor(struct zygote *z, int wait)
 {
 	static char respawns[64];
+	struct pw_spawn sp;
 	struct stat st = { 0 };
-	sigset_t none;
+	char err[PATH_MAX + 128];
 	size_t n;
 	pid_t pid;
 
@@ -631,34 +633,24 @@ void zwatch_successor(struct zygote *z, int wait)
 		close(z->lockfd);
 		z->lockfd = -1;
 	}
-	if (z->exe[0] == '\0' || z->argv == NULL)
+	if (z->exe[0] == '\0' || z->argv == NULL || z->envp == NULL)
 		return;
-	pid = fork();
-	if (pid != 0) {
-		if (pid > 0)
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
-		if (pid > 0 && wait && st.st_ino)
-			wait_for_successor(&st);
-		return;
-	}
-	/* The middle process: a new session, then the successor, then go. */
-	setsid();
-	if (fork() != 0)
-		_exit(0);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	close_range(3, ~0U, 0);
 	/* Count successors that found files changing while they warmed, so a
 	 * module that rewrites a watched file at import cannot start zygotes
 	 * forever; one that served starts the count again. */
 	snprintf(respawns, sizeof respawns, PW_RESPAWN_ENV "=%d", wait ? z->respawns + 1 : 1);
-	for (n = 0; z->envp && z->envp[n]; n++)
+	for (n = 0; z->envp[n]; n++)
 		;
-	if (z->envp) {
-		z->envp[n] = respawns;
-		z->envp[n + 1] = NULL;
-	}
-	execve(z->exe, z->argv, z->envp);
-	_exit(127);
+	z->envp[n] = respawns;
+	z->envp[n + 1] = NULL;
+	sp.path = z->exe;
+	sp.argv = z->argv;
+	sp.envp = z->envp;
+	sp.outfd = z->logfd >= 0 ? z->logfd : 2;
+	pid = pw_spawn_detached(&sp, err, sizeof err);
+	z->envp[n] = NULL;
+	if (pid < 0)
+		zwarn(z, "no successor: %s", err);
+	else if (wait && st.st_ino)
+		wait_for_successor(&st);
 }
