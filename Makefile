@@ -99,9 +99,11 @@ $(BUILDDIR)/pywarm-zygote: $(call OBJ,$(ZYGOTE_SRC) $(COMMON_SRC))
 
 # ---- tests -------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_TESTS := test_proto test_config test_sd test_sandbox test_trust test_spawn
+UNIT_TESTS := test_proto test_config test_sd test_sandbox test_trust test_spawn test_args
+UNIT_EXTRA_test_args := launcher/args.c
 
-$(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/unit/unit.h
+$(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/unit/unit.h \
+                   $(wildcard launcher/args.[ch])
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(COMMON_SRC) $(UNIT_EXTRA_$*) $(LDLIBS_INIH) $(LDLIBS_SECCOMP)
 
