@@ -41,7 +41,7 @@ LDLIBS_INIH := -linih
 LDLIBS_SECCOMP := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 
 COMMON_SRC   := config/proto.c config/profile.c config/identity.c config/paths.c config/stamp.c \
-                config/trust.c config/sandbox.c config/confine.c config/spawn.c
+                config/trust.c config/sandbox.c config/confine.c config/spawn.c config/procfs.c
 LAUNCHER_SRC := launcher/main.c launcher/conn.c launcher/sig.c launcher/util.c launcher/args.c
 CTL_SRC      := launcher/ctl.c launcher/ctl_profile.c launcher/ctl_shell.c launcher/conn.c launcher/util.c \
                 launcher/ctl_sandbox.c

@@ -234,17 +234,6 @@ int  pw_private_openat(int dfd, const char *dir, const char *name, int oflags,
 int  pw_private_open(const char *what, const char *path, int dflags, int create, int oflags,
                      char *err, size_t errlen);
 
-/* Does /proc/locks list an exclusive flock (not a waiter) on inode ino of
- * device dev?  Returns 1 and sets *pid to the holder it names, else 0
- * (also when /proc/locks cannot be read).  Read rather than probed with
- * flock(), which could make a zygote's own LOCK_EX|LOCK_NB fail. */
-int  pw_flock_holder(dev_t dev, ino_t ino, long *pid);
-
-/* The fields of /proc/PID/stat (pid 0: this process): f[k] is field k+1
- * (man 5 proc), read as numbers past the command name, whose field is 0;
- * field 3, the state, is its letter.  Returns how many of the n were
- * read, or -1 if the file cannot be read. */
-int  pw_proc_stat(pid_t pid, unsigned long long *f, int n);
 
 /* "dev:ino:mtime_sec.mtime_nsec:size" of the zygote binary at path, so that a
  * rebuilt or upgraded zygote gets a new identity.  0, or -1 with errno. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "procfs.h"
 
 #define USER_PROFILE "pywarm.ini"   /* in pw_xdg_dir(PW_XDG_CONFIG) */
 
@@ -578,59 +579,4 @@ void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *in)
 		in->warm = 0;
 		in->cold_why = "a venv made by another version than " PW_PYVERSION;
 	}
-}
-
-int pw_proc_stat(pid_t pid, unsigned long long *f, int n)
-{
-	char path[64], buf[2048];
-	int k = 0;
-
-	if (pid > 0)
-		snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	else
-		snprintf(path, sizeof path, "/proc/self/stat");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t len = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (len <= 0)
-		return -1;
-	buf[len] = '\0';
-	char *p = strrchr(buf, ')');   /* the command name may hold anything */
-	if (p == NULL || p[1] != ' ' || p[2] == '\0')
-		return -1;
-	if (n > 0)
-		f[k++] = strtoull(buf, NULL, 10);
-	if (n > 1)
-		f[k++] = 0;
-	if (n > 2)
-		f[k++] = (unsigned char)p[2];
-	for (p += 3; k < n && *p == ' '; k++) {
-		char *end;
-		f[k] = strtoull(p + 1, &end, 10);
-		if (end == p + 1)
-			break;
-		p = end;
-	}
-	return k;
-}
-
-int pw_flock_holder(dev_t dev, ino_t ino, long *pid)
-{
-	char line[256], kind[16], mode[16];
-	unsigned int maj, min;
-	unsigned long long n;
-	int found = 0;
-	FILE *f = fopen("/proc/locks", "re");
-
-	/* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; waiters have "->". */
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = !strstr(line, "->") &&
-		        sscanf(line, "%*s %15s %*s %15s %ld %x:%x:%llu", kind, mode, pid,
-		               &maj, &min, &n) == 6 &&
-		        strcmp(kind, "FLOCK") == 0 && strcmp(mode, "WRITE") == 0 &&
-		        maj == major(dev) && min == minor(dev) && n == (unsigned long long)ino;
-	if (f)
-		fclose(f);
-	return found;
 }

@@ -17,6 +17,7 @@
 #include "proto.h"
 #include "ctl.h"
 #include "util.h"
+#include "procfs.h"
 
 
 #define POLL_US          20000      /* between connection attempts */
@@ -541,36 +542,17 @@ static void fmt_duration(char *out, size_t len, long s)
 		snprintf(out, len, "%ldd%02ldh", s / 86400, s % 86400 / 3600);
 }
 
-/* The first "<key> N kB" line of a /proc file, in kB; -1 if none. */
-static long proc_kb(const char *path, const char *key)
-{
-	char line[256];
-	size_t n = strlen(key);
-	long kb = -1;
-	FILE *f = fopen(path, "re");
-
-	while (f && kb < 0 && fgets(line, sizeof(line), f))
-		if (strncmp(line, key, n) != 0 || sscanf(line + n, " %ld kB", &kb) != 1)
-			kb = -1;
-	if (f)
-		fclose(f);
-	return kb;
-}
-
 /* "RSS 45.1 MiB, PSS 30.2 MiB" for pid (PSS: its share of pages it
  * shares with its children); "?" where unreadable. */
 static void fmt_rss(char *out, size_t len, pid_t pid)
 {
-	char path[64];
 	long rss, pss;
 
 	snprintf(out, len, "?");
 	if (pid <= 0)
 		return;
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	rss = proc_kb(path, "VmRSS:");
-	snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long)pid);
-	pss = proc_kb(path, "Pss:");
+	rss = pw_proc_field(pid, "status", "VmRSS:");
+	pss = pw_proc_field(pid, "smaps_rollup", "Pss:");
 	if (rss >= 0 && pss >= 0)
 		snprintf(out, len, "RSS %.1f MiB, PSS %.1f MiB", (double)rss / 1024.0,
 		         (double)pss / 1024.0);

@@ -15,6 +15,7 @@
  * launcher already decided (-u -B -q -i -x -P travel in pw_launch.emul).
  */
 #include "zygote.h"
+#include "procfs.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,6 +4,7 @@
 
 #include "zygote.h"
 #include "spawn.h"
+#include "procfs.h"
 
 #include <dirent.h>
 #include <dlfcn.h>

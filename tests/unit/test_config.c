@@ -12,6 +12,7 @@
 #include "config.h"
 #include "proto.h"
 #include "unit.h"
+#include "procfs.h"
 
 #define NAME "/p/.pywarm.ini"
 
@@ -1035,6 +1036,17 @@ TEST(xdg_dirs)
 	CHECK_STREQ(err, "trust store: path too long");
 }
 
+/* "Key: value" fields of /proc/PID files. */
+TEST(proc_fields)
+{
+	CHECK_INTEQ(pw_proc_field(0, "status", "Pid:"), getpid());
+	CHECK_INTEQ(pw_proc_field(getpid(), "status", "PPid:"), getppid());
+	CHECK(pw_proc_field(0, "status", "VmRSS:") > 0);
+	CHECK_INTEQ(pw_proc_field(0, "status", "NoSuchKey:"), -1);
+	CHECK_INTEQ(pw_proc_field(0, "no-such-file", "Pid:"), -1);
+	CHECK_INTEQ(pw_proc_field(0, "status", "Name:"), -1);     /* not a number */
+}
+
 /* Zygote file names: one suffix per kind, and too long a path refused. */
 TEST(zygote_files)
 {
@@ -1090,6 +1102,7 @@ int main(void)
 	RUN(private_files);
 	RUN(proc_stat);
 	RUN(xdg_dirs);
+	RUN(proc_fields);
 	RUN(zygote_files);
 	nftw(tmproot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return unit_summary();
