@@ -671,6 +671,19 @@ static int cmd_status(int argc, char **argv)
 }
 
 /* Dispatch to the subcommand named by argv[1]. */
+/* pywarmctl's subcommands (each documented in pywarmctl(1) and usage_text). */
+static const struct {
+	const char *name;
+	int (*run)(int, char **);
+} commands[] = {
+	{ "start", cmd_start },        { "stop", cmd_stop },
+	{ "status", cmd_status },      { "check", ctl_check },
+	{ "which", ctl_which },        { "trust", ctl_trust },
+	{ "untrust", ctl_untrust },    { "shell-init", ctl_shell_init },
+	{ "enable", ctl_enable },      { "disable", ctl_disable },
+	{ "sandbox", cmd_sandbox },
+};
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -686,28 +699,9 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return EXIT_OK;
 	}
-	if (!strcmp(cmd, "start"))
-		run = cmd_start;
-	else if (!strcmp(cmd, "stop"))
-		run = cmd_stop;
-	else if (!strcmp(cmd, "status"))
-		run = cmd_status;
-	else if (!strcmp(cmd, "check"))
-		run = ctl_check;
-	else if (!strcmp(cmd, "which"))
-		run = ctl_which;
-	else if (!strcmp(cmd, "trust"))
-		run = ctl_trust;
-	else if (!strcmp(cmd, "untrust"))
-		run = ctl_untrust;
-	else if (!strcmp(cmd, "shell-init"))
-		run = ctl_shell_init;
-	else if (!strcmp(cmd, "enable"))
-		run = ctl_enable;
-	else if (!strcmp(cmd, "disable"))
-		run = ctl_disable;
-	else if (!strcmp(cmd, "sandbox"))
-		run = cmd_sandbox;
+	for (size_t i = 0; i < sizeof commands / sizeof *commands && run == NULL; i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			run = commands[i].run;
 	if (run == NULL) {
 		pw_warn("unknown command '%s'", cmd);
 		return usage_hint();
