@@ -110,10 +110,10 @@ $(BUILDDIR)/pywarm-zygote: $(call OBJ,$(ZYGOTE_SRC)) $(CONFIG_LIB)
 
 # ---- tests -------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_TESTS := test_proto test_config test_sd test_sandbox test_trust test_spawn test_args
+UNIT_TESTS := test_proto test_profile test_identity test_paths test_sd test_sandbox test_trust test_spawn test_args
 UNIT_EXTRA_test_args := launcher/args.c
 
-$(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/unit/unit.h \
+$(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/unit/unit.h tests/unit/tree.h \
                    $(wildcard launcher/args.[ch])
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -Ilauncher -o $@ $< $(COMMON_SRC) $(UNIT_EXTRA_$*) $(LDLIBS_INIH) $(LDLIBS_SECCOMP)
