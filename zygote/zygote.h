@@ -62,6 +62,7 @@ struct zygote {
 	unsigned long launches;
 	size_t nchildren;         /* children serving a connection */
 	size_t npool;             /* pre-forked children waiting for one */
+	unsigned long pool_forks; /* pooled children forked so far (pool.c) */
 	long long pool_retry_us;  /* no pool refill before this (after a failed fork) */
 	size_t modules_ok, modules_failed;
 	char failed_names[1024];
