@@ -72,7 +72,11 @@ show_log() {
 }
 
 # Served launches so far, from pywarmctl status (one zygote in this tree).
+# The zygote may hand the first status request over before it has read
+# the READY notice of the run that just ended (both wait in its queues);
+# by the second request it has.
 launches() {
+	"$B/pywarmctl" status >/dev/null
 	"$B/pywarmctl" status | sed -n 's/^  launches *\([0-9][0-9]*\) served.*/\1/p'
 }
 
@@ -93,6 +97,7 @@ cpu_per_launch() {
 	[ -n "$zp" ] || die "cannot read the zygote's pid from $ctl status"
 	before=$(zygote_field "$ctl" launches)
 	"$REPORT_PY" "$CPU_PY" "$zp" "$CPU_N" "$@" >"$out" || die "cannot measure the CPU time of: $*"
+	zygote_field "$ctl" launches >/dev/null       # see launches()
 	after=$(zygote_field "$ctl" launches)
 	[ "$((after - before))" -ge "$CPU_N" ] || die "not every run of $* was served warm"
 	echo "CPU per launch, $*: $(cat "$out")"
