@@ -5,6 +5,7 @@
 #include "zygote.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -215,10 +216,31 @@ static int count_entries(const char *dir)
 	return n;
 }
 
+/* Calls of getcwd(3), which os.getcwd(), os.path.abspath() and
+ * pathlib's cwd() make: the zygote's definition, so that a module whose
+ * import read the working directory (the zygote's "/", not the caller's)
+ * is known.  Otherwise glibc's own. */
+static unsigned long cwd_reads;
+
+char *getcwd(char *buf, size_t size)
+{
+	static char *(*real)(char *, size_t);
+
+	__atomic_add_fetch(&cwd_reads, 1, __ATOMIC_RELAXED);
+	if (real == NULL)
+		real = (char *(*)(char *, size_t))dlsym(RTLD_NEXT, "getcwd");
+	if (real == NULL) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	return real(buf, size);
+}
+
 /* What a module's loading is compared by (see above). */
 struct effects {
 	off_t out;                /* bytes written to stdout and stderr */
 	int tasks, fds;
+	unsigned long cwd;        /* getcwd() calls */
 };
 
 static off_t output_mark(void);
@@ -230,6 +252,7 @@ static struct effects effects_now(void)
 	e.out = output_mark();
 	e.tasks = count_entries("task");
 	e.fds = count_entries("fd");
+	e.cwd = __atomic_load_n(&cwd_reads, __ATOMIC_RELAXED);
 	return e;
 }
 
@@ -238,7 +261,7 @@ static int effects_left(const struct effects *e0)
 {
 	struct effects e = effects_now();
 
-	return e.out != e0->out || e.tasks > e0->tasks || e.fds > e0->fds;
+	return e.out != e0->out || e.tasks > e0->tasks || e.fds > e0->fds || e.cwd != e0->cwd;
 }
 
 /* Flush sys.stdout and sys.stderr, keeping any pending exception, and

@@ -504,6 +504,9 @@ NOISY = {
     "file-kept-open": "F = open(__file__, 'rb')\ndef probe():\n    return F.read(5)\n",
     "socket-kept": "import socket\nA, B = socket.socketpair()\n"
                    "def probe():\n    A.send(b'ping')\n    return B.recv(4)\n",
+    "cwd-getcwd": "import os\nBASE = os.getcwd()\ndef probe():\n    return BASE\n",
+    "cwd-abspath": "import os.path\nDATA = os.path.abspath('data')\ndef probe():\n    return DATA\n",
+    "cwd-pathlib": "import pathlib\nHERE = pathlib.Path.cwd() / 'x'\ndef probe():\n    return str(HERE)\n",
 }
 
 
@@ -511,10 +514,11 @@ NOISY = {
 @pytest.mark.parametrize("through", ["direct", "dependency"])
 def test_import_effects_a_run_cannot_share(pw, wd, kind, through):
     """A preloaded module whose import writes (print, sys.stderr, a raw
-    write, a warning), starts a thread or keeps a file or socket open is
-    imported afresh by every run that imports it, as under python3 (the
-    output appears, the thread runs, the descriptor is the module's own);
-    so is a preloaded module that imported it."""
+    write, a warning), starts a thread, keeps a file or socket open or
+    reads the working directory is imported afresh by every run that
+    imports it, as under python3 (the output appears, the thread runs, the
+    descriptor is the module's own, the directory the caller's); so is a
+    preloaded module that imported it."""
     lib = os.path.join(wd, "lib")
     files = {"lib/noisy.py": NOISY[kind], "lib/wrapper.py": "import noisy\nprobe = noisy.probe\n",
              "lib/quiet.py": "import itertools\nQ = 5\n",
