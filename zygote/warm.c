@@ -187,6 +187,49 @@ static void note_attached(PyObject *st, PyObject *owner)
 	PyErr_Clear();
 }
 
+/* logging's manager.loggerDict (new reference), or NULL while logging is
+ * not imported.  No error is left set. */
+static PyObject *logger_dict(void)
+{
+	PyObject *logging = PyDict_GetItemString(PyImport_GetModuleDict(), "logging");
+	PyObject *cls = logging ? PyObject_GetAttrString(logging, "Logger") : NULL;
+	PyObject *mgr = cls ? PyObject_GetAttrString(cls, "manager") : NULL;
+	PyObject *d = mgr ? PyObject_GetAttrString(mgr, "loggerDict") : NULL;
+
+	Py_XDECREF(cls);
+	Py_XDECREF(mgr);
+	if (d != NULL && !PyDict_Check(d))
+		Py_CLEAR(d);
+	PyErr_Clear();
+	return d;
+}
+
+/* The loggers a module's loading created (logging.getLogger at import):
+ * state["loggers"][module] lists their names, oldest first, and
+ * state["logger_owner"] names each one's module, so that a run sees a
+ * logger of the zygote's only once it imports the module that made it
+ * (bootstrap.py).  Placeholders are not kept: the run's manager makes its
+ * own.  n0 is how many entries loggerDict had when the loading began (it
+ * only grows: loggers are never removed). */
+static void note_loggers(PyObject *st, PyObject *name, Py_ssize_t n0)
+{
+	PyObject *d = logger_dict(), *owner = st_get(st, "logger_owner");
+	PyObject *logging = PyDict_GetItemString(PyImport_GetModuleDict(), "logging");
+	PyObject *ph = logging ? PyObject_GetAttrString(logging, "PlaceHolder") : NULL;
+	PyObject *key, *val;
+	Py_ssize_t pos = 0, i = 0;
+
+	while (d && owner && ph && PyDict_Next(d, &pos, &key, &val)) {
+		if (i++ < n0 || PyObject_IsInstance(val, ph) != 0 || PyDict_Contains(owner, key) != 0)
+			continue;
+		PyDict_SetItem(owner, key, name);
+		note_in(st, "loggers", name, key);
+	}
+	Py_XDECREF(ph);
+	Py_XDECREF(d);
+	PyErr_Clear();
+}
+
 /* What a preloaded module's import leaves that no forked run could share:
  * output it wrote (print, a warning, a raw write(2)), a thread it started
  * or a descriptor it left open (the thread is not in a forked child, and
@@ -355,7 +398,12 @@ static PyObject *record_load(PyObject *st, PyObject *spec)
 	PyList_Append(stack, name);
 	PySet_Add(loaded, name);        /* in sys.modules from the start of its loading */
 	struct effects e0 = effects_now();
+	PyObject *ld = logger_dict();
+	Py_ssize_t nloggers = ld ? PyDict_GET_SIZE(ld) : 0;
+	Py_XDECREF(ld);
 	r = PyObject_CallOneArg(st_get(st, "load"), spec);
+	if (r != NULL)
+		note_loggers(st, name, nloggers);
 	if (effects_left(&e0) && st_get(st, "unshared"))
 		PySet_Add(st_get(st, "unshared"), name);   /* so is each module loading it */
 	PySequence_DelItem(stack, PyList_GET_SIZE(stack) - 1);
@@ -594,7 +642,8 @@ static void imports_begin(struct zygote *z)
 	         st_new(st, "atexit", 'l') == 0 &&
 	         st_new(st, "stack", 'l') == 0 && st_new(st, "deps", 'd') == 0 &&
 	         st_new(st, "attached", 'd') == 0 && st_new(st, "failed", 's') == 0 &&
-	         st_new(st, "loaded", 's') == 0 && st_new(st, "unshared", 's') == 0;
+	         st_new(st, "loaded", 's') == 0 && st_new(st, "unshared", 's') == 0 &&
+	         st_new(st, "loggers", 'd') == 0 && st_new(st, "logger_owner", 'd') == 0;
 	PyObject *base = ok ? PySet_New(mods) : NULL, *known = ok ? PySet_New(mods) : NULL;
 	PyObject *path0 = ok ? PyList_GetSlice(path, 0, PyList_GET_SIZE(path)) : NULL;
 	PyObject *pic = PySys_GetObject("path_importer_cache");

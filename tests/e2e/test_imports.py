@@ -534,3 +534,46 @@ def test_import_effects_a_run_cannot_share(pw, wd, kind, through):
         real, pyw = _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
     if kind in ("print", "stderr", "fd-write", "warning"):
         assert b"noisy:" in real.out + real.err
+
+
+# ------------------------------------------------- loggers made at import
+
+LOGGER_PROGS = {
+    "logging-alone": "import logging\nprint(sorted(logging.Logger.manager.loggerDict))\n",
+    "with-asyncio": "import logging, asyncio\nimport asyncio.log as l\n"
+                    "print(sorted(logging.Logger.manager.loggerDict), l.logger is logging.getLogger('asyncio'),"
+                    " l.logger.parent)\n",
+    "child-first": "import logging\nc = logging.getLogger('asyncio.mine')\nimport asyncio\nimport asyncio.log as l\n"
+                   "print(sorted(logging.Logger.manager.loggerDict), c.parent is l.logger, l.logger.parent)\n",
+    "same-name-first": "import logging\na = logging.getLogger('asyncio')\na.setLevel(5)\nimport asyncio\n"
+                       "import asyncio.log as l\nprint(a is l.logger, l.logger.level, sorted(logging.Logger.manager.loggerDict))\n",
+    "dictconfig-first": "import logging, logging.config\nlogging.config.dictConfig({'version': 1})\n"
+                        "import concurrent.futures, asyncio\n"
+                        "print(logging.getLogger('asyncio').disabled, logging.getLogger('concurrent.futures').disabled)\n",
+    "logger-class-first": "import logging\nclass L(logging.Logger):\n    pass\nlogging.setLoggerClass(L)\n"
+                          "import asyncio\nprint(type(logging.getLogger('asyncio')).__name__)\n",
+    "parent-made-later": "import logging, asyncio\np = logging.getLogger('concurrent')\nimport concurrent.futures\n"
+                         "print(logging.getLogger('concurrent.futures').parent is p)\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOGGER_PROGS))
+def test_loggers_of_preloaded_modules_appear_with_them(pw, wd, case):
+    """logging's manager lists a logger a preloaded module made at import
+    only once the run imports that module, with the parent, identity and
+    state python3's getLogger() would give it."""
+    _same_warm(pw, ["-c", LOGGER_PROGS[case]], cwd=wd)
+
+
+def test_project_module_logger_and_handler(pw, wd):
+    lib = os.path.join(wd, "lib")
+    write_files(wd, {"lib/applog.py": "import logging\nlog = logging.getLogger('app.core')\n"
+                                      "log.addHandler(logging.NullHandler())\n",
+                     ".pywarm.ini": "[preload]\nmodules = logging, applog\n"})
+    pw.trust(wd)
+    env = {"PYTHONPATH": lib}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    prog = ("import logging\nbefore = sorted(logging.Logger.manager.loggerDict)\nroot_app = logging.getLogger('app')\n"
+            "import applog\nprint(before, sorted(logging.Logger.manager.loggerDict), applog.log.parent is root_app,"
+            " applog.log.handlers)\n")
+    _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
