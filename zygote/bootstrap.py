@@ -63,8 +63,33 @@ def _environ(entries):
             data.setdefault(key, value)
 
 
+def _signal_resets():
+    """(signal, handler) for each handler the zygote's preload or warmup
+    script changed from what start-up left (signal.signal() at import):
+    each run starts with start-up's, as python3 does, and a module that
+    set one is imported afresh (warm.c), setting it again."""
+    st = getattr(_bootstrap._load_unlocked, "__self__", None)
+    start = st.get("signals_at_start") if isinstance(st, dict) else None
+    if not start:
+        return ()
+    out = []
+    for signum, h0 in enumerate(start, 1):
+        try:
+            if h0 is not None and _signal.getsignal(signum) != h0:
+                out.append((signum, h0))
+        except (OSError, ValueError):
+            pass
+    return tuple(out)
+
+
 def _signals(ignored):
-    """Ignore what the caller ignored, as exec would have kept it."""
+    """Start-up's handlers back where the preload changed them; then ignore
+    what the caller ignored, as exec would have kept it."""
+    for signum, handler in _SIGNAL_RESETS:
+        try:
+            _signal.signal(signum, handler)
+        except (OSError, ValueError):
+            pass
     for signum in ignored:
         if signum in (_signal.SIGPIPE, _signal.SIGXFSZ):
             continue                    # python3 ignores these anyway
@@ -480,6 +505,7 @@ def _serve(spec):
     return _IMPORTS["served"][name]
 
 
+_SIGNAL_RESETS = _signal_resets()
 _IMPORTS = _imports_attach()
 
 

@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -230,6 +231,41 @@ static void note_loggers(PyObject *st, PyObject *name, Py_ssize_t n0)
 	PyErr_Clear();
 }
 
+/* Every signal's Python-level handler (_signal.getsignal; None where it
+ * cannot be asked), as a new list, or NULL.  No error is left set. */
+static PyObject *signal_table(void)
+{
+	PyObject *sig = PyDict_GetItemString(PyImport_GetModuleDict(), "_signal");
+	PyObject *get = sig ? PyObject_GetAttrString(sig, "getsignal") : NULL;
+	PyObject *t = get ? PyList_New(0) : NULL;
+
+	for (int n = 1; t && n < NSIG; n++) {
+		PyObject *h = PyObject_CallFunction(get, "i", n);
+		if (h == NULL) {
+			PyErr_Clear();
+			h = Py_NewRef(Py_None);
+		}
+		if (PyList_Append(t, h) < 0)
+			Py_CLEAR(t);
+		Py_DECREF(h);
+	}
+	Py_XDECREF(get);
+	PyErr_Clear();
+	return t;
+}
+
+/* Did a loading change a signal's handler (signal.signal() at import)? */
+static int signals_changed(PyObject *before)
+{
+	PyObject *after = before ? signal_table() : NULL;
+	int changed = after == NULL ? before != NULL :
+	              PyObject_RichCompareBool(before, after, Py_NE) != 0;
+
+	Py_XDECREF(after);
+	PyErr_Clear();
+	return changed;
+}
+
 /* What a preloaded module's import leaves that no forked run could share:
  * output it wrote (print, a warning, a raw write(2)), a thread it started
  * or a descriptor it left open (the thread is not in a forked child, and
@@ -374,8 +410,9 @@ static void output_end(struct zygote *z, PyObject *st)
 	while (it && (name = PyIter_Next(it)) != NULL) {
 		const char *s = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
 		if (s)
-			zlog(z, "importing %s writes output, starts a thread or leaves a descriptor "
-			     "open: every run imports it afresh", s);
+			zlog(z, "importing %s writes output, starts a thread, leaves a descriptor "
+			     "open, asks for the working directory or sets a signal handler: "
+			     "every run imports it afresh", s);
 		Py_DECREF(name);
 	}
 	Py_XDECREF(it);
@@ -398,14 +435,21 @@ static PyObject *record_load(PyObject *st, PyObject *spec)
 	PyList_Append(stack, name);
 	PySet_Add(loaded, name);        /* in sys.modules from the start of its loading */
 	struct effects e0 = effects_now();
+	PyObject *sig0 = signal_table();
 	PyObject *ld = logger_dict();
 	Py_ssize_t nloggers = ld ? PyDict_GET_SIZE(ld) : 0;
 	Py_XDECREF(ld);
 	r = PyObject_CallOneArg(st_get(st, "load"), spec);
 	if (r != NULL)
 		note_loggers(st, name, nloggers);
-	if (effects_left(&e0) && st_get(st, "unshared"))
+	/* The bookkeeping must keep a failed loading's exception. */
+	PyObject *et, *ev, *etb;
+	PyErr_Fetch(&et, &ev, &etb);
+	if ((effects_left(&e0) | signals_changed(sig0)) && st_get(st, "unshared"))
 		PySet_Add(st_get(st, "unshared"), name);   /* so is each module loading it */
+	Py_XDECREF(sig0);
+	PyErr_Clear();
+	PyErr_Restore(et, ev, etb);
 	PySequence_DelItem(stack, PyList_GET_SIZE(stack) - 1);
 	if (r != NULL)
 		note_attached(st, name);
@@ -644,6 +688,9 @@ static void imports_begin(struct zygote *z)
 	         st_new(st, "attached", 'd') == 0 && st_new(st, "failed", 's') == 0 &&
 	         st_new(st, "loaded", 's') == 0 && st_new(st, "unshared", 's') == 0 &&
 	         st_new(st, "loggers", 'd') == 0 && st_new(st, "logger_owner", 'd') == 0;
+	PyObject *sigs = ok ? signal_table() : NULL;
+	ok = ok && sigs && PyDict_SetItemString(st, "signals_at_start", sigs) == 0;
+	Py_XDECREF(sigs);
 	PyObject *base = ok ? PySet_New(mods) : NULL, *known = ok ? PySet_New(mods) : NULL;
 	PyObject *path0 = ok ? PyList_GetSlice(path, 0, PyList_GET_SIZE(path)) : NULL;
 	PyObject *pic = PySys_GetObject("path_importer_cache");

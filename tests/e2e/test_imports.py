@@ -577,3 +577,35 @@ def test_project_module_logger_and_handler(pw, wd):
             "import applog\nprint(before, sorted(logging.Logger.manager.loggerDict), applog.log.parent is root_app,"
             " applog.log.handlers)\n")
     _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
+
+
+# ------------------------------------------------- signal handlers set at import
+
+SIGMODS = {
+    "usr1-handler": "import signal\ndef h(*a):\n    print('usr1 handled')\nsignal.signal(signal.SIGUSR1, h)\n",
+    "int-replaced": "import signal\ndef h(*a):\n    print('int handled')\nsignal.signal(signal.SIGINT, h)\n",
+    "usr1-ignored": "import signal\nsignal.signal(signal.SIGUSR1, signal.SIG_IGN)\n",
+}
+SIG_PROGS = {
+    "never-imported": "import os, signal\nprint(signal.getsignal(signal.SIGUSR1), signal.getsignal(signal.SIGINT))\n"
+                      "os.kill(os.getpid(), signal.SIGUSR1)\nprint('survived')\n",
+    "imported-then-signalled": "import os, signal\nbefore = (signal.getsignal(signal.SIGUSR1), signal.getsignal(signal.SIGINT))\n"
+                               "import sigmod\nprint(before, signal.getsignal(signal.SIGUSR1) == signal.SIG_IGN)\n"
+                               "os.kill(os.getpid(), signal.SIGINT)\nos.kill(os.getpid(), signal.SIGUSR1)\nprint('end')\n",
+}
+
+
+@pytest.mark.parametrize("prog", sorted(SIG_PROGS))
+@pytest.mark.parametrize("mod", sorted(SIGMODS))
+def test_signal_handlers_set_at_import(pw, wd, mod, prog):
+    """A preloaded module (or a warmup script) that sets a signal handler
+    at import: a run starts with python3's handlers, and gets the module's
+    when it imports the module, which is imported afresh."""
+    lib = os.path.join(wd, "lib")
+    write_files(wd, {"lib/sigmod.py": SIGMODS[mod], "warm.py": "import signal\nsignal.signal(signal.SIGUSR2, signal.SIG_IGN)\n",
+                     ".pywarm.ini": "[preload]\nmodules = json, sigmod\nwarmup = warm.py\n"})
+    pw.trust(wd)
+    env = {"PYTHONPATH": lib}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    code = SIG_PROGS[prog] + "print(signal.getsignal(signal.SIGUSR2))\n"
+    _same_warm(pw, ["-c", code], cwd=wd, env_add=env)
