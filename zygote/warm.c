@@ -117,6 +117,11 @@ static void forget_new_modules(PyObject *before)
  *   failed     names whose import failed while recording
  *   loaded     names loaded through _load_unlocked
  *   attached   name -> sys.modules names its loading set itself
+ *   unshared   names whose loading left what no run can share (see
+ *              effects_left: output, threads, descriptors, the working
+ *              directory, signal handlers), never served
+ *   loggers, logger_owner    name -> loggers its loading made; logger -> name
+ *   signals_at_start         every signal's handler right after start-up
  *   known      sys.modules names seen so far
  *   baseline   sys.modules names right after start-up
  *   path       sys.path right after start-up
@@ -665,6 +670,28 @@ static int st_new(PyObject *st, const char *key, char kind)
 
 /* Start recording: the state, then the two hooks.  Right after start-up,
  * so that the baseline is what python3's own start-up imported. */
+/* The recording's empty tables (see the top of this file) and start-up's
+ * signal handlers; 0, or -1 with an exception. */
+static int state_tables(PyObject *st)
+{
+	static const struct { const char *key; char kind; } tables[] = {
+		{ "atexit", 'l' }, { "stack", 'l' }, { "deps", 'd' }, { "attached", 'd' },
+		{ "failed", 's' }, { "loaded", 's' }, { "unshared", 's' }, { "loggers", 'd' },
+		{ "logger_owner", 'd' },
+	};
+	PyObject *sigs;
+	int rc;
+
+	for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
+		if (st_new(st, tables[i].key, tables[i].kind) < 0)
+			return -1;
+	if ((sigs = signal_table()) == NULL)
+		return -1;
+	rc = PyDict_SetItemString(st, "signals_at_start", sigs);
+	Py_DECREF(sigs);
+	return rc;
+}
+
 static void imports_begin(struct zygote *z)
 {
 	PyObject *st = PyDict_New();
@@ -683,14 +710,7 @@ static void imports_begin(struct zygote *z)
 	         PyDict_SetItemString(st, "gcd_import", gcd) == 0 &&
 	         PyDict_SetItemString(st, "import", imp) == 0 &&
 	         PyDict_SetItemString(st, "register", reg) == 0 &&
-	         st_new(st, "atexit", 'l') == 0 &&
-	         st_new(st, "stack", 'l') == 0 && st_new(st, "deps", 'd') == 0 &&
-	         st_new(st, "attached", 'd') == 0 && st_new(st, "failed", 's') == 0 &&
-	         st_new(st, "loaded", 's') == 0 && st_new(st, "unshared", 's') == 0 &&
-	         st_new(st, "loggers", 'd') == 0 && st_new(st, "logger_owner", 'd') == 0;
-	PyObject *sigs = ok ? signal_table() : NULL;
-	ok = ok && sigs && PyDict_SetItemString(st, "signals_at_start", sigs) == 0;
-	Py_XDECREF(sigs);
+	         state_tables(st) == 0;
 	PyObject *base = ok ? PySet_New(mods) : NULL, *known = ok ? PySet_New(mods) : NULL;
 	PyObject *path0 = ok ? PyList_GetSlice(path, 0, PyList_GET_SIZE(path)) : NULL;
 	PyObject *pic = PySys_GetObject("path_importer_cache");
