@@ -4,10 +4,15 @@
 
 #include "zygote.h"
 
+#include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Publish module n of m in the progress file (pw_progress_format), in
@@ -112,6 +117,11 @@ static void forget_new_modules(PyObject *before)
  *   failed     names whose import failed while recording
  *   loaded     names loaded through _load_unlocked
  *   attached   name -> sys.modules names its loading set itself
+ *   unshared   names whose loading left what no run can share (see
+ *              effects_left: output, threads, descriptors, the working
+ *              directory, signal handlers), never served
+ *   loggers, logger_owner    name -> loggers its loading made; logger -> name
+ *   signals_at_start         every signal's handler right after start-up
  *   known      sys.modules names seen so far
  *   baseline   sys.modules names right after start-up
  *   path       sys.path right after start-up
@@ -183,6 +193,237 @@ static void note_attached(PyObject *st, PyObject *owner)
 	PyErr_Clear();
 }
 
+/* logging's manager.loggerDict (new reference), or NULL while logging is
+ * not imported.  No error is left set. */
+static PyObject *logger_dict(void)
+{
+	PyObject *logging = PyDict_GetItemString(PyImport_GetModuleDict(), "logging");
+	PyObject *cls = logging ? PyObject_GetAttrString(logging, "Logger") : NULL;
+	PyObject *mgr = cls ? PyObject_GetAttrString(cls, "manager") : NULL;
+	PyObject *d = mgr ? PyObject_GetAttrString(mgr, "loggerDict") : NULL;
+
+	Py_XDECREF(cls);
+	Py_XDECREF(mgr);
+	if (d != NULL && !PyDict_Check(d))
+		Py_CLEAR(d);
+	PyErr_Clear();
+	return d;
+}
+
+/* The loggers a module's loading created (logging.getLogger at import):
+ * state["loggers"][module] lists their names, oldest first, and
+ * state["logger_owner"] names each one's module, so that a run sees a
+ * logger of the zygote's only once it imports the module that made it
+ * (bootstrap.py).  Placeholders are not kept: the run's manager makes its
+ * own.  n0 is how many entries loggerDict had when the loading began (it
+ * only grows: loggers are never removed). */
+static void note_loggers(PyObject *st, PyObject *name, Py_ssize_t n0)
+{
+	PyObject *d = logger_dict(), *owner = st_get(st, "logger_owner");
+	PyObject *logging = PyDict_GetItemString(PyImport_GetModuleDict(), "logging");
+	PyObject *ph = logging ? PyObject_GetAttrString(logging, "PlaceHolder") : NULL;
+	PyObject *key, *val;
+	Py_ssize_t pos = 0, i = 0;
+
+	while (d && owner && ph && PyDict_Next(d, &pos, &key, &val)) {
+		if (i++ < n0 || PyObject_IsInstance(val, ph) != 0 || PyDict_Contains(owner, key) != 0)
+			continue;
+		PyDict_SetItem(owner, key, name);
+		note_in(st, "loggers", name, key);
+	}
+	Py_XDECREF(ph);
+	Py_XDECREF(d);
+	PyErr_Clear();
+}
+
+/* Every signal's Python-level handler (_signal.getsignal; None where it
+ * cannot be asked), as a new list, or NULL.  No error is left set. */
+static PyObject *signal_table(void)
+{
+	PyObject *sig = PyDict_GetItemString(PyImport_GetModuleDict(), "_signal");
+	PyObject *get = sig ? PyObject_GetAttrString(sig, "getsignal") : NULL;
+	PyObject *t = get ? PyList_New(0) : NULL;
+
+	for (int n = 1; t && n < NSIG; n++) {
+		PyObject *h = PyObject_CallFunction(get, "i", n);
+		if (h == NULL) {
+			PyErr_Clear();
+			h = Py_NewRef(Py_None);
+		}
+		if (PyList_Append(t, h) < 0)
+			Py_CLEAR(t);
+		Py_DECREF(h);
+	}
+	Py_XDECREF(get);
+	PyErr_Clear();
+	return t;
+}
+
+/* Did a loading change a signal's handler (signal.signal() at import)? */
+static int signals_changed(PyObject *before)
+{
+	PyObject *after = before ? signal_table() : NULL;
+	int changed = after == NULL ? before != NULL :
+	              PyObject_RichCompareBool(before, after, Py_NE) != 0;
+
+	Py_XDECREF(after);
+	PyErr_Clear();
+	return changed;
+}
+
+/* What a preloaded module's import leaves that no forked run could share:
+ * output it wrote (print, a warning, a raw write(2)), a thread it started
+ * or a descriptor it left open (the thread is not in a forked child, and
+ * the descriptor's number is the caller's there).  While the zygote
+ * preloads, its stdout and stderr are one memfd, flushed around each
+ * module's loading, and its threads and descriptors are counted before
+ * and after; a module that left any of these goes into state["unshared"]
+ * and is never served from the cache: each run imports it afresh, as
+ * python3 does, and so is each preloaded module that imported it.  The
+ * output goes to the zygote's log when preloading ends. */
+static int out_memfd = -1, out_saved[2] = { -1, -1 };
+
+/* Entries in /proc/self/<dir> (threads, descriptors), or -1. */
+static int count_entries(const char *dir)
+{
+	char path[32];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof path, "/proc/self/%s", dir);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Calls of getcwd(3), which os.getcwd(), os.path.abspath() and
+ * pathlib's cwd() make: the zygote's definition, so that a module whose
+ * import read the working directory (the zygote's "/", not the caller's)
+ * is known.  Otherwise glibc's own. */
+static unsigned long cwd_reads;
+
+char *getcwd(char *buf, size_t size)
+{
+	static char *(*real)(char *, size_t);
+
+	__atomic_add_fetch(&cwd_reads, 1, __ATOMIC_RELAXED);
+	if (real == NULL)
+		real = (char *(*)(char *, size_t))dlsym(RTLD_NEXT, "getcwd");
+	if (real == NULL) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	return real(buf, size);
+}
+
+/* What a module's loading is compared by (see above). */
+struct effects {
+	off_t out;                /* bytes written to stdout and stderr */
+	int tasks, fds;
+	unsigned long cwd;        /* getcwd() calls */
+};
+
+static off_t output_mark(void);
+
+static struct effects effects_now(void)
+{
+	struct effects e;
+
+	e.out = output_mark();
+	e.tasks = count_entries("task");
+	e.fds = count_entries("fd");
+	e.cwd = __atomic_load_n(&cwd_reads, __ATOMIC_RELAXED);
+	return e;
+}
+
+/* Did a loading that started at e0 leave something a run cannot share? */
+static int effects_left(const struct effects *e0)
+{
+	struct effects e = effects_now();
+
+	return e.out != e0->out || e.tasks > e0->tasks || e.fds > e0->fds || e.cwd != e0->cwd;
+}
+
+/* Flush sys.stdout and sys.stderr, keeping any pending exception, and
+ * give the bytes written so far (-1 without a memfd). */
+static off_t output_mark(void)
+{
+	PyObject *type, *value, *tb;
+	struct stat st;
+
+	if (out_memfd < 0)
+		return -1;
+	PyErr_Fetch(&type, &value, &tb);
+	for (int i = 0; i < 2; i++) {
+		PyObject *f = PySys_GetObject(i ? "stderr" : "stdout");
+		PyObject *r = f && f != Py_None ? PyObject_CallMethod(f, "flush", NULL) : NULL;
+		Py_XDECREF(r);
+	}
+	PyErr_Clear();
+	PyErr_Restore(type, value, tb);
+	return fstat(out_memfd, &st) == 0 ? st.st_size : -1;
+}
+
+/* Point stdout and stderr at a fresh memfd for the preload. */
+static void output_begin(struct zygote *z)
+{
+	out_memfd = memfd_create("pywarm-preload-output", MFD_CLOEXEC);
+	if (out_memfd >= 0) {
+		out_saved[0] = fcntl(1, F_DUPFD_CLOEXEC, 3);
+		out_saved[1] = fcntl(2, F_DUPFD_CLOEXEC, 3);
+	}
+	if (out_memfd < 0 || out_saved[0] < 0 || out_saved[1] < 0 || output_mark() < 0 ||
+	    dup2(out_memfd, 1) < 0 || dup2(out_memfd, 2) < 0) {
+		zwarn(z, "cannot watch what preloaded modules write: %s; "
+		      "one that writes at import will not write in warm runs", strerror(errno));
+		for (int i = 0; i < 2; i++)
+			if (out_saved[i] >= 0) {
+				dup2(out_saved[i], 1 + i);
+				close(out_saved[i]);
+				out_saved[i] = -1;
+			}
+		if (out_memfd >= 0)
+			close(out_memfd);
+		out_memfd = -1;
+	}
+}
+
+/* Put stdout and stderr back, pass on what was written, name the writers. */
+static void output_end(struct zygote *z, PyObject *st)
+{
+	PyObject *noisy = st ? st_get(st, "unshared") : NULL, *it, *name;
+	char buf[8192];
+	ssize_t n;
+	off_t at = 0;
+
+	if (out_memfd < 0)
+		return;
+	output_mark();
+	dup2(out_saved[0], 1);
+	dup2(out_saved[1], 2);
+	close(out_saved[0]);
+	close(out_saved[1]);
+	while ((n = pread(out_memfd, buf, sizeof buf, at)) > 0 && write(2, buf, (size_t)n) == n)
+		at += n;
+	close(out_memfd);
+	out_memfd = -1;
+	it = noisy ? PyObject_GetIter(noisy) : NULL;
+	while (it && (name = PyIter_Next(it)) != NULL) {
+		const char *s = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+		if (s)
+			zlog(z, "importing %s writes output, starts a thread, leaves a descriptor "
+			     "open, asks for the working directory or sets a signal handler: "
+			     "every run imports it afresh", s);
+		Py_DECREF(name);
+	}
+	Py_XDECREF(it);
+	PyErr_Clear();
+}
+
 /* While recording: load spec, noting it under its importer and its own imports under it. */
 static PyObject *record_load(PyObject *st, PyObject *spec)
 {
@@ -198,7 +439,22 @@ static PyObject *record_load(PyObject *st, PyObject *spec)
 	note_import(st, name);
 	PyList_Append(stack, name);
 	PySet_Add(loaded, name);        /* in sys.modules from the start of its loading */
+	struct effects e0 = effects_now();
+	PyObject *sig0 = signal_table();
+	PyObject *ld = logger_dict();
+	Py_ssize_t nloggers = ld ? PyDict_GET_SIZE(ld) : 0;
+	Py_XDECREF(ld);
 	r = PyObject_CallOneArg(st_get(st, "load"), spec);
+	if (r != NULL)
+		note_loggers(st, name, nloggers);
+	/* The bookkeeping must keep a failed loading's exception. */
+	PyObject *et, *ev, *etb;
+	PyErr_Fetch(&et, &ev, &etb);
+	if ((effects_left(&e0) | signals_changed(sig0)) && st_get(st, "unshared"))
+		PySet_Add(st_get(st, "unshared"), name);   /* so is each module loading it */
+	Py_XDECREF(sig0);
+	PyErr_Clear();
+	PyErr_Restore(et, ev, etb);
 	PySequence_DelItem(stack, PyList_GET_SIZE(stack) - 1);
 	if (r != NULL)
 		note_attached(st, name);
@@ -414,6 +670,28 @@ static int st_new(PyObject *st, const char *key, char kind)
 
 /* Start recording: the state, then the two hooks.  Right after start-up,
  * so that the baseline is what python3's own start-up imported. */
+/* The recording's empty tables (see the top of this file) and start-up's
+ * signal handlers; 0, or -1 with an exception. */
+static int state_tables(PyObject *st)
+{
+	static const struct { const char *key; char kind; } tables[] = {
+		{ "atexit", 'l' }, { "stack", 'l' }, { "deps", 'd' }, { "attached", 'd' },
+		{ "failed", 's' }, { "loaded", 's' }, { "unshared", 's' }, { "loggers", 'd' },
+		{ "logger_owner", 'd' },
+	};
+	PyObject *sigs;
+	int rc;
+
+	for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
+		if (st_new(st, tables[i].key, tables[i].kind) < 0)
+			return -1;
+	if ((sigs = signal_table()) == NULL)
+		return -1;
+	rc = PyDict_SetItemString(st, "signals_at_start", sigs);
+	Py_DECREF(sigs);
+	return rc;
+}
+
 static void imports_begin(struct zygote *z)
 {
 	PyObject *st = PyDict_New();
@@ -432,10 +710,7 @@ static void imports_begin(struct zygote *z)
 	         PyDict_SetItemString(st, "gcd_import", gcd) == 0 &&
 	         PyDict_SetItemString(st, "import", imp) == 0 &&
 	         PyDict_SetItemString(st, "register", reg) == 0 &&
-	         st_new(st, "atexit", 'l') == 0 &&
-	         st_new(st, "stack", 'l') == 0 && st_new(st, "deps", 'd') == 0 &&
-	         st_new(st, "attached", 'd') == 0 && st_new(st, "failed", 's') == 0 &&
-	         st_new(st, "loaded", 's') == 0;
+	         state_tables(st) == 0;
 	PyObject *base = ok ? PySet_New(mods) : NULL, *known = ok ? PySet_New(mods) : NULL;
 	PyObject *path0 = ok ? PyList_GetSlice(path, 0, PyList_GET_SIZE(path)) : NULL;
 	PyObject *pic = PySys_GetObject("path_importer_cache");
@@ -578,10 +853,24 @@ static void warmup_script(struct zygote *z)
 }
 
 /* The whole warm-up: watch what is known, import, run the script. */
+/* The hook's state dict (borrowed), or NULL if the hook is not in place. */
+static PyObject *import_state(void)
+{
+	PyObject *bs = PyImport_AddModule("_frozen_importlib");
+	PyObject *load = bs ? PyObject_GetAttrString(bs, "_load_unlocked") : NULL;
+	PyObject *st = load && PyCFunction_Check(load) ? PyCFunction_GET_SELF(load) : NULL;
+
+	Py_XDECREF(load);           /* the hook function keeps st alive */
+	PyErr_Clear();
+	return st && PyDict_Check(st) ? st : NULL;
+}
+
 void zwarm_all(struct zygote *z)
 {
 	imports_begin(z);
 	zwatch_begin(z);
+	output_begin(z);
 	preload(z);
+	output_end(z, import_state());
 	warmup_script(z);
 }

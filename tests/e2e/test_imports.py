@@ -489,3 +489,123 @@ def test_unusual_preloaded_modules_are_served(pw, wd):
         assert r.out == b"True True\n", r.describe()
     finally:
         pw.ctl("stop", cwd=wd, env=pw.make_env(env), check=False, timeout=30)
+
+
+# ------------------------------------------------- output a module writes at import
+
+NOISY = {
+    "print": "print('noisy: imported')\ndef probe():\n    return 1\n",
+    "stderr": "import sys\nsys.stderr.write('noisy: to stderr\\n')\ndef probe():\n    return 2\n",
+    "fd-write": "import os\nos.write(1, b'noisy: straight to fd 1\\n')\ndef probe():\n    return 3\n",
+    "warning": "import warnings\nwarnings.warn('noisy: a warning at import')\ndef probe():\n    return 4\n",
+    "thread": "import threading, time\n"
+              "threading.Thread(target=time.sleep, args=(60,), name='bg', daemon=True).start()\n"
+              "def probe():\n    return sorted(t.name for t in threading.enumerate())\n",
+    "file-kept-open": "F = open(__file__, 'rb')\ndef probe():\n    return F.read(5)\n",
+    "socket-kept": "import socket\nA, B = socket.socketpair()\n"
+                   "def probe():\n    A.send(b'ping')\n    return B.recv(4)\n",
+    "cwd-getcwd": "import os\nBASE = os.getcwd()\ndef probe():\n    return BASE\n",
+    "cwd-abspath": "import os.path\nDATA = os.path.abspath('data')\ndef probe():\n    return DATA\n",
+    "cwd-pathlib": "import pathlib\nHERE = pathlib.Path.cwd() / 'x'\ndef probe():\n    return str(HERE)\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOISY))
+@pytest.mark.parametrize("through", ["direct", "dependency"])
+def test_import_effects_a_run_cannot_share(pw, wd, kind, through):
+    """A preloaded module whose import writes (print, sys.stderr, a raw
+    write, a warning), starts a thread, keeps a file or socket open or
+    reads the working directory is imported afresh by every run that
+    imports it, as under python3 (the output appears, the thread runs, the
+    descriptor is the module's own, the directory the caller's); so is a
+    preloaded module that imported it."""
+    lib = os.path.join(wd, "lib")
+    files = {"lib/noisy.py": NOISY[kind], "lib/wrapper.py": "import noisy\nprobe = noisy.probe\n",
+             "lib/quiet.py": "import itertools\nQ = 5\n",
+             ".pywarm.ini": "[preload]\nmodules = json, noisy, wrapper, quiet\n"}
+    write_files(wd, files)
+    pw.trust(wd)
+    env = {"PYTHONPATH": lib}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    mod = "noisy" if through == "direct" else "wrapper"
+    prog = (f"import sys, quiet, {mod}\nprint('after', {mod}.__name__, quiet.Q, {mod}.probe())\n"
+            "print(sorted(n for n in sys.modules if n in ('noisy', 'wrapper', 'quiet')))\n")
+    for _ in range(2):
+        real, pyw = _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
+    if kind in ("print", "stderr", "fd-write", "warning"):
+        assert b"noisy:" in real.out + real.err
+
+
+# ------------------------------------------------- loggers made at import
+
+LOGGER_PROGS = {
+    "logging-alone": "import logging\nprint(sorted(logging.Logger.manager.loggerDict))\n",
+    "with-asyncio": "import logging, asyncio\nimport asyncio.log as l\n"
+                    "print(sorted(logging.Logger.manager.loggerDict), l.logger is logging.getLogger('asyncio'),"
+                    " l.logger.parent)\n",
+    "child-first": "import logging\nc = logging.getLogger('asyncio.mine')\nimport asyncio\nimport asyncio.log as l\n"
+                   "print(sorted(logging.Logger.manager.loggerDict), c.parent is l.logger, l.logger.parent)\n",
+    "same-name-first": "import logging\na = logging.getLogger('asyncio')\na.setLevel(5)\nimport asyncio\n"
+                       "import asyncio.log as l\nprint(a is l.logger, l.logger.level, sorted(logging.Logger.manager.loggerDict))\n",
+    "dictconfig-first": "import logging, logging.config\nlogging.config.dictConfig({'version': 1})\n"
+                        "import concurrent.futures, asyncio\n"
+                        "print(logging.getLogger('asyncio').disabled, logging.getLogger('concurrent.futures').disabled)\n",
+    "logger-class-first": "import logging\nclass L(logging.Logger):\n    pass\nlogging.setLoggerClass(L)\n"
+                          "import asyncio\nprint(type(logging.getLogger('asyncio')).__name__)\n",
+    "parent-made-later": "import logging, asyncio\np = logging.getLogger('concurrent')\nimport concurrent.futures\n"
+                         "print(logging.getLogger('concurrent.futures').parent is p)\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOGGER_PROGS))
+def test_loggers_of_preloaded_modules_appear_with_them(pw, wd, case):
+    """logging's manager lists a logger a preloaded module made at import
+    only once the run imports that module, with the parent, identity and
+    state python3's getLogger() would give it."""
+    _same_warm(pw, ["-c", LOGGER_PROGS[case]], cwd=wd)
+
+
+def test_project_module_logger_and_handler(pw, wd):
+    lib = os.path.join(wd, "lib")
+    write_files(wd, {"lib/applog.py": "import logging\nlog = logging.getLogger('app.core')\n"
+                                      "log.addHandler(logging.NullHandler())\n",
+                     ".pywarm.ini": "[preload]\nmodules = logging, applog\n"})
+    pw.trust(wd)
+    env = {"PYTHONPATH": lib}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    prog = ("import logging\nbefore = sorted(logging.Logger.manager.loggerDict)\nroot_app = logging.getLogger('app')\n"
+            "import applog\nprint(before, sorted(logging.Logger.manager.loggerDict), applog.log.parent is root_app,"
+            " applog.log.handlers)\n")
+    _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
+
+
+# ------------------------------------------------- signal handlers set at import
+
+SIGMODS = {
+    "usr1-handler": "import signal\ndef h(*a):\n    print('usr1 handled')\nsignal.signal(signal.SIGUSR1, h)\n",
+    "int-replaced": "import signal\ndef h(*a):\n    print('int handled')\nsignal.signal(signal.SIGINT, h)\n",
+    "usr1-ignored": "import signal\nsignal.signal(signal.SIGUSR1, signal.SIG_IGN)\n",
+}
+SIG_PROGS = {
+    "never-imported": "import os, signal\nprint(signal.getsignal(signal.SIGUSR1), signal.getsignal(signal.SIGINT))\n"
+                      "os.kill(os.getpid(), signal.SIGUSR1)\nprint('survived')\n",
+    "imported-then-signalled": "import os, signal\nbefore = (signal.getsignal(signal.SIGUSR1), signal.getsignal(signal.SIGINT))\n"
+                               "import sigmod\nprint(before, signal.getsignal(signal.SIGUSR1) == signal.SIG_IGN)\n"
+                               "os.kill(os.getpid(), signal.SIGINT)\nos.kill(os.getpid(), signal.SIGUSR1)\nprint('end')\n",
+}
+
+
+@pytest.mark.parametrize("prog", sorted(SIG_PROGS))
+@pytest.mark.parametrize("mod", sorted(SIGMODS))
+def test_signal_handlers_set_at_import(pw, wd, mod, prog):
+    """A preloaded module (or a warmup script) that sets a signal handler
+    at import: a run starts with python3's handlers, and gets the module's
+    when it imports the module, which is imported afresh."""
+    lib = os.path.join(wd, "lib")
+    write_files(wd, {"lib/sigmod.py": SIGMODS[mod], "warm.py": "import signal\nsignal.signal(signal.SIGUSR2, signal.SIG_IGN)\n",
+                     ".pywarm.ini": "[preload]\nmodules = json, sigmod\nwarmup = warm.py\n"})
+    pw.trust(wd)
+    env = {"PYTHONPATH": lib}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    code = SIG_PROGS[prog] + "print(signal.getsignal(signal.SIGUSR2))\n"
+    _same_warm(pw, ["-c", code], cwd=wd, env_add=env)
