@@ -42,6 +42,11 @@ static const char usage_text[] =
 	"  check [FILE]   validate a profile (default: the one that applies here)\n"
 	"                 and show what its zygote would preload and watch\n"
 	"  which          show which profile applies here, why, and its zygote\n"
+	"  suggest        what runs here imported beyond the preload: runs, cost,\n"
+	"                 and whether the zygote may preload it (and why not)\n"
+	"  learn [--write] [--min-runs N]\n"
+	"                 show, and with --write add to the profile, the safe\n"
+	"                 modules imported by at least N runs (default 3)\n"
 	"  trust [PATH]   approve a project profile (default: the one found here)\n"
 	"  untrust [PATH] withdraw that approval\n"
 	"  shell-init [--no-prewarm] [bash|zsh|fish]\n"
@@ -603,6 +608,8 @@ static void print_status(const struct zref *z, const struct zstatus *st)
 	row("modules", "%s preloaded, %s failed%s%s%s", sval(st, PW_S_MODULES),
 	    sval(st, PW_S_FAILED), names && *names ? " (" : "", names ? names : "",
 	    names && *names ? ")" : "");
+	if (st->val[PW_S_LEARNED] && *st->val[PW_S_LEARNED])
+		row("learned", "%s", st->val[PW_S_LEARNED]);
 	if (st->val[PW_S_WARMUP] && *st->val[PW_S_WARMUP])
 		row("warmup", "%s", st->val[PW_S_WARMUP]);
 	row("launches", "%s served, %s running", sval(st, PW_S_LAUNCHES), sval(st, PW_S_RUNNING));
@@ -711,6 +718,10 @@ int main(int argc, char **argv)
 		run = ctl_check;
 	else if (!strcmp(cmd, "which"))
 		run = ctl_which;
+	else if (!strcmp(cmd, "suggest"))
+		run = ctl_suggest;
+	else if (!strcmp(cmd, "learn"))
+		run = ctl_learn;
 	else if (!strcmp(cmd, "trust"))
 		run = ctl_trust;
 	else if (!strcmp(cmd, "untrust"))
