@@ -319,8 +319,11 @@ void zchild_exit(struct zygote *z, int exitcode)
 		size_t n = zpool_learn(z, &pages);
 		close_range(0, ~0U, 0);
 		znotice_send(z, ZN_EXIT, (exitcode & 0xff) << 8, pages, n * sizeof *pages, 0);
-		zlearn_child_send(z);
 	}
+	/* After the status, off the launcher's path; also when threads are
+	 * left (they wait for the lock Python's code needs: the report is
+	 * not written to any more). */
+	zlearn_child_send(z);
 	_exit(exitcode);
 }
 
