@@ -1,4 +1,5 @@
 /* ctl_learn.c: pywarmctl suggest and learn: what runs imported beyond the preload, judged by the zygote, added to the profile. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -478,12 +479,47 @@ out:
 	return rc;
 }
 
-/* pywarmctl check: what the profile records and, with learn = auto, the
- * modules its zygote will judge and preload as it warms. */
+/* The learned modules of a serving zygote of profile p, from the statuses
+ * of the zygotes in the socket directory, into out (with its identity);
+ * 1 if one serves p, else 0. */
+static int serving_learned(const struct pw_profile *p, char *out, size_t len)
+{
+	char dir[PATH_MAX], sock[PATH_MAX + 300], err[512], *text;
+	struct pw_status st;
+	struct dirent *d;
+	int found = 0;
+
+	if (pw_sockdir(dir, sizeof(dir), 0, err, sizeof(err)) < 0)
+		return 0;
+	DIR *dp = opendir(dir);
+	while (dp && !found && (d = readdir(dp)) != NULL) {
+		size_t n = strlen(d->d_name);
+		if (n != 21 || strcmp(d->d_name + 16, ".sock") != 0)
+			continue;
+		snprintf(sock, sizeof(sock), "%s/%s", dir, d->d_name);
+		if (pw_query_status(sock, &text) < 0)
+			continue;
+		pw_status_parse(text, &st);
+		const char *path = st.val[PW_S_PROFILE], *learned = st.val[PW_S_LEARNED];
+		if (path && strcmp(path, p->path ? p->path : "") == 0) {
+			snprintf(out, len, "%s (zygote %.16s)", learned && *learned ? learned : "(none)",
+			         d->d_name);
+			found = 1;
+		}
+		free(text);
+	}
+	if (dp)
+		closedir(dp);
+	return found;
+}
+
+/* pywarmctl check: whether the profile records its runs' imports and, with
+ * learn = auto, what its serving zygote learned and what the next one
+ * will judge as it warms (modules imported by at least learn_min_runs runs). */
 void ctl_learn_describe(const struct pw_profile *p)
 {
 	static struct pw_learn l;
-	char err[PATH_MAX + 256];
+	char err[PATH_MAX + 256], now[PW_LEARN_MAX * 16];
 	size_t shown = 0;
 
 	printf("  %-12s %s\n", "record", p->record ? "yes" : "no");
@@ -492,14 +528,16 @@ void ctl_learn_describe(const struct pw_profile *p)
 		return;
 	}
 	printf("  %-12s auto, after %ld runs\n", "learn", p->learn_min_runs);
+	if (serving_learned(p, now, sizeof(now)))
+		printf("  %-12s %s\n", "learned", now);
 	if (pw_learn_load(p, &l, err, sizeof(err)) < 0) {
-		printf("  %-12s (%s)\n", "learned", err);
+		printf("  %-12s (%s)\n", "candidates", err);
 		return;
 	}
 	pw_learn_sort(&l);
-	printf("  %-12s ", "learned");
+	printf("  %-12s ", "candidates");
 	for (size_t i = 0; i < l.n; i++)
 		if (l.e[i].runs >= (uint64_t)p->learn_min_runs && !pw_learn_in_profile(p, l.e[i].name))
 			printf("%s%s", shown++ ? ", " : "", l.e[i].name);
-	printf("%s\n", shown ? " (each judged as the zygote warms)" : "(none yet)");
+	printf("%s\n", shown ? " (judged when a zygote warms)" : "(none yet)");
 }

@@ -240,7 +240,8 @@ def test_learn_auto_preloads_safe_modules_after_n_runs(pw, wd):
     assert_same(real, pyw)
     assert_warm(pyw)
     out = pw.ctl("check", cwd=wd, env=env).stdout.decode()
-    assert re.search(r"learned\s+cleanmod, envmod, threadmod|learned\s+.*cleanmod", out), out
+    assert re.search(r"^  learned\s+cleanmod \(zygote [0-9a-f]{16}\)$", out, re.M), out
+    assert re.search(r"^  candidates\s+.*\bthreadmod\b.*\(judged when a zygote warms\)$", out, re.M), out
     assert "learn        auto, after 2 runs" in out, out
     log = "".join(open(os.path.join(pw.state_dir, "pywarm", n)).read()
                   for n in os.listdir(os.path.join(pw.state_dir, "pywarm")) if n.endswith(".log"))
