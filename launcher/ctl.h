@@ -24,7 +24,7 @@ void ctl_learn_describe(const struct pw_profile *p);
 struct ctl_progress {
 	size_t last_n;            /* the module shown last, on plain output */
 };
-int ctl_progress(const char *sockpath, const char *idhex, double secs, int tty,
+int ctl_progress(const char *sockdir, const char *idhex, double secs, int tty,
                  struct ctl_progress *pr);
 
 /* ctl_shell.c: the shell integration and the systemd user units. */

@@ -4,6 +4,12 @@
 # CPython 3.11 computes at start-up (Python/pylifecycle.c create_stdio,
 # Modules/posixmodule.c convertenviron, Modules/signalmodule.c).  It runs in
 # its own namespace, never in __main__, and is not in sys.modules.
+#
+# The split with C (see zygote/child.c): C has already set the kernel's and
+# libc's state (descriptors, directory, environ, signal mask and SIG_IGN
+# dispositions, limits) when setup() runs; this file builds only what exists
+# as Python objects, from the one run description C passes, and decides
+# nothing the launcher decided.
 
 import gc as _gc
 import io as _io

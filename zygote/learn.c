@@ -126,7 +126,7 @@ int zlearn_take(struct zygote *z, const char *buf, size_t len)
 		return 0;
 	if (pw_learn_update(&z->profile, r, (size_t)n, &l, time(NULL), err, sizeof err) < 0) {
 		if (!complained++)
-			zlog(z, "cannot keep what runs import: %s", err);
+			zwarn(z, "cannot keep what runs import: %s", err);
 		return 0;
 	}
 	if (!z->profile.learn_auto || z->learn_start == NULL)
@@ -471,7 +471,7 @@ void zlearn_answer(struct zygote *z, int conn, const char *payload, size_t len)
 	size_t used = 0, count = 0;
 
 	if (pw_peer_confined(conn)) {
-		zlog(z, "child %d: refused to judge modules for a confined caller", (int)getpid());
+		zwarn(z, "child %d: refused to judge modules for a confined caller", (int)getpid());
 		_exit(ZCHILD_EXIT_BADREQ);
 	}
 	if (pw_learn_load(&z->profile, &l, err, sizeof err) < 0)
@@ -520,11 +520,11 @@ void zlearn_preload(struct zygote *z)
 	if (!z->profile.learn_auto)
 		return;
 	if ((l = malloc(sizeof *l)) == NULL) {
-		zlog(z, "learn = auto: out of memory");
+		zwarn(z, "learn = auto: out of memory");
 		return;
 	}
 	if (pw_learn_load(&z->profile, l, err, sizeof err) < 0) {
-		zlog(z, "learn = auto: %s; learning nothing", err);
+		zwarn(z, "learn = auto: %s; learning nothing", err);
 		free(l);
 		return;
 	}

@@ -10,18 +10,18 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Write "<n> <m> <elapsed_ms> <name>\n" to <sockdir>/<id>.progress, in place,
- * for pywarmctl start --wait.  Best effort: progress is only a display. */
+/* Publish module n of m in the progress file (pw_progress_format), in
+ * place, for pywarmctl start --wait.  Best effort: progress is only a display. */
 static void progress(struct zygote *z, size_t n, size_t m, const char *name, long long t0)
 {
+	struct pw_progress p = { n, m, (pw_mono_us() - t0) / 1000, "" };
 	char line[512];
 	int len;
 
 	if (z->progressfd < 0)
 		return;
-	len = snprintf(line, sizeof line, "%zu %zu %lld %s\n", n, m,
-	               (pw_mono_us() - t0) / 1000, name);
-	if (len < 0 || (size_t)len >= sizeof line)
+	snprintf(p.name, sizeof p.name, "%s", name);
+	if ((len = pw_progress_format(line, sizeof line, &p)) < 0)
 		return;
 	if (pwrite(z->progressfd, line, (size_t)len, 0) == len)
 		(void)ftruncate(z->progressfd, len);
@@ -33,12 +33,15 @@ static void progress_open(struct zygote *z)
 {
 	char err[PATH_MAX + 128];
 
-	snprintf(z->progresspath, sizeof z->progresspath, "%.*s/%s.progress", PATH_MAX - 32,
-	         z->sockdir, z->idhex);
+	if (pw_zfile(z->progresspath, sizeof z->progresspath, z->sockdir, z->idhex,
+	             PW_ZPROGRESS) < 0) {
+		zwarn(z, "no progress file: socket directory path too long");
+		return;
+	}
 	z->progressfd = pw_private_open("socket directory", z->progresspath, PW_DIR_PRIVATE, 0,
 	                                O_WRONLY | O_CREAT | O_TRUNC, err, sizeof err);
 	if (z->progressfd < 0)
-		zlog(z, "no progress file: %s", err);
+		zwarn(z, "no progress file: %s", err);
 }
 
 /* Warm-up is over: the socket answers from now on. */
@@ -477,8 +480,8 @@ static void imports_begin(struct zygote *z)
 	     PyDict_SetItemString(builtins, "__import__", hi) == 0 &&
 	     PyObject_SetAttrString(atexit, "register", hr) == 0;
 	if (!ok) {
-		zlog(z, "cannot set up the import cache:");
-		zpy_log_exception();
+		zwarn(z, "cannot set up the import cache:");
+		zpy_log_exception(z, ZLOG_WARNING);
 	}
 	Py_XDECREF(hl);
 	Py_XDECREF(hi);
@@ -522,8 +525,8 @@ int zwarm_import(struct zygote *z, const char *name)
 		z->modules_ok++;
 		return 0;
 	}
-	zlog(z, "cannot preload %s:", name);
-	zpy_log_exception();
+	zwarn(z, "cannot preload %s:", name);
+	zpy_log_exception(z, ZLOG_WARNING);
 	if (before != NULL)
 		forget_new_modules(before);
 	Py_XDECREF(before);
@@ -578,7 +581,7 @@ static void warmup_script(struct zygote *z)
 	if (path == NULL)
 		return;
 	if (z->profile.warmup_text == NULL) {
-		zlog(z, "warmup script %s was not read with the profile; not running it", path);
+		zwarn(z, "warmup script %s was not read with the profile; not running it", path);
 		z->warmup_failed = 1;
 		return;
 	}
@@ -590,8 +593,8 @@ static void warmup_script(struct zygote *z)
 	    PyDict_SetItemString(ns, "__file__", fname) == 0)
 		r = warmup_run(fname, z->profile.warmup_text, z->profile.warmup_len, ns);
 	if (r == NULL) {
-		zlog(z, "warmup script %s failed:", path);
-		zpy_log_exception();
+		zwarn(z, "warmup script %s failed:", path);
+		zpy_log_exception(z, ZLOG_WARNING);
 		z->warmup_failed = 1;
 	}
 	Py_XDECREF(r);

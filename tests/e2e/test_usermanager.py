@@ -499,8 +499,6 @@ def zygote_journal(s, pid, since):
             if r.get("SYSLOG_IDENTIFIER") == "pywarm-zygote"]
 
 
-@pytest.mark.xfail(strict=True, reason="the zygote's log has no levels (zygote/log.c zlog): "
-                   "a module that cannot be preloaded reaches the journal at info, not warning")
 def test_journal_warning_priority(session):
     s = session
     if s.journal_why:
