@@ -400,8 +400,14 @@ static int judge_one(struct zygote *z, const char *name, char *out, size_t len)
 	char verdict[JUDGE_OUT + 1], printed[64];
 	size_t nv = 0, np = 0;
 
-	if (pipe2(res, O_CLOEXEC) < 0 || pipe2(o, O_CLOEXEC) < 0) {
+	if (pipe2(res, O_CLOEXEC) < 0) {
 		snprintf(out, len, "cannot be judged (pipe: %s)", strerror(errno));
+		return 0;
+	}
+	if (pipe2(o, O_CLOEXEC) < 0) {
+		snprintf(out, len, "cannot be judged (pipe: %s)", strerror(errno));
+		close(res[0]);
+		close(res[1]);
 		return 0;
 	}
 	zpy_before_fork();
