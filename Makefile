@@ -127,11 +127,11 @@ $(BUILDDIR)/unit/test_sd: tests/unit/test_sd.c zygote/sd.c zygote/zygote.h $(wil
 unit: $(addprefix $(BUILDDIR)/unit/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; $$t || exit 1; done
 
-# libFuzzer harnesses (clang) for the request decoder and the profile parser.
+# libFuzzer harnesses (clang) for the request decoder, the profile parser and the status text.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE   ?= 10
-FUZZERS      := fuzz_request fuzz_profile
+FUZZERS      := fuzz_request fuzz_profile fuzz_status
 FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 $(BUILDDIR)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard config/*.h)

@@ -156,7 +156,7 @@ int zlearn_take(struct zygote *z, const char *buf, size_t len)
  * or getenv()) that are neither part of the identity nor already checked
  * in every run, output written, and process state changed. */
 static const char judge_src[] =
-	"def judge(name, cnames, entropy, known):\n"
+	"def judge(name, cnames, entropy, known, cwdreads):\n"
 	"    import sys, os, posix, signal, atexit, importlib, stat\n"
 	"    if name in sys.modules:\n"
 	"        return 'preloaded'\n"
@@ -220,6 +220,7 @@ static const char judge_src[] =
 	"    cwd0 = os.getcwd()\n"
 	"    e0 = entropy()\n"
 	"    cnames(True)\n"
+	"    c0 = cwdreads()\n"
 	"    why = []\n"
 	"    try:\n"
 	"        importlib.import_module(name)\n"
@@ -230,6 +231,7 @@ static const char judge_src[] =
 	"            why.append('fails to import (ModuleNotFoundError: %s)' % e.name)\n"
 	"    except BaseException as e:\n"
 	"        why.append('fails to import (%s)' % type(e).__name__)\n"
+	"    c1 = cwdreads()\n"
 	"    names = cnames(False)\n"
 	"    e1 = entropy()\n"
 	"    for f in (sys.stdout, sys.stderr):\n"
@@ -276,6 +278,8 @@ static const char judge_src[] =
 	"        why.append('changes the import system')\n"
 	"    if sigs() != s0:\n"
 	"        why.append('sets a signal handler')\n"
+	"    if c1 != c0:\n"
+	"        why.append('asks for the working directory')\n"
 	"    if os.getcwd() != cwd0:\n"
 	"        why.append('changes the working directory')\n"
 	"    return '; '.join(why) or 'safe'\n";
@@ -308,6 +312,12 @@ static PyObject *judge_entropy(PyObject *self, PyObject *unused)
 	return PyLong_FromUnsignedLong(zpy_entropy_calls());
 }
 
+/* cwdreads(): getcwd() calls so far. */
+static PyObject *judge_cwdreads(PyObject *self, PyObject *unused)
+{
+	return PyLong_FromUnsignedLong(zwarm_cwd_reads());
+}
+
 /* known(name): part of the identity, or read by start-up (checked in every run). */
 static PyObject *judge_known(PyObject *self, PyObject *name)
 {
@@ -327,6 +337,7 @@ static PyMethodDef judge_defs[] = {
 	{ "cnames", judge_cnames, METH_O, NULL },
 	{ "entropy", judge_entropy, METH_NOARGS, NULL },
 	{ "known", judge_known, METH_O, NULL },
+	{ "cwdreads", judge_cwdreads, METH_NOARGS, NULL },
 };
 
 /* Run judge(name) here and write its verdict to fd 3. */
@@ -340,9 +351,9 @@ static void judge_here(struct zygote *z, const char *name)
 		r = PyRun_String(judge_src, Py_file_input, ns, ns);
 	fn = r ? PyDict_GetItemString(ns, "judge") : NULL;
 	PyObject *c = PyCFunction_New(&judge_defs[0], NULL), *e = PyCFunction_New(&judge_defs[1], NULL);
-	PyObject *k = PyCFunction_New(&judge_defs[2], NULL);
-	if (fn && c && e && k)
-		args = Py_BuildValue("(sOOO)", name, c, e, k);
+	PyObject *k = PyCFunction_New(&judge_defs[2], NULL), *w = PyCFunction_New(&judge_defs[3], NULL);
+	if (fn && c && e && k && w)
+		args = Py_BuildValue("(sOOOO)", name, c, e, k, w);
 	if (args)
 		v = PyObject_CallObject(fn, args);
 	if (v && PyUnicode_Check(v) && PyUnicode_AsUTF8(v))

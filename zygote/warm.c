@@ -4,10 +4,14 @@
 
 #include "zygote.h"
 
+#include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Publish module n of m in the progress file (pw_progress_format), in
@@ -183,6 +187,164 @@ static void note_attached(PyObject *st, PyObject *owner)
 	PyErr_Clear();
 }
 
+/* What a preloaded module's import leaves that no forked run could share:
+ * output it wrote (print, a warning, a raw write(2)), a thread it started
+ * or a descriptor it left open (the thread is not in a forked child, and
+ * the descriptor's number is the caller's there).  While the zygote
+ * preloads, its stdout and stderr are one memfd, flushed around each
+ * module's loading, and its threads and descriptors are counted before
+ * and after; a module that left any of these goes into state["unshared"]
+ * and is never served from the cache: each run imports it afresh, as
+ * python3 does, and so is each preloaded module that imported it.  The
+ * output goes to the zygote's log when preloading ends. */
+static int out_memfd = -1, out_saved[2] = { -1, -1 };
+
+/* Entries in /proc/self/<dir> (threads, descriptors), or -1. */
+static int count_entries(const char *dir)
+{
+	char path[32];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof path, "/proc/self/%s", dir);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Calls of getcwd(3), which os.getcwd(), os.path.abspath() and
+ * pathlib's cwd() make: the zygote's definition, so that a module whose
+ * import read the working directory (the zygote's "/", not the caller's)
+ * is known.  Otherwise glibc's own. */
+static unsigned long cwd_reads;
+
+char *getcwd(char *buf, size_t size)
+{
+	static char *(*real)(char *, size_t);
+
+	__atomic_add_fetch(&cwd_reads, 1, __ATOMIC_RELAXED);
+	if (real == NULL)
+		real = (char *(*)(char *, size_t))dlsym(RTLD_NEXT, "getcwd");
+	if (real == NULL) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	return real(buf, size);
+}
+
+/* getcwd() calls so far (learn.c's judge compares two counts). */
+unsigned long zwarm_cwd_reads(void)
+{
+	return __atomic_load_n(&cwd_reads, __ATOMIC_RELAXED);
+}
+
+/* What a module's loading is compared by (see above). */
+struct effects {
+	off_t out;                /* bytes written to stdout and stderr */
+	int tasks, fds;
+	unsigned long cwd;        /* getcwd() calls */
+};
+
+static off_t output_mark(void);
+
+static struct effects effects_now(void)
+{
+	struct effects e;
+
+	e.out = output_mark();
+	e.tasks = count_entries("task");
+	e.fds = count_entries("fd");
+	e.cwd = __atomic_load_n(&cwd_reads, __ATOMIC_RELAXED);
+	return e;
+}
+
+/* Did a loading that started at e0 leave something a run cannot share? */
+static int effects_left(const struct effects *e0)
+{
+	struct effects e = effects_now();
+
+	return e.out != e0->out || e.tasks > e0->tasks || e.fds > e0->fds || e.cwd != e0->cwd;
+}
+
+/* Flush sys.stdout and sys.stderr, keeping any pending exception, and
+ * give the bytes written so far (-1 without a memfd). */
+static off_t output_mark(void)
+{
+	PyObject *type, *value, *tb;
+	struct stat st;
+
+	if (out_memfd < 0)
+		return -1;
+	PyErr_Fetch(&type, &value, &tb);
+	for (int i = 0; i < 2; i++) {
+		PyObject *f = PySys_GetObject(i ? "stderr" : "stdout");
+		PyObject *r = f && f != Py_None ? PyObject_CallMethod(f, "flush", NULL) : NULL;
+		Py_XDECREF(r);
+	}
+	PyErr_Clear();
+	PyErr_Restore(type, value, tb);
+	return fstat(out_memfd, &st) == 0 ? st.st_size : -1;
+}
+
+/* Point stdout and stderr at a fresh memfd for the preload. */
+static void output_begin(struct zygote *z)
+{
+	out_memfd = memfd_create("pywarm-preload-output", MFD_CLOEXEC);
+	if (out_memfd >= 0) {
+		out_saved[0] = fcntl(1, F_DUPFD_CLOEXEC, 3);
+		out_saved[1] = fcntl(2, F_DUPFD_CLOEXEC, 3);
+	}
+	if (out_memfd < 0 || out_saved[0] < 0 || out_saved[1] < 0 || output_mark() < 0 ||
+	    dup2(out_memfd, 1) < 0 || dup2(out_memfd, 2) < 0) {
+		zwarn(z, "cannot watch what preloaded modules write: %s; "
+		      "one that writes at import will not write in warm runs", strerror(errno));
+		for (int i = 0; i < 2; i++)
+			if (out_saved[i] >= 0) {
+				dup2(out_saved[i], 1 + i);
+				close(out_saved[i]);
+				out_saved[i] = -1;
+			}
+		if (out_memfd >= 0)
+			close(out_memfd);
+		out_memfd = -1;
+	}
+}
+
+/* Put stdout and stderr back, pass on what was written, name the writers. */
+static void output_end(struct zygote *z, PyObject *st)
+{
+	PyObject *noisy = st ? st_get(st, "unshared") : NULL, *it, *name;
+	char buf[8192];
+	ssize_t n;
+	off_t at = 0;
+
+	if (out_memfd < 0)
+		return;
+	output_mark();
+	dup2(out_saved[0], 1);
+	dup2(out_saved[1], 2);
+	close(out_saved[0]);
+	close(out_saved[1]);
+	while ((n = pread(out_memfd, buf, sizeof buf, at)) > 0 && write(2, buf, (size_t)n) == n)
+		at += n;
+	close(out_memfd);
+	out_memfd = -1;
+	it = noisy ? PyObject_GetIter(noisy) : NULL;
+	while (it && (name = PyIter_Next(it)) != NULL) {
+		const char *s = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+		if (s)
+			zlog(z, "importing %s writes output, starts a thread or leaves a descriptor "
+			     "open: every run imports it afresh", s);
+		Py_DECREF(name);
+	}
+	Py_XDECREF(it);
+	PyErr_Clear();
+}
+
 /* While recording: load spec, noting it under its importer and its own imports under it. */
 static PyObject *record_load(PyObject *st, PyObject *spec)
 {
@@ -198,7 +360,10 @@ static PyObject *record_load(PyObject *st, PyObject *spec)
 	note_import(st, name);
 	PyList_Append(stack, name);
 	PySet_Add(loaded, name);        /* in sys.modules from the start of its loading */
+	struct effects e0 = effects_now();
 	r = PyObject_CallOneArg(st_get(st, "load"), spec);
+	if (effects_left(&e0) && st_get(st, "unshared"))
+		PySet_Add(st_get(st, "unshared"), name);   /* so is each module loading it */
 	PySequence_DelItem(stack, PyList_GET_SIZE(stack) - 1);
 	if (r != NULL)
 		note_attached(st, name);
@@ -456,7 +621,7 @@ static void imports_begin(struct zygote *z)
 	         st_new(st, "atexit", 'l') == 0 &&
 	         st_new(st, "stack", 'l') == 0 && st_new(st, "deps", 'd') == 0 &&
 	         st_new(st, "attached", 'd') == 0 && st_new(st, "failed", 's') == 0 &&
-	         st_new(st, "loaded", 's') == 0;
+	         st_new(st, "loaded", 's') == 0 && st_new(st, "unshared", 's') == 0;
 	PyObject *base = ok ? PySet_New(mods) : NULL, *known = ok ? PySet_New(mods) : NULL;
 	PyObject *path0 = ok ? PyList_GetSlice(path, 0, PyList_GET_SIZE(path)) : NULL;
 	PyObject *pic = PySys_GetObject("path_importer_cache");
@@ -604,11 +769,25 @@ static void warmup_script(struct zygote *z)
 }
 
 /* The whole warm-up: watch what is known, import, run the script. */
+/* The hook's state dict (borrowed), or NULL if the hook is not in place. */
+static PyObject *import_state(void)
+{
+	PyObject *bs = PyImport_AddModule("_frozen_importlib");
+	PyObject *load = bs ? PyObject_GetAttrString(bs, "_load_unlocked") : NULL;
+	PyObject *st = load && PyCFunction_Check(load) ? PyCFunction_GET_SELF(load) : NULL;
+
+	Py_XDECREF(load);           /* the hook function keeps st alive */
+	PyErr_Clear();
+	return st && PyDict_Check(st) ? st : NULL;
+}
+
 void zwarm_all(struct zygote *z)
 {
 	imports_begin(z);
 	zwatch_begin(z);
+	output_begin(z);
 	preload(z);
 	zlearn_preload(z);
+	output_end(z, import_state());
 	warmup_script(z);
 }

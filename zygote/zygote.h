@@ -177,6 +177,7 @@ void zlearn_preload(struct zygote *z);
 
 /* warm.c: one module imported into the zygote as the preload does; 0 or -1 (logged). */
 int  zwarm_import(struct zygote *z, const char *name);
+unsigned long zwarm_cwd_reads(void);
 
 /* py.c: getrandom() calls so far (learn.c's judge compares two counts). */
 unsigned long zpy_entropy_calls(void);

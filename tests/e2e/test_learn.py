@@ -22,8 +22,10 @@ LIB = {
     "lib/sockmod.py": "import socket\nKEEP = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n",
     "lib/exitmod.py": "import atexit\natexit.register(print, 'bye')\n",
     "lib/printmod.py": "print('hello from printmod')\n",
+    "lib/cwdmod.py": "import os\nHERE = os.path.abspath('.')\n",
 }
-ALL = ["cleanmod", "cleanpkg", "threadmod", "envmod", "filemod", "sockmod", "exitmod", "printmod"]
+ALL = ["cleanmod", "cleanpkg", "threadmod", "envmod", "filemod", "sockmod", "exitmod", "printmod",
+       "cwdmod"]
 SCRIPT = "import sys, json\nimport {mods}\nprint(sorted(m for m in sys.modules if m in {names!r}))\n"
 
 
@@ -154,6 +156,7 @@ def test_suggest_judges_each_candidate_with_its_reason(pw, wd):
         "sockmod": "not safe: leaves a socket open",
         "exitmod": "not safe: registers an exit handler",
         "printmod": "not safe: prints at import",
+        "cwdmod": "not safe: asks for the working directory",
         "localmod": "not safe: not found on the zygote's sys.path",
     }
     for mod, verdict in want.items():

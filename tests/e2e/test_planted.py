@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from conftest import assert_cold, assert_same, assert_warm, needs_pywarm, write_files
-from test_otheruid import dirs_below, modes, temp_user
+from helpers import dirs_below, modes, temp_user
 
 # A build against /usr/bin/python3 (make PYTHON=/usr/bin/python3 BUILDDIR=...),
 # which a user other than root can run (root's home, where pyenv keeps the
