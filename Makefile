@@ -47,16 +47,16 @@ LDLIBS_SECCOMP := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lsec
 LDLIBS_LAUNCHER := -Wl,-Bstatic $(LDLIBS_INIH) $(LDLIBS_SECCOMP) -Wl,-Bdynamic
 
 COMMON_SRC   := config/proto.c config/profile.c config/identity.c config/paths.c config/stamp.c \
-                config/trust.c config/sandbox.c config/confine.c config/spawn.c config/procfs.c
+                config/trust.c config/sandbox.c config/confine.c config/spawn.c config/procfs.c config/learn.c
 LAUNCHER_SRC := launcher/main.c launcher/conn.c launcher/sig.c launcher/util.c launcher/args.c
 CTL_SRC      := launcher/ctl.c launcher/ctl_profile.c launcher/ctl_shell.c launcher/conn.c launcher/util.c \
-                launcher/ctl_sandbox.c
+                launcher/ctl_sandbox.c launcher/ctl_learn.c
 ZYGOTE_SRC   := zygote/main.c zygote/listen.c zygote/child.c zygote/py.c zygote/log.c \
                 zygote/warm.c zygote/sd.c zygote/repl.c zygote/watch.c
 ZYGOTE_SRC   += zygote/tty.c
 ZYGOTE_SRC   += zygote/pool.c
 ZYGOTE_SRC   += zygote/cgroup.c zygote/proctitle.c
-ZYGOTE_SRC   += zygote/envwatch.c
+ZYGOTE_SRC   += zygote/envwatch.c zygote/learn.c
 ZYGOTE_SRC   += zygote/teardown.c
 
 OBJ = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
@@ -116,7 +116,7 @@ $(BUILDDIR)/pywarm-zygote: $(call OBJ,$(ZYGOTE_SRC)) $(CONFIG_LIB)
 
 # ---- tests -------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_TESTS := test_proto test_profile test_identity test_paths test_sd test_sandbox test_trust test_spawn test_args
+UNIT_TESTS := test_proto test_profile test_identity test_paths test_sd test_sandbox test_trust test_spawn test_args test_learn
 UNIT_EXTRA_test_args := launcher/args.c
 
 $(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/unit/unit.h tests/unit/tree.h \

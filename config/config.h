@@ -41,6 +41,9 @@ struct pw_profile {
 	char **watch;             /* [watch] paths: absolute paths or globs, NULL-terminated */
 	size_t nwatch;
 	long prefork;             /* [zygote] prefork: pool size; 0 = fork per launch */
+	int record;               /* [preload] record: report what runs import (default 1) */
+	int learn_auto;           /* [preload] learn = auto: preload what runs import */
+	long learn_min_runs;      /* [preload] learn_min_runs: runs before auto learns a module */
 	struct pw_sandbox sandbox; /* [sandbox]; after a failed load only .broken is set */
 };
 
@@ -74,6 +77,8 @@ int  pw_profile_parse(struct pw_profile *p, const char *name, const char *text,
 void pw_profile_free(struct pw_profile *p);
 /* Copy at most 64 bytes of s[0..n) into buf for a message, unprintable
  * bytes as '?'; returns buf. */
+/* Is s[0..n) Python identifiers joined by single dots (ASCII only)? */
+int  pw_module_name_valid(const char *s, size_t n);
 const char *pw_show_token(char *buf, size_t buflen, const char *s, size_t n);
 const char *pw_profile_source_name(int source);
 

@@ -99,7 +99,7 @@ const char *pw_profile_source_name(int source)
 }
 
 /* Is s[0..n) Python identifiers joined by single dots? (ASCII identifiers only) */
-static int valid_module(const char *s, size_t n)
+int pw_module_name_valid(const char *s, size_t n)
 {
 	size_t i;
 	int start = 1;
@@ -164,7 +164,7 @@ static int add_module(struct parse_ctx *c, const char *s, size_t n)
 {
 	char shown[TOKEN_SHOW + 1];
 
-	if (!valid_module(s, n)) {
+	if (!pw_module_name_valid(s, n)) {
 		ctx_fail(c, "invalid module name '%s'", show(shown, sizeof(shown), s, n));
 		return -1;
 	}
@@ -344,6 +344,50 @@ static int parse_prefork(struct parse_ctx *c, const char *v)
 	return 0;
 }
 
+/* [preload] record: yes or no. */
+static int parse_record(struct parse_ctx *c, const char *v)
+{
+	char shown[TOKEN_SHOW + 1];
+
+	if (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0) {
+		c->p->record = strcmp(v, "yes") == 0;
+		return 0;
+	}
+	ctx_fail(c, "invalid record '%s' (yes or no)", show(shown, sizeof(shown), v, strlen(v)));
+	return -1;
+}
+
+/* [preload] learn: no or auto. */
+static int parse_learn(struct parse_ctx *c, const char *v)
+{
+	char shown[TOKEN_SHOW + 1];
+
+	if (strcmp(v, "auto") == 0 || strcmp(v, "no") == 0) {
+		c->p->learn_auto = strcmp(v, "auto") == 0;
+		return 0;
+	}
+	ctx_fail(c, "invalid learn '%s' (no or auto)", show(shown, sizeof(shown), v, strlen(v)));
+	return -1;
+}
+
+/* [preload] learn_min_runs: a whole number from 1 to 1000000. */
+static int parse_min_runs(struct parse_ctx *c, const char *v)
+{
+	char shown[TOKEN_SHOW + 1];
+	const char *s = v;
+	long n = 0;
+
+	for (; isdigit((unsigned char)*s) && n <= 1000000; s++)
+		n = n * 10 + (*s - '0');
+	if (s == v || *s != '\0' || n < 1 || n > 1000000) {
+		ctx_fail(c, "invalid learn_min_runs '%s' (a whole number from 1 to 1000000)",
+		         show(shown, sizeof(shown), v, strlen(v)));
+		return -1;
+	}
+	c->p->learn_min_runs = n;
+	return 0;
+}
+
 /* Every key a profile may hold: section, key, parser.  pywarm.ini(5)
  * documents each one; keep the two in step. */
 static const struct key_def {
@@ -352,6 +396,9 @@ static const struct key_def {
 } key_table[] = {
 	{ "preload", "modules",      parse_modules },
 	{ "preload", "warmup",       parse_warmup },
+	{ "preload", "record",       parse_record },
+	{ "preload", "learn",        parse_learn },
+	{ "preload", "learn_min_runs", parse_min_runs },
 	{ "python",  "interpreter",  parse_interpreter },
 	{ "zygote",  "idle_timeout", parse_duration },
 	{ "zygote",  "prefork",      parse_prefork },
@@ -466,6 +513,8 @@ static int parse_owned(struct pw_profile *p, const char *name, char *text,
 	p->len = len;
 	p->idle_timeout = PW_IDLE_DEFAULT;
 	p->prefork = PW_PREFORK_DEFAULT;
+	p->record = 1;
+	p->learn_min_runs = 3;
 	c.p = p;
 	if (name[0] == '/') {        /* a file: relative paths are from its directory */
 		c.dir = name;

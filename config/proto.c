@@ -1,5 +1,6 @@
 /* proto.c: framing, fd passing and the launch request encoding of the pywarm wire protocol. */
 #include "proto.h"
+#include "config.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -18,7 +19,7 @@ const char *const pw_ns_names[PW_NNS] = {
 const char *const pw_status_keys[PW_S_NKEYS] = {
 	"pid", "identity", "profile", "source", "interpreter", "started",
 	"modules", "failed", "failed_names", "launches", "running", "state",
-	"idle_timeout", "prefork", "warmup", "watched",
+	"idle_timeout", "prefork", "warmup", "watched", "learned",
 };
 
 int pw_status_format(char *buf, size_t len, const char *const val[PW_S_NKEYS])
@@ -629,4 +630,37 @@ ssize_t pw_dgram_recv(int sock, void *buf, size_t cap, struct ucred *from)
 		return -1;
 	}
 	return n;
+}
+
+int pw_imports_put(char *buf, size_t cap, size_t *used, const char *name, size_t len, uint32_t us)
+{
+	if (len == 0 || len > PW_IMPORT_NAME_MAX || *used > cap || cap - *used < 5 + len)
+		return -1;
+	memcpy(buf + *used, &us, 4);
+	buf[*used + 4] = (char)(unsigned char)len;
+	memcpy(buf + *used + 5, name, len);
+	*used += 5 + len;
+	return 0;
+}
+
+int pw_imports_parse(const char *buf, size_t len, struct pw_import *out, size_t max)
+{
+	size_t at = 0, n = 0;
+
+	while (at < len) {
+		if (n == max || len - at < 5)
+			return -1;
+		uint32_t us;
+		memcpy(&us, buf + at, 4);
+		size_t k = (unsigned char)buf[at + 4];
+		if (k == 0 || k > PW_IMPORT_NAME_MAX || len - at - 5 < k ||
+		    !pw_module_name_valid(buf + at + 5, k))
+			return -1;
+		out[n].name = buf + at + 5;
+		out[n].len = k;
+		out[n].us = us;
+		n++;
+		at += 5 + k;
+	}
+	return (int)n;
 }

@@ -30,6 +30,7 @@ enum pw_msg_type {
 	PW_MSG_LAUNCH      = 1,    /* a run request; no fds (they come with GO) */
 	PW_MSG_STATUS_REQ  = 2,    /* pywarmctl: describe yourself */
 	PW_MSG_GO          = 3,    /* after TAKEN: the request's fds; the run may start */
+	PW_MSG_JUDGE_REQ   = 4,    /* pywarmctl: judge these modules (NUL-terminated names) */
 	/* zygote or child -> client */
 	PW_MSG_READY       = 16,   /* child set up; user code starts now; pid */
 	PW_MSG_FALLBACK    = 17,   /* child cannot reproduce the run: go cold */
@@ -37,6 +38,7 @@ enum pw_msg_type {
 	PW_MSG_REJECT      = 19,   /* wrong version or identity: go cold */
 	PW_MSG_STATUS      = 20,   /* key=value lines describing the zygote */
 	PW_MSG_TAKEN       = 21,   /* a child holds the request; pid; waits for GO */
+	PW_MSG_VERDICTS    = 22,   /* "NAME\tVERDICT\n" lines answering JUDGE_REQ */
 	/* zygote -> its own pre-forked child (never on the public socket) */
 	PW_MSG_HANDOVER    = 32,   /* a client's socket (one fd); struct pw_handover */
 };
@@ -167,6 +169,7 @@ enum pw_skey {
 	PW_S_PID, PW_S_IDENTITY, PW_S_PROFILE, PW_S_SOURCE, PW_S_INTERPRETER,
 	PW_S_STARTED, PW_S_MODULES, PW_S_FAILED, PW_S_FAILED_NAMES, PW_S_LAUNCHES,
 	PW_S_RUNNING, PW_S_STATE, PW_S_IDLE, PW_S_PREFORK, PW_S_WARMUP, PW_S_WATCHED,
+	PW_S_LEARNED,
 	PW_S_NKEYS
 };
 extern const char *const pw_status_keys[PW_S_NKEYS];
@@ -182,6 +185,26 @@ struct pw_status {
 int  pw_status_format(char *buf, size_t len, const char *const val[PW_S_NKEYS]);
 /* Split text (modified in place, kept in st->text) into st. */
 void pw_status_parse(char *text, struct pw_status *st);
+
+/*
+ * A warm run's report of the modules it imported that its zygote had not
+ * preloaded (the ZN_IMPORTS notice, see zygote.h): records of a uint32_t
+ * import time in microseconds, one byte of name length (1 to
+ * PW_IMPORT_NAME_MAX) and the name, a dotted Python identifier.
+ */
+#define PW_IMPORTS_MAX       256         /* records in one report */
+#define PW_IMPORT_NAME_MAX   128
+#define PW_IMPORTS_BYTES     (PW_IMPORTS_MAX * (5 + PW_IMPORT_NAME_MAX))
+struct pw_import {
+	const char *name;          /* not NUL-terminated when decoded: into the buffer */
+	size_t len;
+	uint32_t us;
+};
+/* Append one record to buf[0..*used) of cap bytes; 0, or -1 if it does not fit. */
+int  pw_imports_put(char *buf, size_t cap, size_t *used, const char *name, size_t len, uint32_t us);
+/* Split a report into out[0..max): the count, or -1 if any record is
+ * malformed (truncated, a bad name, more than max). */
+int  pw_imports_parse(const char *buf, size_t len, struct pw_import *out, size_t max);
 
 /*
  * The warm-up progress a zygote publishes in <sockdir>/<identity>.progress

@@ -44,6 +44,11 @@ static const char usage_text[] =
 	"  check [FILE]   validate a profile (default: the one that applies here)\n"
 	"                 and show what its zygote would preload and watch\n"
 	"  which          show which profile applies here, why, and its zygote\n"
+	"  suggest        what runs here imported beyond the preload: runs, cost,\n"
+	"                 and whether the zygote may preload it (and why not)\n"
+	"  learn [--write] [--min-runs N]\n"
+	"                 show, and with --write add to the profile, the safe\n"
+	"                 modules imported by at least N runs (default 3)\n"
 	"  trust [PATH]   approve a project profile (default: the one found here)\n"
 	"  untrust [PATH] withdraw that approval\n"
 	"  shell-init [--no-prewarm] [bash|zsh|fish]\n"
@@ -622,6 +627,8 @@ static void print_status(const struct zref *z, const struct zstatus *st)
 	row("modules", "%s preloaded, %s failed%s%s%s", sval(st, PW_S_MODULES),
 	    sval(st, PW_S_FAILED), names && *names ? " (" : "", names ? names : "",
 	    names && *names ? ")" : "");
+	if (st->val[PW_S_LEARNED] && *st->val[PW_S_LEARNED])
+		row("learned", "%s", st->val[PW_S_LEARNED]);
 	if (st->val[PW_S_WARMUP] && *st->val[PW_S_WARMUP])
 		row("warmup", "%s", st->val[PW_S_WARMUP]);
 	row("launches", "%s served, %s running", sval(st, PW_S_LAUNCHES), sval(st, PW_S_RUNNING));
@@ -712,7 +719,8 @@ static const struct {
 } commands[] = {
 	{ "start", cmd_start },        { "stop", cmd_stop },
 	{ "status", cmd_status },      { "check", ctl_check },
-	{ "which", ctl_which },        { "trust", ctl_trust },
+	{ "which", ctl_which },        { "suggest", ctl_suggest },
+	{ "learn", ctl_learn },        { "trust", ctl_trust },
 	{ "untrust", ctl_untrust },    { "shell-init", ctl_shell_init },
 	{ "enable", ctl_enable },      { "disable", ctl_disable },
 	{ "sandbox", cmd_sandbox },

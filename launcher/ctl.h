@@ -14,6 +14,12 @@ int ctl_which(int argc, char **argv);
 int ctl_trust(int argc, char **argv);
 int ctl_untrust(int argc, char **argv);
 
+/* ctl_learn.c: what runs imported beyond the preload. */
+int ctl_suggest(int argc, char **argv);
+int ctl_learn(int argc, char **argv);
+struct pw_profile;
+void ctl_learn_describe(const struct pw_profile *p);
+
 /* pywarmctl start --wait: show a warming zygote's progress (see ctl_profile.c). */
 struct ctl_progress {
 	size_t last_n;            /* the module shown last, on plain output */

@@ -225,6 +225,7 @@ static void describe(const struct pw_profile *p)
 
 	pw_interp_resolve(p, &in);
 	list_line("modules", p->modules, p->nmodules);
+	ctl_learn_describe(p);
 	line("warmup", "%s", p->warmup ? p->warmup : "(none)");
 	print_interp(&in);
 	if (p->idle_timeout)

@@ -35,6 +35,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SCRIPT=$HERE/bench_stdlib.py
 IMPORTS=$HERE/bench_imports.py
 PANDAS=$HERE/bench_pandas.py
+LEARN=$HERE/bench_learn.py
 DB=${PYWARM_DEB_BUILDDIR:-}
 RATE_N=${PYWARM_BENCH_RATE_N:-400}
 CPU_N=${PYWARM_BENCH_CPU_N:-500}
@@ -48,7 +49,7 @@ case "$RUNS$WARMUP$RATE_N$CPU_N" in
 *[!0-9]*) die "PYWARM_BENCH_RUNS and PYWARM_BENCH_WARMUP must be numbers" ;;
 esac
 # hyperfine -N splits command lines itself; single quotes protect the paths.
-case "$B$REAL$SCRIPT$IMPORTS$DB$PANDAS" in
+case "$B$REAL$SCRIPT$IMPORTS$DB$PANDAS$LEARN" in
 *"'"*) die "paths with a single quote are not supported" ;;
 esac
 
@@ -225,12 +226,30 @@ echo
 echo "- CPU: ${cpu:-unknown} ($(nproc) CPUs online)"
 echo "- Kernel: $(uname -srm)${os:+, $os}"
 echo "- Load average (1, 5, 15 min) at the start: $load0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+# A profile that learned: bench_learn.py's modules are outside the built-in
+# profile; three runs record them, `pywarmctl learn --write` adds the safe
+# ones to a user profile (its own XDG_CONFIG_HOME), whose zygote serves the
+# "after" rows.  All through env(1), so that only the profile differs.
+mkdir -p "$T/learned"
+for i in 1 2 3; do
+	check_warm env XDG_CONFIG_HOME="$T/learned" "$B/pywarm" "$LEARN"
+done
+XDG_CONFIG_HOME="$T/learned" "$B/pywarmctl" learn --write >"$T/learn.out" ||
+	{ cat "$T/learn.out"; show_log; die "pywarmctl learn --write failed"; }
+check_warm env XDG_CONFIG_HOME="$T/learned" "$B/pywarm" "$LEARN"
+echo
+hyperfine -N -w "$WARMUP" -r "$RUNS" --export-json "$T/learn.json" \
+	-n "pywarm bench_learn.py (built-in profile)" "env '$B/pywarm' '$LEARN'" \
+	-n "pywarm bench_learn.py (learned profile)" "env XDG_CONFIG_HOME='$T/learned' '$B/pywarm' '$LEARN'" \
+	-n "pywarm -c pass (learned profile)" "env XDG_CONFIG_HOME='$T/learned' '$B/pywarm' -c pass" \
+	-n "python3 bench_learn.py" "env '$REAL' '$LEARN'"
+
 echo "- Interpreter: $REAL (Python $pyver)"
 echo "- $(hyperfine --version), $RUNS runs after $WARMUP warm-up runs per command;" \
 	"all $served pywarm runs not marked cold served warm"
 echo
 "$REPORT_PY" - "$RATE_N" "$T/startup.json" "$T/stdlib.json" "$T/imports.json" "$T/sandbox.json" "$T/rate.json" \
-	"$T/cpu-builtin" $pandas_rows <<'EOF'
+	"$T/learn.json" "$T/cpu-builtin" $pandas_rows <<'EOF'
 import json
 import statistics
 import sys
@@ -290,6 +309,16 @@ for kind in ("", "cold "):
           f"| {statistics.median(confined) - statistics.median(plain):+.2f} ms "
           f"| {min(confined) - min(plain):+.2f} ms |")
 
+print()
+print("| A profile that learned (`bench_learn.py`: sqlite3, xml.dom.minidom, http.server, zoneinfo, tomllib) | medians | minimums |")
+print("|---|---:|---:|")
+before, after = rows["pywarm bench_learn.py (built-in profile)"], rows["pywarm bench_learn.py (learned profile)"]
+bare = rows["pywarm -c pass (learned profile)"]
+print(f"| before `pywarmctl learn --write` | {statistics.median(before):.2f} ms | {min(before):.2f} ms |")
+print(f"| after | {statistics.median(after):.2f} ms | {min(after):.2f} ms |")
+print(f"| after, against `pywarm -c pass` | {statistics.median(after) - statistics.median(bare):+.2f} ms "
+      f"| {min(after) - min(bare):+.2f} ms |")
+
 # The figures pywarm is held to, measured here.
 def line(figure, target, value, ok):
     print(f"| {figure} | {target} | {value} | {'yes' if ok else '**no**'} |")
@@ -321,6 +350,8 @@ for profile, label in (("builtin", "built-in profile"), ("pandas", "pandas profi
         line(f"CPU time per warm `-c pass`, launcher + zygote + child, {label}", "at most 1.5 ms",
              f"{us / 1000:.2f} ms ({int(c['launcher_us']) / 1000:.2f} + {int(c['zygote_us']) / 1000:.2f}"
              f" + {int(c['children_us']) / 1000:.2f})", us <= 1500)
+r = med("pywarm bench_learn.py (learned profile)") - med("pywarm -c pass (learned profile)")
+line("learned `bench_learn.py` against `-c pass`, medians", "within 1 ms", f"{r:+.2f} ms", r <= 1)
 warm_rate = rate_n / (med(f"pywarm x{rate_n}, 8 clients") / 1000)
 cold_rate = (rate_n // 8) / (med(f"python3 x{rate_n // 8}, 8 clients") / 1000)
 line("launches/s, 8 concurrent clients, `-c pass`, warm / cold", "at least 10×",

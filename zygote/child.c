@@ -266,6 +266,8 @@ static void read_request(struct zygote *z, int conn, const struct ucred *peer,
 		drop(z, "a request", "descriptors came before GO");
 	if (h.type == PW_MSG_STATUS_REQ)
 		answer_status(z, conn);
+	if (h.type == PW_MSG_JUDGE_REQ)
+		zlearn_answer(z, conn, payload, h.len);
 	if (h.type != PW_MSG_LAUNCH) {
 		snprintf(err, sizeof err, "unexpected message type %u", h.type);
 		drop(z, "a request", err);
@@ -350,6 +352,10 @@ void zchild_exit(struct zygote *z, int exitcode)
 		close_range(0, ~0U, 0);
 		znotice_send(z, ZN_EXIT, (exitcode & 0xff) << 8, pages, n * sizeof *pages, 0);
 	}
+	/* After the status, off the launcher's path; also when threads are
+	 * left (they wait for the lock Python's code needs: the report is
+	 * not written to any more). */
+	zlearn_child_send(z);
 	_exit(exitcode);
 }
 
@@ -399,7 +405,7 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us)
 		fallback(z, k.conn, PW_MSG_FALLBACK, err);
 	/* The zygote counts the launch before the launcher hears of it. */
 	struct pw_ready rd = { (int32_t)getpid() };
-	if (znotice_send(z, ZN_READY, 0, NULL, 0, 1) < 0)
+	if (znotice_send(z, ZN_READY, zlearn_child_start(z), NULL, 0, 1) < 0)
 		fallback(z, k.conn, PW_MSG_FALLBACK, "cannot reach the zygote's notice socket");
 	if (pw_send(k.conn, PW_MSG_READY, &rd, sizeof rd, NULL, 0) < 0)
 		_exit(ZCHILD_EXIT_BADREQ);

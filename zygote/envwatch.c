@@ -435,3 +435,28 @@ const char *zenv_child(struct zygote *z, struct pw_launch *l)
 	reset_tz(l->envp);
 	return NULL;
 }
+
+/* learn.c's judge, in a throwaway child: record getenv() names afresh. */
+void zenv_probe_begin(void)
+{
+	crec.n = crec.used = 0;
+	crec.overflow = 0;
+	__atomic_store_n(&crec.open, 1, __ATOMIC_RELEASE);
+}
+
+/* The i-th name getenv() was asked for since zenv_probe_begin(), or NULL. */
+const char *zenv_probe_name(size_t i)
+{
+	return i < crec.n ? crec.bytes + crec.off[i] : NULL;
+}
+
+/* Did start-up read name, so that every run already checks its value? */
+int zenv_known(const struct zygote *z, const char *name)
+{
+	const struct zenvwatch *w = z->envwatch;
+
+	for (size_t i = 0; w && i < w->n; i++)
+		if (strcmp(w->e[i].name, name) == 0)
+			return 1;
+	return 0;
+}

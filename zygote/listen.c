@@ -90,6 +90,7 @@ void zstatus_text(struct zygote *z, char *buf, size_t len)
 	v[PW_S_PREFORK] = num[7];
 	v[PW_S_WARMUP] = warmup;
 	v[PW_S_WATCHED] = watched;
+	v[PW_S_LEARNED] = z->learned;
 	if (pw_status_format(buf, len, v) < 0)
 		snprintf(buf, len, "pid=%d\nidentity=%s\n", (int)z->pid, z->idhex);
 }
@@ -253,7 +254,11 @@ static void early_exit(struct zygote *z, struct zchild *c, int status)
 	c->exited = 1;
 }
 
-/* Read the children's notices (READY: a launch served; EXIT: leaving).
+static void retire(struct zygote *z, const char *why);
+
+/* Read the children's notices (READY: a launch served; EXIT: leaving;
+ * IMPORTS: what the run imported beyond the preload, once, unless its
+ * READY said not to count it).
  * A notice speaks only for the process that sent it, as the kernel names
  * it: one that is not our child, or not in the state the notice claims,
  * is ignored. */
@@ -278,6 +283,13 @@ static void read_notices(struct zygote *z)
 		if (u.n.event == ZN_READY && !c->ready) {
 			z->launches++;
 			c->ready = 1;
+			c->quiet = u.n.status != 0;
+		} else if (u.n.event == ZN_IMPORTS && c->ready && !c->quiet && !c->reported) {
+			c->reported = 1;
+			if (zlearn_take(z, u.buf + sizeof u.n, (size_t)len - sizeof u.n) > 0 && !z->retiring) {
+				retire(z, "runs imported modules to learn");
+				zwatch_successor(z, 0);
+			}
 		} else if (u.n.event == ZN_EXIT && c->ready) {
 			early_exit(z, c, u.n.status);
 			size_t extra = (size_t)len - sizeof u.n;

@@ -105,14 +105,22 @@ static void note_entropy_reader(void)
 /* libc's getrandom(), which libpython's os.urandom() and random seeding call:
  * the zygote's own definition, so that it sees who reads entropy while it
  * preloads.  Otherwise a plain pass-through to the system call. */
+static unsigned long entropy_calls;     /* every getrandom() call, for learn.c */
+
 ssize_t getrandom(void *buf, size_t len, unsigned int flags)
 {
+	entropy_calls++;
 	if (entropy_watch) {
 		entropy_watch = 0;              /* the walk may itself need entropy */
 		note_entropy_reader();
 		entropy_watch = 1;
 	}
 	return syscall(SYS_getrandom, buf, len, flags);
+}
+
+unsigned long zpy_entropy_calls(void)
+{
+	return entropy_calls;
 }
 
 /* Log the pending Python exception without letting SystemExit end us:

@@ -320,6 +320,12 @@ char *getcwd(char *buf, size_t size)
 	return real(buf, size);
 }
 
+/* getcwd() calls so far (learn.c's judge compares two counts). */
+unsigned long zwarm_cwd_reads(void)
+{
+	return __atomic_load_n(&cwd_reads, __ATOMIC_RELAXED);
+}
+
 /* What a module's loading is compared by (see above). */
 struct effects {
 	off_t out;                /* bytes written to stdout and stderr */
@@ -464,6 +470,27 @@ static PyObject *record_load(PyObject *st, PyObject *spec)
 	return r;
 }
 
+/* In a child: load a module the zygote did not preload, timing it for
+ * the run's import report (learn.c) when that is kept. */
+static PyObject *load_new(PyObject *st, PyObject *spec)
+{
+	long long t0 = zlearn_begin();
+	PyObject *r = PyObject_CallOneArg(st_get(st, "load"), spec);
+	PyObject *name = NULL;
+	const char *s = NULL;
+	Py_ssize_t n = 0;
+
+	if (t0 < 0)
+		return r;
+	if (r != NULL && (name = PyObject_GetAttrString(spec, "name")) != NULL && PyUnicode_Check(name))
+		s = PyUnicode_AsUTF8AndSize(name, &n);
+	if (r != NULL)
+		PyErr_Clear();
+	zlearn_end(s, s ? (size_t)n : 0, t0, s != NULL);
+	Py_XDECREF(name);
+	return r;
+}
+
 /* importlib._bootstrap._load_unlocked(spec), as the import system calls it. */
 static PyObject *hook_load(PyObject *st, PyObject *spec)
 {
@@ -474,19 +501,19 @@ static PyObject *hook_load(PyObject *st, PyObject *spec)
 	if (serve == NULL || cache == NULL)
 		return record_load(st, spec);
 	if (PyDict_GET_SIZE(cache) == 0)
-		return PyObject_CallOneArg(st_get(st, "load"), spec);
+		return load_new(st, spec);
 	name = PyObject_GetAttrString(spec, "name");
 	hit = name ? PyDict_Contains(cache, name) : 0;
 	Py_XDECREF(name);
 	if (hit < 0)
 		hit = 0;
 	PyErr_Clear();
-	if (hit) {
-		PyObject *r = PyObject_CallOneArg(serve, spec);
-		if (r == NULL || r != Py_None)
-			return r;
-		Py_DECREF(r);
-	}
+	if (!hit)
+		return load_new(st, spec);
+	PyObject *r = PyObject_CallOneArg(serve, spec);
+	if (r == NULL || r != Py_None)
+		return r;
+	Py_DECREF(r);
 	return PyObject_CallOneArg(st_get(st, "load"), spec);
 }
 
@@ -767,31 +794,36 @@ static void note_failed(struct zygote *z, const char *name)
 	z->modules_failed++;
 }
 
-/* Import the profile's modules in order; failures are logged, counted and undone. */
+/* Import one module into the zygote; a failure is logged, counted and undone. */
+int zwarm_import(struct zygote *z, const char *name)
+{
+	PyObject *before = PySet_New(PyImport_GetModuleDict());
+	PyObject *m = before ? PyImport_ImportModule(name) : NULL;
+
+	if (m != NULL) {
+		Py_DECREF(m);
+		Py_DECREF(before);
+		z->modules_ok++;
+		return 0;
+	}
+	zwarn(z, "cannot preload %s:", name);
+	zpy_log_exception(z, ZLOG_WARNING);
+	if (before != NULL)
+		forget_new_modules(before);
+	Py_XDECREF(before);
+	note_failed(z, name);
+	return -1;
+}
+
+/* Import the profile's modules in order. */
 static void preload(struct zygote *z)
 {
 	long long t0 = pw_mono_us();
 
 	progress_open(z);
 	for (size_t i = 0; i < z->profile.nmodules; i++) {
-		const char *name = z->profile.modules[i];
-		PyObject *before = PySet_New(PyImport_GetModuleDict());
-		PyObject *m;
-
-		progress(z, i + 1, z->profile.nmodules, name, t0);
-		m = before ? PyImport_ImportModule(name) : NULL;
-		if (m != NULL) {
-			Py_DECREF(m);
-			Py_DECREF(before);
-			z->modules_ok++;
-			continue;
-		}
-		zwarn(z, "cannot preload %s:", name);
-		zpy_log_exception(z, ZLOG_WARNING);
-		if (before != NULL)
-			forget_new_modules(before);
-		Py_XDECREF(before);
-		note_failed(z, name);
+		progress(z, i + 1, z->profile.nmodules, z->profile.modules[i], t0);
+		zwarm_import(z, z->profile.modules[i]);
 	}
 	if (z->profile.warmup)
 		progress(z, z->profile.nmodules, z->profile.nmodules, "(warmup script)", t0);
@@ -871,6 +903,7 @@ void zwarm_all(struct zygote *z)
 	zwatch_begin(z);
 	output_begin(z);
 	preload(z);
+	zlearn_preload(z);
 	output_end(z, import_state());
 	warmup_script(z);
 }

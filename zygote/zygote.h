@@ -12,6 +12,8 @@
 #include "config.h"
 #include "proto.h"
 
+struct pw_learn;
+
 /* Exit codes of a forked child that never reached user code (in the log only). */
 #define ZCHILD_EXIT_BADREQ 120
 
@@ -23,6 +25,8 @@ struct zchild {
 	int ctl;                  /* pooled: our end of its hand-over socket; else -1 */
 	int ready;                /* the child reported that user code runs */
 	int exited;               /* the child reported its exit status (ZN_EXIT) */
+	int quiet;                /* its READY said its imports are not to be counted */
+	int reported;             /* its import report (ZN_IMPORTS) was taken */
 	long long started_us;     /* when it was given its connection */
 	long long kill_at_us;     /* SIGKILL deadline after a hang-up, or 0 */
 	struct zchild *next;
@@ -36,7 +40,11 @@ struct znotice {
 	int32_t event;            /* ZN_* */
 	int32_t status;           /* ZN_EXIT: the wait status it is about to have */
 };
-enum { ZN_READY = 1, ZN_STATUS = 2, ZN_EXIT = 3 };
+enum { ZN_READY = 1, ZN_STATUS = 2, ZN_EXIT = 3, ZN_IMPORTS = 4 };
+/* ZN_READY's status: nonzero if the run's import report is not to be
+ * counted (a confined run, or [preload] record = no).  It is sent before
+ * the program's first line, so the program cannot change it.  ZN_IMPORTS
+ * carries the run's report (pw_imports_put records), after ZN_EXIT. */
 
 struct zygote {
 	pid_t pid;
@@ -76,6 +84,8 @@ struct zygote {
 	char **argv, **envp;      /* what a successor is started with */
 	int respawns;             /* successors in a row that found files changing */
 	struct zchild *children;
+	char learned[2048];       /* learn.c: modules preloaded because runs imported them */
+	struct pw_learn *learn_start; /* the import summary as this zygote warmed ([preload] learn = auto) */
 	struct ztouch *touch;     /* pages runs write (pool.c); the zygote's own, never shared */
 	char lc_ctype[128];       /* LC_CTYPE python3's locale coercion set, or "" */
 	unsigned long long stack_cur;
@@ -168,6 +178,27 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us) __attribute_
 int  znotice_send(struct zygote *z, int event, int status, const void *extra, size_t len, int wait);
 void zclose_others(int *keep, size_t n);
 void zchild_exit(struct zygote *z, int exitcode) __attribute__((noreturn));
+
+/* learn.c: what runs import beyond the preload, judged and learned. */
+long long zlearn_begin(void);
+void zlearn_end(const char *name, size_t len, long long t0, int ok);
+int  zlearn_child_start(struct zygote *z);
+void zlearn_child_send(struct zygote *z);
+int  zlearn_take(struct zygote *z, const char *buf, size_t len);
+void zlearn_answer(struct zygote *z, int conn, const char *payload, size_t len) __attribute__((noreturn));
+void zlearn_preload(struct zygote *z);
+
+/* warm.c: one module imported into the zygote as the preload does; 0 or -1 (logged). */
+int  zwarm_import(struct zygote *z, const char *name);
+unsigned long zwarm_cwd_reads(void);
+
+/* py.c: getrandom() calls so far (learn.c's judge compares two counts). */
+unsigned long zpy_entropy_calls(void);
+
+/* envwatch.c: for learn.c's judge, in a throwaway child. */
+void zenv_probe_begin(void);
+const char *zenv_probe_name(size_t i);
+int  zenv_known(const struct zygote *z, const char *name);
 
 /* pool.c: children forked ahead of the connections they will serve. */
 struct zchild *zpool_take(struct zygote *z, int conn);

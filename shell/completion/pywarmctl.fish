@@ -5,6 +5,8 @@ complete -c pywarmctl -n __fish_use_subcommand -a stop -d 'Stop that zygote, or 
 complete -c pywarmctl -n __fish_use_subcommand -a status -d 'Describe every running zygote'
 complete -c pywarmctl -n __fish_use_subcommand -a check -d 'Validate a profile'
 complete -c pywarmctl -n __fish_use_subcommand -a which -d 'Show which profile applies here'
+complete -c pywarmctl -n __fish_use_subcommand -a suggest -d 'What runs import beyond the preload'
+complete -c pywarmctl -n __fish_use_subcommand -a learn -d 'Add the safe ones to the profile'
 complete -c pywarmctl -n __fish_use_subcommand -a trust -d 'Approve a project profile'
 complete -c pywarmctl -n __fish_use_subcommand -a untrust -d 'Withdraw that approval'
 complete -c pywarmctl -n __fish_use_subcommand -a shell-init -d 'Print the shell integration'
@@ -16,6 +18,8 @@ complete -c pywarmctl -n '__fish_seen_subcommand_from start' -l wait -d 'Wait un
 complete -c pywarmctl -n '__fish_seen_subcommand_from start' -l timeout -x -d 'Seconds to wait'
 complete -c pywarmctl -n '__fish_seen_subcommand_from start' -l quiet -d 'Print nothing on success'
 complete -c pywarmctl -n '__fish_seen_subcommand_from stop' -l all -d 'Stop every zygote'
+complete -c pywarmctl -n '__fish_seen_subcommand_from learn' -l write -d 'Add them to the profile'
+complete -c pywarmctl -n '__fish_seen_subcommand_from learn' -l min-runs -x -d 'Runs that imported a module'
 complete -c pywarmctl -n '__fish_seen_subcommand_from shell-init' -a 'bash zsh fish' -d Shell
 complete -c pywarmctl -n '__fish_seen_subcommand_from shell-init' -l no-prewarm -d 'No directory-change hook'
 complete -c pywarmctl -n '__fish_seen_subcommand_from shell-init' -a sh -d 'Shell (with --path)'

@@ -250,6 +250,12 @@ class Harness:
             os.makedirs(d, mode=0o700)
         os.chmod(self.run_dir, 0o700)
         self.env = clean_env()
+        # PYWARM_TEST_USER_PROFILE=FILE: the session runs under that user
+        # profile instead of the built-in one (a learned profile, say).
+        prof = os.environ.get("PYWARM_TEST_USER_PROFILE")
+        if prof:
+            os.makedirs(os.path.join(self.config_dir, "pywarm"), mode=0o700)
+            shutil.copyfile(prof, os.path.join(self.config_dir, "pywarm", "pywarm.ini"))
         self.env.update(XDG_RUNTIME_DIR=self.run_dir, XDG_STATE_HOME=self.state_dir,
                         XDG_CONFIG_HOME=self.config_dir, XDG_DATA_HOME=self.data_dir)
         self._seq = itertools.count()

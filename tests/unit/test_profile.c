@@ -189,6 +189,35 @@ TEST(parse_prefork)
 	PARSE_ERR("[preload]\nprefork = 1\n", NAME ":2: unknown key 'prefork' in [preload]");
 }
 
+TEST(parse_learn_keys)
+{
+	static const char *const bad[] = { "", "0", "-1", "1000001", "2x", "99999999999999999999" };
+	char text[128], want[256];
+	struct pw_profile p;
+
+	if (parse_ok(&p, "[preload]\nmodules = json\n") == 0) {
+		CHECK_INTEQ(p.record, 1);
+		CHECK_INTEQ(p.learn_auto, 0);
+		CHECK_INTEQ(p.learn_min_runs, 3);
+	}
+	pw_profile_free(&p);
+	if (parse_ok(&p, "[preload]\nrecord = no\nlearn = auto\nlearn_min_runs = 12\n") == 0) {
+		CHECK_INTEQ(p.record, 0);
+		CHECK_INTEQ(p.learn_auto, 1);
+		CHECK_INTEQ(p.learn_min_runs, 12);
+	}
+	pw_profile_free(&p);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[preload]\nlearn_min_runs = %s\n", bad[i]);
+		snprintf(want, sizeof(want), NAME ":2: invalid learn_min_runs '%s' "
+		         "(a whole number from 1 to 1000000)", bad[i]);
+		PARSE_ERR(text, want);
+	}
+	PARSE_ERR("[preload]\nrecord = maybe\n", NAME ":2: invalid record 'maybe' (yes or no)");
+	PARSE_ERR("[preload]\nlearn = yes\n", NAME ":2: invalid learn 'yes' (no or auto)");
+	PARSE_ERR("[zygote]\nlearn = auto\n", NAME ":2: unknown key 'learn' in [zygote]");
+}
+
 TEST(parse_bad_module_names)
 {
 	static const char *const bad[] = { "1abc", "a..b", ".a", "a.", "a-b", "a/b", "caf\xc3\xa9", "a.1b", "*", "." };
@@ -578,6 +607,7 @@ int main(void)
 	RUN(parse_idle_timeout_units);
 	RUN(parse_idle_timeout_errors);
 	RUN(parse_prefork);
+	RUN(parse_learn_keys);
 	RUN(parse_bad_module_names);
 	RUN(parse_unknown_section_and_key);
 	RUN(parse_syntax_errors);
