@@ -42,6 +42,8 @@ static const char usage_text[] =
 	"  check [FILE]   validate a profile (default: the one that applies here)\n"
 	"                 and show what its zygote would preload and watch\n"
 	"  which          show which profile applies here, why, and its zygote\n"
+	"  interpreters   list the python3 interpreters found here (PATH, pyenv)\n"
+	"                 and whether each is served warm, or why it runs cold\n"
 	"  trust [PATH]   approve a project profile (default: the one found here)\n"
 	"  untrust [PATH] withdraw that approval\n"
 	"  shell-init [--no-prewarm] [bash|zsh|fish]\n"
@@ -711,6 +713,8 @@ int main(int argc, char **argv)
 		run = ctl_check;
 	else if (!strcmp(cmd, "which"))
 		run = ctl_which;
+	else if (!strcmp(cmd, "interpreters"))
+		run = ctl_interpreters;
 	else if (!strcmp(cmd, "trust"))
 		run = ctl_trust;
 	else if (!strcmp(cmd, "untrust"))
