@@ -168,17 +168,21 @@ bench: all $(BUILDDIR)/bench_interp
 	$(MAKE) --no-print-directory bench-interp
 
 # What choosing the interpreter costs a launch, per way of choosing it (the
-# caller's PATH; the budget is 50 microseconds).
+# caller's PATH; the budget is 50 microseconds), measured from a staged
+# installation's bin directory (a build directory does not look at PATH).
 bench-interp: $(BUILDDIR)/bench_interp
-	@d=$$(mktemp -d) && mkdir -p $$d/a/b/c/d && echo system > $$d/.python-version && \
+	@d=$$(mktemp -d) && mkdir -p $$d/a/b/c/d $$d/bin $$d/lib/pywarm/zygote && echo system > $$d/.python-version && \
+	  cp $(BUILDDIR)/bench_interp $$d/bin/ && ln -s $(abspath $(BUILDDIR))/pywarm-zygote $$d/bin/ && \
+	  if [ -x $(BENCH_DEB)/pywarm-zygote ]; then t=$$($(BENCH_DEB)/pywarm-zygote --tag) && \
+	    mkdir $$d/lib/pywarm/zygote/$$t && ln -s $(abspath $(BENCH_DEB))/pywarm-zygote $$d/lib/pywarm/zygote/$$t/; fi && \
 	  $(PYREAL) -m venv --without-pip $$d/venv && \
 	  echo && echo "## Interpreter resolution (best of 5 x 20000 calls)" && echo && \
 	  echo "| chosen by | served | per call |" && echo "|---|---|---|" && \
-	  (cd $$d && env -u PYENV_VERSION -u VIRTUAL_ENV $(abspath $(BUILDDIR))/bench_interp) && \
-	  (cd $$d/a/b/c/d && env -u PYENV_VERSION -u VIRTUAL_ENV $(abspath $(BUILDDIR))/bench_interp) && \
-	  (cd $$d && env -u VIRTUAL_ENV PYENV_VERSION=$(PYVERSION) $(abspath $(BUILDDIR))/bench_interp) && \
-	  (cd $$d && VIRTUAL_ENV=$$d/venv $(abspath $(BUILDDIR))/bench_interp) && \
-	  (cd $$d && env -u PYENV_VERSION -u VIRTUAL_ENV PATH=/usr/bin:/bin $(abspath $(BUILDDIR))/bench_interp); \
+	  (cd $$d && env -u PYENV_VERSION -u VIRTUAL_ENV $$d/bin/bench_interp) && \
+	  (cd $$d/a/b/c/d && env -u PYENV_VERSION -u VIRTUAL_ENV $$d/bin/bench_interp) && \
+	  (cd $$d && env -u VIRTUAL_ENV PYENV_VERSION=$(PYVERSION) $$d/bin/bench_interp) && \
+	  (cd $$d && VIRTUAL_ENV=$$d/venv $$d/bin/bench_interp) && \
+	  (cd $$d && env -u PYENV_VERSION -u VIRTUAL_ENV PATH=/usr/bin:/bin $$d/bin/bench_interp); \
 	  rc=$$?; rm -rf $$d; exit $$rc
 
 $(BUILDDIR)/bench_interp: tests/bench_interp.c $(call OBJ,$(COMMON_SRC))
@@ -211,6 +215,7 @@ $(BUILDDIR)/obj/config/interp.o: CFLAGS += -DPW_ZYGOTEDIR_REL='"$(ZYGOTEDIR_REL)
 # The zygote binary of every interpreter in PYTHONS but $(PYTHON), into
 # $(DESTDIR)$(ZYGOTEDIR)/<tag>/.
 install-zygotes: all
+	install -d $(DESTDIR)$(ZYGOTEDIR)
 	@set -e; for py in $(PYTHONS); do \
 	  real=$$($$py -c 'import sys; print(sys.executable)') || \
 	    { echo "make: cannot run $$py to find the interpreter it names" >&2; exit 1; }; \

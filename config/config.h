@@ -116,10 +116,11 @@ struct pw_interp {
 
 /* Decide the interpreter the command python3 would have run: the
  * profile's [python] interpreter, else $VIRTUAL_ENV/bin/python when that
- * exists, else the first python3 on PATH that is not pywarm (behind a pyenv
- * shim: the version pyenv would choose, from PYENV_VERSION, .python-version
- * upward from the working directory or $PYENV_ROOT/version, or "system"),
- * else the build's (PW_PYTHON).  No process is started.  It is served warm
+ * exists, else, for an installed launcher (its zygote directory exists),
+ * the first python3 on PATH that is not pywarm (behind a pyenv shim: the
+ * version pyenv would choose, from PYENV_VERSION, .python-version upward
+ * from the working directory or $PYENV_ROOT/version, or "system"), else the
+ * build's (PW_PYTHON): a build directory stands in for that one.  No process is started.  It is served warm
  * when the installation has a zygote binary for it (pywarm-zygote beside
  * the running binary for the build's interpreter, else
  * <zygote dir>/<tag>/pywarm-zygote) and, for a venv, its pyvenv.cfg names

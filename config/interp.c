@@ -34,6 +34,7 @@ struct self {
 	char dir[PATH_MAX];         /* the directory of the running binary, or "" */
 	struct stat exe, pywarm;    /* it, and "pywarm" beside it (pywarmctl runs too) */
 	int have_exe, have_pywarm;
+	int installed;              /* the installation's zygote directory exists */
 };
 
 /* Fill in's cold reason. */
@@ -81,11 +82,12 @@ static int resolve(const char *path, char *out, size_t outlen, struct stat *st)
 static void self_find(struct self *s)
 {
 	char buf[PATH_MAX];
+	struct stat st;
 	ssize_t n = readlink("/proc/self/exe", s->dir, sizeof(s->dir) - 1);
 	char *slash;
 
 	memset(&s->exe, 0, sizeof(s->exe));
-	s->have_exe = s->have_pywarm = 0;
+	s->have_exe = s->have_pywarm = s->installed = 0;
 	if (n <= 0 || (s->dir[n] = '\0', (slash = strrchr(s->dir, '/')) == NULL)) {
 		s->dir[0] = '\0';
 		return;
@@ -94,6 +96,9 @@ static void self_find(struct self *s)
 	*slash = '\0';
 	if ((size_t)snprintf(buf, sizeof(buf), "%s/pywarm", s->dir) < sizeof(buf))
 		s->have_pywarm = stat(buf, &s->pywarm) == 0;
+	/* make install always makes it; a build directory has none. */
+	s->installed = (size_t)snprintf(buf, sizeof(buf), "%s/" PW_ZYGOTEDIR_REL, s->dir) < sizeof(buf) &&
+	               stat(buf, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* Is st the file of the launcher itself (a link to pywarm on PATH)? */
@@ -103,28 +108,47 @@ static int is_self(const struct self *s, const struct stat *st)
 	       (s->have_pywarm && st->st_dev == s->pywarm.st_dev && st->st_ino == s->pywarm.st_ino);
 }
 
+/* Does the PATH entry at p (n bytes) occur earlier in path?  (Looked at
+ * already: PATH often names a directory twice.) */
+static int seen_before(const char *path, const char *p, size_t n)
+{
+	for (const char *q = path, *e; q < p; q = e + 1) {
+		e = strchrnul(q, ':');
+		if ((size_t)(e - q) == n && strncmp(q, p, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* Search PATH as execvp(3) would for COMMAND, passing over pywarm itself
  * and, when skip is given, that directory; from *at (NULL: PATH's start),
  * which is left after the entry found.  1 with out set, 0 if none. */
 static int path_search(const struct self *s, const char **at, const char *skip,
-                       char *out, size_t outlen)
+                       char *out, size_t outlen, struct stat *found)
 {
 	const char *p = *at, *end;
 	struct stat st;
 
-	if (p == NULL && (p = getenv("PATH")) == NULL)
-		p = "/bin:/usr/bin";               /* execvp's default */
+	const char *path = getenv("PATH");
+
+	if (path == NULL)
+		path = "/bin:/usr/bin";            /* execvp's default */
+	if (p == NULL)
+		p = path;
 	for (; ; p = end + 1) {
 		size_t n;
 
 		end = strchrnul(p, ':');
 		n = (size_t)(end - p);
 		if (!(skip != NULL && strlen(skip) == n && strncmp(p, skip, n) == 0) &&
+		    !seen_before(path, p, n) &&
 		    (size_t)snprintf(out, outlen, "%.*s%s" COMMAND, (int)n, n ? p : ".",
 		                     n == 0 || p[n - 1] != '/' ? "/" : "") < outlen &&
 		    stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0 &&
 		    !is_self(s, &st)) {
 			*at = *end ? end + 1 : end;
+			if (found != NULL)
+				*found = st;
 			return 1;
 		}
 		if (*end == '\0') {
@@ -279,7 +303,7 @@ static int pyenv_resolve(const struct self *s, const char *shim, const char *roo
 		return -1;
 	}
 	if (ver[0] == '\0' || strcmp(ver, "system") == 0) {
-		if (*rest != '\0' && path_search(s, &rest, shims, in->path, sizeof(in->path)) == 1)
+		if (*rest != '\0' && path_search(s, &rest, shims, in->path, sizeof(in->path), NULL) == 1)
 			return 0;
 		cold(in, "pyenv's \"system\" has no %s on PATH", COMMAND);
 		return -1;
@@ -394,7 +418,8 @@ static int zygote_for(const struct self *s, int build, struct pw_interp *in)
 		return 1;
 	}
 	in->zygote[0] = '\0';
-	if (in->real[0] == '\0' && resolve(in->path, in->real, sizeof(in->real), &st) < 0)
+	if (!s->installed ||
+	    (in->real[0] == '\0' && resolve(in->path, in->real, sizeof(in->real), &st) < 0))
 		return 0;
 	snprintf(dir, sizeof(dir), "%s/" PW_ZYGOTEDIR_REL, s->dir);
 	snprintf(suffix, sizeof(suffix), "-%016llx", (unsigned long long)fnv1a(in->real));
@@ -429,13 +454,17 @@ static int is_build(const char *path, const struct stat *st)
 }
 
 /* Decide whether in->path can be served warm, and by which zygote binary.
- * in->real is filled where it is needed, or with want_real. */
-static void classify(const struct self *s, struct pw_interp *in, int want_real)
+ * in->real is filled where it is needed, or with want_real; known: the
+ * path's status if the caller has it. */
+static void classify(const struct self *s, struct pw_interp *in, int want_real,
+                     const struct stat *known)
 {
 	struct stat st;
 	int build;
 
-	if (stat(in->path, &st) < 0) {
+	if (known != NULL)
+		st = *known;
+	else if (stat(in->path, &st) < 0) {
 		cold(in, "cannot run %s: %s", in->path, strerror(errno));
 		return;
 	}
@@ -459,13 +488,14 @@ static void classify(const struct self *s, struct pw_interp *in, int want_real)
 }
 
 /* The interpreter the command python3 would have run here: the
- * profile's, an active venv's, pyenv's choice behind a shim, the first
- * python3 on PATH, or the build's. */
+ * profile's, an active venv's, then for an installed launcher pyenv's
+ * choice behind a shim or the first python3 on PATH; else the build's. */
 void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *in)
 {
 	const char *venv = getenv("VIRTUAL_ENV");
 	char root[PATH_MAX], shim[PATH_MAX];
 	const char *rest = NULL;
+	struct stat st, *known = NULL;     /* in->path's status, when looked at already */
 	struct self s;
 
 	memset(in, 0, sizeof(*in));
@@ -477,18 +507,22 @@ void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *in)
 	           (size_t)snprintf(in->path, sizeof(in->path), "%s/bin/python", venv) < sizeof(in->path) &&
 	           access(in->path, X_OK) == 0) {
 		copy(in->origin, sizeof(in->origin), "VIRTUAL_ENV");
-	} else if (path_search(&s, &rest, NULL, shim, sizeof(shim)) == 1) {
+	} else if (s.installed && path_search(&s, &rest, NULL, shim, sizeof(shim), &st) == 1) {
+		known = &st;
 		copy(in->origin, sizeof(in->origin), "PATH");
 		copy(in->path, sizeof(in->path), shim);
-		if (pyenv_shim(shim, root, sizeof(root)) && pyenv_resolve(&s, shim, root, rest, in) < 0) {
-			copy(in->path, sizeof(in->path), shim);   /* not sure: run what python3 would */
-			return;
+		if (pyenv_shim(shim, root, sizeof(root))) {
+			known = NULL;
+			if (pyenv_resolve(&s, shim, root, rest, in) < 0) {
+				copy(in->path, sizeof(in->path), shim);   /* not sure: run what python3 would */
+				return;
+			}
 		}
 	} else {
 		copy(in->origin, sizeof(in->origin), "build");
 		copy(in->path, sizeof(in->path), PW_PYTHON);
 	}
-	classify(&s, in, 0);
+	classify(&s, in, 0, known);
 }
 
 /* Can this binary, which embeds PW_PYTHON, be the interpreter at path?
@@ -539,7 +573,7 @@ void pw_interp_for(const char *path, const char *origin, struct pw_interp *in)
 	self_find(&s);
 	copy(in->path, sizeof(in->path), path);
 	copy(in->origin, sizeof(in->origin), origin);
-	classify(&s, in, 1);
+	classify(&s, in, 1, NULL);
 }
 
 /* Call fn for every python3 on PATH that is not pywarm and, behind a pyenv
