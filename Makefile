@@ -174,7 +174,8 @@ bench-interp: $(BUILDDIR)/bench_interp
 	@d=$$(mktemp -d) && mkdir -p $$d/a/b/c/d $$d/bin $$d/lib/pywarm/zygote && echo system > $$d/.python-version && \
 	  cp $(BUILDDIR)/bench_interp $$d/bin/ && ln -s $(abspath $(BUILDDIR))/pywarm-zygote $$d/bin/ && \
 	  if [ -x $(BENCH_DEB)/pywarm-zygote ]; then t=$$($(BENCH_DEB)/pywarm-zygote --tag) && \
-	    mkdir $$d/lib/pywarm/zygote/$$t && ln -s $(abspath $(BENCH_DEB))/pywarm-zygote $$d/lib/pywarm/zygote/$$t/; fi && \
+	    mkdir $$d/lib/pywarm/zygote/$$t && ln -s $(abspath $(BENCH_DEB))/pywarm-zygote $$d/lib/pywarm/zygote/$$t/ && \
+	    ln -s $$t $$d/lib/pywarm/zygote/$${t##*-}; fi && \
 	  $(PYREAL) -m venv --without-pip $$d/venv && \
 	  echo && echo "## Interpreter resolution (best of 5 x 20000 calls)" && echo && \
 	  echo "| chosen by | served | per call |" && echo "|---|---|---|" && \
@@ -194,7 +195,10 @@ $(BUILDDIR)/bench_interp: tests/bench_interp.c $(call OBJ,$(COMMON_SRC))
 # interpreter named in PYTHONS gets a zygote binary of its own, built in its
 # own build directory and installed as $(ZYGOTEDIR)/<tag>/pywarm-zygote,
 # where <tag> (pywarm-zygote --tag) is its version and a hash of its
-# resolved path: the launcher looks it up by the interpreter a run means.  Completion goes where bash-completion,
+# resolved path, with a link named by the hash alone: the launcher looks it
+# up by the interpreter a run means.  A launcher whose $(ZYGOTEDIR) exists
+# (always, once installed) finds that interpreter on PATH and through pyenv;
+# one in a build directory stands in for $(PYTHON) alone.  Completion goes where bash-completion,
 # zsh and fish look; the user units get the installed path of the zygote.
 BINDIR      ?= $(PREFIX)/bin
 MANDIR      ?= $(PREFIX)/share/man
@@ -226,6 +230,7 @@ install-zygotes: all
 	  echo "install $$bd/pywarm-zygote $(DESTDIR)$(ZYGOTEDIR)/$$tag/pywarm-zygote"; \
 	  install -d "$(DESTDIR)$(ZYGOTEDIR)/$$tag"; \
 	  install -m 755 "$$bd/pywarm-zygote" "$(DESTDIR)$(ZYGOTEDIR)/$$tag/pywarm-zygote"; \
+	  ln -sfn "$$tag" "$(DESTDIR)$(ZYGOTEDIR)/$${tag##*-}"; \
 	done
 
 INSTALLED := $(BINDIR)/pywarm $(BINDIR)/pywarmctl $(BINDIR)/pywarm-zygote \

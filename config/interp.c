@@ -94,7 +94,9 @@ static void self_find(struct self *s)
 	}
 	s->have_exe = stat("/proc/self/exe", &s->exe) == 0;
 	*slash = '\0';
-	if ((size_t)snprintf(buf, sizeof(buf), "%s/pywarm", s->dir) < sizeof(buf))
+	/* pywarmctl (or a renamed copy) also knows the pywarm beside it. */
+	if (strcmp(slash + 1, "pywarm") != 0 &&
+	    (size_t)snprintf(buf, sizeof(buf), "%s/pywarm", s->dir) < sizeof(buf))
 		s->have_pywarm = stat(buf, &s->pywarm) == 0;
 	/* make install always makes it; a build directory has none. */
 	s->installed = (size_t)snprintf(buf, sizeof(buf), "%s/" PW_ZYGOTEDIR_REL, s->dir) < sizeof(buf) &&
@@ -106,6 +108,14 @@ static int is_self(const struct self *s, const struct stat *st)
 {
 	return (s->have_exe && st->st_dev == s->exe.st_dev && st->st_ino == s->exe.st_ino) ||
 	       (s->have_pywarm && st->st_dev == s->pywarm.st_dev && st->st_ino == s->pywarm.st_ino);
+}
+
+/* May we execute the file st (named path)?  Asked of the kernel only when
+ * its mode does not already say "anyone". */
+static int executable(const char *path, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) &&
+	       ((st->st_mode & 0111) == 0111 || access(path, X_OK) == 0);
 }
 
 /* Does the PATH entry at p (n bytes) occur earlier in path?  (Looked at
@@ -144,8 +154,7 @@ static int path_search(const struct self *s, const char **at, const char *skip,
 		    !seen_before(path, p, n) &&
 		    (size_t)snprintf(out, outlen, "%.*s%s" COMMAND, (int)n, n ? p : ".",
 		                     n == 0 || p[n - 1] != '/' ? "/" : "") < outlen &&
-		    stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0 &&
-		    !is_self(s, &st)) {
+		    stat(out, &st) == 0 && executable(out, &st) && !is_self(s, &st)) {
 			*at = *end ? end + 1 : end;
 			if (found != NULL)
 				*found = st;
@@ -399,15 +408,14 @@ void pw_interp_tag(const char *real, const char *version, char *out, size_t outl
 
 /* The zygote binary of the installation beside s for in->path: the
  * pywarm-zygote beside it when that is the build's own interpreter (build),
- * else <zygote dir>/<version>-<hash of in->real>/pywarm-zygote.  1 with
+ * else <zygote dir>/<version>-<hash of in->real>/pywarm-zygote, found
+ * through the link <zygote dir>/<hash> that make install makes.  1 with
  * in->zygote and in->zygote_version set, 0 if there is none. */
 static int zygote_for(const struct self *s, int build, struct pw_interp *in)
 {
-	char dir[PATH_MAX + 32], suffix[24];
+	char dir[PATH_MAX + 64], hash[17], name[64];
 	struct stat st;
-	struct dirent *de;
-	DIR *d;
-	size_t sl;
+	ssize_t n;
 
 	if (s->dir[0] == '\0')
 		return 0;
@@ -421,27 +429,22 @@ static int zygote_for(const struct self *s, int build, struct pw_interp *in)
 	if (!s->installed ||
 	    (in->real[0] == '\0' && resolve(in->path, in->real, sizeof(in->real), &st) < 0))
 		return 0;
-	snprintf(dir, sizeof(dir), "%s/" PW_ZYGOTEDIR_REL, s->dir);
-	snprintf(suffix, sizeof(suffix), "-%016llx", (unsigned long long)fnv1a(in->real));
-	sl = strlen(suffix);
-	if ((d = opendir(dir)) == NULL)
+	/* <hash> is a link to <version>-<hash>: one readlink, no directory scan. */
+	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)fnv1a(in->real));
+	snprintf(dir, sizeof(dir), "%s/" PW_ZYGOTEDIR_REL "/%s", s->dir, hash);
+	n = readlink(dir, name, sizeof(name) - 1);
+	if (n <= 17 || (size_t)n - 17 >= sizeof(in->zygote_version))
 		return 0;
-	while ((de = readdir(d)) != NULL) {
-		size_t n = strlen(de->d_name);
-
-		if (n <= sl || n - sl >= sizeof(in->zygote_version) ||
-		    strcmp(de->d_name + n - sl, suffix) != 0)
-			continue;
-		if ((size_t)snprintf(in->zygote, sizeof(in->zygote), "%s/%s/" ZYGOTE_NAME, dir,
-		                     de->d_name) < sizeof(in->zygote) && access(in->zygote, X_OK) == 0) {
-			snprintf(in->zygote_version, sizeof(in->zygote_version), "%.*s",
-			         (int)(n - sl), de->d_name);
-			break;
-		}
+	name[n] = '\0';
+	if (strchr(name, '/') != NULL || name[n - 17] != '-' || strcmp(name + n - 16, hash) != 0)
+		return 0;
+	if ((size_t)snprintf(in->zygote, sizeof(in->zygote), "%s/" PW_ZYGOTEDIR_REL "/%s/" ZYGOTE_NAME,
+	                     s->dir, name) >= sizeof(in->zygote) || access(in->zygote, X_OK) < 0) {
 		in->zygote[0] = '\0';
+		return 0;
 	}
-	closedir(d);
-	return in->zygote[0] != '\0';
+	snprintf(in->zygote_version, sizeof(in->zygote_version), "%.*s", (int)(n - 17), name);
+	return 1;
 }
 
 /* Is the file st the build's interpreter (path: the name it was found by)? */

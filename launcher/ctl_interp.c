@@ -68,7 +68,7 @@ static void show_unused(const struct shown *sh)
 	while ((de = readdir(d)) != NULL) {
 		int used = 0;
 
-		if (de->d_name[0] == '.' ||
+		if (de->d_name[0] == '.' || strchr(de->d_name, '-') == NULL ||   /* <hash>: a link */
 		    (size_t)snprintf(bin, sizeof(bin), "%s/%s/pywarm-zygote", dir, de->d_name) >= sizeof(bin) ||
 		    access(bin, X_OK) < 0)
 			continue;
