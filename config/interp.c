@@ -32,6 +32,7 @@
 /* The launcher, as PATH entries that are pywarm itself are recognised. */
 struct self {
 	char dir[PATH_MAX];         /* the directory of the running binary, or "" */
+	char zdir[PATH_MAX];        /* the installation's zygote directory (when dir is set) */
 	struct stat exe, pywarm;    /* it, and "pywarm" beside it (pywarmctl runs too) */
 	int have_exe, have_pywarm;
 	int installed;              /* the installation's zygote directory exists */
@@ -78,6 +79,22 @@ static int resolve(const char *path, char *out, size_t outlen, struct stat *st)
 	return 0;
 }
 
+/* dir (absolute) joined with rel, whose leading "../" go up from dir. */
+static int join_rel(const char *dir, const char *rel, char *out, size_t outlen)
+{
+	size_t n = strlen(dir);
+
+	while (strncmp(rel, "../", 3) == 0 && n > 1) {
+		while (n > 1 && dir[n - 1] != '/')
+			n--;
+		if (n > 1)
+			n--;               /* the slash, unless it is the root's */
+		rel += 3;
+	}
+	return (size_t)snprintf(out, outlen, "%.*s%s%s", (int)n, dir,
+	                        n > 0 && dir[n - 1] == '/' ? "" : "/", rel) >= outlen ? -1 : 0;
+}
+
 /* The running binary's directory and identity, and its sibling pywarm's. */
 static void self_find(struct self *s)
 {
@@ -99,8 +116,8 @@ static void self_find(struct self *s)
 	    (size_t)snprintf(buf, sizeof(buf), "%s/pywarm", s->dir) < sizeof(buf))
 		s->have_pywarm = stat(buf, &s->pywarm) == 0;
 	/* make install always makes it; a build directory has none. */
-	s->installed = (size_t)snprintf(buf, sizeof(buf), "%s/" PW_ZYGOTEDIR_REL, s->dir) < sizeof(buf) &&
-	               stat(buf, &st) == 0 && S_ISDIR(st.st_mode);
+	s->installed = join_rel(s->dir, PW_ZYGOTEDIR_REL, s->zdir, sizeof(s->zdir)) == 0 &&
+	               stat(s->zdir, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* Is st the file of the launcher itself (a link to pywarm on PATH)? */
@@ -431,15 +448,15 @@ static int zygote_for(const struct self *s, int build, struct pw_interp *in)
 		return 0;
 	/* <hash> is a link to <version>-<hash>: one readlink, no directory scan. */
 	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)fnv1a(in->real));
-	snprintf(dir, sizeof(dir), "%s/" PW_ZYGOTEDIR_REL "/%s", s->dir, hash);
+	snprintf(dir, sizeof(dir), "%s/%s", s->zdir, hash);
 	n = readlink(dir, name, sizeof(name) - 1);
 	if (n <= 17 || (size_t)n - 17 >= sizeof(in->zygote_version))
 		return 0;
 	name[n] = '\0';
 	if (strchr(name, '/') != NULL || name[n - 17] != '-' || strcmp(name + n - 16, hash) != 0)
 		return 0;
-	if ((size_t)snprintf(in->zygote, sizeof(in->zygote), "%s/" PW_ZYGOTEDIR_REL "/%s/" ZYGOTE_NAME,
-	                     s->dir, name) >= sizeof(in->zygote) || access(in->zygote, X_OK) < 0) {
+	if ((size_t)snprintf(in->zygote, sizeof(in->zygote), "%s/%s/" ZYGOTE_NAME,
+	                     s->zdir, name) >= sizeof(in->zygote) || access(in->zygote, X_OK) < 0) {
 		in->zygote[0] = '\0';
 		return 0;
 	}
@@ -625,8 +642,7 @@ int pw_interp_zygote_dir(char *out, size_t outlen)
 	struct self s;
 
 	self_find(&s);
-	if (s.dir[0] == '\0' ||
-	    (size_t)snprintf(out, outlen, "%s/" PW_ZYGOTEDIR_REL, s.dir) >= outlen)
+	if (s.dir[0] == '\0')
 		return -1;
-	return 0;
+	return copy(out, outlen, s.zdir);
 }
