@@ -2,14 +2,14 @@
 _pywarmctl() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} words
 	if ((COMP_CWORD == 1)); then
-		words='start stop status check which trust untrust shell-init enable disable sandbox help --help'
+		words='start stop status check which interpreters trust untrust shell-init enable disable sandbox help --help'
 	else
 		case ${COMP_WORDS[1]} in
 		start)
 			[[ $prev == --timeout ]] && return
 			words='--wait --timeout --quiet --help' ;;
 		stop) words='--all --help' ;;
-		status | which) words='--help' ;;
+		status | which | interpreters) words='--help' ;;
 		check | trust | untrust)
 			# A profile file (trust, untrust: or its directory).
 			compopt -o filenames

@@ -5,6 +5,7 @@ complete -c pywarmctl -n __fish_use_subcommand -a stop -d 'Stop that zygote, or 
 complete -c pywarmctl -n __fish_use_subcommand -a status -d 'Describe every running zygote'
 complete -c pywarmctl -n __fish_use_subcommand -a check -d 'Validate a profile'
 complete -c pywarmctl -n __fish_use_subcommand -a which -d 'Show which profile applies here'
+complete -c pywarmctl -n __fish_use_subcommand -a interpreters -d 'List the interpreters found here, warm or cold'
 complete -c pywarmctl -n __fish_use_subcommand -a trust -d 'Approve a project profile'
 complete -c pywarmctl -n __fish_use_subcommand -a untrust -d 'Withdraw that approval'
 complete -c pywarmctl -n __fish_use_subcommand -a shell-init -d 'Print the shell integration'
