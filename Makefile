@@ -135,8 +135,12 @@ fuzz-smoke: $(addprefix $(BUILDDIR)/fuzz/,$(FUZZERS))
 # compares the built binaries against $(PYREAL); pytest's summary line is last.
 # A build against /usr/bin/python3 serves the cases that need Debian's
 # packages (numpy) or a second user (root's home is unreadable to others).
+# The differential cases run against both interpreters of the machine:
+# first the build for /usr/bin/python3, then the whole suite.
 check: all unit fuzz-smoke
 	$(MAKE) PYTHON=/usr/bin/python3 BUILDDIR=$(BENCH_DEB) all
+	PYWARM_BUILDDIR=$(abspath $(BENCH_DEB)) PYWARM_REAL_PYTHON=/usr/bin/python3 \
+	  /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/e2e/test_diff.py
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
 	  PYWARM_DEB_BUILDDIR=$(abspath $(BENCH_DEB)) \
 	  /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/e2e
