@@ -153,10 +153,8 @@ static int seen_before(const char *path, const char *p, size_t n)
 static int path_search(const struct self *s, const char **at, const char *skip,
                        char *out, size_t outlen, struct stat *found)
 {
-	const char *p = *at, *end;
+	const char *p = *at, *end, *path = getenv("PATH");
 	struct stat st;
-
-	const char *path = getenv("PATH");
 
 	if (path == NULL)
 		path = "/bin:/usr/bin";            /* execvp's default */
@@ -318,9 +316,12 @@ static int pyenv_resolve(const struct self *s, const char *shim, const char *roo
 	struct stat st;
 
 	snprintf(shims, sizeof(shims), "%s/shims", root);
-	if (strncmp(shim, shims, strlen(shims)) != 0 || shim[strlen(shims)] != '/' ||
-	    getenv("_PYENV_SHIM_PATHS_PYTHON3") != NULL) {
+	if (strncmp(shim, shims, strlen(shims)) != 0 || shim[strlen(shims)] != '/') {
 		cold(in, "a pyenv shim outside %s", shims);
+		return -1;
+	}
+	if (getenv("_PYENV_SHIM_PATHS_PYTHON3") != NULL) {
+		cold(in, "pyenv's choice is not certain: _PYENV_SHIM_PATHS_PYTHON3 is set");
 		return -1;
 	}
 	if (pyenv_version(root, ver, sizeof(ver), in->origin, sizeof(in->origin),
@@ -602,19 +603,19 @@ void pw_interp_each(pw_interp_fn *fn, void *arg)
 {
 	const char *path = getenv("PATH"), *p, *end;
 	char file[PATH_MAX], root[PATH_MAX] = "", vdir[PATH_MAX + 16];
-	struct dirent *de;
+	struct dirent **names;
 	struct stat st;
 	struct self s;
-	DIR *d;
+	int n;
 
 	self_find(&s);
 	for (p = path ? path : "/bin:/usr/bin"; ; p = end + 1) {
-		size_t n;
+		size_t len;
 
 		end = strchrnul(p, ':');
-		n = (size_t)(end - p);
-		if (n > 0 && p[0] == '/' &&
-		    (size_t)snprintf(file, sizeof(file), "%.*s/" COMMAND, (int)n, p) < sizeof(file) &&
+		len = (size_t)(end - p);
+		if (len > 0 && p[0] == '/' &&
+		    (size_t)snprintf(file, sizeof(file), "%.*s/" COMMAND, (int)len, p) < sizeof(file) &&
 		    stat(file, &st) == 0 && S_ISREG(st.st_mode) && access(file, X_OK) == 0 &&
 		    !is_self(&s, &st)) {
 			if (pyenv_shim(file, root, sizeof(root)) == 0)
@@ -626,14 +627,17 @@ void pw_interp_each(pw_interp_fn *fn, void *arg)
 	if (root[0] == '\0')
 		return;
 	snprintf(vdir, sizeof(vdir), "%s/versions", root);
-	if ((d = opendir(vdir)) == NULL)
+	if ((n = scandir(vdir, &names, NULL, versionsort)) < 0)
 		return;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.' &&
-		    (size_t)snprintf(file, sizeof(file), "%s/%s/bin/" COMMAND, vdir, de->d_name) < sizeof(file) &&
+	for (int i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.' &&
+		    (size_t)snprintf(file, sizeof(file), "%s/%s/bin/" COMMAND, vdir,
+		                     names[i]->d_name) < sizeof(file) &&
 		    access(file, X_OK) == 0)
 			fn(arg, file, "pyenv version");
-	closedir(d);
+		free(names[i]);
+	}
+	free(names);
 }
 
 /* The directory of this installation's per-interpreter zygote binaries. */
