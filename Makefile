@@ -30,7 +30,8 @@ PY_LDFLAGS += $(PY_RPATH)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iconfig -Ilauncher -Izygote
+# Every binary sees config/ (what they share) and only its own folder.
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iconfig
 CFLAGS  += -DPW_PYTHON='"$(PYREAL)"'
 PYVERSION := $(shell $(PYREAL) -c 'import platform; print(platform.python_version())')
 CFLAGS  += -DPW_PYVERSION='"$(PYVERSION)"'
@@ -41,7 +42,7 @@ LDLIBS_INIH := -linih
 LDLIBS_SECCOMP := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 
 COMMON_SRC   := config/proto.c config/profile.c config/identity.c config/paths.c config/interp.c config/stamp.c \
-                config/trust.c config/sandbox.c config/confine.c
+                config/trust.c config/sandbox.c config/confine.c config/spawn.c config/procfs.c
 LAUNCHER_SRC := launcher/main.c launcher/conn.c launcher/sig.c launcher/util.c launcher/args.c
 CTL_SRC      := launcher/ctl.c launcher/ctl_profile.c launcher/ctl_shell.c launcher/conn.c launcher/util.c \
                 launcher/ctl_sandbox.c launcher/ctl_interp.c
@@ -60,14 +61,18 @@ all: $(BUILDDIR)/pywarm $(BUILDDIR)/pywarmctl $(BUILDDIR)/pywarm-zygote
 # list next to it, -MP keeps a removed header from breaking the build).
 DEPFLAGS = -MMD -MP
 
-$(BUILDDIR)/obj/%.o: %.c
+$(BUILDDIR)/obj/config/%.o: config/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILDDIR)/obj/launcher/%.o: launcher/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ilauncher $(DEPFLAGS) -c -o $@ $<
 
 # The zygote's objects see Python.h; nothing else does.
 $(BUILDDIR)/obj/zygote/%.o: zygote/%.c $(BUILDDIR)/gen/bootstrap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PY_CFLAGS) -I$(BUILDDIR)/gen $(DEPFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) -Izygote $(PY_CFLAGS) -I$(BUILDDIR)/gen $(DEPFLAGS) -c -o $@ $<
 
 $(BUILDDIR)/gen/bootstrap.h: zygote/bootstrap.py
 	@mkdir -p $(dir $@)
@@ -84,41 +89,49 @@ $(BUILDDIR)/gen/shell.h: $(SHELL_TEXT)
 
 $(BUILDDIR)/obj/launcher/ctl_shell.o: launcher/ctl_shell.c $(BUILDDIR)/gen/shell.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I$(BUILDDIR)/gen $(DEPFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) -Ilauncher -I$(BUILDDIR)/gen $(DEPFLAGS) -c -o $@ $<
 
 -include $(shell find $(BUILDDIR)/obj -name '*.d' 2>/dev/null)
 
-$(BUILDDIR)/pywarm: $(call OBJ,$(LAUNCHER_SRC) $(COMMON_SRC))
+# config/ is one static library that every binary links.
+CONFIG_LIB := $(BUILDDIR)/libpwconfig.a
+$(CONFIG_LIB): $(call OBJ,$(COMMON_SRC))
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILDDIR)/pywarm: $(call OBJ,$(LAUNCHER_SRC)) $(CONFIG_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_INIH) $(LDLIBS_SECCOMP)
 
-$(BUILDDIR)/pywarmctl: $(call OBJ,$(CTL_SRC) $(COMMON_SRC))
+$(BUILDDIR)/pywarmctl: $(call OBJ,$(CTL_SRC)) $(CONFIG_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_INIH) $(LDLIBS_SECCOMP)
 
-$(BUILDDIR)/pywarm-zygote: $(call OBJ,$(ZYGOTE_SRC) $(COMMON_SRC))
+$(BUILDDIR)/pywarm-zygote: $(call OBJ,$(ZYGOTE_SRC)) $(CONFIG_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_INIH) $(LDLIBS_SECCOMP) $(PY_LDFLAGS)
 
 # ---- tests -------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_TESTS := test_proto test_config test_sd test_sandbox test_trust
+UNIT_TESTS := test_proto test_profile test_identity test_paths test_sd test_sandbox test_trust test_spawn test_args
+UNIT_EXTRA_test_args := launcher/args.c
 
-$(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/unit/unit.h
+$(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/unit/unit.h tests/unit/tree.h \
+                   $(wildcard launcher/args.[ch])
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(COMMON_SRC) $(UNIT_EXTRA_$*) $(LDLIBS_INIH) $(LDLIBS_SECCOMP)
+	$(CC) $(CFLAGS) $(SAN) -Ilauncher -o $@ $< $(COMMON_SRC) $(UNIT_EXTRA_$*) $(LDLIBS_INIH) $(LDLIBS_SECCOMP)
 
 
 # sd.c is the zygote's, but needs nothing of Python.
 $(BUILDDIR)/unit/test_sd: tests/unit/test_sd.c zygote/sd.c zygote/zygote.h $(wildcard config/*.h) tests/unit/unit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $< zygote/sd.c
+	$(CC) $(CFLAGS) $(SAN) -Izygote -o $@ $< zygote/sd.c
 
 unit: $(addprefix $(BUILDDIR)/unit/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; $$t || exit 1; done
 
-# libFuzzer harnesses (clang) for the request decoder and the profile parser.
+# libFuzzer harnesses (clang) for the request decoder, the profile parser and the status text.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE   ?= 10
-FUZZERS      := fuzz_request fuzz_profile
+FUZZERS      := fuzz_request fuzz_profile fuzz_status
 FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 $(BUILDDIR)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard config/*.h)

@@ -203,6 +203,21 @@ int  pw_profile_read_warmup(struct pw_profile *p, char *err, size_t errlen);
  * pywarm-zygote's "--" arguments); id itself when n is 0. */
 uint64_t pw_identity_args(uint64_t id, int n, const char *const *args);
 
+/* The files of the zygote serving identity idhex: <dir>/<idhex><suffix>,
+ * in the socket directory (socket, lock, notice socket, progress) or the
+ * state directory (log).  These names are the only ones pywarm gives them. */
+enum pw_zfile { PW_ZSOCK, PW_ZLOCK, PW_ZNOTICE, PW_ZPROGRESS, PW_ZLOG };
+const char *pw_zfile_suffix(enum pw_zfile kind);
+/* The path into out: 0, or -1 (ENAMETOOLONG) if it does not fit. */
+int  pw_zfile(char *out, size_t outlen, const char *dir, const char *idhex, enum pw_zfile kind);
+
+/* pywarm's directory under an XDG base directory: $<var>/pywarm when the
+ * variable holds an absolute path, else $HOME/<default>/pywarm.  Returns 0,
+ * or -1 with err ("trust store: neither XDG_DATA_HOME nor HOME is an
+ * absolute path", "...: path too long"). */
+enum pw_xdg { PW_XDG_CONFIG, PW_XDG_DATA, PW_XDG_STATE };
+int  pw_xdg_dir(enum pw_xdg which, char *out, size_t outlen, char *err, size_t errlen);
+
 /* The per-user socket directory: $XDG_RUNTIME_DIR/pywarm (when that is the
  * euid's or root's), else /tmp/pywarm-$UID.
  * Creates it (0700) if missing; refuses it unless it is a directory owned by
@@ -247,17 +262,6 @@ int  pw_private_openat(int dfd, const char *dir, const char *name, int oflags,
 int  pw_private_open(const char *what, const char *path, int dflags, int create, int oflags,
                      char *err, size_t errlen);
 
-/* Does /proc/locks list an exclusive flock (not a waiter) on inode ino of
- * device dev?  Returns 1 and sets *pid to the holder it names, else 0
- * (also when /proc/locks cannot be read).  Read rather than probed with
- * flock(), which could make a zygote's own LOCK_EX|LOCK_NB fail. */
-int  pw_flock_holder(dev_t dev, ino_t ino, long *pid);
-
-/* The fields of /proc/PID/stat (pid 0: this process): f[k] is field k+1
- * (man 5 proc), read as numbers past the command name, whose field is 0;
- * field 3, the state, is its letter.  Returns how many of the n were
- * read, or -1 if the file cannot be read. */
-int  pw_proc_stat(pid_t pid, unsigned long long *f, int n);
 
 /* "dev:ino:mtime_sec.mtime_nsec:size" of the zygote binary at path, so that a
  * rebuilt or upgraded zygote gets a new identity.  0, or -1 with errno. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sandbox.h"
+#include "procfs.h"
 
 /* Access rights newer than the installed kernel headers may know. */
 #ifndef LANDLOCK_ACCESS_FS_REFER
@@ -331,25 +332,6 @@ int pw_sandbox_enter(const struct pw_sandbox *profile, const char *env,
 	return 1;
 }
 
-/* The Seccomp mode in /proc/PID/status, or -1 if it cannot be read. */
-static int seccomp_mode(pid_t pid)
-{
-	char path[64], buf[4096], *s;
-	ssize_t n;
-	int fd, mode = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	if ((s = strstr(buf, "\nSeccomp:")) != NULL)
-		mode = atoi(s + 9);
-	return mode;
-}
 
 /* Is the process at the other end of conn under seccomp?  Confined code
  * could otherwise connect to the zygote itself and ask for an unconfined
@@ -366,7 +348,7 @@ int pw_peer_confined(int conn)
 	len = sizeof(pidfd);
 	if (getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
 		pidfd = -1;
-	mode = seccomp_mode(cred.pid);
+	mode = (int)pw_proc_field(cred.pid, "status", "Seccomp:");
 	/* The status read was the peer's only if the peer still lives (its pid
 	 * was not reused meanwhile); kernels without SO_PEERPIDFD leave that
 	 * small window open. */

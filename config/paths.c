@@ -14,8 +14,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "procfs.h"
 
-#define USER_PROFILE "pywarm/pywarm.ini"   /* under $XDG_CONFIG_HOME */
+#define USER_PROFILE "pywarm.ini"   /* in pw_xdg_dir(PW_XDG_CONFIG) */
 
 
 /* Format a message into a caller's error buffer, if there is one. */
@@ -121,16 +122,12 @@ static int find_project(const char *cwd, char **path, const struct skips *sk)
  * Returns 1 (found), 0 (none) or -1 (out of memory). */
 static int find_user(char **path, const struct skips *sk)
 {
-	const char *base = env_abs("XDG_CONFIG_HOME"), *home;
+	char dir[PATH_MAX];
 	char *p;
 
-	if (base != NULL)
-		p = join(base, USER_PROFILE);
-	else if ((home = env_abs("HOME")) != NULL)
-		p = join(home, ".config/" USER_PROFILE);
-	else
+	if (pw_xdg_dir(PW_XDG_CONFIG, dir, sizeof dir, NULL, 0) < 0)
 		return 0;
-	if (p == NULL)
+	if ((p = join(dir, USER_PROFILE)) == NULL)
 		return -1;
 	if (usable(p, sk)) {
 		*path = p;
@@ -394,6 +391,53 @@ int pw_private_open(const char *what, const char *path, int dflags, int create, 
 	return fd;
 }
 
+const char *pw_zfile_suffix(enum pw_zfile kind)
+{
+	static const char *const suffix[] = {
+		[PW_ZSOCK] = ".sock", [PW_ZLOCK] = ".lock", [PW_ZNOTICE] = ".notice",
+		[PW_ZPROGRESS] = ".progress", [PW_ZLOG] = ".log",
+	};
+
+	return suffix[kind];
+}
+
+int pw_zfile(char *out, size_t outlen, const char *dir, const char *idhex, enum pw_zfile kind)
+{
+	int n = snprintf(out, outlen, "%s/%s%s", dir, idhex, pw_zfile_suffix(kind));
+
+	if (n < 0 || (size_t)n >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int pw_xdg_dir(enum pw_xdg which, char *out, size_t outlen, char *err, size_t errlen)
+{
+	static const struct { const char *var, *dflt, *what; } base[] = {
+		[PW_XDG_CONFIG] = { "XDG_CONFIG_HOME", ".config", "user profile" },
+		[PW_XDG_DATA] = { "XDG_DATA_HOME", ".local/share", "trust store" },
+		[PW_XDG_STATE] = { "XDG_STATE_HOME", ".local/state", "state directory" },
+	};
+	const char *dir = env_abs(base[which].var), *home = env_abs("HOME");
+	int n;
+
+	if (dir == NULL && home == NULL) {
+		pw_seterr(err, errlen, "%s: neither %s nor HOME is an absolute path",
+		          base[which].what, base[which].var);
+		return -1;
+	}
+	n = dir ? snprintf(out, outlen, "%s%spywarm", dir, dir[strlen(dir) - 1] == '/' ? "" : "/")
+	        : snprintf(out, outlen, "%s%s%s/pywarm", home,
+	                   home[strlen(home) - 1] == '/' ? "" : "/", base[which].dflt);
+	if (n < 0 || (size_t)n >= outlen) {
+		pw_seterr(err, errlen, "%s: path too long", base[which].what);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 /* The socket directory's path: $XDG_RUNTIME_DIR/pywarm when that is an
  * absolute, existing directory of the euid's (or root's: /run/user/0 and
  * /proc alike), else /tmp/pywarm-$EUID.  Another user's runtime directory
@@ -431,32 +475,11 @@ int pw_sockdir(char *out, size_t outlen, int create, char *err, size_t errlen)
 	return 0;
 }
 
-/* The state directory's path into out: $XDG_STATE_HOME/pywarm, else
- * ~/.local/state/pywarm. */
-static int statedir_path(char *out, size_t outlen, char *err, size_t errlen)
-{
-	const char *base = env_abs("XDG_STATE_HOME"), *home = env_abs("HOME");
-	int n;
-
-	if (base == NULL && home == NULL) {
-		pw_seterr(err, errlen, "state directory: neither XDG_STATE_HOME nor HOME is an absolute path");
-		return -1;
-	}
-	n = base ? snprintf(out, outlen, "%s/pywarm", base)
-	         : snprintf(out, outlen, "%s/.local/state/pywarm", home);
-	if (n < 0 || (size_t)n >= outlen) {
-		pw_seterr(err, errlen, "state directory: path too long");
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
-
 /* The per-user state directory, verified (the euid's, not writable by
  * group or others, not a symbolic link): an O_PATH fd, or -1 with err. */
 int pw_statedir_open(char *out, size_t outlen, int create, char *err, size_t errlen)
 {
-	if (statedir_path(out, outlen, err, errlen) < 0)
+	if (pw_xdg_dir(PW_XDG_STATE, out, outlen, err, errlen) < 0)
 		return -1;
 	return pw_dir_open("state directory", out, 0, create ? 2 : 0, err, errlen);
 }
@@ -470,59 +493,4 @@ int pw_statedir(char *out, size_t outlen, int create, char *err, size_t errlen)
 		return -1;
 	close(fd);
 	return 0;
-}
-
-int pw_proc_stat(pid_t pid, unsigned long long *f, int n)
-{
-	char path[64], buf[2048];
-	int k = 0;
-
-	if (pid > 0)
-		snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	else
-		snprintf(path, sizeof path, "/proc/self/stat");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t len = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (len <= 0)
-		return -1;
-	buf[len] = '\0';
-	char *p = strrchr(buf, ')');   /* the command name may hold anything */
-	if (p == NULL || p[1] != ' ' || p[2] == '\0')
-		return -1;
-	if (n > 0)
-		f[k++] = strtoull(buf, NULL, 10);
-	if (n > 1)
-		f[k++] = 0;
-	if (n > 2)
-		f[k++] = (unsigned char)p[2];
-	for (p += 3; k < n && *p == ' '; k++) {
-		char *end;
-		f[k] = strtoull(p + 1, &end, 10);
-		if (end == p + 1)
-			break;
-		p = end;
-	}
-	return k;
-}
-
-int pw_flock_holder(dev_t dev, ino_t ino, long *pid)
-{
-	char line[256], kind[16], mode[16];
-	unsigned int maj, min;
-	unsigned long long n;
-	int found = 0;
-	FILE *f = fopen("/proc/locks", "re");
-
-	/* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; waiters have "->". */
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = !strstr(line, "->") &&
-		        sscanf(line, "%*s %15s %*s %15s %ld %x:%x:%llu", kind, mode, pid,
-		               &maj, &min, &n) == 6 &&
-		        strcmp(kind, "FLOCK") == 0 && strcmp(mode, "WRITE") == 0 &&
-		        maj == major(dev) && min == minor(dev) && n == (unsigned long long)ino;
-	if (f)
-		fclose(f);
-	return found;
 }

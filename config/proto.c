@@ -61,6 +61,19 @@ void pw_status_parse(char *text, struct pw_status *st)
 	}
 }
 
+int pw_progress_format(char *buf, size_t len, const struct pw_progress *p)
+{
+	int n = snprintf(buf, len, "%zu %zu %lld %s\n", p->n, p->m, p->ms, p->name);
+
+	return n < 0 || (size_t)n >= len || strchr(p->name, '\n') != NULL ? -1 : n;
+}
+
+int pw_progress_parse(const char *line, struct pw_progress *p)
+{
+	memset(p, 0, sizeof *p);
+	return sscanf(line, "%zu %zu %lld %399[^\n]", &p->n, &p->m, &p->ms, p->name) == 4 ? 0 : -1;
+}
+
 /* A growable output buffer for the encoder. */
 struct obuf {
 	char *p;

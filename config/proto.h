@@ -183,6 +183,22 @@ int  pw_status_format(char *buf, size_t len, const char *const val[PW_S_NKEYS]);
 /* Split text (modified in place, kept in st->text) into st. */
 void pw_status_parse(char *text, struct pw_status *st);
 
+/*
+ * The warm-up progress a zygote publishes in <sockdir>/<identity>.progress
+ * (see pw_zfile) for `pywarmctl start --wait`: one line "<n> <m> <ms> <name>",
+ * rewritten in place as each module starts.  Written with
+ * pw_progress_format, read with pw_progress_parse.
+ */
+struct pw_progress {
+	size_t n, m;              /* module n of m */
+	long long ms;             /* since warm-up began */
+	char name[400];           /* the module being imported */
+};
+/* The line for p into buf: its length, or -1 if it does not fit. */
+int  pw_progress_format(char *buf, size_t len, const struct pw_progress *p);
+/* Parse a line as written above into p: 0, or -1 if it is not one. */
+int  pw_progress_parse(const char *line, struct pw_progress *p);
+
 /* Small fixed payloads. */
 struct pw_ready  { int32_t pid; };      /* READY and TAKEN */
 struct pw_exit   { int32_t status; };    /* as from waitpid() */

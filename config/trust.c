@@ -158,33 +158,12 @@ void pw_trust_digest(const struct pw_profile *p, char out[65])
 
 /* ---- the store ------------------------------------------------------------ */
 
-/* $XDG_DATA_HOME/pywarm (else ~/.local/share/pywarm) into out. */
-static int data_dir(char *out, size_t outlen, char *err, size_t errlen)
-{
-	const char *base = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-	int n;
-
-	if (base != NULL && base[0] == '/')
-		n = snprintf(out, outlen, "%s/pywarm", base);
-	else if (home != NULL && home[0] == '/')
-		n = snprintf(out, outlen, "%s/.local/share/pywarm", home);
-	else {
-		pw_seterr(err, errlen, "trust store: neither XDG_DATA_HOME nor HOME is an absolute path");
-		return -1;
-	}
-	if (n < 0 || (size_t)n >= outlen) {
-		pw_seterr(err, errlen, "trust store: path too long");
-		return -1;
-	}
-	return 0;
-}
-
 /* The trust store's path. */
 int pw_trust_store_path(char *out, size_t outlen, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
 
-	if (data_dir(dir, sizeof(dir), err, errlen) < 0)
+	if (pw_xdg_dir(PW_XDG_DATA, dir, sizeof(dir), err, errlen) < 0)
 		return -1;
 	if ((size_t)snprintf(out, outlen, "%s/" STORE_NAME, dir) >= outlen) {
 		pw_seterr(err, errlen, "trust store: path too long");
@@ -201,7 +180,7 @@ static int store_dir(char *dir, size_t dirlen, int create, char *err, size_t err
 {
 	struct stat st;
 
-	if (data_dir(dir, dirlen, err, errlen) < 0)
+	if (pw_xdg_dir(PW_XDG_DATA, dir, dirlen, err, errlen) < 0)
 		return -1;
 	if (!create && lstat(dir, &st) < 0 && errno == ENOENT)
 		return -1;

@@ -17,15 +17,10 @@
 #include "args.h"
 #include "conn.h"
 #include "proto.h"
+#include "spawn.h"
 #include "util.h"
 
 #define ZYGOTE_NAME      "pywarm-zygote"
-
-/* What the middle child of pw_spawn_zygote reports through its pipe. */
-struct spawn_report {
-	pid_t pid;                  /* the zygote's pid, or -1 */
-	int err;                    /* errno of the failed fork when pid is -1 */
-};
 
 /* printf into err, if the caller gave room for a message. */
 __attribute__((format(printf, 3, 4)))
@@ -58,8 +53,8 @@ static int target_paths(struct pw_target *t, char *err, size_t errlen)
 
 	if (pw_sockdir(t->sockdir, sizeof(t->sockdir), 1, err, errlen) < 0)
 		return -1;
-	if (join_path(t->sockpath, sizeof(sa.sun_path), t->sockdir, t->idhex, ".sock") < 0 ||
-	    join_path(t->lockpath, sizeof(sa.sun_path), t->sockdir, t->idhex, ".lock") < 0 ||
+	if (pw_zfile(t->sockpath, sizeof(sa.sun_path), t->sockdir, t->idhex, PW_ZSOCK) < 0 ||
+	    pw_zfile(t->lockpath, sizeof(sa.sun_path), t->sockdir, t->idhex, PW_ZLOCK) < 0 ||
 	    join_path(t->defpath, sizeof(sa.sun_path), t->sockdir, PW_DEFAULT_SOCK, "") < 0) {
 		seterr(err, errlen, "socket directory %s: path too long for a unix socket",
 		       t->sockdir);
@@ -76,7 +71,7 @@ static int target_paths(struct pw_target *t, char *err, size_t errlen)
 		pw_debug("no state directory (%s); logging to %s", serr, t->sockdir);
 		snprintf(statedir, sizeof(statedir), "%s", t->sockdir);
 	}
-	if (join_path(t->logpath, sizeof(t->logpath), statedir, t->idhex, ".log") < 0) {
+	if (pw_zfile(t->logpath, sizeof(t->logpath), statedir, t->idhex, PW_ZLOG) < 0) {
 		seterr(err, errlen, "state directory %s: path too long", statedir);
 		return -1;
 	}
@@ -252,7 +247,7 @@ int pw_zygote_alive(const char *lockpath)
 {
 	int fd, rc, saved;
 
-	fd = open(lockpath, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(lockpath, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 	do
@@ -269,31 +264,18 @@ int pw_zygote_alive(const char *lockpath)
 	return 0;
 }
 
-/* Move fd to a number >= 3 (CLOEXEC), closing the original; -1 on failure. */
-static int fd_above_stdio(int fd)
+/* The zygote's command line for t into argv (room for 10 + PW_MAX_ZOPTS + 1). */
+static void zygote_argv(const struct pw_target *t, char **argv, char *source, size_t srclen)
 {
-	int high;
+	int n = 0;
 
-	if (fd > 2)
-		return fd;
-	high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	close(fd);
-	return high;
-}
-
-/* In the detached grandchild: set up stdio, signals and fds, exec the zygote. */
-__attribute__((noreturn))
-static void exec_zygote(const struct pw_target *t, int logfd)
-{
-	char source[16];
-	char *argv[10 + PW_MAX_ZOPTS + 1] = { ZYGOTE_NAME, "--identity", (char *)t->idhex,
-	                                       "--interpreter", (char *)t->interp.path };
-	struct sigaction sa = { .sa_handler = SIG_DFL };
-	sigset_t none;
-	int nullfd, n = 5;
-
+	argv[n++] = ZYGOTE_NAME;
+	argv[n++] = "--identity";
+	argv[n++] = (char *)t->idhex;
+	argv[n++] = "--interpreter";
+	argv[n++] = (char *)t->interp.path;
 	if (t->profile.path) {
-		snprintf(source, sizeof source, "%d", t->profile.source);
+		snprintf(source, srclen, "%d", t->profile.source);
 		argv[n++] = "--profile";
 		argv[n++] = t->profile.path;
 		argv[n++] = "--source";
@@ -305,46 +287,6 @@ static void exec_zygote(const struct pw_target *t, int logfd)
 			argv[n++] = (char *)t->zopts[i];
 	}
 	argv[n] = NULL;
-	/* The caller may have had 0-2 closed, so the log could sit there. */
-	logfd = fd_above_stdio(logfd);
-	nullfd = fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
-	if (chdir("/") < 0 || logfd < 0 || nullfd < 0 ||
-	    dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-		_exit(127);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);      /* KILL, STOP, libc's own: EINVAL */
-	/* Nothing of the caller's may leak into a long-lived daemon. */
-	if (close_range(3, ~0U, 0) < 0) {
-		long max = sysconf(_SC_OPEN_MAX);
-
-		for (long fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
-			close((int)fd);
-	}
-	execv(t->zygote, argv);
-	dprintf(2, "%s: cannot execute %s: %s\n", pw_progname, t->zygote, strerror(errno));
-	_exit(127);
-}
-
-/* In the middle child: detach, fork the zygote, report its pid, and go. */
-__attribute__((noreturn))
-static void spawn_middle(const struct pw_target *t, int logfd, int wfd)
-{
-	struct spawn_report rep = { -1, 0 };
-	pid_t pid;
-
-	setsid();       /* a new session: the zygote never gets the caller's tty */
-	pid = fork();
-	if (pid == 0) {
-		close(wfd);
-		exec_zygote(t, logfd);
-	}
-	rep.pid = pid;
-	rep.err = pid < 0 ? errno : 0;
-	if (write(wfd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
-		_exit(1);
-	_exit(0);
 }
 
 /* Open t's log for appending, creating the state directory first: never
@@ -376,70 +318,24 @@ static int open_log(const struct pw_target *t, char *logpath, size_t loglen,
 	return fd;
 }
 
-/* Read the middle child's report and reap it; the zygote's pid or -1. */
-static pid_t spawn_collect(pid_t middle, int rfd, char *err, size_t errlen)
-{
-	struct spawn_report rep = { -1, 0 };
-	ssize_t n;
-	int status = 0;
-	pid_t w;
-
-	do
-		n = read(rfd, &rep, sizeof(rep));
-	while (n < 0 && errno == EINTR);
-	do
-		w = waitpid(middle, &status, 0);
-	while (w < 0 && errno == EINTR);
-	/* ECHILD: the caller ignores SIGCHLD and the kernel reaped it. */
-	if (w < 0 && errno != ECHILD) {
-		seterr(err, errlen, "cannot wait for process %ld: %s", (long)middle,
-		       strerror(errno));
-		return -1;
-	}
-	if (n != (ssize_t)sizeof(rep)) {
-		seterr(err, errlen, "cannot start %s: helper process failed", ZYGOTE_NAME);
-		return -1;
-	}
-	if (rep.pid < 0) {
-		seterr(err, errlen, "cannot fork: %s", strerror(rep.err));
-		return -1;
-	}
-	return rep.pid;
-}
-
 /* Start t's zygote detached in the background; its pid, or -1 with err. */
 int pw_spawn_zygote(const struct pw_target *t, char *err, size_t errlen)
 {
-	char logpath[PATH_MAX + 32];
-	int logfd, p[2];
-	pid_t middle, pid;
+	char logpath[PATH_MAX + 32], source[16];
+	char *argv[10 + PW_MAX_ZOPTS + 1];
+	struct pw_spawn sp = { t->zygote, argv, NULL, -1 };
+	pid_t pid;
 
 	if (!t->interp.warm) {
 		seterr(err, errlen, "%s runs cold: %s", t->interp.path, t->interp.cold_why);
 		return -1;
 	}
-	logfd = open_log(t, logpath, sizeof(logpath), err, errlen);
-	if (logfd < 0)
+	zygote_argv(t, argv, source, sizeof source);
+	sp.outfd = open_log(t, logpath, sizeof(logpath), err, errlen);
+	if (sp.outfd < 0)
 		return -1;
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		seterr(err, errlen, "cannot create a pipe: %s", strerror(errno));
-		close(logfd);
-		return -1;
-	}
-	middle = fork();
-	if (middle == 0) {
-		close(p[0]);
-		spawn_middle(t, logfd, p[1]);
-	}
-	close(p[1]);
-	close(logfd);
-	if (middle < 0) {
-		seterr(err, errlen, "cannot fork: %s", strerror(errno));
-		close(p[0]);
-		return -1;
-	}
-	pid = spawn_collect(middle, p[0], err, errlen);
-	close(p[0]);
+	pid = pw_spawn_detached(&sp, err, errlen);
+	close(sp.outfd);
 	if (pid > 0)
 		pw_debug("spawned %s %s (pid %ld), log %s", ZYGOTE_NAME, t->idhex,
 		         (long)pid, logpath);

@@ -17,6 +17,7 @@
 #include "proto.h"
 #include "ctl.h"
 #include "util.h"
+#include "procfs.h"
 
 
 #define POLL_US          20000      /* between connection attempts */
@@ -67,6 +68,7 @@ static const char usage_text[] =
 /* The names of one zygote: its identity and the files in the socket directory. */
 struct zref {
 	char idhex[IDHEX_LEN + 1];
+	char sockdir[PATH_MAX];
 	char sockpath[PATH_MAX];
 	char lockpath[PATH_MAX];
 	char logpath[PATH_MAX];     /* empty when not known (found by listing) */
@@ -166,10 +168,10 @@ static int zref_make(struct zref *z, const char *sockdir, const char *idhex)
 
 	memset(z, 0, sizeof(*z));
 	snprintf(z->idhex, sizeof(z->idhex), "%s", idhex);
-	a = snprintf(z->sockpath, sizeof(z->sockpath), "%s/%s.sock", sockdir, idhex);
-	b = snprintf(z->lockpath, sizeof(z->lockpath), "%s/%s.lock", sockdir, idhex);
-	return a < 0 || b < 0 || (size_t)a >= sizeof(z->sockpath) ||
-	       (size_t)b >= sizeof(z->lockpath) ? -1 : 0;
+	a = snprintf(z->sockdir, sizeof(z->sockdir), "%s", sockdir);
+	b = pw_zfile(z->sockpath, sizeof(z->sockpath), sockdir, idhex, PW_ZSOCK);
+	return a < 0 || (size_t)a >= sizeof(z->sockdir) || b < 0 ||
+	       pw_zfile(z->lockpath, sizeof(z->lockpath), sockdir, idhex, PW_ZLOCK) < 0 ? -1 : 0;
 }
 
 /* Resolve the target for the current directory into t and z; 0 or -1 (said). */
@@ -187,6 +189,7 @@ static int resolve_here(struct pw_target *t, struct zref *z)
 	}
 	memset(z, 0, sizeof(*z));
 	memcpy(z->idhex, t->idhex, sizeof(z->idhex));
+	memcpy(z->sockdir, t->sockdir, sizeof(z->sockdir));
 	memcpy(z->sockpath, t->sockpath, sizeof(z->sockpath));
 	memcpy(z->lockpath, t->lockpath, sizeof(z->lockpath));
 	memcpy(z->logpath, t->logpath, sizeof(z->logpath));
@@ -226,7 +229,8 @@ static int list_zygotes(char sockdir[PATH_MAX], char (**ids)[IDHEX_LEN + 1])
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (!is_zygote_file(de->d_name, ".sock") && !is_zygote_file(de->d_name, ".lock"))
+		if (!is_zygote_file(de->d_name, pw_zfile_suffix(PW_ZSOCK)) &&
+		    !is_zygote_file(de->d_name, pw_zfile_suffix(PW_ZLOCK)))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -316,7 +320,7 @@ static int wait_serving(const struct zref *z, pid_t pid, double timeout)
 		if (up || start_failed(z, pid) || secs >= timeout)
 			break;
 		if (!tty || now - drawn >= DRAW_US) {
-			if (ctl_progress(z->sockpath, z->idhex, secs, tty, &pr))
+			if (ctl_progress(z->sockdir, z->idhex, secs, tty, &pr))
 				drawn = now;
 		}
 		sleep_us(POLL_US);
@@ -540,36 +544,17 @@ static void fmt_duration(char *out, size_t len, long s)
 		snprintf(out, len, "%ldd%02ldh", s / 86400, s % 86400 / 3600);
 }
 
-/* The first "<key> N kB" line of a /proc file, in kB; -1 if none. */
-static long proc_kb(const char *path, const char *key)
-{
-	char line[256];
-	size_t n = strlen(key);
-	long kb = -1;
-	FILE *f = fopen(path, "re");
-
-	while (f && kb < 0 && fgets(line, sizeof(line), f))
-		if (strncmp(line, key, n) != 0 || sscanf(line + n, " %ld kB", &kb) != 1)
-			kb = -1;
-	if (f)
-		fclose(f);
-	return kb;
-}
-
 /* "RSS 45.1 MiB, PSS 30.2 MiB" for pid (PSS: its share of pages it
  * shares with its children); "?" where unreadable. */
 static void fmt_rss(char *out, size_t len, pid_t pid)
 {
-	char path[64];
 	long rss, pss;
 
 	snprintf(out, len, "?");
 	if (pid <= 0)
 		return;
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	rss = proc_kb(path, "VmRSS:");
-	snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long)pid);
-	pss = proc_kb(path, "Pss:");
+	rss = pw_proc_field(pid, "status", "VmRSS:");
+	pss = pw_proc_field(pid, "smaps_rollup", "Pss:");
 	if (rss >= 0 && pss >= 0)
 		snprintf(out, len, "RSS %.1f MiB, PSS %.1f MiB", (double)rss / 1024.0,
 		         (double)pss / 1024.0);
@@ -688,6 +673,20 @@ static int cmd_status(int argc, char **argv)
 }
 
 /* Dispatch to the subcommand named by argv[1]. */
+/* pywarmctl's subcommands (each documented in pywarmctl(1) and usage_text). */
+static const struct {
+	const char *name;
+	int (*run)(int, char **);
+} commands[] = {
+	{ "start", cmd_start },        { "stop", cmd_stop },
+	{ "status", cmd_status },      { "check", ctl_check },
+	{ "which", ctl_which },        { "interpreters", ctl_interpreters },
+	{ "trust", ctl_trust },
+	{ "untrust", ctl_untrust },    { "shell-init", ctl_shell_init },
+	{ "enable", ctl_enable },      { "disable", ctl_disable },
+	{ "sandbox", cmd_sandbox },
+};
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -703,30 +702,9 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return EXIT_OK;
 	}
-	if (!strcmp(cmd, "start"))
-		run = cmd_start;
-	else if (!strcmp(cmd, "stop"))
-		run = cmd_stop;
-	else if (!strcmp(cmd, "status"))
-		run = cmd_status;
-	else if (!strcmp(cmd, "check"))
-		run = ctl_check;
-	else if (!strcmp(cmd, "which"))
-		run = ctl_which;
-	else if (!strcmp(cmd, "interpreters"))
-		run = ctl_interpreters;
-	else if (!strcmp(cmd, "trust"))
-		run = ctl_trust;
-	else if (!strcmp(cmd, "untrust"))
-		run = ctl_untrust;
-	else if (!strcmp(cmd, "shell-init"))
-		run = ctl_shell_init;
-	else if (!strcmp(cmd, "enable"))
-		run = ctl_enable;
-	else if (!strcmp(cmd, "disable"))
-		run = ctl_disable;
-	else if (!strcmp(cmd, "sandbox"))
-		run = cmd_sandbox;
+	for (size_t i = 0; i < sizeof commands / sizeof *commands && run == NULL; i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			run = commands[i].run;
 	if (run == NULL) {
 		pw_warn("unknown command '%s'", cmd);
 		return usage_hint();

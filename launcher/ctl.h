@@ -18,7 +18,7 @@ int ctl_untrust(int argc, char **argv);
 struct ctl_progress {
 	size_t last_n;            /* the module shown last, on plain output */
 };
-int ctl_progress(const char *sockpath, const char *idhex, double secs, int tty,
+int ctl_progress(const char *sockdir, const char *idhex, double secs, int tty,
                  struct ctl_progress *pr);
 
 /* ctl_interp.c: pywarmctl interpreters. */

@@ -12,6 +12,7 @@
 
 #include "conn.h"
 #include "ctl.h"
+#include "proto.h"
 #include "util.h"
 
 extern char **environ;
@@ -357,20 +358,17 @@ int ctl_untrust(int argc, char **argv)
  * beside its socket: on a terminal, one line redrawn in place; otherwise a
  * plain line each time it moves on to another module.  Returns 1 if it
  * drew on the terminal (the caller clears the line). */
-int ctl_progress(const char *sockpath, const char *idhex, double secs, int tty,
+int ctl_progress(const char *sockdir, const char *idhex, double secs, int tty,
                  struct ctl_progress *pr)
 {
-	char path[PATH_MAX], line[512], name[400];
-	size_t n, m, len = strlen(sockpath);
-	long long ms;
+	char path[PATH_MAX], line[512];
+	struct pw_progress p;
 	FILE *f;
 
-	if (len < 5 || snprintf(path, sizeof(path), "%.*s.progress", (int)(len - 5), sockpath) >=
-	    (int)sizeof(path))
+	if (pw_zfile(path, sizeof path, sockdir, idhex, PW_ZPROGRESS) < 0)
 		return 0;
 	f = fopen(path, "re");
-	if (f == NULL || fgets(line, sizeof(line), f) == NULL ||
-	    sscanf(line, "%zu %zu %lld %399[^\n]", &n, &m, &ms, name) != 4) {
+	if (f == NULL || fgets(line, sizeof(line), f) == NULL || pw_progress_parse(line, &p) < 0) {
 		if (f)
 			fclose(f);
 		if (tty)
@@ -380,13 +378,13 @@ int ctl_progress(const char *sockpath, const char *idhex, double secs, int tty,
 	fclose(f);
 	if (tty) {
 		fprintf(stderr, "\rpywarmctl: warming %s: module %zu of %zu: %s, %.1fs\033[K",
-		        idhex, n, m, name, secs);
+		        idhex, p.n, p.m, p.name, secs);
 		return 1;
 	}
-	if (n != pr->last_n) {
+	if (p.n != pr->last_n) {
 		fprintf(stderr, "pywarmctl: warming %s: module %zu of %zu: %s (%.1fs)\n",
-		        idhex, n, m, name, secs);
-		pr->last_n = n;
+		        idhex, p.n, p.m, p.name, secs);
+		pr->last_n = p.n;
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include "proto.h"
 #include "sig.h"
 #include "util.h"
+#include "procfs.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -4,6 +4,12 @@
 # CPython 3.11 computes at start-up (Python/pylifecycle.c create_stdio,
 # Modules/posixmodule.c convertenviron, Modules/signalmodule.c).  It runs in
 # its own namespace, never in __main__, and is not in sys.modules.
+#
+# The split with C (see zygote/child.c): C has already set the kernel's and
+# libc's state (descriptors, directory, environ, signal mask and SIG_IGN
+# dispositions, limits) when setup() runs; this file builds only what exists
+# as Python objects, from the one run description C passes, and decides
+# nothing the launcher decided.
 
 import gc as _gc
 import io as _io
@@ -320,6 +326,8 @@ def _plan_one(name, plan, seen):
     if name in seen:                    # its package's loading imported it
         return True
     seen.add(name)
+    if name in st["noisy"]:
+        return False                    # it wrote at import: each run imports it afresh
     mod = cache.get(name, _MISSING)
     if mod is not _MISSING and name not in st["loaded"]:
         return True                     # set by its owner, installed with it
@@ -400,7 +408,7 @@ def _serve(spec):
     plan = []
     try:
         name = spec.name
-        if not _same_module(spec, _IMPORTS["cache"].get(name)):
+        if name in _IMPORTS["noisy"] or not _same_module(spec, _IMPORTS["cache"].get(name)):
             return None
         if not _plan_deps(name, plan, {name}):
             return None

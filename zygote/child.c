@@ -1,5 +1,21 @@
 /* child.c: a forked child's C-level set-up: read the request, take the caller's fds, cwd, environment and process state. */
+
+/*
+ * What is done in C and what in bootstrap.py.  C does everything the kernel
+ * or libc holds and everything that must happen before any Python code of
+ * the run can execute: the request and its sender, descriptors, directory,
+ * credentials' checks, rlimits, nice, affinity, umask, the C environ, the
+ * signal mask and the raw dispositions (SIG_IGN in the kernel's table),
+ * the sandbox, and the notices to the zygote.  bootstrap.py does what
+ * only exists as Python objects: sys.std*, sys.argv and sys.orig_argv,
+ * os.environ, the signal module's handler table, per-run caches (time
+ * zone, locale, random), the import cache.  C hands bootstrap one run
+ * description (zpy_child_setup: argv, orig_argv, the environment, the
+ * ignored signals, buffering) and never asks it to decide anything the
+ * launcher already decided (-u -B -q -i -x -P travel in pw_launch.emul).
+ */
 #include "zygote.h"
+#include "procfs.h"
 
 #include <errno.h>
 #include <fcntl.h>

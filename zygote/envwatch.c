@@ -360,7 +360,7 @@ void zenv_end(struct zygote *z)
 	unhook();
 	z->envwatch = w;
 	if (w == NULL) {
-		zlog(z, "out of memory for the start-up environment; serving every run cold");
+		zwarn(z, "out of memory for the start-up environment; serving every run cold");
 		return;
 	}
 	w->start = z->envp ? z->envp : environ;

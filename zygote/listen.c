@@ -26,13 +26,13 @@ int zlisten_open(struct zygote *z)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 	if (strlen(z->sockpath) >= sizeof sa.sun_path) {
-		zlog(z, "socket path too long: %s", z->sockpath);
+		zwarn(z, "socket path too long: %s", z->sockpath);
 		return -1;
 	}
 	strcpy(sa.sun_path, z->sockpath);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		zlog(z, "cannot create a socket: %s", strerror(errno));
+		zwarn(z, "cannot create a socket: %s", strerror(errno));
 		return -1;
 	}
 	unlink(z->sockpath);
@@ -41,7 +41,7 @@ int zlisten_open(struct zygote *z)
 	int on = 1;
 	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 128) < 0) {
-		zlog(z, "cannot listen on %s: %s", z->sockpath, strerror(errno));
+		zwarn(z, "cannot listen on %s: %s", z->sockpath, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -126,7 +126,7 @@ static void spawn_child(struct zygote *z, int conn)
 	}
 	zpy_after_fork_parent();
 	if (pid < 0) {
-		zlog(z, "cannot fork a child: %s", strerror(errno));
+		zwarn(z, "cannot fork a child: %s", strerror(errno));
 		close(conn);
 		free(c);
 		return;
@@ -153,7 +153,7 @@ static int refuse_one(struct zygote *z, int lfd)
 		close(conn);
 	z->sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (conn >= 0)
-		zlog(z, "out of file descriptors; a launch runs cold");
+		zwarn(z, "out of file descriptors; a launch runs cold");
 	return conn >= 0;
 }
 
@@ -166,7 +166,7 @@ static void accept_clients(struct zygote *z, int lfd)
 			continue;
 		if (conn < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				zlog(z, "cannot accept a connection: %s", strerror(errno));
+				zwarn(z, "cannot accept a connection: %s", strerror(errno));
 			return;
 		}
 		struct ucred cred = { 0, (uid_t)-1, (gid_t)-1 };
@@ -174,13 +174,13 @@ static void accept_clients(struct zygote *z, int lfd)
 		int on = 1;
 		if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 		    cred.uid != geteuid()) {
-			zlog(z, "refused a client of uid %d", (int)cred.uid);
+			zwarn(z, "refused a client of uid %d", (int)cred.uid);
 			close(conn);
 			continue;
 		}
 		/* Every message is judged by its sender (child.c check_sender). */
 		if (setsockopt(conn, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) {
-			zlog(z, "cannot set SO_PASSCRED on a connection: %s", strerror(errno));
+			zwarn(z, "cannot set SO_PASSCRED on a connection: %s", strerror(errno));
 			close(conn);
 			continue;
 		}
@@ -433,7 +433,7 @@ int zloop(struct zygote *z)
 		long long now = pw_mono_us();
 		int rc = poll(pfd, n, next_timeout(z, now));
 		if (rc < 0 && errno != EINTR) {
-			zlog(z, "poll failed: %s", strerror(errno));
+			zwarn(z, "poll failed: %s", strerror(errno));
 			return -1;
 		}
 		now = pw_mono_us();

@@ -7,9 +7,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* One line: "2026-11-22T01:02:03 pywarm-zygote[PID] ID: message". */
-void zlog(struct zygote *z, const char *fmt, ...)
+/* One line: "2026-11-22T01:02:03 pywarm-zygote[PID] ID: warning: message",
+ * or "<4>ID: message" to the journal. */
+void zlogp(struct zygote *z, enum zprio prio, const char *fmt, ...)
 {
+	const char *tag = prio == ZLOG_ERR ? "error: " : prio == ZLOG_WARNING ? "warning: " : "";
 	char line[2048];
 	struct tm tm;
 	time_t now = time(NULL);
@@ -19,10 +21,10 @@ void zlog(struct zygote *z, const char *fmt, ...)
 	/* The journal stamps time and pid itself. */
 	int n = z->journal ? 0 : (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S ", &tm);
 	if (z->journal)
-		n += snprintf(line + n, sizeof line - (size_t)n, "%s: ", z->idhex);
+		n += snprintf(line + n, sizeof line - (size_t)n, "<%d>%s: ", (int)prio, z->idhex);
 	else
-		n += snprintf(line + n, sizeof line - (size_t)n, "pywarm-zygote[%d] %s: ",
-		              (int)getpid(), z->idhex);
+		n += snprintf(line + n, sizeof line - (size_t)n, "pywarm-zygote[%d] %s: %s",
+		              (int)getpid(), z->idhex, tag);
 	va_start(ap, fmt);
 	if (n < (int)sizeof line)
 		n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);

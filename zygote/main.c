@@ -113,7 +113,7 @@ static int identify(struct zygote *z, const struct zopts *o)
 	char err[PATH_MAX + 256];
 
 	if (load_profile(z, o, err, sizeof err) < 0) {
-		zlog(z, "%s", err);
+		zwarn(z, "%s", err);
 		return -1;
 	}
 	if (o->interpreter)
@@ -123,11 +123,11 @@ static int identify(struct zygote *z, const struct zopts *o)
 	else
 		pw_interp_embedded(PW_PYTHON, "build", &z->interp);
 	if (!z->interp.warm) {
-		zlog(z, "interpreter %s: %s; runs go to it cold", z->interp.path, z->interp.cold_why);
+		zwarn(z, "interpreter %s: %s; runs go to it cold", z->interp.path, z->interp.cold_why);
 		return -1;
 	}
 	if (pw_zygote_stamp("/proc/self/exe", z->stamp, sizeof z->stamp) < 0) {
-		zlog(z, "cannot stat /proc/self/exe: %s", strerror(errno));
+		zwarn(z, "cannot stat /proc/self/exe: %s", strerror(errno));
 		return -1;
 	}
 	z->identity = pw_identity(&z->profile, z->interp.path, z->stamp, environ);
@@ -139,15 +139,14 @@ static int identify(struct zygote *z, const struct zopts *o)
 		return -1;
 	}
 	if (pw_sockdir(z->sockdir, sizeof z->sockdir, 1, err, sizeof err) < 0) {
-		zlog(z, "%s", err);
+		zwarn(z, "%s", err);
 		return -1;
 	}
-	if (strlen(z->sockdir) + 32 > sizeof z->sockpath) {
-		zlog(z, "socket directory path too long: %s", z->sockdir);
+	if (pw_zfile(z->sockpath, sizeof z->sockpath, z->sockdir, z->idhex, PW_ZSOCK) < 0 ||
+	    pw_zfile(z->lockpath, sizeof z->lockpath, z->sockdir, z->idhex, PW_ZLOCK) < 0) {
+		zwarn(z, "socket directory path too long: %s", z->sockdir);
 		return -1;
 	}
-	snprintf(z->sockpath, sizeof z->sockpath, "%.*s/%s.sock", PATH_MAX - 32, z->sockdir, z->idhex);
-	snprintf(z->lockpath, sizeof z->lockpath, "%.*s/%s.lock", PATH_MAX - 32, z->sockdir, z->idhex);
 	return 0;
 }
 
@@ -193,7 +192,7 @@ static void save_origin(struct zygote *z, char **argv)
 	if (env)
 		memcpy(env, z->envp, n * sizeof *env);
 	if (z->argv == NULL || z->envp == NULL || env == NULL) {
-		zlog(z, "out of memory at start-up");
+		zwarn(z, "out of memory at start-up");
 		exit(1);
 	}
 	z->zopts = z->argv + (z->zopts - argv);
@@ -206,15 +205,15 @@ static void save_origin(struct zygote *z, char **argv)
 /* Take the identity's lock; 0 if another zygote already holds it. */
 static int take_lock(struct zygote *z)
 {
-	z->lockfd = open(z->lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	z->lockfd = open(z->lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (z->lockfd < 0) {
-		zlog(z, "cannot open %s: %s", z->lockpath, strerror(errno));
+		zwarn(z, "cannot open %s: %s", z->lockpath, strerror(errno));
 		return -1;
 	}
 	if (flock(z->lockfd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK)
 			return 0;
-		zlog(z, "cannot lock %s: %s", z->lockpath, strerror(errno));
+		zwarn(z, "cannot lock %s: %s", z->lockpath, strerror(errno));
 		return -1;
 	}
 	return 1;
@@ -230,7 +229,7 @@ static int activation(struct zygote *z, struct zopts *o)
 
 	z->actfd = zsd_listen_fd(err, sizeof err);
 	if (z->actfd < 0) {
-		zlog(z, "%s", err);
+		zwarn(z, "%s", err);
 		return -1;
 	}
 	if (z->actfd == 0) {
@@ -239,7 +238,7 @@ static int activation(struct zygote *z, struct zopts *o)
 	}
 	if (o->profile == NULL) {
 		if (pw_profile_find("/", &path, &o->source, err, sizeof err) < 0) {
-			zlog(z, "%s", err);
+			zwarn(z, "%s", err);
 			return -1;
 		}
 		/* A project file in / would need trust the zygote cannot ask for. */
@@ -270,13 +269,14 @@ static int open_notices(struct zygote *z, int locked)
 
 	sa->sun_family = AF_UNIX;
 	if (locked) {
-		n = snprintf(sa->sun_path, sizeof sa->sun_path, "%s/%s.notice", z->sockdir, z->idhex);
-		if (n < 0 || (size_t)n >= sizeof sa->sun_path)
+		if (pw_zfile(sa->sun_path, sizeof sa->sun_path, z->sockdir, z->idhex, PW_ZNOTICE) < 0)
 			locked = 0;             /* too long a path: the abstract name */
+		else
+			n = (int)strlen(sa->sun_path);
 	}
 	if (!locked) {
 		if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) {
-			zlog(z, "cannot draw random bytes for the notice socket: %s", strerror(errno));
+			zwarn(z, "cannot draw random bytes for the notice socket: %s", strerror(errno));
 			return -1;
 		}
 		sa->sun_path[0] = '\0';
@@ -290,7 +290,7 @@ static int open_notices(struct zygote *z, int locked)
 	if (z->noticefd < 0 ||
 	    setsockopt(z->noticefd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0 ||
 	    bind(z->noticefd, (struct sockaddr *)sa, z->notice_len) < 0) {
-		zlog(z, "cannot set up the notice socket %s: %s", locked ? sa->sun_path : "(abstract)",
+		zwarn(z, "cannot set up the notice socket %s: %s", locked ? sa->sun_path : "(abstract)",
 		     strerror(errno));
 		return -1;
 	}
@@ -310,7 +310,7 @@ static int setup_events(struct zygote *z, int locked)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	z->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (z->sigfd < 0) {
-		zlog(z, "cannot set up the signal channel: %s", strerror(errno));
+		zwarn(z, "cannot set up the signal channel: %s", strerror(errno));
 		return -1;
 	}
 	return open_notices(z, locked);

@@ -175,12 +175,12 @@ static int pool_fork(struct zygote *z)
 		return -1;
 	int on = 1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		zlog(z, "cannot make a hand-over socket for the pool: %s", strerror(errno));
+		zwarn(z, "cannot make a hand-over socket for the pool: %s", strerror(errno));
 		free(c);
 		return -1;
 	}
 	if (setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) {
-		zlog(z, "cannot set SO_PASSCRED on a hand-over socket: %s", strerror(errno));
+		zwarn(z, "cannot set SO_PASSCRED on a hand-over socket: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
 		free(c);
@@ -196,7 +196,7 @@ static int pool_fork(struct zygote *z)
 	zpy_after_fork_parent();
 	close(sv[1]);
 	if (pid < 0) {
-		zlog(z, "cannot fork a pooled child: %s", strerror(errno));
+		zwarn(z, "cannot fork a pooled child: %s", strerror(errno));
 		close(sv[0]);
 		free(c);
 		return -1;

@@ -1,6 +1,7 @@
 /* proctitle.c: the zygote's start-up argv and environment (another run's) kept out of /proc/PID/cmdline, /proc/PID/environ and os.environ; a warm child's /proc shows the caller's. */
 #include <Python.h>
 #include "zygote.h"
+#include "procfs.h"
 
 #include <errno.h>
 #include <fcntl.h>

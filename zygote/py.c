@@ -115,14 +115,42 @@ ssize_t getrandom(void *buf, size_t len, unsigned int flags)
 	return syscall(SYS_getrandom, buf, len, flags);
 }
 
-/* Log the pending Python exception without letting SystemExit end us. */
-void zpy_log_exception(void)
+/* Log the pending Python exception without letting SystemExit end us:
+ * the interpreter's own display of it, caught in an io.StringIO (io is
+ * imported at start-up, so nothing new is imported), each line a log line
+ * at prio; straight to stderr if that cannot be arranged. */
+void zpy_log_exception(struct zygote *z, enum zprio prio)
 {
-	PyObject *type, *value, *tb;
+	PyObject *type, *value, *tb, *io, *buf = NULL, *text = NULL;
+	PyObject *saved = PySys_GetObject("stderr");
+
 	PyErr_Fetch(&type, &value, &tb);
 	PyErr_NormalizeException(&type, &value, &tb);
-	if (type != NULL)
+	if (type == NULL)
+		return;
+	Py_XINCREF(saved);
+	if ((io = PyImport_ImportModule("io")) != NULL) {
+		buf = PyObject_CallMethod(io, "StringIO", NULL);
+		Py_DECREF(io);
+	}
+	if (buf != NULL && PySys_SetObject("stderr", buf) == 0) {
 		PyErr_Display(type, value, tb);
+		PySys_SetObject("stderr", saved);
+		text = PyObject_CallMethod(buf, "getvalue", NULL);
+	}
+	const char *at = text && PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : NULL;
+	if (at == NULL) {
+		PyErr_Clear();
+		PyErr_Display(type, value, tb);
+	}
+	while (at && *at) {
+		size_t len = strcspn(at, "\n");
+		zlogp(z, prio, "%.*s", (int)len, at);
+		at += len + (at[len] == '\n');
+	}
+	Py_XDECREF(text);
+	Py_XDECREF(buf);
+	Py_XDECREF(saved);
 	Py_XDECREF(type);
 	Py_XDECREF(value);
 	Py_XDECREF(tb);
@@ -160,7 +188,7 @@ static int init_interpreter(struct zygote *z)
 		st = Py_InitializeFromConfig(&config);
 	PyConfig_Clear(&config);
 	if (PyStatus_Exception(st)) {
-		zlog(z, "cannot initialise Python: %s%s%s", st.func ? st.func : "",
+		zwarn(z, "cannot initialise Python: %s%s%s", st.func ? st.func : "",
 		     st.func ? ": " : "", st.err_msg ? st.err_msg : "exit requested");
 		return -1;
 	}
@@ -319,8 +347,8 @@ static int load_bootstrap(struct zygote *z)
 	Py_XDECREF(ns);
 	Py_XDECREF(readers);
 	if (setup_fn == NULL) {
-		zlog(z, "cannot load the child bootstrap:");
-		zpy_log_exception();
+		zwarn(z, "cannot load the child bootstrap:");
+		zpy_log_exception(z, ZLOG_ERR);
 		return -1;
 	}
 	return 0;

@@ -1,5 +1,6 @@
 /* tty.c: /dev/tty in a warm child means the caller's controlling terminal, reopened through the launcher (the child has none of its own). */
 #include "zygote.h"
+#include "procfs.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -8,20 +8,22 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-/* Write "<n> <m> <elapsed_ms> <name>\n" to <sockdir>/<id>.progress, in place,
- * for pywarmctl start --wait.  Best effort: progress is only a display. */
+/* Publish module n of m in the progress file (pw_progress_format), in
+ * place, for pywarmctl start --wait.  Best effort: progress is only a display. */
 static void progress(struct zygote *z, size_t n, size_t m, const char *name, long long t0)
 {
+	struct pw_progress p = { n, m, (pw_mono_us() - t0) / 1000, "" };
 	char line[512];
 	int len;
 
 	if (z->progressfd < 0)
 		return;
-	len = snprintf(line, sizeof line, "%zu %zu %lld %s\n", n, m,
-	               (pw_mono_us() - t0) / 1000, name);
-	if (len < 0 || (size_t)len >= sizeof line)
+	snprintf(p.name, sizeof p.name, "%s", name);
+	if ((len = pw_progress_format(line, sizeof line, &p)) < 0)
 		return;
 	if (pwrite(z->progressfd, line, (size_t)len, 0) == len)
 		(void)ftruncate(z->progressfd, len);
@@ -33,12 +35,15 @@ static void progress_open(struct zygote *z)
 {
 	char err[PATH_MAX + 128];
 
-	snprintf(z->progresspath, sizeof z->progresspath, "%.*s/%s.progress", PATH_MAX - 32,
-	         z->sockdir, z->idhex);
+	if (pw_zfile(z->progresspath, sizeof z->progresspath, z->sockdir, z->idhex,
+	             PW_ZPROGRESS) < 0) {
+		zwarn(z, "no progress file: socket directory path too long");
+		return;
+	}
 	z->progressfd = pw_private_open("socket directory", z->progresspath, PW_DIR_PRIVATE, 0,
 	                                O_WRONLY | O_CREAT | O_TRUNC, err, sizeof err);
 	if (z->progressfd < 0)
-		zlog(z, "no progress file: %s", err);
+		zwarn(z, "no progress file: %s", err);
 }
 
 /* Warm-up is over: the socket answers from now on. */
@@ -180,6 +185,89 @@ static void note_attached(PyObject *st, PyObject *owner)
 	PyErr_Clear();
 }
 
+/* Output the preloaded modules write as they are imported.  While the
+ * zygote preloads, its stdout and stderr are one memfd, and Python's own
+ * streams are flushed around each module's loading, so a module that
+ * writes anything at import (print, a warning, a raw write(2)) is known:
+ * it goes into state["noisy"] and is never served from the cache, so
+ * each run imports it afresh and writes what python3 would.  The bytes
+ * go to the zygote's log when preloading ends. */
+static int out_memfd = -1, out_saved[2] = { -1, -1 };
+
+/* Flush sys.stdout and sys.stderr, keeping any pending exception, and
+ * give the bytes written so far (-1 without a memfd). */
+static off_t output_mark(void)
+{
+	PyObject *type, *value, *tb;
+	struct stat st;
+
+	if (out_memfd < 0)
+		return -1;
+	PyErr_Fetch(&type, &value, &tb);
+	for (int i = 0; i < 2; i++) {
+		PyObject *f = PySys_GetObject(i ? "stderr" : "stdout");
+		PyObject *r = f && f != Py_None ? PyObject_CallMethod(f, "flush", NULL) : NULL;
+		Py_XDECREF(r);
+	}
+	PyErr_Clear();
+	PyErr_Restore(type, value, tb);
+	return fstat(out_memfd, &st) == 0 ? st.st_size : -1;
+}
+
+/* Point stdout and stderr at a fresh memfd for the preload. */
+static void output_begin(struct zygote *z)
+{
+	out_memfd = memfd_create("pywarm-preload-output", MFD_CLOEXEC);
+	if (out_memfd >= 0) {
+		out_saved[0] = fcntl(1, F_DUPFD_CLOEXEC, 3);
+		out_saved[1] = fcntl(2, F_DUPFD_CLOEXEC, 3);
+	}
+	if (out_memfd < 0 || out_saved[0] < 0 || out_saved[1] < 0 || output_mark() < 0 ||
+	    dup2(out_memfd, 1) < 0 || dup2(out_memfd, 2) < 0) {
+		zwarn(z, "cannot watch what preloaded modules write: %s; "
+		      "one that writes at import will not write in warm runs", strerror(errno));
+		for (int i = 0; i < 2; i++)
+			if (out_saved[i] >= 0) {
+				dup2(out_saved[i], 1 + i);
+				close(out_saved[i]);
+				out_saved[i] = -1;
+			}
+		if (out_memfd >= 0)
+			close(out_memfd);
+		out_memfd = -1;
+	}
+}
+
+/* Put stdout and stderr back, pass on what was written, name the writers. */
+static void output_end(struct zygote *z, PyObject *st)
+{
+	PyObject *noisy = st ? st_get(st, "noisy") : NULL, *it, *name;
+	char buf[8192];
+	ssize_t n;
+	off_t at = 0;
+
+	if (out_memfd < 0)
+		return;
+	output_mark();
+	dup2(out_saved[0], 1);
+	dup2(out_saved[1], 2);
+	close(out_saved[0]);
+	close(out_saved[1]);
+	while ((n = pread(out_memfd, buf, sizeof buf, at)) > 0 && write(2, buf, (size_t)n) == n)
+		at += n;
+	close(out_memfd);
+	out_memfd = -1;
+	it = noisy ? PyObject_GetIter(noisy) : NULL;
+	while (it && (name = PyIter_Next(it)) != NULL) {
+		const char *s = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+		if (s)
+			zlog(z, "%s writes output when imported: every run imports it afresh", s);
+		Py_DECREF(name);
+	}
+	Py_XDECREF(it);
+	PyErr_Clear();
+}
+
 /* While recording: load spec, noting it under its importer and its own imports under it. */
 static PyObject *record_load(PyObject *st, PyObject *spec)
 {
@@ -195,7 +283,10 @@ static PyObject *record_load(PyObject *st, PyObject *spec)
 	note_import(st, name);
 	PyList_Append(stack, name);
 	PySet_Add(loaded, name);        /* in sys.modules from the start of its loading */
+	off_t wrote = output_mark();
 	r = PyObject_CallOneArg(st_get(st, "load"), spec);
+	if (wrote >= 0 && output_mark() != wrote && st_get(st, "noisy"))
+		PySet_Add(st_get(st, "noisy"), name);   /* so is each module loading it */
 	PySequence_DelItem(stack, PyList_GET_SIZE(stack) - 1);
 	if (r != NULL)
 		note_attached(st, name);
@@ -432,7 +523,7 @@ static void imports_begin(struct zygote *z)
 	         st_new(st, "atexit", 'l') == 0 &&
 	         st_new(st, "stack", 'l') == 0 && st_new(st, "deps", 'd') == 0 &&
 	         st_new(st, "attached", 'd') == 0 && st_new(st, "failed", 's') == 0 &&
-	         st_new(st, "loaded", 's') == 0;
+	         st_new(st, "loaded", 's') == 0 && st_new(st, "noisy", 's') == 0;
 	PyObject *base = ok ? PySet_New(mods) : NULL, *known = ok ? PySet_New(mods) : NULL;
 	PyObject *path0 = ok ? PyList_GetSlice(path, 0, PyList_GET_SIZE(path)) : NULL;
 	PyObject *pic = PySys_GetObject("path_importer_cache");
@@ -456,8 +547,8 @@ static void imports_begin(struct zygote *z)
 	     PyDict_SetItemString(builtins, "__import__", hi) == 0 &&
 	     PyObject_SetAttrString(atexit, "register", hr) == 0;
 	if (!ok) {
-		zlog(z, "cannot set up the import cache:");
-		zpy_log_exception();
+		zwarn(z, "cannot set up the import cache:");
+		zpy_log_exception(z, ZLOG_WARNING);
 	}
 	Py_XDECREF(hl);
 	Py_XDECREF(hi);
@@ -508,8 +599,8 @@ static void preload(struct zygote *z)
 			z->modules_ok++;
 			continue;
 		}
-		zlog(z, "cannot preload %s:", name);
-		zpy_log_exception();
+		zwarn(z, "cannot preload %s:", name);
+		zpy_log_exception(z, ZLOG_WARNING);
 		if (before != NULL)
 			forget_new_modules(before);
 		Py_XDECREF(before);
@@ -552,7 +643,7 @@ static void warmup_script(struct zygote *z)
 	if (path == NULL)
 		return;
 	if (z->profile.warmup_text == NULL) {
-		zlog(z, "warmup script %s was not read with the profile; not running it", path);
+		zwarn(z, "warmup script %s was not read with the profile; not running it", path);
 		z->warmup_failed = 1;
 		return;
 	}
@@ -564,8 +655,8 @@ static void warmup_script(struct zygote *z)
 	    PyDict_SetItemString(ns, "__file__", fname) == 0)
 		r = warmup_run(fname, z->profile.warmup_text, z->profile.warmup_len, ns);
 	if (r == NULL) {
-		zlog(z, "warmup script %s failed:", path);
-		zpy_log_exception();
+		zwarn(z, "warmup script %s failed:", path);
+		zpy_log_exception(z, ZLOG_WARNING);
 		z->warmup_failed = 1;
 	}
 	Py_XDECREF(r);
@@ -575,10 +666,24 @@ static void warmup_script(struct zygote *z)
 }
 
 /* The whole warm-up: watch what is known, import, run the script. */
+/* The hook's state dict (borrowed), or NULL if the hook is not in place. */
+static PyObject *import_state(void)
+{
+	PyObject *bs = PyImport_AddModule("_frozen_importlib");
+	PyObject *load = bs ? PyObject_GetAttrString(bs, "_load_unlocked") : NULL;
+	PyObject *st = load && PyCFunction_Check(load) ? PyCFunction_GET_SELF(load) : NULL;
+
+	Py_XDECREF(load);           /* the hook function keeps st alive */
+	PyErr_Clear();
+	return st && PyDict_Check(st) ? st : NULL;
+}
+
 void zwarm_all(struct zygote *z)
 {
 	imports_begin(z);
 	zwatch_begin(z);
+	output_begin(z);
 	preload(z);
+	output_end(z, import_state());
 	warmup_script(z);
 }

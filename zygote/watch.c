@@ -3,6 +3,8 @@
 #include <Python.h>
 
 #include "zygote.h"
+#include "spawn.h"
+#include "procfs.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -78,7 +80,7 @@ static struct wentry *add_mask(struct zygote *z, const char *path, int is_dir, u
 		if (errno == ENOENT || errno == ENOTDIR || errno == EACCES)
 			return NULL;
 		if (!w->failed)
-			zlog(z, "cannot watch %s: %s; serving every run cold", path, strerror(errno));
+			zwarn(z, "cannot watch %s: %s; serving every run cold", path, strerror(errno));
 		w->failed = 1;
 		return NULL;
 	}
@@ -448,7 +450,7 @@ void zwatch_begin(struct zygote *z)
 
 	z->watch = w;
 	if (w == NULL) {
-		zlog(z, "out of memory for the watch set");
+		zwarn(z, "out of memory for the watch set");
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME_COARSE, &w->t0);
@@ -456,7 +458,7 @@ void zwatch_begin(struct zygote *z)
 	w->shared = mmap(NULL, sizeof(int) * 2, PROT_READ | PROT_WRITE,
 	                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (w->fd < 0 || w->shared == MAP_FAILED) {
-		zlog(z, "cannot set up change detection: %s; serving every run cold", strerror(errno));
+		zwarn(z, "cannot set up change detection: %s; serving every run cold", strerror(errno));
 		w->failed = 1;
 		if (w->shared == MAP_FAILED)
 			w->shared = NULL;
@@ -620,8 +622,9 @@ static void wait_for_successor(const struct stat *st)
 void zwatch_successor(struct zygote *z, int wait)
 {
 	static char respawns[64];
+	struct pw_spawn sp;
 	struct stat st = { 0 };
-	sigset_t none;
+	char err[PATH_MAX + 128];
 	size_t n;
 	pid_t pid;
 
@@ -631,34 +634,24 @@ void zwatch_successor(struct zygote *z, int wait)
 		close(z->lockfd);
 		z->lockfd = -1;
 	}
-	if (z->exe[0] == '\0' || z->argv == NULL)
+	if (z->exe[0] == '\0' || z->argv == NULL || z->envp == NULL)
 		return;
-	pid = fork();
-	if (pid != 0) {
-		if (pid > 0)
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
-		if (pid > 0 && wait && st.st_ino)
-			wait_for_successor(&st);
-		return;
-	}
-	/* The middle process: a new session, then the successor, then go. */
-	setsid();
-	if (fork() != 0)
-		_exit(0);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	close_range(3, ~0U, 0);
 	/* Count successors that found files changing while they warmed, so a
 	 * module that rewrites a watched file at import cannot start zygotes
 	 * forever; one that served starts the count again. */
 	snprintf(respawns, sizeof respawns, PW_RESPAWN_ENV "=%d", wait ? z->respawns + 1 : 1);
-	for (n = 0; z->envp && z->envp[n]; n++)
+	for (n = 0; z->envp[n]; n++)
 		;
-	if (z->envp) {
-		z->envp[n] = respawns;
-		z->envp[n + 1] = NULL;
-	}
-	execve(z->exe, z->argv, z->envp);
-	_exit(127);
+	z->envp[n] = respawns;
+	z->envp[n + 1] = NULL;
+	sp.path = z->exe;
+	sp.argv = z->argv;
+	sp.envp = z->envp;
+	sp.outfd = z->logfd >= 0 ? z->logfd : 2;
+	pid = pw_spawn_detached(&sp, err, sizeof err);
+	z->envp[n] = NULL;
+	if (pid < 0)
+		zwarn(z, "no successor: %s", err);
+	else if (wait && st.st_ino)
+		wait_for_successor(&st);
 }

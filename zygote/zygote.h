@@ -82,12 +82,18 @@ struct zygote {
 	char **zopts;
 };
 
-/* log.c */
-void zlog(struct zygote *z, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* log.c: one line per message, with a syslog priority the journal keeps
+ * (a "<N>" prefix; the log file shows "warning:" or "error:"). */
+enum zprio { ZLOG_ERR = 3, ZLOG_WARNING = 4, ZLOG_INFO = 6 };
+void zlogp(struct zygote *z, enum zprio prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define zlog(z, ...)  zlogp((z), ZLOG_INFO, __VA_ARGS__)
+#define zwarn(z, ...) zlogp((z), ZLOG_WARNING, __VA_ARGS__)
 
 /* py.c: the embedded interpreter. */
 int  zpy_init(struct zygote *z);
-void zpy_log_exception(void);      /* the pending exception, to the log */
+/* The pending exception, its traceback line by line, to the log at prio. */
+void zpy_log_exception(struct zygote *z, enum zprio prio);
 void zpy_before_fork(void);
 void zpy_after_fork_parent(void);
 void zpy_after_fork_child(void);

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import (PYWARM, PYWARMCTL, REAL, SELF, _read, assert_same, assert_warm, needs_pywarm,
                       write_files)
-from test_otheruid import temp_user
+from helpers import temp_user
 
 SECRET = "pywarm-secret-" + uuid.uuid4().hex
 

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from conftest import BUILD, REPO, assert_same, assert_warm, needs_pywarm, parse_status
+from helpers import wait_until as wait_for
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 PKG_BUILD = BUILD + "-pkg"          # what `make deb BUILDDIR=$BUILD` uses
@@ -176,14 +177,6 @@ def describe(pids):
             out.append(f"{pid}: gone")
     return "; ".join(out)
 
-
-def wait_for(cond, what, timeout=60):
-    """Poll a /proc reading (a process of another's making has no event to wait on)."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what() if callable(what) else what}", pytrace=False)
-        time.sleep(0.05)
 
 
 def check_warm_runs(pw, env, script):

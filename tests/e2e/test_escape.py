@@ -708,7 +708,7 @@ def test_attacks_as_another_user(pw, usr_build):
     launcher and the other process (both the user's and dumpable) and fail
     on the zygote and the pooled child (not dumpable); confined, all are
     refused."""
-    from test_otheruid import temp_user
+    from helpers import temp_user
     with temp_user() as user:
         home = tempfile.mkdtemp(prefix="pywarm-ou-")
         try:

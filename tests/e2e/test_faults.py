@@ -11,8 +11,7 @@ import pytest
 
 from conftest import (PYWARM, PYWARMCTL, _read, assert_same, assert_warm, needs_pywarm,
                       proc_alive)
-from test_otheruid import temp_user, zygote_children, zygote_log
-from test_robust import fd_count, quick_warm_check, zygote_socket
+from helpers import fd_count, quick_warm_check, temp_user, zygote_children, zygote_log, zygote_socket
 
 SLOW = "import sys, time; print('start', sys.argv[1], flush=True); time.sleep(float(sys.argv[2])); print('end', sys.argv[1])"
 

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import (PYWARMCTL, SELF, assert_cold, assert_same, assert_warm, needs_pywarm,
                       write_files)
-from test_pty import assert_same_session as assert_same_pty, run_pair
+from helpers import assert_same_session as assert_same_pty, run_pair
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))

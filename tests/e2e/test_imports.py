@@ -489,3 +489,36 @@ def test_unusual_preloaded_modules_are_served(pw, wd):
         assert r.out == b"True True\n", r.describe()
     finally:
         pw.ctl("stop", cwd=wd, env=pw.make_env(env), check=False, timeout=30)
+
+
+# ------------------------------------------------- output a module writes at import
+
+NOISY = {
+    "print": "print('noisy: imported')\nVALUE = 1\n",
+    "stderr": "import sys\nsys.stderr.write('noisy: to stderr\\n')\nVALUE = 2\n",
+    "fd-write": "import os\nos.write(1, b'noisy: straight to fd 1\\n')\nVALUE = 3\n",
+    "warning": "import warnings\nwarnings.warn('noisy: a warning at import')\nVALUE = 4\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOISY))
+@pytest.mark.parametrize("through", ["direct", "dependency"])
+def test_output_at_import_is_written_by_each_run(pw, wd, kind, through):
+    """A preloaded module that writes at import (print, sys.stderr, a raw
+    write, a warning) writes in every run that imports it, as under
+    python3: it is imported afresh, and so is a preloaded module that
+    imported it; a quiet preloaded module is still served."""
+    lib = os.path.join(wd, "lib")
+    files = {"lib/noisy.py": NOISY[kind], "lib/wrapper.py": "import noisy\nW = noisy.VALUE\n",
+             "lib/quiet.py": "import itertools\nQ = 5\n",
+             ".pywarm.ini": "[preload]\nmodules = json, noisy, wrapper, quiet\n"}
+    write_files(wd, files)
+    pw.trust(wd)
+    env = {"PYTHONPATH": lib}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    mod = "noisy" if through == "direct" else "wrapper"
+    prog = (f"import sys, quiet, {mod}\nprint('after', {mod}.__name__, quiet.Q)\n"
+            "print(sorted(n for n in sys.modules if n in ('noisy', 'wrapper', 'quiet')))\n")
+    for _ in range(2):
+        real, pyw = _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
+    assert b"noisy:" in real.out + real.err

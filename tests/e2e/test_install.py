@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from conftest import BUILD, REAL, REPO, needs_pywarm, parse_status
+from helpers import make  # noqa: F401 - also imported from here
 
 PREFIX = "/usr/local"
 EXPECTED = {
@@ -27,14 +28,6 @@ EXPECTED = {
 }
 
 pytestmark = needs_pywarm
-
-
-def make(target, destdir):
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    p = subprocess.run(["make", "-C", REPO, f"BUILDDIR={BUILD}", f"PYTHON={REAL}",
-                        f"PREFIX={PREFIX}", f"DESTDIR={destdir}", target],
-                       env=env, capture_output=True, timeout=600)
-    assert p.returncode == 0, f"make {target} failed:\n{p.stdout.decode()}\n{p.stderr.decode()}"
 
 
 def tree(root):

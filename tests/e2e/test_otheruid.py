@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from conftest import PROTO_VERSION, needs_pywarm, proc_alive
-from test_robust import quick_warm_check, zygote_socket
+from helpers import dirs_below, modes, quick_warm_check, temp_user, zygote_children, zygote_log, zygote_socket  # noqa: F401
 
 # Runs as the other user: connect, send a request, print what came back.
 PROBE = textwrap.dedent("""\
@@ -49,68 +49,12 @@ PROBE = textwrap.dedent("""\
 """)
 
 
-@contextlib.contextmanager
-def temp_user():
-    """A new system user, removed afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create a second user (useradd)")
-    if shutil.which("useradd") is None:
-        pytest.skip("useradd is not installed")
-    name = "pwt" + uuid.uuid4().hex[:8]
-    p = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                       capture_output=True, timeout=30)
-    if p.returncode != 0:
-        pytest.skip(f"useradd failed: {p.stderr.decode(errors='replace').strip()}")
-    try:
-        yield pwd.getpwnam(name)
-    finally:
-        subprocess.run(["userdel", name], capture_output=True, timeout=30)
-
-
-@contextlib.contextmanager
-def modes(changes):
-    """Set file modes for a while, then put the old ones back."""
-    old = [(path, os.stat(path).st_mode & 0o7777) for path, _ in changes]
-    try:
-        for path, mode in changes:
-            os.chmod(path, mode)
-        yield
-    finally:
-        for path, mode in old:
-            os.chmod(path, mode)
-
-
-def dirs_below(top, path):
-    """The directories from top down to path's parent (to make traversable)."""
-    dirs = []
-    d = os.path.dirname(path)
-    while d.startswith(top):
-        dirs.append(d)
-        d = os.path.dirname(d)
-    return dirs
-
-
 def probe(user, path, kind):
     p = subprocess.run([sys.executable, "-c", PROBE, path, kind, str(PROTO_VERSION)], capture_output=True, timeout=30,
                        user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd="/",
                        stdin=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"})
     assert p.returncode == 0, p.stderr.decode(errors="replace")
     return p.stdout.decode().strip()
-
-
-def zygote_children(zpid):
-    with open(f"/proc/{zpid}/task/{zpid}/children") as f:
-        return [int(p) for p in f.read().split()]
-
-
-def zygote_log(pw):
-    logs = os.path.join(pw.state_dir, "pywarm")
-    text = ""
-    for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else ():
-        if name.endswith(".log"):
-            with open(os.path.join(logs, name), errors="replace") as f:
-                text += f.read()
-    return text
 
 
 @needs_pywarm

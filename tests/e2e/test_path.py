@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from conftest import BUILD, REAL, REPO, needs_pywarm, parse_status, write_files
-from test_install import make
+from helpers import make
 
 PREFIX = "/usr/local"
 

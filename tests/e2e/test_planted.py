@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from conftest import assert_cold, assert_same, assert_warm, needs_pywarm, write_files
-from test_otheruid import dirs_below, modes, temp_user
+from helpers import dirs_below, modes, temp_user
 
 # A build against /usr/bin/python3 (make PYTHON=/usr/bin/python3 BUILDDIR=...),
 # which a user other than root can run (root's home, where pyenv keeps the
@@ -457,3 +457,35 @@ def test_profile_planted_for_another_unprivileged_user(pw, wd, other, body):
         assert (pyw.returncode, pyw.stdout, ours) == (real.returncode, real.stdout, []), (real, pyw)
         assert real.stdout == b"ran ['v']\n"
         assert "ignoring " + os.path.join(tmp, ".pywarm.ini") in pyw.stderr.decode()
+
+
+@pytest.mark.parametrize("kind", ["dangling", "to-a-file"])
+def test_lock_file_that_is_a_symlink_is_not_followed(pw, wd, kind):
+    """A symbolic link where a zygote's lock file belongs: the zygote
+    neither creates nor locks what it names and does not serve; the run is
+    python3's, cold, exactly once."""
+    env = pw.make_env({"OMP_NUM_THREADS": "7"})          # an identity of its own
+    ident = which_value(which(pw, wd, env), "identity")
+    sockdir = os.path.join(pw.run_dir, "pywarm")
+    os.makedirs(sockdir, mode=0o700, exist_ok=True)
+    target = os.path.join(wd, "named-by-the-link")
+    if kind == "to-a-file":
+        write_files(wd, {"named-by-the-link": "precious\n"})
+    lock = os.path.join(sockdir, ident + ".lock")
+    os.symlink(target, lock)
+    try:
+        p = pw.ctl("start", "--wait", cwd=wd, env=env, timeout=90, check=False)
+        assert p.returncode != 0, p
+        real, pyw = pw.run_both(["-c", PROG, "k"], cwd=wd, env=env)
+        assert_same(real, pyw)
+        assert_cold(pyw)
+        assert os.path.islink(lock)
+        if kind == "dangling":
+            assert not os.path.lexists(target)
+        else:
+            assert open(target).read() == "precious\n"
+        log = open(os.path.join(pw.state_dir, "pywarm", ident + ".log")).read()
+        assert re.search(r"warning: cannot open \S+\.lock: Too many levels of symbolic links", log), log
+    finally:
+        stop(pw, wd, env)
+        os.unlink(lock)

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import (PYWARM, assert_same, assert_warm, needs_pywarm, parse_trace, proc_alive,
                       write_files, _read)
-from test_otheruid import zygote_children
+from helpers import zygote_children
 
 
 def idle_children(zpid, want, timeout=5.0):

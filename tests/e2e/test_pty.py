@@ -13,42 +13,8 @@ import textwrap
 import time
 
 from conftest import PYWARM, REAL, SELF, _read, parse_trace, proc_state
+from helpers import run_pair, assert_same_session  # noqa: F401 - also imported from here
 from ptyutil import PtyJob
-
-
-def run_pair(pw, wd, args, interact, rows=24, cols=80, must_be_warm=True,
-             env_add=None, remove=(), collect=None):
-    """Run interact(job, side, trace) against [REAL, *args] then [PYWARM, *args],
-    with env_add in the environment and the files in remove deleted before each.
-    Returns {side: (end event, transcript, warm True/False/None, trace text)},
-    with collect()'s value after each run appended when collect is given."""
-    trace = pw.trace_path()
-    env = pw.make_env(env_add, trace=trace)
-    res = {}
-    for side, exe in (("real", REAL), ("pywarm", PYWARM)):
-        for p in (trace, *remove):
-            if os.path.exists(p):
-                os.unlink(p)
-        job = PtyJob([exe, *args], env, wd, rows=rows, cols=cols)
-        try:
-            interact(job, side, trace)
-            end = job.finish()
-        except AssertionError as e:
-            raise AssertionError(f"[{side}] {e}\ntrace:\n{_read(trace)}") from None
-        finally:
-            job.close()
-        lines = parse_trace(_read(trace), job.pid)
-        warm = True if any("warm pid=" in l for l in lines) else False if any("cold:" in l for l in lines) else None
-        res[side] = (end, job.transcript, warm, _read(trace)) + ((collect(),) if collect else ())
-    if must_be_warm and not SELF:
-        assert res["pywarm"][2] is True, f"the pty run was not warm; trace:\n{res['pywarm'][3]}"
-    return res
-
-
-def assert_same_session(res):
-    real, pyw = res["real"], res["pywarm"]
-    assert real[0] == pyw[0], f"the job ended differently: real {real[0]}, pywarm {pyw[0]}"
-    assert real[1] == pyw[1], f"transcripts differ:\nreal:   {real[1]!r}\npywarm: {pyw[1]!r}"
 
 
 INPUT_PROG = textwrap.dedent("""\

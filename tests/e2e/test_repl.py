@@ -14,7 +14,7 @@ import pytest
 from conftest import PYWARM, REAL, SELF, _read, write_files
 from ptyutil import PtyJob
 from test_options import stop_extra, warm_up  # noqa: F401 - fixture
-from test_pty import assert_same_session as assert_same_pty, run_pair
+from helpers import assert_same_session as assert_same_pty, run_pair
 
 BANNER_END = b'for more information.\r\n'
 

@@ -16,15 +16,10 @@ import pytest
 
 from conftest import (PROTO_VERSION, PYWARM, REAL, SELF, _read, assert_same, assert_warm, needs_pywarm,
                       parse_trace, proc_alive, proc_ppid, proc_state)
+from helpers import (MAGIC, MSG_LAUNCH, MSG_READY, MSG_STATUS, MSG_STATUS_REQ, VERSION,  # noqa: F401
+                     fd_count, header, quick_warm_check, zygote_socket)
 
-MAGIC = 0x4d525750          # "PWRM" little-endian, see config/proto.h
-VERSION = PROTO_VERSION
-MSG_LAUNCH, MSG_STATUS_REQ, MSG_READY, MSG_STATUS = 1, 2, 16, 20
 MAX_MSG = 8 << 20
-
-
-def header(type_, length=0, nfds=0, magic=MAGIC, version=VERSION):
-    return struct.pack("<IHHII", magic, version, type_, length, nfds)
 
 
 # ---------------------------------------------------------------- helpers
@@ -87,32 +82,6 @@ def ancestors(pid):
     return chain
 
 
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def zygote_socket(pw, zpid):
-    """The path of the listening socket held by the zygote (via /proc/net/unix)."""
-    inodes = set()
-    for name in os.listdir(f"/proc/{zpid}/fd"):
-        try:
-            link = os.readlink(f"/proc/{zpid}/fd/{name}")
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
-    with open("/proc/net/unix") as f:
-        next(f)
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 8 and parts[6] in inodes and parts[7].endswith(".sock"):
-                return parts[7]
-    socks = glob.glob(os.path.join(pw.run_dir, "pywarm", "*.sock"))
-    if len(socks) == 1:
-        return socks[0]
-    pytest.fail(f"cannot tell which socket zygote {zpid} listens on: {socks}", pytrace=False)
-
-
 def settle_fd_count(pid, limit, timeout=3.0):
     deadline = time.monotonic() + timeout
     n = fd_count(pid)
@@ -120,12 +89,6 @@ def settle_fd_count(pid, limit, timeout=3.0):
         time.sleep(0.05)
         n = fd_count(pid)
     return n
-
-
-def quick_warm_check(pw, wd):
-    real, pyw = pw.run_both(["-c", "import sys; print('alive', sys.argv)", "z"], cwd=wd, timeout=20)
-    assert_same(real, pyw)
-    assert_warm(pyw)
 
 
 # ---------------------------------------------------------------- a dying zygote

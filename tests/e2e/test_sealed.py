@@ -31,8 +31,8 @@ import pytest
 
 from conftest import (PROTO_VERSION, PYWARM, REAL, REPO, _read, assert_same, needs_pywarm,
                       parse_trace, proc_alive, proc_state)
-from test_otheruid import temp_user, zygote_children
-from test_robust import MSG_LAUNCH, header, quick_warm_check, zygote_socket
+from helpers import poll_until as wait_for
+from helpers import MSG_LAUNCH, header, quick_warm_check, temp_user, zygote_children, zygote_socket
 
 pytestmark = needs_pywarm
 
@@ -49,15 +49,6 @@ PUBLIC_PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sy
 
 
 # ---------------------------------------------------------------- helpers
-
-def wait_for(cond, timeout, step=0.02):
-    """Poll cond() until it returns a true value or timeout passes; its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(step)
 
 
 def children_of(pid):

@@ -164,10 +164,11 @@ def test_socket_activated_zygote_serves(pw, act):
     blocks = [b for b in parse_status(act.ctl("status").stdout.decode()) if "pid" in b]
     assert len(blocks) == 1 and blocks[0]["launches"].startswith("2 served"), blocks
     assert int(blocks[0]["pid"]) == act.proc.pid
-    # The journal stamps lines itself: no timestamp or pid of our own.
+    # The journal stamps lines itself: no timestamp or pid of our own, but
+    # the priority, as a "<N>" prefix journald strips (6: info).
     lines = act.journal().splitlines()
     serving = [l for l in lines if "serving built-in profile" in l]
-    assert serving and re.match(r"^[0-9a-f]{16}: serving", serving[0]), lines
+    assert serving and re.match(r"^<6>[0-9a-f]{16}: serving", serving[0]), lines
 
 
 def test_sigterm_lets_running_programs_finish(pw, act):

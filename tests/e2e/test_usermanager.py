@@ -55,14 +55,6 @@ def cgroup_pids(top):
     return pids
 
 
-def wait_for(cond, what, timeout=WAIT):
-    """Poll cond (a /proc or cgroupfs reading, where no event can be waited on)."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}", pytrace=False)
-        time.sleep(0.02)
-
 
 def journal_socket_alive():
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -499,8 +491,6 @@ def zygote_journal(s, pid, since):
             if r.get("SYSLOG_IDENTIFIER") == "pywarm-zygote"]
 
 
-@pytest.mark.xfail(strict=True, reason="the zygote's log has no levels (zygote/log.c zlog): "
-                   "a module that cannot be preloaded reaches the journal at info, not warning")
 def test_journal_warning_priority(session):
     s = session
     if s.journal_why:

@@ -14,11 +14,11 @@ me=run.sh
 D=$1
 S=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
-NAMES="request profile"
+NAMES="request profile status"
 case "$S" in
 '' | *[!0-9]*) echo "$me: SECONDS must be a number, not '$S'" >&2; exit 2 ;;
 esac
-each=$((S / 2))
+each=$((S / 3))
 [ "$each" -ge 1 ] || each=1
 
 for n in $NAMES; do

@@ -357,6 +357,59 @@ TEST(dgram_sender)
 	close(fd);
 }
 
+/* Every status key survives a format and parse; a value's newline cannot
+ * forge another key; unknown keys and lines without '=' are ignored. */
+TEST(status_roundtrip)
+{
+	const char *val[PW_S_NKEYS];
+	char buf[4096], vals[PW_S_NKEYS][32];
+	struct pw_status st;
+
+	for (int k = 0; k < PW_S_NKEYS; k++) {
+		snprintf(vals[k], sizeof vals[k], "v%d x", k);
+		val[k] = vals[k];
+	}
+	val[PW_S_STATE] = "serving\nlaunches=99";
+	val[PW_S_WARMUP] = NULL;
+	CHECK_INTEQ(pw_status_format(buf, sizeof buf, val), 0);
+	pw_status_parse(buf, &st);
+	for (int k = 0; k < PW_S_NKEYS; k++) {
+		if (k == PW_S_STATE)
+			CHECK_STREQ(st.val[k], "serving launches=99");
+		else if (k == PW_S_WARMUP)
+			CHECK_STREQ(st.val[k], "");
+		else
+			CHECK_STREQ(st.val[k], vals[k]);
+	}
+	CHECK(pw_status_format(buf, 16, val) == -1);
+	char text[] = "nonsense\nfuture=1\npid=7\n=x\nprefork=2";
+	pw_status_parse(text, &st);
+	CHECK_STREQ(st.val[PW_S_PID], "7");
+	CHECK_STREQ(st.val[PW_S_PREFORK], "2");
+	CHECK(st.val[PW_S_LAUNCHES] == NULL);
+}
+
+/* The progress line: a round trip, and malformed lines refused. */
+TEST(progress_roundtrip)
+{
+	struct pw_progress p = { 3, 56, 1234, "xml.dom.minidom" }, q;
+	char buf[512];
+	int n = pw_progress_format(buf, sizeof buf, &p);
+
+	CHECK(n > 0 && (size_t)n == strlen(buf));
+	CHECK_INTEQ(pw_progress_parse(buf, &q), 0);
+	CHECK_INTEQ(q.n, 3);
+	CHECK_INTEQ(q.m, 56);
+	CHECK_INTEQ(q.ms, 1234);
+	CHECK_STREQ(q.name, "xml.dom.minidom");
+	CHECK_INTEQ(pw_progress_format(buf, 8, &p), -1);
+	snprintf(p.name, sizeof p.name, "two\nlines");
+	CHECK_INTEQ(pw_progress_format(buf, sizeof buf, &p), -1);
+	static const char *const bad[] = { "", "3", "3 56", "3 56 12", "x 56 12 json", "\n" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		CHECK_INTEQ(pw_progress_parse(bad[i], &q), -1);
+}
+
 int main(void)
 {
 	RUN(roundtrip);
@@ -369,5 +422,7 @@ int main(void)
 	RUN(recv_sender);
 	RUN(recv_deadline);
 	RUN(dgram_sender);
+	RUN(status_roundtrip);
+	RUN(progress_roundtrip);
 	return unit_summary();
 }

@@ -1,0 +1,186 @@
+# helpers.py: what several e2e test modules share: a temporary second user, the zygote's children, log and socket, raw protocol headers, a staged make, paired pty runs, waiting for an event.
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import struct
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import PROTO_VERSION, PYWARM, REAL, REPO, BUILD, SELF, _read, assert_same, assert_warm, parse_trace
+from ptyutil import PtyJob
+
+PREFIX = "/usr/local"        # where the staged installs go, under their DESTDIR
+
+
+
+@contextlib.contextmanager
+def temp_user():
+    """A new system user, removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create a second user (useradd)")
+    if shutil.which("useradd") is None:
+        pytest.skip("useradd is not installed")
+    name = "pwt" + uuid.uuid4().hex[:8]
+    p = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                       capture_output=True, timeout=30)
+    if p.returncode != 0:
+        pytest.skip(f"useradd failed: {p.stderr.decode(errors='replace').strip()}")
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], capture_output=True, timeout=30)
+
+
+@contextlib.contextmanager
+def modes(changes):
+    """Set file modes for a while, then put the old ones back."""
+    old = [(path, os.stat(path).st_mode & 0o7777) for path, _ in changes]
+    try:
+        for path, mode in changes:
+            os.chmod(path, mode)
+        yield
+    finally:
+        for path, mode in old:
+            os.chmod(path, mode)
+
+
+def dirs_below(top, path):
+    """The directories from top down to path's parent (to make traversable)."""
+    dirs = []
+    d = os.path.dirname(path)
+    while d.startswith(top):
+        dirs.append(d)
+        d = os.path.dirname(d)
+    return dirs
+
+
+def zygote_children(zpid):
+    with open(f"/proc/{zpid}/task/{zpid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def zygote_log(pw):
+    logs = os.path.join(pw.state_dir, "pywarm")
+    text = ""
+    for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else ():
+        if name.endswith(".log"):
+            with open(os.path.join(logs, name), errors="replace") as f:
+                text += f.read()
+    return text
+
+
+MAGIC = 0x4d525750          # "PWRM" little-endian, see config/proto.h
+
+
+VERSION = PROTO_VERSION
+
+
+MSG_LAUNCH, MSG_STATUS_REQ, MSG_READY, MSG_STATUS = 1, 2, 16, 20
+
+
+def header(type_, length=0, nfds=0, magic=MAGIC, version=VERSION):
+    return struct.pack("<IHHII", magic, version, type_, length, nfds)
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def zygote_socket(pw, zpid):
+    """The path of the listening socket held by the zygote (via /proc/net/unix)."""
+    inodes = set()
+    for name in os.listdir(f"/proc/{zpid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{zpid}/fd/{name}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 8 and parts[6] in inodes and parts[7].endswith(".sock"):
+                return parts[7]
+    socks = glob.glob(os.path.join(pw.run_dir, "pywarm", "*.sock"))
+    if len(socks) == 1:
+        return socks[0]
+    pytest.fail(f"cannot tell which socket zygote {zpid} listens on: {socks}", pytrace=False)
+
+
+def quick_warm_check(pw, wd):
+    real, pyw = pw.run_both(["-c", "import sys; print('alive', sys.argv)", "z"], cwd=wd, timeout=20)
+    assert_same(real, pyw)
+    assert_warm(pyw)
+
+
+def make(target, destdir):
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    p = subprocess.run(["make", "-C", REPO, f"BUILDDIR={BUILD}", f"PYTHON={REAL}",
+                        f"PREFIX={PREFIX}", f"DESTDIR={destdir}", target],
+                       env=env, capture_output=True, timeout=600)
+    assert p.returncode == 0, f"make {target} failed:\n{p.stdout.decode()}\n{p.stderr.decode()}"
+
+
+def run_pair(pw, wd, args, interact, rows=24, cols=80, must_be_warm=True,
+             env_add=None, remove=(), collect=None):
+    """Run interact(job, side, trace) against [REAL, *args] then [PYWARM, *args],
+    with env_add in the environment and the files in remove deleted before each.
+    Returns {side: (end event, transcript, warm True/False/None, trace text)},
+    with collect()'s value after each run appended when collect is given."""
+    trace = pw.trace_path()
+    env = pw.make_env(env_add, trace=trace)
+    res = {}
+    for side, exe in (("real", REAL), ("pywarm", PYWARM)):
+        for p in (trace, *remove):
+            if os.path.exists(p):
+                os.unlink(p)
+        job = PtyJob([exe, *args], env, wd, rows=rows, cols=cols)
+        try:
+            interact(job, side, trace)
+            end = job.finish()
+        except AssertionError as e:
+            raise AssertionError(f"[{side}] {e}\ntrace:\n{_read(trace)}") from None
+        finally:
+            job.close()
+        lines = parse_trace(_read(trace), job.pid)
+        warm = True if any("warm pid=" in l for l in lines) else False if any("cold:" in l for l in lines) else None
+        res[side] = (end, job.transcript, warm, _read(trace)) + ((collect(),) if collect else ())
+    if must_be_warm and not SELF:
+        assert res["pywarm"][2] is True, f"the pty run was not warm; trace:\n{res['pywarm'][3]}"
+    return res
+
+
+def assert_same_session(res):
+    real, pyw = res["real"], res["pywarm"]
+    assert real[0] == pyw[0], f"the job ended differently: real {real[0]}, pywarm {pyw[0]}"
+    assert real[1] == pyw[1], f"transcripts differ:\nreal:   {real[1]!r}\npywarm: {pyw[1]!r}"
+
+
+
+def poll_until(cond, timeout, step=0.02):
+    """Poll cond() (a /proc or cgroupfs reading, where there is no event to
+    wait on) until it gives a true value or timeout seconds pass; its last
+    value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(step)
+
+
+def wait_until(cond, what, timeout=60):
+    """poll_until, failing the test with what was awaited (a text, or a
+    callable giving it) when the time is up; cond()'s true value."""
+    v = poll_until(cond, timeout)
+    if not v:
+        pytest.fail(f"timed out after {timeout}s waiting for {what() if callable(what) else what}",
+                    pytrace=False)
+    return v
