@@ -110,8 +110,11 @@ $(BUILDDIR)/pywarm-zygote: $(call OBJ,$(ZYGOTE_SRC)) $(CONFIG_LIB)
 
 # ---- tests -------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_TESTS := test_proto test_profile test_identity test_paths test_sd test_sandbox test_trust test_spawn test_args
+UNIT_TESTS := test_proto test_profile test_identity test_paths test_sd test_sandbox test_trust test_spawn test_args \
+              test_interp
 UNIT_EXTRA_test_args := launcher/args.c
+# The interpreter tests make up an installation's zygote directory of their own.
+$(BUILDDIR)/unit/test_interp: CFLAGS += -DPW_ZYGOTEDIR_REL='"$(abspath $(BUILDDIR))/unit/interp-zygotes"'
 
 $(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/unit/unit.h tests/unit/tree.h \
                    $(wildcard launcher/args.[ch])

@@ -79,10 +79,14 @@ static int resolve(const char *path, char *out, size_t outlen, struct stat *st)
 	return 0;
 }
 
-/* dir (absolute) joined with rel, whose leading "../" go up from dir. */
+/* dir (absolute) joined with rel, whose leading "../" go up from dir; an
+ * absolute rel stands alone. */
 static int join_rel(const char *dir, const char *rel, char *out, size_t outlen)
 {
 	size_t n = strlen(dir);
+
+	if (rel[0] == '/')
+		return copy(out, outlen, rel);
 
 	while (strncmp(rel, "../", 3) == 0 && n > 1) {
 		while (n > 1 && dir[n - 1] != '/')
