@@ -326,8 +326,8 @@ def _plan_one(name, plan, seen):
     if name in seen:                    # its package's loading imported it
         return True
     seen.add(name)
-    if name in st["noisy"]:
-        return False                    # it wrote at import: each run imports it afresh
+    if name in st["unshared"]:
+        return False                    # its import left output, a thread or an fd: done afresh
     mod = cache.get(name, _MISSING)
     if mod is not _MISSING and name not in st["loaded"]:
         return True                     # set by its owner, installed with it
@@ -408,7 +408,7 @@ def _serve(spec):
     plan = []
     try:
         name = spec.name
-        if name in _IMPORTS["noisy"] or not _same_module(spec, _IMPORTS["cache"].get(name)):
+        if name in _IMPORTS["unshared"] or not _same_module(spec, _IMPORTS["cache"].get(name)):
             return None
         if not _plan_deps(name, plan, {name}):
             return None

@@ -4,6 +4,8 @@
 
 #include "zygote.h"
 
+#include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -185,14 +187,82 @@ static void note_attached(PyObject *st, PyObject *owner)
 	PyErr_Clear();
 }
 
-/* Output the preloaded modules write as they are imported.  While the
- * zygote preloads, its stdout and stderr are one memfd, and Python's own
- * streams are flushed around each module's loading, so a module that
- * writes anything at import (print, a warning, a raw write(2)) is known:
- * it goes into state["noisy"] and is never served from the cache, so
- * each run imports it afresh and writes what python3 would.  The bytes
- * go to the zygote's log when preloading ends. */
+/* What a preloaded module's import leaves that no forked run could share:
+ * output it wrote (print, a warning, a raw write(2)), a thread it started
+ * or a descriptor it left open (the thread is not in a forked child, and
+ * the descriptor's number is the caller's there).  While the zygote
+ * preloads, its stdout and stderr are one memfd, flushed around each
+ * module's loading, and its threads and descriptors are counted before
+ * and after; a module that left any of these goes into state["unshared"]
+ * and is never served from the cache: each run imports it afresh, as
+ * python3 does, and so is each preloaded module that imported it.  The
+ * output goes to the zygote's log when preloading ends. */
 static int out_memfd = -1, out_saved[2] = { -1, -1 };
+
+/* Entries in /proc/self/<dir> (threads, descriptors), or -1. */
+static int count_entries(const char *dir)
+{
+	char path[32];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof path, "/proc/self/%s", dir);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Calls of getcwd(3), which os.getcwd(), os.path.abspath() and
+ * pathlib's cwd() make: the zygote's definition, so that a module whose
+ * import read the working directory (the zygote's "/", not the caller's)
+ * is known.  Otherwise glibc's own. */
+static unsigned long cwd_reads;
+
+char *getcwd(char *buf, size_t size)
+{
+	static char *(*real)(char *, size_t);
+
+	__atomic_add_fetch(&cwd_reads, 1, __ATOMIC_RELAXED);
+	if (real == NULL)
+		real = (char *(*)(char *, size_t))dlsym(RTLD_NEXT, "getcwd");
+	if (real == NULL) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	return real(buf, size);
+}
+
+/* What a module's loading is compared by (see above). */
+struct effects {
+	off_t out;                /* bytes written to stdout and stderr */
+	int tasks, fds;
+	unsigned long cwd;        /* getcwd() calls */
+};
+
+static off_t output_mark(void);
+
+static struct effects effects_now(void)
+{
+	struct effects e;
+
+	e.out = output_mark();
+	e.tasks = count_entries("task");
+	e.fds = count_entries("fd");
+	e.cwd = __atomic_load_n(&cwd_reads, __ATOMIC_RELAXED);
+	return e;
+}
+
+/* Did a loading that started at e0 leave something a run cannot share? */
+static int effects_left(const struct effects *e0)
+{
+	struct effects e = effects_now();
+
+	return e.out != e0->out || e.tasks > e0->tasks || e.fds > e0->fds || e.cwd != e0->cwd;
+}
 
 /* Flush sys.stdout and sys.stderr, keeping any pending exception, and
  * give the bytes written so far (-1 without a memfd). */
@@ -241,7 +311,7 @@ static void output_begin(struct zygote *z)
 /* Put stdout and stderr back, pass on what was written, name the writers. */
 static void output_end(struct zygote *z, PyObject *st)
 {
-	PyObject *noisy = st ? st_get(st, "noisy") : NULL, *it, *name;
+	PyObject *noisy = st ? st_get(st, "unshared") : NULL, *it, *name;
 	char buf[8192];
 	ssize_t n;
 	off_t at = 0;
@@ -261,7 +331,8 @@ static void output_end(struct zygote *z, PyObject *st)
 	while (it && (name = PyIter_Next(it)) != NULL) {
 		const char *s = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
 		if (s)
-			zlog(z, "%s writes output when imported: every run imports it afresh", s);
+			zlog(z, "importing %s writes output, starts a thread or leaves a descriptor "
+			     "open: every run imports it afresh", s);
 		Py_DECREF(name);
 	}
 	Py_XDECREF(it);
@@ -283,10 +354,10 @@ static PyObject *record_load(PyObject *st, PyObject *spec)
 	note_import(st, name);
 	PyList_Append(stack, name);
 	PySet_Add(loaded, name);        /* in sys.modules from the start of its loading */
-	off_t wrote = output_mark();
+	struct effects e0 = effects_now();
 	r = PyObject_CallOneArg(st_get(st, "load"), spec);
-	if (wrote >= 0 && output_mark() != wrote && st_get(st, "noisy"))
-		PySet_Add(st_get(st, "noisy"), name);   /* so is each module loading it */
+	if (effects_left(&e0) && st_get(st, "unshared"))
+		PySet_Add(st_get(st, "unshared"), name);   /* so is each module loading it */
 	PySequence_DelItem(stack, PyList_GET_SIZE(stack) - 1);
 	if (r != NULL)
 		note_attached(st, name);
@@ -523,7 +594,7 @@ static void imports_begin(struct zygote *z)
 	         st_new(st, "atexit", 'l') == 0 &&
 	         st_new(st, "stack", 'l') == 0 && st_new(st, "deps", 'd') == 0 &&
 	         st_new(st, "attached", 'd') == 0 && st_new(st, "failed", 's') == 0 &&
-	         st_new(st, "loaded", 's') == 0 && st_new(st, "noisy", 's') == 0;
+	         st_new(st, "loaded", 's') == 0 && st_new(st, "unshared", 's') == 0;
 	PyObject *base = ok ? PySet_New(mods) : NULL, *known = ok ? PySet_New(mods) : NULL;
 	PyObject *path0 = ok ? PyList_GetSlice(path, 0, PyList_GET_SIZE(path)) : NULL;
 	PyObject *pic = PySys_GetObject("path_importer_cache");

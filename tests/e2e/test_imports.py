@@ -494,22 +494,33 @@ def test_unusual_preloaded_modules_are_served(pw, wd):
 # ------------------------------------------------- output a module writes at import
 
 NOISY = {
-    "print": "print('noisy: imported')\nVALUE = 1\n",
-    "stderr": "import sys\nsys.stderr.write('noisy: to stderr\\n')\nVALUE = 2\n",
-    "fd-write": "import os\nos.write(1, b'noisy: straight to fd 1\\n')\nVALUE = 3\n",
-    "warning": "import warnings\nwarnings.warn('noisy: a warning at import')\nVALUE = 4\n",
+    "print": "print('noisy: imported')\ndef probe():\n    return 1\n",
+    "stderr": "import sys\nsys.stderr.write('noisy: to stderr\\n')\ndef probe():\n    return 2\n",
+    "fd-write": "import os\nos.write(1, b'noisy: straight to fd 1\\n')\ndef probe():\n    return 3\n",
+    "warning": "import warnings\nwarnings.warn('noisy: a warning at import')\ndef probe():\n    return 4\n",
+    "thread": "import threading, time\n"
+              "threading.Thread(target=time.sleep, args=(60,), name='bg', daemon=True).start()\n"
+              "def probe():\n    return sorted(t.name for t in threading.enumerate())\n",
+    "file-kept-open": "F = open(__file__, 'rb')\ndef probe():\n    return F.read(5)\n",
+    "socket-kept": "import socket\nA, B = socket.socketpair()\n"
+                   "def probe():\n    A.send(b'ping')\n    return B.recv(4)\n",
+    "cwd-getcwd": "import os\nBASE = os.getcwd()\ndef probe():\n    return BASE\n",
+    "cwd-abspath": "import os.path\nDATA = os.path.abspath('data')\ndef probe():\n    return DATA\n",
+    "cwd-pathlib": "import pathlib\nHERE = pathlib.Path.cwd() / 'x'\ndef probe():\n    return str(HERE)\n",
 }
 
 
 @pytest.mark.parametrize("kind", sorted(NOISY))
 @pytest.mark.parametrize("through", ["direct", "dependency"])
-def test_output_at_import_is_written_by_each_run(pw, wd, kind, through):
-    """A preloaded module that writes at import (print, sys.stderr, a raw
-    write, a warning) writes in every run that imports it, as under
-    python3: it is imported afresh, and so is a preloaded module that
-    imported it; a quiet preloaded module is still served."""
+def test_import_effects_a_run_cannot_share(pw, wd, kind, through):
+    """A preloaded module whose import writes (print, sys.stderr, a raw
+    write, a warning), starts a thread, keeps a file or socket open or
+    reads the working directory is imported afresh by every run that
+    imports it, as under python3 (the output appears, the thread runs, the
+    descriptor is the module's own, the directory the caller's); so is a
+    preloaded module that imported it."""
     lib = os.path.join(wd, "lib")
-    files = {"lib/noisy.py": NOISY[kind], "lib/wrapper.py": "import noisy\nW = noisy.VALUE\n",
+    files = {"lib/noisy.py": NOISY[kind], "lib/wrapper.py": "import noisy\nprobe = noisy.probe\n",
              "lib/quiet.py": "import itertools\nQ = 5\n",
              ".pywarm.ini": "[preload]\nmodules = json, noisy, wrapper, quiet\n"}
     write_files(wd, files)
@@ -517,8 +528,9 @@ def test_output_at_import_is_written_by_each_run(pw, wd, kind, through):
     env = {"PYTHONPATH": lib}
     pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
     mod = "noisy" if through == "direct" else "wrapper"
-    prog = (f"import sys, quiet, {mod}\nprint('after', {mod}.__name__, quiet.Q)\n"
+    prog = (f"import sys, quiet, {mod}\nprint('after', {mod}.__name__, quiet.Q, {mod}.probe())\n"
             "print(sorted(n for n in sys.modules if n in ('noisy', 'wrapper', 'quiet')))\n")
     for _ in range(2):
         real, pyw = _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
-    assert b"noisy:" in real.out + real.err
+    if kind in ("print", "stderr", "fd-write", "warning"):
+        assert b"noisy:" in real.out + real.err
