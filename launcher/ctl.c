@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -303,6 +304,35 @@ static int start_failed(const struct zref *z, pid_t pid)
 	return pid <= 0 || pid_gone(pid);
 }
 
+/* The last warning or "not serving" line zygote z wrote to its log, its
+ * message only, into out ("" if there is none or the log is unreadable). */
+static void last_reason(const struct zref *z, char *out, size_t outlen)
+{
+	char buf[8192], tag[IDHEX_LEN + 3];
+	ssize_t n = 0;
+	int fd = z->logpath[0] ? open(z->logpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+	off_t end = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+
+	out[0] = '\0';
+	if (end >= 0)
+		n = pread(fd, buf, sizeof buf - 1, end > (off_t)sizeof buf - 1 ? end - (off_t)sizeof buf + 1 : 0);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	snprintf(tag, sizeof tag, "%s: ", z->idhex);
+	for (char *line = buf, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		char *at = strstr(line, tag);
+		if (at && (strstr(at, ": warning: ") == at + IDHEX_LEN || strncmp(at + IDHEX_LEN + 2, "not serving", 11) == 0 ||
+		           strstr(at, ": error: ") == at + IDHEX_LEN))
+			snprintf(out, outlen, "%s", at + IDHEX_LEN + 2);
+	}
+}
+
 /* Wait for z to answer status requests; EXIT_OK or EXIT_FAIL (said). */
 static int wait_serving(const struct zref *z, pid_t pid, double timeout)
 {
@@ -330,9 +360,13 @@ static int wait_serving(const struct zref *z, pid_t pid, double timeout)
 		if (secs >= timeout)
 			pw_warn("zygote %s not serving after %gs; see %s", z->idhex,
 			        timeout, z->logpath);
-		else
-			pw_warn("zygote %s exited while warming up; see %s", z->idhex,
-			        z->logpath);
+		else {
+			char why[512];
+
+			last_reason(z, why, sizeof why);
+			pw_warn("zygote %s exited while warming up%s%s; see %s", z->idhex,
+			        why[0] ? ": " : "", why, z->logpath);
+		}
 		return EXIT_FAIL;
 	}
 	printf("pywarmctl: zygote %s serving (pid %s, %s modules, %.1fs)\n", z->idhex,

@@ -578,10 +578,35 @@ def _release_imports():
     would last until the late clearing of module dictionaries, after which
     no collection comes.  The modules the run never imported go with them,
     as unreachable objects of the zygote's."""
-    if _IMPORTS is not None:            # the recorded exit handlers hold modules too
-        for value in _IMPORTS.values():
-            if isinstance(value, (dict, list, set)):
-                value.clear()
+    if _IMPORTS is None:
+        return
+    # What only the zygote imported: python3 never had it, so it must not
+    # keep the run's objects alive through what it shares with the run's
+    # modules (asyncio's loggers hold logging's manager, and the _asyncio
+    # extension holds asyncio for good).  Its globals are cleared as
+    # Py_FinalizeEx clears a module's, newest first; modules the runs
+    # import afresh ("unshared": open files, threads) are left alone.
+    unshared = _IMPORTS.get("unshared", ())
+    zygote_only = [m for n, m in _IMPORTS.get("cache", {}).items() if n not in unshared]
+    for value in _IMPORTS.values():     # the recorded exit handlers hold modules too
+        if isinstance(value, (dict, list, set)):
+            value.clear()
+    for mod in reversed(zygote_only):
+        d = getattr(mod, "__dict__", None)
+        if type(d) is dict:
+            _clear_globals(d)
+
+
+def _clear_globals(d):
+    """What CPython's _PyModule_ClearDict does to a module's globals: names
+    with one leading underscore first, then all but __builtins__, set to
+    None (so code still running at exit finds None, not a NameError)."""
+    for key in list(d):
+        if type(key) is str and key[:1] == "_" and key[1:2] != "_":
+            d[key] = None
+    for key in list(d):
+        if key != "__builtins__":
+            d[key] = None
 
 
 def needs_teardown():

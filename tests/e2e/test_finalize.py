@@ -17,7 +17,7 @@ import pytest
 
 from conftest import (PYWARMCTL, SELF, assert_cold, assert_same, assert_warm, needs_pywarm,
                       write_files)
-from helpers import assert_same_session as assert_same_pty, run_pair
+from helpers import assert_same_session as assert_same_pty, run_pair, warm_up
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -214,7 +214,40 @@ IO_UNCLOSED = textwrap.dedent("""\
     print("main")
 """)
 
+# The order in which teardown frees what the program hung on logging's
+# objects and its own globals: each __del__ says so on stderr.
+TEARDOWN_ORDER = textwrap.dedent("""\
+    import os, logging, sys
+    class S:
+        def __init__(self, tag):
+            self.tag = tag
+        def __del__(self, w=os.write):
+            w(2, b"del " + self.tag + b"\\n")
+    s = S(b"main-global")
+    logging._probe = S(b"logging-global")
+    logging.getLogger("app")._probe = S(b"app-logger-attr")
+    logging.root._probe = S(b"root-attr")
+    logging.Logger.manager._probe = S(b"manager-attr")
+""")
+
+# A handler that writes a file when it is freed.
+HANDLER_FILE_AT_DEL = textwrap.dedent("""\
+    import logging
+    class H(logging.Handler):
+        def emit(self, record):
+            pass
+        def __del__(self):
+            with open("handler-freed.txt", "w") as f:
+                f.write("freed")
+    logging.getLogger("app.sub").addHandler(H())
+    print("main")
+""")
+
 FINALIZER_CASES = {
+    "teardown-order-logging": TEARDOWN_ORDER,
+    "teardown-order-asyncio-imported": "import asyncio\n" + TEARDOWN_ORDER,
+    "teardown-order-concurrent-imported": "import concurrent.futures\n" + TEARDOWN_ORDER,
+    "handler-file-at-del": HANDLER_FILE_AT_DEL,
     "tempfile-in-handler-subclass": HANDLER_HOLDS_TEMPFILE,
     "tempfile-and-handler-subclass": HANDLER_SUBCLASS_AND_TEMPFILE,
     "zip-unclosed-with-handler": ZIP_IN_MAIN_WITH_HANDLER,
@@ -231,21 +264,20 @@ FINALIZER_CASES = {
 }
 
 
-# A NamedTemporaryFile reached only through a handler of a served logging
-# is still left behind (LIMITATIONS): the zygote's objects keep logging's
-# loggers reachable past the collection in which python3 finalizes them.
-HANDLER_LEAK = pytest.mark.xfail(strict=True, reason="LIMITATIONS: a temporary file reached "
-                                 "through a logging handler outlives a warm run")
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, marks=HANDLER_LEAK if c.startswith("tempfile-")
-                                               and "handler" in c else ())
-                                  for c in FINALIZER_CASES])
+@pytest.mark.parametrize("case", list(FINALIZER_CASES))
 @pytest.mark.parametrize("how", ["script", "c"])
 def test_exit_finalizes(pw, case, how):
     prog = FINALIZER_CASES[case]
     args = ["prog.py"] if how == "script" else ["-c", prog]
     run_apart(pw, f"{case}-{how}", {"prog.py": prog}, args)
+
+
+@pytest.mark.parametrize("case", ["tempfile-in-handler-subclass", "teardown-order-logging",
+                                  "handler-file-at-del"])
+def test_exit_finalizes_with_warnings_shown(pw, case):
+    """The same with -W default, where teardown's ResourceWarnings show."""
+    warm_up(pw, ["-W", "default"], None, pw.neutral)
+    run_apart(pw, f"{case}-W", {"prog.py": FINALIZER_CASES[case]}, ["-W", "default", "prog.py"])
 
 
 ATEXIT_LOGGING = textwrap.dedent("""\

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from conftest import REAL, SELF, assert_cold, assert_same, assert_warm, proc_alive, write_files
+from helpers import warm_up  # noqa: F401 - test_repl imports it from here
 
 PROBE = textwrap.dedent('''\
     """probe docstring"""
@@ -296,35 +297,6 @@ def stop_extra(pw):
     deadline = time.monotonic() + 10
     while any(proc_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-
-
-def _options(args):
-    """The interpreter options at the front of args (what picks the zygote)."""
-    out, i = [], 0
-    while i < len(args):
-        a = args[i]
-        if a in ("-", "--") or not a.startswith("-") or \
-                (not a.startswith("--") and ("c" in a or "m" in a) and not a.startswith(("-W", "-X"))):
-            break
-        out.append(a)
-        if a in ("-W", "-X", "--check-hash-based-pycs") and i + 1 < len(args):
-            out.append(args[i + 1])
-            i += 1
-        i += 1
-    return out
-
-
-def warm_up(pw, args, env_add, wd, timeout=60):
-    """Run pywarm with the options of args until a zygote serves them."""
-    if SELF:
-        return
-    opts = _options(args)
-    deadline = time.monotonic() + timeout
-    while True:
-        r = pw.run_pywarm([*opts, "-c", "pass"], env_add=env_add, cwd=wd)
-        if r.warm or time.monotonic() > deadline:
-            return
-        time.sleep(0.2)
 
 
 def _env(add, wd):

@@ -205,6 +205,8 @@ def test_module_rewriting_a_watched_file_at_import_does_not_loop(pw, wd):
     env = pw.make_env(dict(BASE_ENV, PYTHONPATH=lib))
     p = pw.ctl("start", "--wait", "--timeout", "60", cwd=wd, env=env, check=False)
     assert p.returncode == 1, p
+    # It says why, from the zygote's log.
+    assert re.search(rb"exited while warming up: not serving: .*; see /", p.stderr), p
     ident = re.search(r"zygote ([0-9a-f]{16})", (p.stdout + p.stderr).decode()).group(1)
     log = os.path.join(pw.state_dir, "pywarm", ident + ".log")
     end = time.monotonic() + 30
