@@ -63,8 +63,33 @@ def _environ(entries):
             data.setdefault(key, value)
 
 
+def _signal_resets():
+    """(signal, handler) for each handler the zygote's preload or warmup
+    script changed from what start-up left (signal.signal() at import):
+    each run starts with start-up's, as python3 does, and a module that
+    set one is imported afresh (warm.c), setting it again."""
+    st = getattr(_bootstrap._load_unlocked, "__self__", None)
+    start = st.get("signals_at_start") if isinstance(st, dict) else None
+    if not start:
+        return ()
+    out = []
+    for signum, h0 in enumerate(start, 1):
+        try:
+            if h0 is not None and _signal.getsignal(signum) != h0:
+                out.append((signum, h0))
+        except (OSError, ValueError):
+            pass
+    return tuple(out)
+
+
 def _signals(ignored):
-    """Ignore what the caller ignored, as exec would have kept it."""
+    """Start-up's handlers back where the preload changed them; then ignore
+    what the caller ignored, as exec would have kept it."""
+    for signum, handler in _SIGNAL_RESETS:
+        try:
+            _signal.signal(signum, handler)
+        except (OSError, ValueError):
+            pass
     for signum in ignored:
         if signum in (_signal.SIGPIPE, _signal.SIGXFSZ):
             continue                    # python3 ignores these anyway
@@ -252,6 +277,7 @@ def _hide_preloaded():
     for name in [n for n in mods if n not in base]:
         cache[name] = mods.pop(name)
     _exit_handlers(st)
+    _hide_loggers(st)
     finders, pic = st["finders"], _sys.path_importer_cache
     hidden = st["hidden_finders"] = {}
     for entry in [e for e in pic if e not in finders]:
@@ -269,6 +295,65 @@ def _hide_preloaded():
                 unbound[name] = (pmod, child)
         except TypeError:
             pass
+
+
+def _hide_loggers(st):
+    """logging's manager as python3's would be: the loggers the zygote's
+    imports made (and their placeholders) leave it, and each comes back
+    when the run imports the module that made it (_show_loggers)."""
+    logging = st["cache"].get("logging")
+    mgr = getattr(getattr(logging, "Logger", None), "manager", None)
+    if mgr is None or not st["logger_owner"]:
+        st["zloggers"] = {}
+        return
+    st["zloggers"] = dict(mgr.loggerDict)
+    mgr.loggerDict.clear()
+    for lg in st["zloggers"].values():
+        if isinstance(lg, logging.Logger):
+            lg.parent = mgr.root
+    mgr._clear_cache()
+
+
+def _loggers_ok(name):
+    """Can module name's loggers be its own in this run?  Not when the run
+    made a logger of the same name first, or set another logger class:
+    python3's module would get that one."""
+    names = _IMPORTS["loggers"].get(name)
+    if not names:
+        return True
+    logging = _IMPORTS["served"].get("logging")
+    if logging is None:
+        return True                     # logging comes with it, from the cache
+    mgr = logging.Logger.manager
+    if (mgr.loggerClass or logging._loggerClass) is not logging.Logger:
+        return False
+    ours = _IMPORTS["zloggers"]
+    for n in names:
+        cur = mgr.loggerDict.get(n)
+        if cur is not None and not isinstance(cur, logging.PlaceHolder) and cur is not ours.get(n):
+            return False
+    return True
+
+
+def _show_loggers(name):
+    """Register module name's loggers with the run's manager, as
+    logging.getLogger() did when the zygote imported it."""
+    names = _IMPORTS["loggers"].get(name)
+    logging = _IMPORTS["served"].get("logging")
+    if not names or logging is None:
+        return
+    mgr = logging.Logger.manager
+    with logging._lock:
+        for n in names:
+            rv = _IMPORTS["zloggers"].get(n)
+            cur = mgr.loggerDict.get(n)
+            if rv is None or cur is rv:
+                continue
+            mgr.loggerDict[n] = rv
+            if isinstance(cur, logging.PlaceHolder):
+                mgr._fixupChildren(cur, rv)
+            mgr._fixupParents(rv)
+        mgr._clear_cache()
 
 
 def _exit_handlers(st):
@@ -356,7 +441,7 @@ def _plan_one(name, plan, seen):
                 _os.path.dirname(spec.origin) in st["pkgpaths"].get(parent, ()))
         if not _same_module(spec, mod):
             return False
-    if not _plan_deps(name, plan, seen):
+    if not _plan_deps(name, plan, seen) or not _loggers_ok(name):
         return False
     plan.append(name)                   # loaded: python3 moves it to the end of sys.modules
     return True
@@ -398,6 +483,7 @@ def _install(plan):
         bound = unbound.pop(name, None)
         if bound is not None:
             setattr(bound[0], bound[1], mod)
+        _show_loggers(name)
         for func, args, kwargs in st["exits"].pop(name, ()):
             st["register"](func, *args, **(kwargs or {}))
 
@@ -410,7 +496,7 @@ def _serve(spec):
         name = spec.name
         if name in _IMPORTS["unshared"] or not _same_module(spec, _IMPORTS["cache"].get(name)):
             return None
-        if not _plan_deps(name, plan, {name}):
+        if not _plan_deps(name, plan, {name}) or not _loggers_ok(name):
             return None
     except Exception:
         return None
@@ -419,6 +505,7 @@ def _serve(spec):
     return _IMPORTS["served"][name]
 
 
+_SIGNAL_RESETS = _signal_resets()
 _IMPORTS = _imports_attach()
 
 

@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -116,6 +117,11 @@ static void forget_new_modules(PyObject *before)
  *   failed     names whose import failed while recording
  *   loaded     names loaded through _load_unlocked
  *   attached   name -> sys.modules names its loading set itself
+ *   unshared   names whose loading left what no run can share (see
+ *              effects_left: output, threads, descriptors, the working
+ *              directory, signal handlers), never served
+ *   loggers, logger_owner    name -> loggers its loading made; logger -> name
+ *   signals_at_start         every signal's handler right after start-up
  *   known      sys.modules names seen so far
  *   baseline   sys.modules names right after start-up
  *   path       sys.path right after start-up
@@ -185,6 +191,84 @@ static void note_attached(PyObject *st, PyObject *owner)
 			note_in(st, "attached", owner, key);
 	}
 	PyErr_Clear();
+}
+
+/* logging's manager.loggerDict (new reference), or NULL while logging is
+ * not imported.  No error is left set. */
+static PyObject *logger_dict(void)
+{
+	PyObject *logging = PyDict_GetItemString(PyImport_GetModuleDict(), "logging");
+	PyObject *cls = logging ? PyObject_GetAttrString(logging, "Logger") : NULL;
+	PyObject *mgr = cls ? PyObject_GetAttrString(cls, "manager") : NULL;
+	PyObject *d = mgr ? PyObject_GetAttrString(mgr, "loggerDict") : NULL;
+
+	Py_XDECREF(cls);
+	Py_XDECREF(mgr);
+	if (d != NULL && !PyDict_Check(d))
+		Py_CLEAR(d);
+	PyErr_Clear();
+	return d;
+}
+
+/* The loggers a module's loading created (logging.getLogger at import):
+ * state["loggers"][module] lists their names, oldest first, and
+ * state["logger_owner"] names each one's module, so that a run sees a
+ * logger of the zygote's only once it imports the module that made it
+ * (bootstrap.py).  Placeholders are not kept: the run's manager makes its
+ * own.  n0 is how many entries loggerDict had when the loading began (it
+ * only grows: loggers are never removed). */
+static void note_loggers(PyObject *st, PyObject *name, Py_ssize_t n0)
+{
+	PyObject *d = logger_dict(), *owner = st_get(st, "logger_owner");
+	PyObject *logging = PyDict_GetItemString(PyImport_GetModuleDict(), "logging");
+	PyObject *ph = logging ? PyObject_GetAttrString(logging, "PlaceHolder") : NULL;
+	PyObject *key, *val;
+	Py_ssize_t pos = 0, i = 0;
+
+	while (d && owner && ph && PyDict_Next(d, &pos, &key, &val)) {
+		if (i++ < n0 || PyObject_IsInstance(val, ph) != 0 || PyDict_Contains(owner, key) != 0)
+			continue;
+		PyDict_SetItem(owner, key, name);
+		note_in(st, "loggers", name, key);
+	}
+	Py_XDECREF(ph);
+	Py_XDECREF(d);
+	PyErr_Clear();
+}
+
+/* Every signal's Python-level handler (_signal.getsignal; None where it
+ * cannot be asked), as a new list, or NULL.  No error is left set. */
+static PyObject *signal_table(void)
+{
+	PyObject *sig = PyDict_GetItemString(PyImport_GetModuleDict(), "_signal");
+	PyObject *get = sig ? PyObject_GetAttrString(sig, "getsignal") : NULL;
+	PyObject *t = get ? PyList_New(0) : NULL;
+
+	for (int n = 1; t && n < NSIG; n++) {
+		PyObject *h = PyObject_CallFunction(get, "i", n);
+		if (h == NULL) {
+			PyErr_Clear();
+			h = Py_NewRef(Py_None);
+		}
+		if (PyList_Append(t, h) < 0)
+			Py_CLEAR(t);
+		Py_DECREF(h);
+	}
+	Py_XDECREF(get);
+	PyErr_Clear();
+	return t;
+}
+
+/* Did a loading change a signal's handler (signal.signal() at import)? */
+static int signals_changed(PyObject *before)
+{
+	PyObject *after = before ? signal_table() : NULL;
+	int changed = after == NULL ? before != NULL :
+	              PyObject_RichCompareBool(before, after, Py_NE) != 0;
+
+	Py_XDECREF(after);
+	PyErr_Clear();
+	return changed;
 }
 
 /* What a preloaded module's import leaves that no forked run could share:
@@ -331,8 +415,9 @@ static void output_end(struct zygote *z, PyObject *st)
 	while (it && (name = PyIter_Next(it)) != NULL) {
 		const char *s = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
 		if (s)
-			zlog(z, "importing %s writes output, starts a thread or leaves a descriptor "
-			     "open: every run imports it afresh", s);
+			zlog(z, "importing %s writes output, starts a thread, leaves a descriptor "
+			     "open, asks for the working directory or sets a signal handler: "
+			     "every run imports it afresh", s);
 		Py_DECREF(name);
 	}
 	Py_XDECREF(it);
@@ -355,9 +440,21 @@ static PyObject *record_load(PyObject *st, PyObject *spec)
 	PyList_Append(stack, name);
 	PySet_Add(loaded, name);        /* in sys.modules from the start of its loading */
 	struct effects e0 = effects_now();
+	PyObject *sig0 = signal_table();
+	PyObject *ld = logger_dict();
+	Py_ssize_t nloggers = ld ? PyDict_GET_SIZE(ld) : 0;
+	Py_XDECREF(ld);
 	r = PyObject_CallOneArg(st_get(st, "load"), spec);
-	if (effects_left(&e0) && st_get(st, "unshared"))
+	if (r != NULL)
+		note_loggers(st, name, nloggers);
+	/* The bookkeeping must keep a failed loading's exception. */
+	PyObject *et, *ev, *etb;
+	PyErr_Fetch(&et, &ev, &etb);
+	if ((effects_left(&e0) | signals_changed(sig0)) && st_get(st, "unshared"))
 		PySet_Add(st_get(st, "unshared"), name);   /* so is each module loading it */
+	Py_XDECREF(sig0);
+	PyErr_Clear();
+	PyErr_Restore(et, ev, etb);
 	PySequence_DelItem(stack, PyList_GET_SIZE(stack) - 1);
 	if (r != NULL)
 		note_attached(st, name);
@@ -573,6 +670,28 @@ static int st_new(PyObject *st, const char *key, char kind)
 
 /* Start recording: the state, then the two hooks.  Right after start-up,
  * so that the baseline is what python3's own start-up imported. */
+/* The recording's empty tables (see the top of this file) and start-up's
+ * signal handlers; 0, or -1 with an exception. */
+static int state_tables(PyObject *st)
+{
+	static const struct { const char *key; char kind; } tables[] = {
+		{ "atexit", 'l' }, { "stack", 'l' }, { "deps", 'd' }, { "attached", 'd' },
+		{ "failed", 's' }, { "loaded", 's' }, { "unshared", 's' }, { "loggers", 'd' },
+		{ "logger_owner", 'd' },
+	};
+	PyObject *sigs;
+	int rc;
+
+	for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
+		if (st_new(st, tables[i].key, tables[i].kind) < 0)
+			return -1;
+	if ((sigs = signal_table()) == NULL)
+		return -1;
+	rc = PyDict_SetItemString(st, "signals_at_start", sigs);
+	Py_DECREF(sigs);
+	return rc;
+}
+
 static void imports_begin(struct zygote *z)
 {
 	PyObject *st = PyDict_New();
@@ -591,10 +710,7 @@ static void imports_begin(struct zygote *z)
 	         PyDict_SetItemString(st, "gcd_import", gcd) == 0 &&
 	         PyDict_SetItemString(st, "import", imp) == 0 &&
 	         PyDict_SetItemString(st, "register", reg) == 0 &&
-	         st_new(st, "atexit", 'l') == 0 &&
-	         st_new(st, "stack", 'l') == 0 && st_new(st, "deps", 'd') == 0 &&
-	         st_new(st, "attached", 'd') == 0 && st_new(st, "failed", 's') == 0 &&
-	         st_new(st, "loaded", 's') == 0 && st_new(st, "unshared", 's') == 0;
+	         state_tables(st) == 0;
 	PyObject *base = ok ? PySet_New(mods) : NULL, *known = ok ? PySet_New(mods) : NULL;
 	PyObject *path0 = ok ? PyList_GetSlice(path, 0, PyList_GET_SIZE(path)) : NULL;
 	PyObject *pic = PySys_GetObject("path_importer_cache");

@@ -534,3 +534,78 @@ def test_import_effects_a_run_cannot_share(pw, wd, kind, through):
         real, pyw = _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
     if kind in ("print", "stderr", "fd-write", "warning"):
         assert b"noisy:" in real.out + real.err
+
+
+# ------------------------------------------------- loggers made at import
+
+LOGGER_PROGS = {
+    "logging-alone": "import logging\nprint(sorted(logging.Logger.manager.loggerDict))\n",
+    "with-asyncio": "import logging, asyncio\nimport asyncio.log as l\n"
+                    "print(sorted(logging.Logger.manager.loggerDict), l.logger is logging.getLogger('asyncio'),"
+                    " l.logger.parent)\n",
+    "child-first": "import logging\nc = logging.getLogger('asyncio.mine')\nimport asyncio\nimport asyncio.log as l\n"
+                   "print(sorted(logging.Logger.manager.loggerDict), c.parent is l.logger, l.logger.parent)\n",
+    "same-name-first": "import logging\na = logging.getLogger('asyncio')\na.setLevel(5)\nimport asyncio\n"
+                       "import asyncio.log as l\nprint(a is l.logger, l.logger.level, sorted(logging.Logger.manager.loggerDict))\n",
+    "dictconfig-first": "import logging, logging.config\nlogging.config.dictConfig({'version': 1})\n"
+                        "import concurrent.futures, asyncio\n"
+                        "print(logging.getLogger('asyncio').disabled, logging.getLogger('concurrent.futures').disabled)\n",
+    "logger-class-first": "import logging\nclass L(logging.Logger):\n    pass\nlogging.setLoggerClass(L)\n"
+                          "import asyncio\nprint(type(logging.getLogger('asyncio')).__name__)\n",
+    "parent-made-later": "import logging, asyncio\np = logging.getLogger('concurrent')\nimport concurrent.futures\n"
+                         "print(logging.getLogger('concurrent.futures').parent is p)\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOGGER_PROGS))
+def test_loggers_of_preloaded_modules_appear_with_them(pw, wd, case):
+    """logging's manager lists a logger a preloaded module made at import
+    only once the run imports that module, with the parent, identity and
+    state python3's getLogger() would give it."""
+    _same_warm(pw, ["-c", LOGGER_PROGS[case]], cwd=wd)
+
+
+def test_project_module_logger_and_handler(pw, wd):
+    lib = os.path.join(wd, "lib")
+    write_files(wd, {"lib/applog.py": "import logging\nlog = logging.getLogger('app.core')\n"
+                                      "log.addHandler(logging.NullHandler())\n",
+                     ".pywarm.ini": "[preload]\nmodules = logging, applog\n"})
+    pw.trust(wd)
+    env = {"PYTHONPATH": lib}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    prog = ("import logging\nbefore = sorted(logging.Logger.manager.loggerDict)\nroot_app = logging.getLogger('app')\n"
+            "import applog\nprint(before, sorted(logging.Logger.manager.loggerDict), applog.log.parent is root_app,"
+            " applog.log.handlers)\n")
+    _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
+
+
+# ------------------------------------------------- signal handlers set at import
+
+SIGMODS = {
+    "usr1-handler": "import signal\ndef h(*a):\n    print('usr1 handled')\nsignal.signal(signal.SIGUSR1, h)\n",
+    "int-replaced": "import signal\ndef h(*a):\n    print('int handled')\nsignal.signal(signal.SIGINT, h)\n",
+    "usr1-ignored": "import signal\nsignal.signal(signal.SIGUSR1, signal.SIG_IGN)\n",
+}
+SIG_PROGS = {
+    "never-imported": "import os, signal\nprint(signal.getsignal(signal.SIGUSR1), signal.getsignal(signal.SIGINT))\n"
+                      "os.kill(os.getpid(), signal.SIGUSR1)\nprint('survived')\n",
+    "imported-then-signalled": "import os, signal\nbefore = (signal.getsignal(signal.SIGUSR1), signal.getsignal(signal.SIGINT))\n"
+                               "import sigmod\nprint(before, signal.getsignal(signal.SIGUSR1) == signal.SIG_IGN)\n"
+                               "os.kill(os.getpid(), signal.SIGINT)\nos.kill(os.getpid(), signal.SIGUSR1)\nprint('end')\n",
+}
+
+
+@pytest.mark.parametrize("prog", sorted(SIG_PROGS))
+@pytest.mark.parametrize("mod", sorted(SIGMODS))
+def test_signal_handlers_set_at_import(pw, wd, mod, prog):
+    """A preloaded module (or a warmup script) that sets a signal handler
+    at import: a run starts with python3's handlers, and gets the module's
+    when it imports the module, which is imported afresh."""
+    lib = os.path.join(wd, "lib")
+    write_files(wd, {"lib/sigmod.py": SIGMODS[mod], "warm.py": "import signal\nsignal.signal(signal.SIGUSR2, signal.SIG_IGN)\n",
+                     ".pywarm.ini": "[preload]\nmodules = json, sigmod\nwarmup = warm.py\n"})
+    pw.trust(wd)
+    env = {"PYTHONPATH": lib}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    code = SIG_PROGS[prog] + "print(signal.getsignal(signal.SIGUSR2))\n"
+    _same_warm(pw, ["-c", code], cwd=wd, env_add=env)
