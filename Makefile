@@ -37,9 +37,14 @@ PYVERSION := $(shell $(PYREAL) -c 'import platform; print(platform.python_versio
 CFLAGS  += -DPW_PYVERSION='"$(PYVERSION)"'
 LDLIBS_INIH := -linih
 # libseccomp: every binary parses profiles, which name system calls.  The
-# launcher links it too (it confines a cold run before exec'ing python3);
-# loading it costs the launcher about 15 microseconds (ld.so statistics).
+# launcher links it too (it confines a cold run before exec'ing python3).
 LDLIBS_SECCOMP := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
+# The launcher runs on every launch and uses either library only now and
+# then (a profile to parse, a cold run to confine): it links both
+# statically, so that the dynamic loader neither maps nor relocates them
+# each time (11 page faults and 51,000 instructions of 442,000 per warm
+# launch); their code is read in only when it runs.
+LDLIBS_LAUNCHER := -Wl,-Bstatic $(LDLIBS_INIH) $(LDLIBS_SECCOMP) -Wl,-Bdynamic
 
 COMMON_SRC   := config/proto.c config/profile.c config/identity.c config/paths.c config/interp.c config/stamp.c \
                 config/trust.c config/sandbox.c config/confine.c config/spawn.c config/procfs.c
@@ -52,6 +57,7 @@ ZYGOTE_SRC   += zygote/tty.c
 ZYGOTE_SRC   += zygote/pool.c
 ZYGOTE_SRC   += zygote/cgroup.c zygote/proctitle.c
 ZYGOTE_SRC   += zygote/envwatch.c
+ZYGOTE_SRC   += zygote/teardown.c
 
 OBJ = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
 
@@ -100,7 +106,7 @@ $(CONFIG_LIB): $(call OBJ,$(COMMON_SRC))
 	$(AR) rcs $@ $^
 
 $(BUILDDIR)/pywarm: $(call OBJ,$(LAUNCHER_SRC)) $(CONFIG_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_INIH) $(LDLIBS_SECCOMP)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LAUNCHER)
 
 $(BUILDDIR)/pywarmctl: $(call OBJ,$(CTL_SRC)) $(CONFIG_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_INIH) $(LDLIBS_SECCOMP)

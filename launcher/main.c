@@ -69,7 +69,7 @@ struct run {
 /* Confine a cold run the way the zygote would have confined it warm: the
  * filter and the Landlock ruleset survive execve (no_new_privs is set).
  * The launcher does this itself rather than exec'ing a helper, so it links
- * libseccomp; loading that library costs it about 15 microseconds. */
+ * libseccomp (statically: see the Makefile). */
 static void cold_sandbox(struct run *r)
 {
 	struct pw_profile p;

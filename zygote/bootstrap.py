@@ -99,26 +99,40 @@ def _signals(ignored):
             pass
 
 
+def _loaded(name):
+    """The module the zygote imported as name, in sys.modules or in the
+    import cache behind it (prepare()), or None."""
+    mod = _sys.modules.get(name)
+    if mod is None and _IMPORTS is not None:
+        mod = _IMPORTS["cache"].get(name)
+    return mod
+
+
 def _caches():
     """Forget what the zygote derived from its own environment."""
-    mods = _sys.modules
-    if "time" in mods:
-        mods["time"].tzset()
-    if "tempfile" in mods:
-        mods["tempfile"].tempdir = None
-    if "linecache" in mods:
-        mods["linecache"].clearcache()
-    if "warnings" in mods:
-        mods["warnings"].onceregistry.clear()
-        mods["warnings"]._filters_mutated()
-    if "logging" in mods:
+    mod = _loaded("time")
+    if mod is not None:
+        mod.tzset()
+    mod = _loaded("tempfile")
+    if mod is not None:
+        mod.tempdir = None
+    mod = _loaded("linecache")
+    if mod is not None:
+        mod.clearcache()
+    mod = _loaded("warnings")
+    if mod is not None:
+        mod.onceregistry.clear()
+        mod._filters_mutated()
+    mod = _loaded("logging")
+    if mod is not None:
         # relativeCreated counts from logging's import, which python3 does
         # while the program starts.
-        mods["logging"]._startTime = _time()
-    if "platform" in mods:
+        mod._startTime = _time()
+    mod = _loaded("platform")
+    if mod is not None:
         # uname() is cached at first use (uuid uses it at import): the host
         # name may have changed since the zygote started.
-        mods["platform"]._uname_cache = None
+        mod._uname_cache = None
 
 
 def _user_site_present():
@@ -163,7 +177,7 @@ def _threading():
     _after_fork() renews only its ident): give it this process's native
     thread id and put its shutdown lock back among _shutdown_locks, as
     python3's first import of threading makes them."""
-    threading = _sys.modules.get("threading")
+    threading = _loaded("threading")
     if threading is None:
         return
     main = threading._main_thread
@@ -179,7 +193,7 @@ def _threading():
 
 def _reseed_numpy():
     """numpy.random's global RandomState, made again as its import makes it."""
-    mtrand = _sys.modules.get("numpy.random.mtrand")
+    mtrand = _loaded("numpy.random.mtrand")
     if mtrand is not None:
         mtrand._rand.__init__()
 
@@ -222,10 +236,12 @@ def _fresh_randomness():
 # ---------------------------------------------------------------- imports
 #
 # What the zygote imported beyond python3's own start-up is a cache behind
-# the import system, not part of sys.modules: each child hides it
-# (_hide_preloaded), and warm.c's hook on importlib._bootstrap._load_unlocked
-# calls _serve() once the run's own sys.meta_path and sys.path have found a
-# spec for a name the cache holds.  The cached module is used only if that
+# the import system, not part of sys.modules: the zygote hides it once,
+# before it serves (prepare, _hide_preloaded), so that every child starts
+# with it hidden and writes none of those modules' pages; and warm.c's
+# hook on importlib._bootstrap._load_unlocked calls _serve() once the
+# run's own sys.meta_path and sys.path have found a spec for a name the
+# cache holds.  The cached module is used only if that
 # spec names the file (and loader kind) the zygote loaded, and every module
 # its loading imported resolves the same way now; otherwise the import runs
 # for real, as under python3.  warm.c recorded, while preloading, what each
@@ -273,10 +289,8 @@ def _hide_preloaded():
     brings it back binds it again).  The same for sys.path_importer_cache."""
     st = _IMPORTS
     mods, base, cache, unbound = _sys.modules, st["base"], st["cache"], st["unbound"]
-    st["served"] = {}
     for name in [n for n in mods if n not in base]:
         cache[name] = mods.pop(name)
-    _exit_handlers(st)
     _hide_loggers(st)
     finders, pic = st["finders"], _sys.path_importer_cache
     hidden = st["hidden_finders"] = {}
@@ -589,11 +603,20 @@ def _check_startup_shadowing(dirs):
                 raise RuntimeError(f"{d}/{e} may shadow a module python3 imports at start-up")
 
 
+def prepare():
+    """In the zygote, once its files are watched and before any child is
+    forked: hide what it preloaded, the same for every run."""
+    if _IMPORTS is not None and not _IMPORTS.get("hidden"):
+        _hide_preloaded()
+        _IMPORTS["hidden"] = True
+
+
 def _imports_for_run():
     """This run's sys.path and sys.modules, as python3 would start them."""
-    if _IMPORTS is None:
+    if _IMPORTS is None or not _IMPORTS.get("hidden"):
         raise RuntimeError("the import cache is not set up (see the zygote's log)")
-    _hide_preloaded()
+    _IMPORTS["served"] = {}
+    _exit_handlers(_IMPORTS)
     _fix_pythonpath()
 
 
@@ -703,7 +726,9 @@ def needs_teardown():
     gc.get_objects(); they would be torn down by python3 only had it
     imported the same modules, and their teardown is silent.  Everything
     the program made since the fork is listed and checked.  When it is
-    needed, the import cache lets go of the run's modules first."""
+    needed, the import cache lets go of the run's modules first.
+    zygote/teardown.c makes the same test in C, calling _has_finalizer()
+    for what it cannot judge itself; this one serves when it cannot run."""
     if _sys.warnoptions or _sys.flags.dev_mode:
         _release_imports()
         return True

@@ -107,19 +107,35 @@ static const char *install_fds(struct pw_launch *l, struct keep *k)
 	return NULL;
 }
 
-/* Is the caller in our namespaces, under our root, with our groups? */
-static const char *check_same_world(struct pw_launch *l, int conn, const struct ucred *peer)
+/* In the zygote, before it serves: the namespaces and root directory
+ * every child of it has, which check_same_world compares with the
+ * caller's (nine stat calls of /proc once, rather than in every run). */
+void zchild_world_init(struct zygote *z)
 {
 	struct stat st;
 	char path[64];
 
 	for (int i = 0; i < PW_NNS; i++) {
 		snprintf(path, sizeof path, "/proc/self/ns/%s", pw_ns_names[i]);
-		uint64_t ino = stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
-		if (ino != l->ns_ino[i])
-			return "the caller is in another namespace";
+		z->ns_ino[i] = stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
 	}
-	if (stat("/", &st) < 0 || (uint64_t)st.st_dev != l->root_dev || (uint64_t)st.st_ino != l->root_ino)
+	if (stat("/", &st) == 0) {
+		z->root_dev = (uint64_t)st.st_dev;
+		z->root_ino = (uint64_t)st.st_ino;
+	} else {
+		zlog(z, "cannot stat /: %s; every run is cold", strerror(errno));
+		z->root_dev = z->root_ino = UINT64_MAX;
+	}
+}
+
+/* Is the caller in our namespaces, under our root, with our groups? */
+static const char *check_same_world(struct zygote *z, struct pw_launch *l, int conn,
+                                    const struct ucred *peer)
+{
+	for (int i = 0; i < PW_NNS; i++)
+		if (z->ns_ino[i] != l->ns_ino[i])
+			return "the caller is in another namespace";
+	if (z->root_dev != l->root_dev || z->root_ino != l->root_ino || z->root_dev == UINT64_MAX)
 		return "the caller has another root directory";
 	if (peer->uid != geteuid() || peer->gid != getegid())
 		return "the caller has other credentials";
@@ -362,7 +378,7 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us)
 	zwatch_forget(z);
 	if (l.identity != z->identity)
 		fallback(z, conn, PW_MSG_REJECT, "identity mismatch");
-	if ((why = check_same_world(&l, conn, &peer)) != NULL)
+	if ((why = check_same_world(z, &l, conn, &peer)) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
 	/* Before zproc_show zeroes the zygote's start-up environment. */
 	if ((why = zenv_child(z, &l)) != NULL)

@@ -380,6 +380,9 @@ int main(int argc, char **argv)
 		zwarm_done(&z);
 		_exit(0);
 	}
+	if (zpy_prepare(&z) < 0)
+		return 1;
+	zchild_world_init(&z);
 	if (locked && zlisten_open(&z) < 0)
 		return 1;
 	zwarm_done(&z);

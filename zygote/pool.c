@@ -17,7 +17,11 @@
 #define STARTING_US   100000LL
 #define RETRY_US      1000000LL    /* after a failed fork */
 #define TOUCH_MAX     8190         /* pages in the list of pages runs write */
-#define LEARN_EVERY   64           /* launches between two updates of the list */
+#define LEARN_EVERY   64           /* pooled children between two recording ones */
+
+/* In a pooled child: this one records the pages its run writes (see
+ * struct ztouch); set before it would copy anything ahead. */
+static int learning;
 
 /*
  * Most of a warm run's own CPU time is spent in copy-on-write faults: every
@@ -29,7 +33,11 @@
  * forks later inherit, and a pooled child copies those pages while it
  * waits (MADV_POPULATE_WRITE breaks the sharing without changing a byte).
  * Only pages written by the last two recorded runs are kept, so one
- * unusual run does not make every child larger.  No memory is shared
+ * unusual run does not make every child larger.  A recording child (one
+ * pooled child in LEARN_EVERY, and every one while the list is empty)
+ * copies nothing ahead: its own pages are then exactly what its run
+ * wrote, so a page that runs stopped writing leaves the list (a child
+ * that had copied the list ahead would report all of it again).  No memory is shared
  * between runs: a run can only report its own pages, and the list only
  * ever costs time and memory (a wrong entry makes a copy that was not
  * needed, never a difference).
@@ -83,7 +91,7 @@ size_t zpool_learn(struct zygote *z, const uint64_t **pages)
 	uint32_t n = 0;
 
 	*pages = now;
-	if (t == NULL || (t->n > 0 && z->launches % LEARN_EVERY != 0))
+	if (t == NULL || !learning)
 		return 0;
 	FILE *maps = fopen("/proc/self/maps", "re");
 	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
@@ -131,7 +139,7 @@ void zpool_take_pages(struct zygote *z, const uint64_t *pages, size_t n)
 /* In a pooled child: wait for a connection, then serve it like any child.
  * Only the zygote's own word counts (the hand-over's sender is checked);
  * the zygote closing its end (retirement) ends the wait. */
-static void __attribute__((noreturn)) pool_wait(struct zygote *z, int ctl)
+static void __attribute__((noreturn)) pool_wait(struct zygote *z, int ctl, int learn)
 {
 	int keep[3] = { ctl }, nkeep = 1, fd = -1;
 	struct pw_hdr h;
@@ -151,7 +159,9 @@ static void __attribute__((noreturn)) pool_wait(struct zygote *z, int ctl)
 	if (zwatch_fd(z) >= 0)
 		keep[nkeep++] = zwatch_fd(z);      /* zwatch_stale() looks at it */
 	zclose_others(keep, (size_t)nkeep);
-	pretouch(z->touch);
+	learning = learn;
+	if (!learning)
+		pretouch(z->touch);
 	if (pw_recv_from(ctl, &h, &payload, &fd, 1, &nfds, 0, &from) < 0)
 		_exit(0);
 	if (from.pid != z->pid || h.type != PW_MSG_HANDOVER || nfds != 1 || h.len != sizeof ho)
@@ -186,12 +196,13 @@ static int pool_fork(struct zygote *z)
 		free(c);
 		return -1;
 	}
+	int learn = z->touch != NULL && (z->touch->n == 0 || z->pool_forks % LEARN_EVERY == 0);
 	zpy_before_fork();
 	pid_t pid = fork();
 	if (pid == 0) {
 		zpy_after_fork_child();
 		close(sv[0]);
-		pool_wait(z, sv[1]);
+		pool_wait(z, sv[1], learn);
 	}
 	zpy_after_fork_parent();
 	close(sv[1]);
@@ -208,6 +219,7 @@ static int pool_fork(struct zygote *z)
 	c->next = z->children;
 	z->children = c;
 	z->npool++;
+	z->pool_forks++;
 	return 0;
 }
 

@@ -31,7 +31,7 @@ extern int _Py_UnhandledKeyboardInterrupt;
 
 /* bootstrap.setup() and bootstrap.needs_teardown(), compiled once in the
  * zygote and kept for its lifetime. */
-static PyObject *setup_fn, *teardown_fn;
+static PyObject *setup_fn, *teardown_fn, *prepare_fn;
 
 /* The gc module, imported by pywarm itself and kept out of sys.modules. */
 static PyObject *gc_module;
@@ -337,11 +337,15 @@ static int load_bootstrap(struct zygote *z)
 	if (r != NULL) {
 		setup_fn = PyDict_GetItemString(ns, "setup");
 		teardown_fn = PyDict_GetItemString(ns, "needs_teardown");
+		prepare_fn = PyDict_GetItemString(ns, "prepare");
 	}
-	if (setup_fn == NULL || teardown_fn == NULL)
-		setup_fn = teardown_fn = NULL;
+	if (setup_fn == NULL || teardown_fn == NULL || prepare_fn == NULL)
+		setup_fn = teardown_fn = prepare_fn = NULL;
 	Py_XINCREF(setup_fn);
 	Py_XINCREF(teardown_fn);
+	Py_XINCREF(prepare_fn);
+	if (setup_fn != NULL && zteardown_init(ns, gc_module) < 0)
+		zwarn(z, "the teardown check runs in Python (teardown.c could not take its names)");
 	Py_XDECREF(r);
 	Py_XDECREF(code);
 	Py_XDECREF(ns);
@@ -393,6 +397,26 @@ int zpy_init(struct zygote *z)
 	Py_XDECREF(before);
 	gc_call("freeze");
 	flush_std();
+	return 0;
+}
+
+/* Once the zygote's files are watched (watch.c reads sys.modules), before
+ * the first fork: hide the preloaded modules behind the import system
+ * here rather than in every child, which would write the pages of every
+ * module object and dictionary it moves (one copy-on-write fault each);
+ * then freeze what that made, so no child's collection walks it. */
+int zpy_prepare(struct zygote *z)
+{
+	zrepl_note_preloaded();
+	PyObject *r = prepare_fn ? PyObject_CallNoArgs(prepare_fn) : NULL;
+	if (r == NULL) {
+		zlogp(z, ZLOG_ERR, "cannot hide the preloaded modules:");
+		zpy_log_exception(z, ZLOG_ERR);
+		return -1;
+	}
+	Py_DECREF(r);
+	gc_call("collect");
+	gc_call("freeze");
 	return 0;
 }
 
@@ -877,9 +901,12 @@ static int finish(int exitcode)
 	if (r == NULL)
 		goto full;
 	Py_DECREF(r);
-	r = PyObject_CallNoArgs(teardown_fn);
-	int needed = r != Py_False;         /* an error counts as "needed" */
-	Py_XDECREF(r);
+	int needed = zteardown_needed();
+	if (needed < 0) {
+		r = PyObject_CallNoArgs(teardown_fn);
+		needed = r != Py_False;     /* an error counts as "needed" */
+		Py_XDECREF(r);
+	}
 	if (needed)
 		goto full;
 	if (flush_std_files() < 0)

@@ -138,17 +138,27 @@ void zrepl_header(int run_code)
 		fprintf(stderr, "%s\n", BANNER_HELP);
 }
 
+/* Did the zygote import readline?  Noted before sys.modules is made as
+ * python3 starts it (zpy_prepare); -1 until then. */
+static int readline_preloaded = -1;
+
+/* Note whether the preload imported readline. */
+void zrepl_note_preloaded(void)
+{
+	readline_preloaded = PyDict_GetItemString(PyImport_GetModuleDict(), "readline") != NULL;
+}
+
 /* Would this run import readline (see below)?  Then a profile that
  * preloaded it set it up against the zygote's descriptors and environment:
  * refuse the run (it goes cold). */
 int zrepl_check_readline(int run_code)
 {
 	const PyConfig *c = config();
-	PyObject *mods = PyImport_GetModuleDict();
 
 	if (c->isolated || (!c->inspect && run_code) || !isatty(fileno(stdin)))
 		return 0;
-	if (PyDict_GetItemString(mods, "readline") == NULL)
+	if (readline_preloaded == 0 ||
+	    (readline_preloaded < 0 && PyDict_GetItemString(PyImport_GetModuleDict(), "readline") == NULL))
 		return 0;
 	PyErr_SetString(PyExc_RuntimeError, "the profile preloads readline, which an "
 	                "interactive run must set up against the caller's terminal");

@@ -62,6 +62,7 @@ struct zygote {
 	unsigned long launches;
 	size_t nchildren;         /* children serving a connection */
 	size_t npool;             /* pre-forked children waiting for one */
+	unsigned long pool_forks; /* pooled children forked so far (pool.c) */
 	long long pool_retry_us;  /* no pool refill before this (after a failed fork) */
 	size_t modules_ok, modules_failed;
 	char failed_names[1024];
@@ -78,6 +79,9 @@ struct zygote {
 	struct ztouch *touch;     /* pages runs write (pool.c); the zygote's own, never shared */
 	char lc_ctype[128];       /* LC_CTYPE python3's locale coercion set, or "" */
 	unsigned long long stack_cur;
+	/* Our namespaces' inodes and root directory, read once (zchild_world_init):
+	 * nothing in the zygote changes them, and a child has them from the fork. */
+	uint64_t ns_ino[PW_NNS], root_dev, root_ino;
 	int nzopts;               /* python3 options the interpreter started with */
 	char **zopts;
 };
@@ -92,6 +96,7 @@ void zlogp(struct zygote *z, enum zprio prio, const char *fmt, ...)
 
 /* py.c: the embedded interpreter. */
 int  zpy_init(struct zygote *z);
+int  zpy_prepare(struct zygote *z); /* once, after zwatch_finish, before serving */
 /* The pending exception, its traceback line by line, to the log at prio. */
 void zpy_log_exception(struct zygote *z, enum zprio prio);
 void zpy_before_fork(void);
@@ -99,6 +104,12 @@ void zpy_after_fork_parent(void);
 void zpy_after_fork_child(void);
 int  zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t errlen);
 void zpy_child_run(struct zygote *z, struct pw_launch *l) __attribute__((noreturn));
+
+/* teardown.c (its callers include Python.h): the teardown check of a run's end */
+#ifdef Py_PYTHON_H
+int  zteardown_init(PyObject *bootstrap_ns, PyObject *gc);
+int  zteardown_needed(void);
+#endif
 
 /* warm.c: preload and the warmup script. */
 void zwarm_all(struct zygote *z);
@@ -112,6 +123,7 @@ extern int _Py_HandleSystemExit(int *exitcode_p);
 int  zrepl_apply_options(unsigned emul);
 void zrepl_skip_first_line(FILE *fp);
 void zrepl_header(int run_code);
+void zrepl_note_preloaded(void);  /* before zpy_prepare hides sys.modules */
 int  zrepl_check_readline(int run_code);
 void zrepl_import_readline(int run_code);
 int  zrepl_before_stdin(int *exitcode);
@@ -151,6 +163,7 @@ void zproc_show(struct zygote *z, const struct pw_launch *l);
 
 /* child.c: what happens in a forked child before user code. */
 #define ZREQUEST_DEADLINE_US 10000000LL   /* a request, from accept to GO */
+void zchild_world_init(struct zygote *z);   /* once, before serving */
 void zchild_main(struct zygote *z, int conn, long long deadline_us) __attribute__((noreturn));
 int  znotice_send(struct zygote *z, int event, int status, const void *extra, size_t len, int wait);
 void zclose_others(int *keep, size_t n);

@@ -1,0 +1,281 @@
+/* teardown.c: could Py_FinalizeEx's module teardown do anything a program could observe?  bootstrap.needs_teardown() in C. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "zygote.h"
+
+#include <string.h>
+
+/*
+ * The same test as bootstrap.py's needs_teardown() and _has_finalizer(),
+ * object for object, done here because running it in Python costs a run
+ * more than the rest of its exit: the first execution of each function in
+ * a child writes its code object (the interpreter's warm-up counters), and
+ * every attribute lookup and exception it makes writes pages of the
+ * zygote's heap, each one a copy-on-write fault (about 150 for `-c pass`).
+ * An object whose type has a metaclass other than type, or whose
+ * __module__ is not a string, is judged by _has_finalizer() itself: a
+ * metaclass can answer attribute lookups on the type its own way.
+ */
+#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
+#error "teardown.c reads CPython 3.11's weak reference lists"
+#endif
+
+static struct {
+	PyObject *gc;             /* the gc module (kept out of sys.modules) */
+	PyObject *has_finalizer;  /* bootstrap._has_finalizer(obj, std) */
+	PyObject *release;        /* bootstrap._release_imports() */
+	PyObject *iobase;         /* io.IOBase */
+	PyTypeObject *c_iobase;   /* _io._IOBase, its base in C */
+	PyObject *del, *module, *name, *buffer, *raw, *closed;
+} td;
+
+/* Keep what the check needs from the bootstrap's namespace; 0 or -1. */
+int zteardown_init(PyObject *ns, PyObject *gc)
+{
+	PyObject *io = PyDict_GetItemString(ns, "_io");
+
+	td.gc = gc;
+	td.has_finalizer = PyDict_GetItemString(ns, "_has_finalizer");
+	td.release = PyDict_GetItemString(ns, "_release_imports");
+	td.iobase = io ? PyObject_GetAttrString(io, "IOBase") : NULL;
+	PyObject *cio = PyImport_AddModule("_io");      /* built in; borrowed */
+	PyObject *cbase = cio ? PyObject_GetAttrString(cio, "_IOBase") : NULL;
+	td.c_iobase = cbase && PyType_Check(cbase) ? (PyTypeObject *)cbase : NULL;
+	td.del = PyUnicode_InternFromString("__del__");
+	td.module = PyUnicode_InternFromString("__module__");
+	td.name = PyUnicode_InternFromString("__name__");
+	td.buffer = PyUnicode_InternFromString("buffer");
+	td.raw = PyUnicode_InternFromString("raw");
+	td.closed = PyUnicode_InternFromString("closed");
+	if (gc == NULL || td.has_finalizer == NULL || td.release == NULL || td.iobase == NULL ||
+	    td.c_iobase == NULL ||
+	    !td.del || !td.module || !td.name || !td.buffer || !td.raw || !td.closed) {
+		PyErr_Clear();
+		td.gc = NULL;
+		return -1;
+	}
+	Py_INCREF(td.has_finalizer);
+	Py_INCREF(td.release);
+	return 0;
+}
+
+/* getattr(o, name, None): a new reference (None when missing), or NULL on error. */
+static PyObject *attr_or_none(PyObject *o, PyObject *name)
+{
+	PyObject *v;
+
+	if (_PyObject_LookupAttr(o, name, &v) < 0)
+		return NULL;
+	if (v == NULL)
+		Py_RETURN_NONE;
+	return v;
+}
+
+/* getattr(s, "buffer", None) or getattr(s, "raw", None): a new reference, or NULL. */
+static PyObject *inner_stream(PyObject *s)
+{
+	PyObject *next = attr_or_none(s, td.buffer);
+	int truth = next ? PyObject_IsTrue(next) : -1;
+
+	if (truth != 0) {
+		if (truth < 0)
+			Py_CLEAR(next);
+		return next;
+	}
+	Py_DECREF(next);
+	return attr_or_none(s, td.raw);
+}
+
+/* Add id(s) of s and of every stream under it to ids; 0 or -1. */
+static int add_stream(PyObject *ids, PyObject *s)
+{
+	Py_INCREF(s);
+	while (s != Py_None) {
+		PyObject *id = PyLong_FromVoidPtr(s);
+		int rc = id ? PySet_Add(ids, id) : -1;
+		Py_XDECREF(id);
+		PyObject *next = rc == 0 ? inner_stream(s) : NULL;
+		Py_DECREF(s);
+		if (next == NULL)
+			return -1;
+		s = next;
+	}
+	Py_DECREF(s);
+	return 0;
+}
+
+/* _std_objects(): the ids of the standard streams and their buffers and
+ * raw files; NULL if one of the six is missing (sys.stdin raises). */
+static PyObject *std_objects(void)
+{
+	const char *names[] = { "stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__" };
+	PyObject *ids = PySet_New(NULL);
+
+	for (size_t i = 0; ids && i < sizeof names / sizeof *names; i++) {
+		PyObject *s = PySys_GetObject(names[i]);
+		if (s == NULL || add_stream(ids, s) < 0)
+			Py_CLEAR(ids);
+	}
+	return ids;
+}
+
+/* Is s a str equal to c? */
+static int str_is(PyObject *s, const char *c)
+{
+	return PyUnicode_Check(s) && PyUnicode_CompareWithASCIIString(s, c) == 0;
+}
+
+/* getattr(t, "__del__", None) is not None, for a type whose metaclass is type. */
+static int has_del(PyTypeObject *t)
+{
+	PyObject *mro = t->tp_mro, *found = NULL;
+
+	for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro) && found == NULL; i++) {
+		PyObject *base = PyTuple_GET_ITEM(mro, i);
+		PyObject *dict = ((PyTypeObject *)base)->tp_dict;
+		found = dict ? PyDict_GetItemWithError(dict, td.del) : NULL;
+		if (found == NULL && PyErr_Occurred())
+			return -1;
+	}
+	if (found == NULL || found == Py_None)
+		return 0;
+	descrgetfunc get = Py_TYPE(found)->tp_descr_get;
+	if (get == NULL)
+		return 1;
+	PyObject *v = get(found, NULL, (PyObject *)t);
+	if (v == NULL)
+		return -1;
+	int r = v != Py_None;
+	Py_DECREF(v);
+	return r;
+}
+
+/* Does a weak reference to o have a callback (it would run at teardown)? */
+static int weakref_callbacks(PyObject *o)
+{
+	PyTypeObject *t = Py_TYPE(o);
+
+	if (t->tp_weaklistoffset <= 0)
+		return 0;
+	PyWeakReference *r = *(PyWeakReference **)((char *)o + t->tp_weaklistoffset);
+	for (; r != NULL; r = r->wr_next)
+		if (r->wr_callback != NULL && r->wr_callback != Py_None)
+			return 1;
+	return 0;
+}
+
+/* _has_finalizer(o, std): 1, 0, or -1 with an exception set. */
+static int has_finalizer(PyObject *o, PyObject *std)
+{
+	PyTypeObject *t = Py_TYPE(o);
+	PyObject *name = NULL, *module = NULL;
+	int r = -1;
+
+	if (Py_TYPE(t) != &PyType_Type)
+		goto python;
+	if ((name = attr_or_none((PyObject *)t, td.name)) == NULL ||
+	    (module = attr_or_none((PyObject *)t, td.module)) == NULL)
+		goto out;
+	if (module != Py_None && !PyUnicode_CheckExact(module))
+		goto python;
+	const char *frame = str_is(name, "generator") ? "gi_frame" :
+	                    str_is(name, "coroutine") ? "cr_frame" :
+	                    str_is(name, "async_generator") ? "ag_frame" : NULL;
+	if (frame != NULL && str_is(module, "builtins")) {
+		PyObject *f = PyUnicode_FromString(frame);
+		PyObject *v = f ? attr_or_none(o, f) : NULL;
+		Py_XDECREF(f);
+		if (v != NULL) {
+			r = v != Py_None;       /* suspended: close() runs finally */
+			Py_DECREF(v);
+		}
+		goto out;
+	}
+	/* isinstance(o, io.IOBase) asks the ABC, whose caches a first question
+	 * about a type fills (writes all over the zygote's heap).  A static
+	 * type that neither finalizes nor derives from _io._IOBase is not
+	 * asked: its objects have nothing for a teardown to run, whatever
+	 * the ABC would answer for a type registered with it. */
+	int io = PyType_HasFeature(t, Py_TPFLAGS_HEAPTYPE) || t->tp_finalize || t->tp_del ||
+	         PyType_IsSubtype(t, td.c_iobase) ? PyObject_IsInstance(o, td.iobase) : 0;
+	if (io < 0)
+		goto out;
+	if (io) {
+		PyObject *id = PyLong_FromVoidPtr(o);
+		int in = id ? PySet_Contains(std, id) : -1;
+		Py_XDECREF(id);
+		if (in != 0) {
+			r = in < 0 ? -1 : 0;
+			goto out;
+		}
+		PyObject *closed = PyObject_GetAttr(o, td.closed);
+		int c = closed ? PyObject_IsTrue(closed) : -1;
+		Py_XDECREF(closed);
+		r = c < 0 ? -1 : !c;
+		goto out;
+	}
+	if ((r = has_del(t)) != 0)
+		goto out;
+	const char *risky[] = { "sqlite3", "_sqlite3", "dbm", "_dbm", "_gdbm", "ssl", "_ssl" };
+	for (size_t i = 0; i < sizeof risky / sizeof *risky; i++)
+		if (str_is(module, risky[i])) {
+			r = 1;
+			goto out;
+		}
+	r = weakref_callbacks(o);
+	goto out;
+python:;
+	PyObject *v = PyObject_CallFunctionObjArgs(td.has_finalizer, o, std, NULL);
+	r = v ? PyObject_IsTrue(v) : -1;
+	Py_XDECREF(v);
+out:
+	Py_XDECREF(name);
+	Py_XDECREF(module);
+	return r;
+}
+
+/* Let the import cache go of the run's modules (see _release_imports). */
+static void release_imports(void)
+{
+	PyObject *r = PyObject_CallNoArgs(td.release);
+	Py_XDECREF(r);
+	PyErr_Clear();
+}
+
+/* needs_teardown(): 1 if Py_FinalizeEx must run whole (an error counts
+ * as yes), 0 if nothing it does past the first flush could be seen; -1
+ * if zteardown_init failed (the caller asks bootstrap.py instead). */
+int zteardown_needed(void)
+{
+	if (td.gc == NULL)
+		return -1;
+	PyObject *warnoptions = PySys_GetObject("warnoptions");
+	PyObject *flags = PySys_GetObject("flags");
+	PyObject *dev = flags ? PyObject_GetAttrString(flags, "dev_mode") : NULL;
+	int w = warnoptions ? PyObject_IsTrue(warnoptions) : 0;
+	int d = dev ? PyObject_IsTrue(dev) : -1;
+	Py_XDECREF(dev);
+	if (w != 0 || d != 0) {
+		if (w >= 0 && d >= 0)
+			release_imports();
+		return 1;
+	}
+	PyObject *std = std_objects();
+	PyObject *objs = std ? PyObject_CallMethod(td.gc, "get_objects", NULL) : NULL;
+	int needed = objs == NULL || !PyList_Check(objs);
+	for (Py_ssize_t i = 0; !needed && i < PyList_GET_SIZE(objs); i++) {
+		int r = has_finalizer(PyList_GET_ITEM(objs, i), std);
+		if (r == 0)
+			continue;
+		/* An Exception (not a BaseException only) counts as a finalizer. */
+		if (r > 0 || PyErr_ExceptionMatches(PyExc_Exception)) {
+			PyErr_Clear();
+			release_imports();
+		}
+		needed = 1;
+	}
+	Py_XDECREF(objs);
+	Py_XDECREF(std);
+	return needed;
+}
