@@ -46,11 +46,11 @@ LDLIBS_SECCOMP := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lsec
 # launch); their code is read in only when it runs.
 LDLIBS_LAUNCHER := -Wl,-Bstatic $(LDLIBS_INIH) $(LDLIBS_SECCOMP) -Wl,-Bdynamic
 
-COMMON_SRC   := config/proto.c config/profile.c config/identity.c config/paths.c config/stamp.c \
+COMMON_SRC   := config/proto.c config/profile.c config/identity.c config/paths.c config/interp.c config/stamp.c \
                 config/trust.c config/sandbox.c config/confine.c config/spawn.c config/procfs.c config/learn.c
 LAUNCHER_SRC := launcher/main.c launcher/conn.c launcher/sig.c launcher/util.c launcher/args.c
 CTL_SRC      := launcher/ctl.c launcher/ctl_profile.c launcher/ctl_shell.c launcher/conn.c launcher/util.c \
-                launcher/ctl_sandbox.c launcher/ctl_learn.c
+                launcher/ctl_sandbox.c launcher/ctl_learn.c launcher/ctl_interp.c
 ZYGOTE_SRC   := zygote/main.c zygote/listen.c zygote/child.c zygote/py.c zygote/log.c \
                 zygote/warm.c zygote/sd.c zygote/repl.c zygote/watch.c
 ZYGOTE_SRC   += zygote/tty.c
@@ -116,8 +116,11 @@ $(BUILDDIR)/pywarm-zygote: $(call OBJ,$(ZYGOTE_SRC)) $(CONFIG_LIB)
 
 # ---- tests -------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_TESTS := test_proto test_profile test_identity test_paths test_sd test_sandbox test_trust test_spawn test_args test_learn
+UNIT_TESTS := test_proto test_profile test_identity test_paths test_sd test_sandbox test_trust test_spawn test_args \
+              test_learn test_interp
 UNIT_EXTRA_test_args := launcher/args.c
+# The interpreter tests make up an installation's zygote directory of their own.
+$(BUILDDIR)/unit/test_interp: CFLAGS += -DPW_ZYGOTEDIR_REL='"$(abspath $(BUILDDIR))/unit/interp-zygotes"'
 
 $(BUILDDIR)/unit/%: tests/unit/%.c $(COMMON_SRC) $(wildcard config/*.h) tests/unit/unit.h tests/unit/tree.h \
                    $(wildcard launcher/args.[ch])
@@ -154,8 +157,12 @@ fuzz-smoke: $(addprefix $(BUILDDIR)/fuzz/,$(FUZZERS))
 # compares the built binaries against $(PYREAL); pytest's summary line is last.
 # A build against /usr/bin/python3 serves the cases that need Debian's
 # packages (numpy) or a second user (root's home is unreadable to others).
+# The differential cases run against both interpreters of the machine:
+# first the build for /usr/bin/python3, then the whole suite.
 check: all unit fuzz-smoke
 	$(MAKE) PYTHON=/usr/bin/python3 BUILDDIR=$(BENCH_DEB) all
+	PYWARM_BUILDDIR=$(abspath $(BENCH_DEB)) PYWARM_REAL_PYTHON=/usr/bin/python3 \
+	  /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/e2e/test_diff.py
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
 	  PYWARM_DEB_BUILDDIR=$(abspath $(BENCH_DEB)) \
 	  /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/e2e
@@ -179,15 +186,45 @@ stress: all
 # The pandas rows need a build against Debian's python3 (python3-pandas);
 # the chart of the medians and ratios goes to $(BUILDDIR)/bench.png (gnuplot).
 BENCH_DEB ?= $(BUILDDIR)-deb
-bench: all
+bench: all $(BUILDDIR)/bench_interp
 	$(MAKE) PYTHON=/usr/bin/python3 BUILDDIR=$(BENCH_DEB) all
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
 	  PYWARM_DEB_BUILDDIR=$(abspath $(BENCH_DEB)) PYWARM_BENCH_CHART=$(abspath $(BUILDDIR))/bench.png \
 	  sh tests/bench.sh
+	$(MAKE) --no-print-directory bench-interp
+
+# What choosing the interpreter costs a launch, per way of choosing it (the
+# caller's PATH; the budget is 50 microseconds), measured from a staged
+# installation's bin directory (a build directory does not look at PATH).
+bench-interp: $(BUILDDIR)/bench_interp
+	@d=$$(mktemp -d) && mkdir -p $$d/a/b/c/d $$d/bin $$d/lib/pywarm/zygote && echo system > $$d/.python-version && \
+	  cp $(BUILDDIR)/bench_interp $$d/bin/ && ln -s $(abspath $(BUILDDIR))/pywarm-zygote $$d/bin/ && \
+	  if [ -x $(BENCH_DEB)/pywarm-zygote ]; then t=$$($(BENCH_DEB)/pywarm-zygote --tag) && \
+	    mkdir $$d/lib/pywarm/zygote/$$t && ln -s $(abspath $(BENCH_DEB))/pywarm-zygote $$d/lib/pywarm/zygote/$$t/ && \
+	    ln -s $$t $$d/lib/pywarm/zygote/$${t##*-}; fi && \
+	  $(PYREAL) -m venv --without-pip $$d/venv && \
+	  echo && echo "## Interpreter resolution (best of 5 x 20000 calls)" && echo && \
+	  echo "| chosen by | served | per call |" && echo "|---|---|---|" && \
+	  (cd $$d && env -u PYENV_VERSION -u VIRTUAL_ENV $$d/bin/bench_interp) && \
+	  (cd $$d/a/b/c/d && env -u PYENV_VERSION -u VIRTUAL_ENV $$d/bin/bench_interp) && \
+	  (cd $$d && env -u VIRTUAL_ENV PYENV_VERSION=$(PYVERSION) $$d/bin/bench_interp) && \
+	  (cd $$d && VIRTUAL_ENV=$$d/venv $$d/bin/bench_interp) && \
+	  (cd $$d && env -u PYENV_VERSION -u VIRTUAL_ENV PATH=/usr/bin:/bin $$d/bin/bench_interp); \
+	  rc=$$?; rm -rf $$d; exit $$rc
+
+$(BUILDDIR)/bench_interp: tests/bench_interp.c $(call OBJ,$(COMMON_SRC))
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_INIH) $(LDLIBS_SECCOMP)
 
 # ---- install -------------------------------------------------------------
 # The three programs stay together in $(BINDIR): pywarm and pywarmctl find
-# pywarm-zygote beside themselves.  Completion goes where bash-completion,
+# pywarm-zygote beside themselves; it embeds $(PYTHON).  Each other
+# interpreter named in PYTHONS gets a zygote binary of its own, built in its
+# own build directory and installed as $(ZYGOTEDIR)/<tag>/pywarm-zygote,
+# where <tag> (pywarm-zygote --tag) is its version and a hash of its
+# resolved path, with a link named by the hash alone: the launcher looks it
+# up by the interpreter a run means.  A launcher whose $(ZYGOTEDIR) exists
+# (always, once installed) finds that interpreter on PATH and through pyenv;
+# one in a build directory stands in for $(PYTHON) alone.  Completion goes where bash-completion,
 # zsh and fish look; the user units get the installed path of the zygote.
 BINDIR      ?= $(PREFIX)/bin
 MANDIR      ?= $(PREFIX)/share/man
@@ -200,6 +237,27 @@ USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 LINKDIR     ?= $(PREFIX)/lib/pywarm/bin
 LINKDIR_REL := $(shell realpath -m --relative-to=$(BINDIR) $(LINKDIR))
 $(BUILDDIR)/obj/launcher/ctl_shell.o: CFLAGS += -DPW_LINKDIR_REL='"$(LINKDIR_REL)"'
+PYTHONS     ?= $(PYTHON)
+ZYGOTEDIR   ?= $(PREFIX)/lib/pywarm/zygote
+ZYGOTEDIR_REL := $(shell realpath -m --relative-to=$(BINDIR) $(ZYGOTEDIR))
+$(BUILDDIR)/obj/config/interp.o: CFLAGS += -DPW_ZYGOTEDIR_REL='"$(ZYGOTEDIR_REL)"'
+
+# The zygote binary of every interpreter in PYTHONS but $(PYTHON), into
+# $(DESTDIR)$(ZYGOTEDIR)/<tag>/.
+install-zygotes: all
+	install -d $(DESTDIR)$(ZYGOTEDIR)
+	@set -e; for py in $(PYTHONS); do \
+	  real=$$($$py -c 'import sys; print(sys.executable)') || \
+	    { echo "make: cannot run $$py to find the interpreter it names" >&2; exit 1; }; \
+	  [ "$$(realpath "$$real")" = "$$(realpath $(PYREAL))" ] && continue; \
+	  bd=$(BUILDDIR)/zygote$$(printf %s "$$real" | tr -c 'A-Za-z0-9.' _); \
+	  $(MAKE) --no-print-directory PYTHON="$$real" BUILDDIR="$$bd" "$$bd/pywarm-zygote"; \
+	  tag=$$("$$bd/pywarm-zygote" --tag); \
+	  echo "install $$bd/pywarm-zygote $(DESTDIR)$(ZYGOTEDIR)/$$tag/pywarm-zygote"; \
+	  install -d "$(DESTDIR)$(ZYGOTEDIR)/$$tag"; \
+	  install -m 755 "$$bd/pywarm-zygote" "$(DESTDIR)$(ZYGOTEDIR)/$$tag/pywarm-zygote"; \
+	  ln -sfn "$$tag" "$(DESTDIR)$(ZYGOTEDIR)/$${tag##*-}"; \
+	done
 
 INSTALLED := $(BINDIR)/pywarm $(BINDIR)/pywarmctl $(BINDIR)/pywarm-zygote \
 	$(MANDIR)/man1/pywarm.1 $(MANDIR)/man1/pywarmctl.1 $(MANDIR)/man5/pywarm.ini.5 \
@@ -207,7 +265,7 @@ INSTALLED := $(BINDIR)/pywarm $(BINDIR)/pywarmctl $(BINDIR)/pywarm-zygote \
 	$(USERUNITDIR)/pywarm.socket $(USERUNITDIR)/pywarm.service \
 	$(LINKDIR)/python $(LINKDIR)/python3
 
-install: all
+install: all install-zygotes
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	  $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) \
 	  $(DESTDIR)$(USERUNITDIR) $(DESTDIR)$(LINKDIR)
@@ -227,6 +285,7 @@ install: all
 # Exactly the files install put there; the shared directories stay.
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rm -rf $(DESTDIR)$(ZYGOTEDIR)
 	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(LINKDIR) 2>/dev/null || true
 
 # ---- Debian package ------------------------------------------------------
@@ -255,4 +314,4 @@ deb:
 clean:
 	rm -rf $(BUILDDIR)
 
-.PHONY: all unit check check-cpython bench demo clean fuzz fuzz-smoke install uninstall stress deb
+.PHONY: all unit check check-cpython bench demo clean fuzz fuzz-smoke install install-zygotes uninstall bench-interp stress deb

@@ -104,21 +104,49 @@ extern const char *const pw_identity_env[];
 uint64_t pw_identity(const struct pw_profile *p, const char *interpreter,
                      const char *zygote_stamp, char *const envp[]);
 
-/* The interpreter a run stands in for, and whether a zygote can be it. */
+/* interp.c: the interpreter a run stands in for, and whether a zygote can be it. */
 struct pw_interp {
-	char path[4096];          /* what sys.executable will be */
-	const char *origin;       /* "[python] interpreter", "VIRTUAL_ENV" or "build" */
-	int warm;                 /* 1: the embedded interpreter, by this path */
-	const char *cold_why;     /* when !warm: why runs go to path cold */
+	char path[4096];          /* what sys.executable will be; what a cold run executes */
+	char origin[4200];        /* "[python] interpreter", "VIRTUAL_ENV", "PATH",
+	                           * "pyenv: <what chose the version>" or "build" */
+	int warm;                 /* 1: a zygote binary embeds it */
+	char cold_why[4200];      /* when !warm: why runs go to path cold */
+	int no_zygote;            /* cold only because no zygote binary is installed for it */
+	char real[4096];          /* path with every symbolic link resolved */
+	char zygote[4096];        /* the zygote binary that embeds it, or "" */
+	char zygote_version[32];  /* the version that binary embeds */
 	char venv_home[4096];     /* pyvenv.cfg "home", or "" without a venv */
 	char venv_version[32];    /* pyvenv.cfg "version", or "" */
 };
 
-/* Decide p's interpreter: [python] interpreter, else $VIRTUAL_ENV/bin/python
- * when that exists, else the build's (PW_PYTHON).  It is served warm when
- * it is the build's binary (same file after symlinks) and, for a venv, its
- * pyvenv.cfg names the build's version; anything else runs cold.  Never fails. */
+/* Decide the interpreter the command python3 would have run: the
+ * profile's [python] interpreter, else $VIRTUAL_ENV/bin/python when that
+ * exists, else, for an installed launcher (its zygote directory exists),
+ * the first python3 on PATH that is not pywarm (behind a pyenv shim: the
+ * version pyenv would choose, from PYENV_VERSION, .python-version upward
+ * from the working directory or $PYENV_ROOT/version, or "system"), else the
+ * build's (PW_PYTHON): a build directory stands in for that one.  No process is started.  It is served warm
+ * when the installation has a zygote binary for it (pywarm-zygote beside
+ * the running binary for the build's interpreter, else
+ * <zygote dir>/<tag>/pywarm-zygote) and, for a venv, its pyvenv.cfg names
+ * that binary's version; anything else runs cold, and where pyenv's choice
+ * cannot be followed, path is the shim itself.  Never fails. */
 void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *out);
+/* The zygote's side: can this binary be the interpreter at path? */
+void pw_interp_embedded(const char *path, const char *origin, struct pw_interp *out);
+/* The zygote directory's name for an interpreter (its resolved path and
+ * version): "<version>-<16 hex digits>". */
+void pw_interp_tag(const char *real, const char *version, char *out, size_t outlen);
+/* That name for the interpreter this binary was built with; 0 or -1. */
+int  pw_interp_own_tag(char *out, size_t outlen);
+/* Classify the interpreter at path as if resolution had chosen it. */
+void pw_interp_for(const char *path, const char *origin, struct pw_interp *out);
+/* Call fn for each python3 on PATH (pywarm's links and pyenv shims left
+ * out) and, when a pyenv shim is there, each pyenv version's python3. */
+typedef void pw_interp_fn(void *arg, const char *path, const char *origin);
+void pw_interp_each(pw_interp_fn *fn, void *arg);
+/* The directory holding <tag>/pywarm-zygote for this installation; 0 or -1. */
+int  pw_interp_zygote_dir(char *out, size_t outlen);
 
 /* trust.c: project profiles are used only once the user trusts them. */
 enum { PW_TRUST_YES = 1, PW_TRUST_CHANGED = 2, PW_TRUST_NO = 3 };

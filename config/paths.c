@@ -18,12 +18,6 @@
 
 #define USER_PROFILE "pywarm.ini"   /* in pw_xdg_dir(PW_XDG_CONFIG) */
 
-#ifndef PW_PYTHON
-#error "PW_PYTHON must name the real interpreter (the Makefile defines it)"
-#endif
-#ifndef PW_PYVERSION
-#error "PW_PYVERSION must give its version (the Makefile defines it)"
-#endif
 
 /* Format a message into a caller's error buffer, if there is one. */
 void pw_seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -499,84 +493,4 @@ int pw_statedir(char *out, size_t outlen, int create, char *err, size_t errlen)
 		return -1;
 	close(fd);
 	return 0;
-}
-
-/* Copy the value of "key = value" from line into out if the key matches. */
-static void cfg_value(const char *line, const char *key, char *out, size_t outlen)
-{
-	size_t n = strlen(key), len;
-
-	while (isspace((unsigned char)*line))
-		line++;
-	if (strncmp(line, key, n) != 0)
-		return;
-	line += n;
-	while (*line == ' ' || *line == '\t')
-		line++;
-	if (*line++ != '=')
-		return;
-	while (*line == ' ' || *line == '\t')
-		line++;
-	len = strcspn(line, "\r\n");
-	while (len > 0 && isspace((unsigned char)line[len - 1]))
-		len--;
-	snprintf(out, outlen, "%.*s", (int)len, line);
-}
-
-/* Read home and version from the pyvenv.cfg that getpath would find for
- * exe (beside it, or one directory up).  Returns 1 if there is one. */
-static int read_pyvenv(const char *exe, struct pw_interp *in)
-{
-	char dir[PATH_MAX], cfg[PATH_MAX + 16], line[PATH_MAX + 64];
-	FILE *f = NULL;
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", exe);
-	for (int up = 0; up < 2 && f == NULL; up++) {
-		if ((slash = strrchr(dir, '/')) == NULL)
-			return 0;
-		*slash = '\0';
-		snprintf(cfg, sizeof(cfg), "%s/pyvenv.cfg", dir);
-		f = fopen(cfg, "re");
-	}
-	if (f == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		cfg_value(line, "home", in->venv_home, sizeof(in->venv_home));
-		cfg_value(line, "version", in->venv_version, sizeof(in->venv_version));
-	}
-	fclose(f);
-	return 1;
-}
-
-/* Decide which interpreter a run stands in for and whether it can be warm. */
-void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *in)
-{
-	const char *venv = getenv("VIRTUAL_ENV");
-	char want[PATH_MAX], have[PATH_MAX];
-
-	memset(in, 0, sizeof(*in));
-	in->origin = "build";
-	snprintf(in->path, sizeof(in->path), "%s", PW_PYTHON);
-	if (p != NULL && p->interpreter != NULL) {
-		in->origin = "[python] interpreter";
-		snprintf(in->path, sizeof(in->path), "%s", p->interpreter);
-	} else if (venv != NULL && venv[0] == '/') {
-		snprintf(want, sizeof(want), "%s/bin/python", venv);
-		if (access(want, X_OK) == 0) {
-			in->origin = "VIRTUAL_ENV";
-			snprintf(in->path, sizeof(in->path), "%s", want);
-		}
-	}
-	in->warm = 1;
-	if (realpath(in->path, have) == NULL || realpath(PW_PYTHON, want) == NULL ||
-	    strcmp(have, want) != 0) {
-		in->warm = 0;
-		in->cold_why = "not the interpreter pywarm embeds (" PW_PYTHON ")";
-	}
-	if (read_pyvenv(in->path, in) && in->warm && in->venv_version[0] &&
-	    strcmp(in->venv_version, PW_PYVERSION) != 0) {
-		in->warm = 0;
-		in->cold_why = "a venv made by another version than " PW_PYVERSION;
-	}
 }

@@ -20,10 +20,6 @@
 #include "spawn.h"
 #include "util.h"
 
-#ifndef PW_PYTHON
-#error "PW_PYTHON must name the real interpreter (the Makefile defines it)"
-#endif
-
 #define ZYGOTE_NAME      "pywarm-zygote"
 
 /* printf into err, if the caller gave room for a message. */
@@ -46,34 +42,6 @@ static int join_path(char *out, size_t outlen, const char *dir,
 	int n = snprintf(out, outlen, "%s/%s%s", dir, name, suffix);
 
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
-}
-
-/* Locate pywarm-zygote beside the running executable into t->zygote. */
-static int find_zygote(struct pw_target *t, char *err, size_t errlen)
-{
-	char exe[PATH_MAX];
-	char *slash;
-	ssize_t n;
-
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n < 0) {
-		seterr(err, errlen, "cannot read /proc/self/exe: %s", strerror(errno));
-		return -1;
-	}
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (slash == NULL) {
-		seterr(err, errlen, "cannot find %s beside %s", ZYGOTE_NAME, exe);
-		return -1;
-	}
-	*slash = '\0';
-	if (join_path(t->zygote, sizeof(t->zygote), exe, ZYGOTE_NAME, "") < 0 ||
-	    access(t->zygote, X_OK) < 0) {
-		*slash = '/';
-		seterr(err, errlen, "cannot find %s beside %s", ZYGOTE_NAME, exe);
-		return -1;
-	}
-	return 0;
 }
 
 /* Fill the socket, lock and log paths of t from its identity. */
@@ -154,9 +122,10 @@ int pw_target_resolve(struct pw_target *t, const char *cwd, char *const envp[],
 	if (rc < 0)
 		return -1;
 	pw_interp_resolve(&t->profile, &t->interp);
-	if (find_zygote(t, err, errlen) < 0)
-		goto fail;
-	if (pw_zygote_stamp(t->zygote, t->stamp, sizeof(t->stamp)) < 0) {
+	/* The zygote binary is the one that embeds the interpreter; without
+	 * one, runs go cold (the caller reads t->interp.warm). */
+	snprintf(t->zygote, sizeof(t->zygote), "%s", t->interp.zygote);
+	if (t->interp.warm && pw_zygote_stamp(t->zygote, t->stamp, sizeof(t->stamp)) < 0) {
 		seterr(err, errlen, "cannot stat %s: %s", t->zygote, strerror(errno));
 		goto fail;
 	}
@@ -210,6 +179,17 @@ void pw_untrusted_hint(const struct pw_target *t)
 	        t->untrusted == PW_TRUST_CHANGED ? "changed since it was trusted" : "not trusted");
 }
 
+/* The "no zygote binary" hint: on a terminal only, once per interpreter. */
+void pw_interp_hint(const struct pw_interp *in)
+{
+	static const char key[] = "no zygote binary";
+
+	if (!in->no_zygote || !isatty(2) || !pw_trust_hint_once(in->real, key, sizeof key))
+		return;
+	pw_warn("%s runs cold: this installation has no zygote for it; "
+	        "'make install PYTHONS=\"python3 %s\"' adds one ('pywarmctl interpreters' lists them)",
+	        in->path, in->path);
+}
 
 /* Connect a CLOEXEC stream socket to sockpath; the fd, or -1 with errno. */
 int pw_connect(const char *sockpath)
@@ -284,7 +264,7 @@ int pw_zygote_alive(const char *lockpath)
 	return 0;
 }
 
-/* The zygote's command line for t into argv (room for 8 + PW_MAX_ZOPTS + 1). */
+/* The zygote's command line for t into argv (room for 10 + PW_MAX_ZOPTS + 1). */
 static void zygote_argv(const struct pw_target *t, char **argv, char *source, size_t srclen)
 {
 	int n = 0;
@@ -292,6 +272,8 @@ static void zygote_argv(const struct pw_target *t, char **argv, char *source, si
 	argv[n++] = ZYGOTE_NAME;
 	argv[n++] = "--identity";
 	argv[n++] = (char *)t->idhex;
+	argv[n++] = "--interpreter";
+	argv[n++] = (char *)t->interp.path;
 	if (t->profile.path) {
 		snprintf(source, srclen, "%d", t->profile.source);
 		argv[n++] = "--profile";
@@ -340,10 +322,14 @@ static int open_log(const struct pw_target *t, char *logpath, size_t loglen,
 int pw_spawn_zygote(const struct pw_target *t, char *err, size_t errlen)
 {
 	char logpath[PATH_MAX + 32], source[16];
-	char *argv[8 + PW_MAX_ZOPTS + 1];
+	char *argv[10 + PW_MAX_ZOPTS + 1];
 	struct pw_spawn sp = { t->zygote, argv, NULL, -1 };
 	pid_t pid;
 
+	if (!t->interp.warm) {
+		seterr(err, errlen, "%s runs cold: %s", t->interp.path, t->interp.cold_why);
+		return -1;
+	}
 	zygote_argv(t, argv, source, sizeof source);
 	sp.outfd = open_log(t, logpath, sizeof(logpath), err, errlen);
 	if (sp.outfd < 0)

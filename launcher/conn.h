@@ -17,7 +17,7 @@ struct pw_target {
 	char lockpath[PATH_MAX];    /* <sockdir>/<idhex>.lock, held by the live zygote */
 	char logpath[PATH_MAX];     /* <statedir>/<idhex>.log */
 	char defpath[PATH_MAX];     /* <sockdir>/default.sock: a socket-activated zygote */
-	char zygote[PATH_MAX];      /* the pywarm-zygote binary: beside /proc/self/exe */
+	char zygote[PATH_MAX];      /* the pywarm-zygote binary embedding interp, or "" */
 	char stamp[128];            /* "dev:ino:mtime_sec.mtime_nsec:size" of that binary */
 	struct pw_interp interp;    /* the interpreter runs stand in for */
 	int untrusted;              /* PW_TRUST_NO or _CHANGED: a project profile not used */
@@ -46,6 +46,10 @@ void pw_target_free(struct pw_target *t);
  * was not hinted before. */
 void pw_untrusted_hint(const struct pw_target *t);
 
+/* When in runs cold only for want of a zygote binary: say once, on a
+ * terminal, how to add one. */
+void pw_interp_hint(const struct pw_interp *in);
+
 /* Serve t from a zygote started with python3 options opts[0..n): mix them
  * into the identity and recompute the paths.  0, or -1 with err. */
 int pw_target_set_opts(struct pw_target *t, int n, const char *const *opts,
@@ -64,7 +68,8 @@ int pw_zygote_alive(const char *lockpath);
 
 /* Start a zygote for t in the background, detached (double fork, setsid,
  * stdin /dev/null, stdout/stderr appended to t->logpath), exec'ing
- *   pywarm-zygote --identity <idhex> [--profile <path>] [-- <python3 options>]
+ *   pywarm-zygote --identity <idhex> --interpreter <path> [--profile <path>]
+ *                 [-- <python3 options>]
  * Returns its pid (it may exit at once if another one won the lock), or -1
  * with a message in err.  Never leaves a zombie or a child of the caller. */
 int pw_spawn_zygote(const struct pw_target *t, char *err, size_t errlen);

@@ -49,6 +49,8 @@ static const char usage_text[] =
 	"  learn [--write] [--min-runs N]\n"
 	"                 show, and with --write add to the profile, the safe\n"
 	"                 modules imported by at least N runs (default 3)\n"
+	"  interpreters   list the python3 interpreters found here (PATH, pyenv)\n"
+	"                 and whether each is served warm, or why it runs cold\n"
 	"  trust [PATH]   approve a project profile (default: the one found here)\n"
 	"  untrust [PATH] withdraw that approval\n"
 	"  shell-init [--no-prewarm] [bash|zsh|fish]\n"
@@ -719,8 +721,9 @@ static const struct {
 } commands[] = {
 	{ "start", cmd_start },        { "stop", cmd_stop },
 	{ "status", cmd_status },      { "check", ctl_check },
-	{ "which", ctl_which },        { "suggest", ctl_suggest },
-	{ "learn", ctl_learn },        { "trust", ctl_trust },
+	{ "which", ctl_which },        { "interpreters", ctl_interpreters },
+	{ "suggest", ctl_suggest },    { "learn", ctl_learn },
+	{ "trust", ctl_trust },
 	{ "untrust", ctl_untrust },    { "shell-init", ctl_shell_init },
 	{ "enable", ctl_enable },      { "disable", ctl_disable },
 	{ "sandbox", cmd_sandbox },

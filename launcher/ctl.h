@@ -27,6 +27,9 @@ struct ctl_progress {
 int ctl_progress(const char *sockdir, const char *idhex, double secs, int tty,
                  struct ctl_progress *pr);
 
+/* ctl_interp.c: pywarmctl interpreters. */
+int ctl_interpreters(int argc, char **argv);
+
 /* ctl_shell.c: the shell integration and the systemd user units. */
 int ctl_shell_init(int argc, char **argv);
 int ctl_enable(int argc, char **argv);

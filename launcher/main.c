@@ -101,6 +101,10 @@ static void __attribute__((noreturn)) run_cold(struct run *r, const char *why)
 {
 	struct stat self, real;
 
+	if (r->exe == NULL) {           /* no profile was resolved: decide without one */
+		pw_interp_resolve(NULL, &r->interp);
+		r->exe = r->interp.path;
+	}
 	pw_debug("cold: %s", why);
 	cold_sandbox(r);
 	if (r->sock >= 0)
@@ -640,8 +644,6 @@ int main(int argc, char **argv)
 	check_sandbox_env();
 	pw_cmdline_parse(&r.cmd, argc, argv);
 	/* The profile names the interpreter even a cold run must execute. */
-	pw_interp_resolve(NULL, &r.interp);
-	r.exe = r.interp.path;
 	if (getcwd(cwd, sizeof cwd) == NULL)
 		run_cold(&r, "the working directory has no path");
 	r.target_ok = pw_target_resolve(&r.target, cwd, environ, err, sizeof err) == 0;
@@ -662,8 +664,10 @@ int main(int argc, char **argv)
 		r.profile_warned = 1;
 		run_cold(&r, "no usable profile");
 	}
-	if (!r.target.interp.warm)
+	if (!r.target.interp.warm) {
+		pw_interp_hint(&r.target.interp);
 		run_cold(&r, r.target.interp.cold_why);
+	}
 	if (pw_target_set_opts(&r.target, r.cmd.nzopts, r.cmd.zopts, err, sizeof err) < 0) {
 		pw_warn("%s", err);
 		run_cold(&r, "no usable socket path");

@@ -22,14 +22,32 @@ extern char **environ;
 
 /* The one usage line, for --help and for a bad option. */
 static const char usage[] =
-	"usage: pywarm-zygote [--identity HEX] [--profile PATH [--source N]] [-- PYTHON3-OPTIONS]\n";
+	"usage: pywarm-zygote [--identity HEX] [--interpreter PATH] [--profile PATH [--source N]]\n"
+	"                     [-- PYTHON3-OPTIONS]\n"
+	"       pywarm-zygote --tag\n";
 
 /* Command-line options of pywarm-zygote (started by pywarm, not by people). */
 struct zopts {
 	const char *identity;     /* what the launcher computed; must match ours */
 	const char *profile;      /* profile path; none: the built-in default */
+	const char *interpreter;  /* what the launcher resolved; none: the profile's or ours */
 	int source;
 };
+
+/* --tag: the name of this binary's directory among an installation's
+ * zygotes (make install asks). */
+__attribute__((noreturn))
+static void print_tag(void)
+{
+	char tag[64];
+
+	if (pw_interp_own_tag(tag, sizeof tag) < 0) {
+		fprintf(stderr, "pywarm-zygote: cannot resolve %s: %s\n", PW_PYTHON, strerror(errno));
+		exit(1);
+	}
+	puts(tag);
+	exit(0);
+}
 
 /* Parse argv; unknown options end the process with status 2. */
 static void parse_args(struct zopts *o, int argc, char **argv)
@@ -38,6 +56,8 @@ static void parse_args(struct zopts *o, int argc, char **argv)
 		{ "identity", required_argument, NULL, 'i' },
 		{ "profile", required_argument, NULL, 'p' },
 		{ "source", required_argument, NULL, 's' },
+		{ "interpreter", required_argument, NULL, 'I' },
+		{ "tag", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -47,6 +67,8 @@ static void parse_args(struct zopts *o, int argc, char **argv)
 		switch (ch) {
 		case 'i': o->identity = optarg; break;
 		case 'p': o->profile = optarg; break;
+		case 'I': o->interpreter = optarg; break;
+		case 't': print_tag();
 		case 's':
 			o->source = atoi(optarg);
 			if (o->source < PW_SRC_ENV || o->source > PW_SRC_USER)
@@ -94,7 +116,12 @@ static int identify(struct zygote *z, const struct zopts *o)
 		zwarn(z, "%s", err);
 		return -1;
 	}
-	pw_interp_resolve(&z->profile, &z->interp);
+	if (o->interpreter)
+		pw_interp_embedded(o->interpreter, "launcher", &z->interp);
+	else if (z->profile.interpreter)
+		pw_interp_embedded(z->profile.interpreter, "[python] interpreter", &z->interp);
+	else
+		pw_interp_embedded(PW_PYTHON, "build", &z->interp);
 	if (!z->interp.warm) {
 		zwarn(z, "interpreter %s: %s; runs go to it cold", z->interp.path, z->interp.cold_why);
 		return -1;

@@ -2,7 +2,7 @@
 _pywarmctl() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} words
 	if ((COMP_CWORD == 1)); then
-		words='start stop status check which suggest learn trust untrust shell-init enable disable sandbox help --help'
+		words='start stop status check which interpreters suggest learn trust untrust shell-init enable disable sandbox help --help'
 	else
 		case ${COMP_WORDS[1]} in
 		start)
@@ -13,7 +13,7 @@ _pywarmctl() {
 		learn)
 			[[ $prev == --min-runs ]] && return
 			words='--write --min-runs --help' ;;
-		status | which) words='--help' ;;
+		status | which | interpreters) words='--help' ;;
 		check | trust | untrust)
 			# A profile file (trust, untrust: or its directory).
 			compopt -o filenames

@@ -208,7 +208,9 @@ def test_install_run_upgrade_purge(pw, debs):
     root = pw.workdir("deb")
     run = os.path.join(root, "run")
     os.makedirs(run, mode=0o700)
-    env = dict(pw.env, XDG_RUNTIME_DIR=run, XDG_STATE_HOME=os.path.join(root, "state"))
+    # python3 on PATH is the system's: the interpreter the package serves.
+    env = dict(pw.env, XDG_RUNTIME_DIR=run, XDG_STATE_HOME=os.path.join(root, "state"),
+               PATH="/usr/bin:/bin")
     script = os.path.join(root, "prog.py")
     with open(script, "w") as f:
         f.write(PROGRAM)

@@ -63,7 +63,10 @@ class Links:
         with the reference directory first; (result, trace text)."""
         trace = self.pw.trace_path()
         env = dict(self.env, PYWARM_DEBUG=trace, **(env_add or {}))
-        env["PATH"] = self.realdir + os.pathsep + self.env.get("PATH", "/usr/bin:/bin")
+        # The links stand in for the python3 that follows them on PATH:
+        # there, the real interpreter's own directory.
+        env["PATH"] = (os.path.dirname(REAL) if warm_side else self.realdir) + os.pathsep + \
+            self.env.get("PATH", "/usr/bin:/bin")
         if warm_side:
             cmd = f'eval "$({self.ctl} shell-init --path sh)"; {cmd}'
         p = subprocess.run(["sh", "-c", cmd], env=env, cwd=cwd, capture_output=True, timeout=120,

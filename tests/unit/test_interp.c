@@ -1,0 +1,277 @@
+/* test_interp.c: pw_interp_resolve in a made-up tree: a pyenv root with a shim and versions, version files, "system" on PATH, venvs, and the zygote binaries of an installation found by their links. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "unit.h"
+
+/* The installation's zygote directory this test binary was built to use. */
+#ifndef PW_ZYGOTEDIR_REL
+#error "the Makefile gives test_interp an absolute PW_ZYGOTEDIR_REL"
+#endif
+
+static char top[PATH_MAX];          /* the made-up tree */
+static char root[PATH_MAX + 8];     /* its pyenv root */
+static char sysdir[PATH_MAX + 8];   /* a directory holding "the system's" python3 */
+
+/* Write text to top/rel (directories made as needed), with mode. */
+static void put(const char *rel, const char *text, mode_t mode)
+{
+	char path[PATH_MAX * 2], *s;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", top, rel);
+	for (s = path + strlen(top) + 1; (s = strchr(s, '/')) != NULL; s++) {
+		*s = '\0';
+		mkdir(path, 0755);
+		*s = '/';
+	}
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+/* top/rel as an absolute path (static buffer, one at a time). */
+static const char *at(const char *rel)
+{
+	static char buf[PATH_MAX * 2];
+
+	snprintf(buf, sizeof buf, "%s/%s", top, rel);
+	return buf;
+}
+
+/* A zygote binary for the interpreter at rel, as make install puts it. */
+static void install_zygote_for(const char *rel, const char *version)
+{
+	char real[PATH_MAX], tag[64], dir[PATH_MAX * 2], link[PATH_MAX * 3];
+
+	CHECK(realpath(at(rel), real) != NULL);
+	pw_interp_tag(real, version, tag, sizeof tag);
+	snprintf(dir, sizeof dir, "%s/%s", PW_ZYGOTEDIR_REL, tag);
+	mkdir(dir, 0755);
+	snprintf(link, sizeof link, "%s/pywarm-zygote", dir);
+	FILE *f = fopen(link, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	chmod(link, 0755);
+	snprintf(link, sizeof link, "%s/%s", PW_ZYGOTEDIR_REL, strrchr(tag, '-') + 1);
+	CHECK(symlink(tag, link) == 0 || errno == EEXIST);
+}
+
+/* The tree: shim, versions 1.2.3 (served) and 4.5.6 (not), the system's python3. */
+static void setup(void)
+{
+	char shim[PATH_MAX * 3], path[PATH_MAX * 3];
+
+	snprintf(top, sizeof top, "/tmp/pywarm-unit-interp-XXXXXX");
+	CHECK(mkdtemp(top) != NULL);
+	snprintf(root, sizeof root, "%s/pyenv", top);
+	snprintf(sysdir, sizeof sysdir, "%s/usr/bin", top);
+	snprintf(shim, sizeof shim, "#!/usr/bin/env bash\nset -e\nprogram=\"${0##*/}\"\n"
+	         "export PYENV_ROOT=\"%s\"\nexec \"%s/libexec/pyenv\" exec \"$program\" \"$@\"\n",
+	         root, root);
+	put("pyenv/shims/python3", shim, 0755);
+	put("pyenv/versions/1.2.3/bin/python3", "#!/bin/sh\n", 0755);
+	put("pyenv/versions/4.5.6/bin/python3", "#!/bin/sh\n", 0755);
+	put("pyenv/versions/2.7.0/bin/python", "#!/bin/sh\n", 0755);
+	put("pyenv/version", "1.2.3\n", 0644);
+	put("usr/bin/python3", "#!/bin/sh\n", 0755);
+	put("proj/sub/deeper/.keep", "", 0644);
+	mkdir(PW_ZYGOTEDIR_REL, 0755);
+	install_zygote_for("pyenv/versions/1.2.3/bin/python3", "1.2.3");
+	install_zygote_for("usr/bin/python3", "9.8.7");
+	snprintf(path, sizeof path, "%s/shims:%s", root, sysdir);
+	setenv("PATH", path, 1);
+	unsetenv("PYENV_VERSION");
+	unsetenv("PYENV_DIR");
+	unsetenv("VIRTUAL_ENV");
+	unsetenv("_PYENV_SHIM_PATHS_PYTHON3");
+}
+
+/* Resolve with the working directory at top/rel (PWD naming it). */
+static void resolve_in(const char *rel, struct pw_interp *in)
+{
+	CHECK(chdir(at(rel)) == 0);
+	setenv("PWD", at(rel), 1);
+	pw_interp_resolve(NULL, in);
+}
+
+static struct pw_interp in;
+
+TEST(global_version_behind_the_shim)
+{
+	char want[PATH_MAX * 2];
+
+	resolve_in("proj", &in);
+	CHECK_STREQ(in.path, at("pyenv/versions/1.2.3/bin/python3"));
+	snprintf(want, sizeof want, "pyenv: %s/version", root);
+	CHECK_STREQ(in.origin, want);
+	CHECK_INTEQ(in.warm, 1);
+	CHECK_STREQ(in.zygote_version, "1.2.3");
+	CHECK(strstr(in.zygote, "/1.2.3-") != NULL);
+}
+
+TEST(python_version_upward_nearest_wins)
+{
+	char want[PATH_MAX * 2];
+
+	put("proj/.python-version", "# a comment\n\n   system  extra words\n", 0644);
+	resolve_in("proj/sub/deeper", &in);
+	CHECK_STREQ(in.path, at("usr/bin/python3"));
+	snprintf(want, sizeof want, "pyenv: %s/proj/.python-version", top);
+	CHECK_STREQ(in.origin, want);
+	CHECK_INTEQ(in.warm, 1);
+	CHECK_STREQ(in.zygote_version, "9.8.7");
+	put("proj/sub/.python-version", "python-4.5.6\n", 0644);
+	resolve_in("proj/sub/deeper", &in);
+	CHECK_STREQ(in.path, at("pyenv/versions/4.5.6/bin/python3"));
+	CHECK_INTEQ(in.warm, 0);
+	CHECK_INTEQ(in.no_zygote, 1);
+	CHECK(strstr(in.cold_why, "no zygote binary") != NULL);
+	unlink(at("proj/sub/.python-version"));
+	unlink(at("proj/.python-version"));
+}
+
+TEST(an_empty_local_file_means_system)
+{
+	put("proj/.python-version", "", 0644);
+	resolve_in("proj", &in);
+	CHECK_STREQ(in.path, at("usr/bin/python3"));
+	unlink(at("proj/.python-version"));
+}
+
+TEST(pyenv_version_overrides_the_files)
+{
+	put("proj/.python-version", "system\n", 0644);
+	setenv("PYENV_VERSION", "1.2.3", 1);
+	resolve_in("proj", &in);
+	CHECK_STREQ(in.path, at("pyenv/versions/1.2.3/bin/python3"));
+	CHECK_STREQ(in.origin, "pyenv: PYENV_VERSION");
+	unsetenv("PYENV_VERSION");
+	unlink(at("proj/.python-version"));
+}
+
+TEST(uncertain_choices_run_the_shim)
+{
+	static const char *const versions[] = {
+		"1.2",              /* a prefix pyenv-latest would complete */
+		"1.2.3:system",     /* more than one */
+		"../../etc",        /* outside versions/ */
+		"2.7.0",            /* no bin/python3: pyenv would look further */
+		"9.9.9",            /* not installed */
+	};
+
+	for (size_t i = 0; i < sizeof versions / sizeof *versions; i++) {
+		setenv("PYENV_VERSION", versions[i], 1);
+		resolve_in("proj", &in);
+		CHECK_STREQ(in.path, at("pyenv/shims/python3"));
+		CHECK_INTEQ(in.warm, 0);
+		CHECK_INTEQ(in.no_zygote, 0);
+		CHECK(strstr(in.cold_why, "pyenv") != NULL);
+	}
+	unsetenv("PYENV_VERSION");
+	setenv("PYENV_DIR", "/", 1);
+	resolve_in("proj", &in);
+	CHECK_STREQ(in.path, at("pyenv/shims/python3"));
+	CHECK(strstr(in.cold_why, "PYENV_DIR") != NULL);
+	unsetenv("PYENV_DIR");
+}
+
+TEST(system_without_a_python3_after_the_shims)
+{
+	char path[PATH_MAX * 4];
+
+	setenv("PYENV_VERSION", "system", 1);
+	snprintf(path, sizeof path, "%s/shims:/nonexistent", root);
+	setenv("PATH", path, 1);
+	resolve_in("proj", &in);
+	CHECK_STREQ(in.path, at("pyenv/shims/python3"));
+	CHECK(strstr(in.cold_why, "\"system\"") != NULL);
+	snprintf(path, sizeof path, "%s/shims:%s", root, sysdir);
+	setenv("PATH", path, 1);
+	unsetenv("PYENV_VERSION");
+}
+
+TEST(plain_path_and_duplicates)
+{
+	char path[PATH_MAX * 4];
+
+	snprintf(path, sizeof path, "/nonexistent:/nonexistent:%s:%s/shims", sysdir, root);
+	setenv("PATH", path, 1);
+	resolve_in("proj", &in);
+	CHECK_STREQ(in.path, at("usr/bin/python3"));
+	CHECK_STREQ(in.origin, "PATH");
+	CHECK_INTEQ(in.warm, 1);
+	snprintf(path, sizeof path, "%s/shims:%s", root, sysdir);
+	setenv("PATH", path, 1);
+}
+
+TEST(venv_of_a_served_interpreter_and_of_another_version)
+{
+	char cfg[PATH_MAX * 2], base[PATH_MAX * 2];
+
+	CHECK(mkdir(at("venv"), 0755) == 0);
+	CHECK(mkdir(at("venv/bin"), 0755) == 0);
+	snprintf(base, sizeof base, "%s", at("usr/bin/python3"));
+	CHECK(symlink(base, at("venv/bin/python")) == 0);
+	snprintf(cfg, sizeof cfg, "home = %s\nversion = 9.8.7\n", sysdir);
+	put("venv/pyvenv.cfg", cfg, 0644);
+	setenv("VIRTUAL_ENV", at("venv"), 1);
+	resolve_in("proj", &in);
+	CHECK_STREQ(in.path, at("venv/bin/python"));
+	CHECK_STREQ(in.origin, "VIRTUAL_ENV");
+	CHECK_STREQ(in.venv_version, "9.8.7");
+	CHECK_INTEQ(in.warm, 1);
+	snprintf(cfg, sizeof cfg, "home = %s\nversion = 9.8.6\n", sysdir);
+	put("venv/pyvenv.cfg", cfg, 0644);
+	resolve_in("proj", &in);
+	CHECK_INTEQ(in.warm, 0);
+	CHECK_INTEQ(in.no_zygote, 0);
+	CHECK(strstr(in.cold_why, "9.8.6") != NULL);
+	unsetenv("VIRTUAL_ENV");
+}
+
+TEST(tag_names_version_and_hash)
+{
+	char a[64], b[64];
+
+	pw_interp_tag("/usr/bin/python3.11", "3.11.2", a, sizeof a);
+	pw_interp_tag("/usr/bin/python3.12", "3.11.2", b, sizeof b);
+	CHECK_INTEQ(strlen(a), strlen("3.11.2-") + 16);
+	CHECK(strncmp(a, "3.11.2-", 7) == 0);
+	CHECK(strcmp(a, b) != 0);
+	pw_interp_tag("/usr/bin/python3.11", "3.11.2", b, sizeof b);
+	CHECK_STREQ(a, b);
+}
+
+int main(void)
+{
+	char cmd[PATH_MAX * 3];
+
+	setup();
+	RUN(global_version_behind_the_shim);
+	RUN(python_version_upward_nearest_wins);
+	RUN(an_empty_local_file_means_system);
+	RUN(pyenv_version_overrides_the_files);
+	RUN(uncertain_choices_run_the_shim);
+	RUN(system_without_a_python3_after_the_shims);
+	RUN(plain_path_and_duplicates);
+	RUN(venv_of_a_served_interpreter_and_of_another_version);
+	RUN(tag_names_version_and_hash);
+	CHECK(chdir("/") == 0);
+	snprintf(cmd, sizeof cmd, "/bin/rm -rf '%s' '%s'", top, PW_ZYGOTEDIR_REL);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", top);
+	printf("%d passed, %d failed\n", unit_state.passed, unit_state.failed);
+	return unit_state.failed ? 1 : 0;
+}
