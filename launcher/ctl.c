@@ -180,10 +180,9 @@ static int zref_make(struct zref *z, const char *sockdir, const char *idhex)
 	       pw_zfile(z->lockpath, sizeof(z->lockpath), sockdir, idhex, PW_ZLOCK) < 0 ? -1 : 0;
 }
 
-/* Resolve the target for the current directory into t and z; 0 or -1 (said). */
-static int resolve_here(struct pw_target *t, struct zref *z)
+int ctl_target_here(struct pw_target *t)
 {
-	char cwd[PATH_MAX], err[512];
+	char cwd[PATH_MAX], err[PATH_MAX + 256];
 
 	if (getcwd(cwd, sizeof(cwd)) == NULL) {
 		pw_warn_errno("cannot get the current directory");
@@ -193,6 +192,14 @@ static int resolve_here(struct pw_target *t, struct zref *z)
 		pw_warn("%s", err);
 		return -1;
 	}
+	return 0;
+}
+
+/* Resolve the target for the current directory into t and z; 0 or -1 (said). */
+static int resolve_here(struct pw_target *t, struct zref *z)
+{
+	if (ctl_target_here(t) < 0)
+		return -1;
 	memset(z, 0, sizeof(*z));
 	memcpy(z->idhex, t->idhex, sizeof(z->idhex));
 	memcpy(z->sockdir, t->sockdir, sizeof(z->sockdir));

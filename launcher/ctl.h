@@ -9,6 +9,11 @@
 #define EXIT_USAGE  2       /* a bad command line */
 
 /* ctl_profile.c: each takes its own argv (argv[0] is the command name). */
+struct pw_target;
+/* The target (profile, identity, paths) for the current directory into t:
+ * 0, or -1 with the reason said. */
+int ctl_target_here(struct pw_target *t);
+
 int ctl_check(int argc, char **argv);
 int ctl_which(int argc, char **argv);
 int ctl_trust(int argc, char **argv);

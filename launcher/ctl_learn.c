@@ -143,18 +143,12 @@ out:
  * lists that the profile does not preload.  *cand is malloc'd.  0, or -1 (said). */
 static int gather(struct pw_target *t, struct pw_learn *l, struct cand **cand, size_t *n)
 {
-	char cwd[PATH_MAX], err[PATH_MAX + 256];
+	char err[PATH_MAX + 256];
 
 	*cand = NULL;
 	*n = 0;
-	if (getcwd(cwd, sizeof(cwd)) == NULL) {
-		pw_warn_errno("cannot get the current directory");
+	if (ctl_target_here(t) < 0)
 		return -1;
-	}
-	if (pw_target_resolve(t, cwd, environ, err, sizeof(err)) < 0) {
-		pw_warn("%s", err);
-		return -1;
-	}
 	if (pw_learn_load(&t->profile, l, err, sizeof(err)) < 0) {
 		pw_warn("%s", err);
 		return -1;

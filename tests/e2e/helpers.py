@@ -213,3 +213,28 @@ def warm_up(pw, args, env_add, wd, timeout=60):
         if r.warm or time.monotonic() > deadline:
             return
         time.sleep(0.2)
+
+
+def run_stderr_on_pty(argv, cwd, env):
+    """Run argv with stderr on a fresh pseudo-terminal (stdin /dev/null,
+    stdout a pipe); (returncode, stdout bytes, what the terminal showed)."""
+    master, slave = os.openpty()
+    try:
+        p = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=slave, timeout=60)
+        os.close(slave)
+        slave = -1
+        chunks = []
+        while True:
+            try:
+                b = os.read(master, 4096)
+            except OSError:
+                break
+            if not b:
+                break
+            chunks.append(b)
+        return p.returncode, p.stdout, b"".join(chunks).decode(errors="replace")
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from conftest import BUILD, REAL, REPO, needs_pywarm, write_files
+from helpers import run_stderr_on_pty
 from ptyutil import PtyJob
 
 PREFIX = "/usr/local"
@@ -359,28 +360,9 @@ def test_interpreter_without_a_zygote_runs_cold_with_a_hint_once(inst):
     assert "spawn" not in trace
     hints = []
     for _ in range(2):
-        master, slave = os.openpty()
-        try:
-            p = subprocess.run(["python3", "-c", "print('hi')"], cwd=cwd, env=inst.env_for(True),
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
-                               timeout=60)
-            os.close(slave)
-            slave = -1
-            chunks = []
-            while True:
-                try:
-                    b = os.read(master, 4096)
-                except OSError:
-                    break
-                if not b:
-                    break
-                chunks.append(b)
-        finally:
-            if slave >= 0:
-                os.close(slave)
-            os.close(master)
-        assert p.returncode == 0 and p.stdout == b"hi\n", p
-        hints.append(b"".join(chunks).decode())
+        rc, out, tty = run_stderr_on_pty(["python3", "-c", "print('hi')"], cwd, inst.env_for(True))
+        assert rc == 0 and out == b"hi\n", (rc, out, tty)
+        hints.append(tty)
     first = [l for l in hints[0].splitlines() if l.strip()]
     assert len(first) == 1 and py in first[0] and "make install PYTHONS=" in first[0], hints
     assert hints[1].strip() == "", hints

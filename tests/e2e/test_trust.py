@@ -9,6 +9,7 @@ import pytest
 
 from conftest import (PYWARM, PYWARMCTL, assert_cold, assert_same, assert_warm, needs_pywarm,
                       write_files)
+from helpers import run_stderr_on_pty
 
 pytestmark = needs_pywarm
 
@@ -138,27 +139,7 @@ def test_pywarm_profile_and_user_profile_need_no_trust(pw, wd):
 
 def _run_with_tty_stderr(pw, cwd):
     """Run pywarm with stderr on a fresh pseudo-terminal; (rc, stdout, tty text)."""
-    master, slave = os.openpty()
-    try:
-        p = subprocess.run([PYWARM, "-c", "print('hi')"], cwd=cwd, env=pw.env,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
-                           timeout=60)
-        os.close(slave)
-        slave = -1
-        chunks = []
-        while True:
-            try:
-                b = os.read(master, 4096)
-            except OSError:
-                break
-            if not b:
-                break
-            chunks.append(b)
-        return p.returncode, p.stdout, b"".join(chunks).decode(errors="replace")
-    finally:
-        if slave >= 0:
-            os.close(slave)
-        os.close(master)
+    return run_stderr_on_pty([PYWARM, "-c", "print('hi')"], cwd, pw.env)
 
 
 def test_hint_on_a_terminal_once_per_version(pw, wd):
