@@ -321,10 +321,7 @@ def _hide_loggers(st):
         st["zloggers"] = {}
         return
     st["zloggers"] = dict(mgr.loggerDict)
-    mgr.loggerDict.clear()
-    for lg in st["zloggers"].values():
-        if isinstance(lg, logging.Logger):
-            lg.parent = mgr.root
+    mgr.loggerDict.clear()              # _show_loggers gives each its parent again
     mgr._clear_cache()
 
 

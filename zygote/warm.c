@@ -342,7 +342,7 @@ static struct effects effects_now(void)
 	e.out = output_mark();
 	e.tasks = count_entries("task");
 	e.fds = count_entries("fd");
-	e.cwd = __atomic_load_n(&cwd_reads, __ATOMIC_RELAXED);
+	e.cwd = zwarm_cwd_reads();
 	return e;
 }
 
