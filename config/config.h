@@ -263,6 +263,10 @@ int  pw_dir_open(const char *what, const char *path, int flags, int create,
  * "refusing DIR/NAME: reason" or "cannot open DIR/NAME: reason" in err. */
 int  pw_private_openat(int dfd, const char *dir, const char *name, int oflags,
                        char *err, size_t errlen);
+/* fd moved to a number >= 3 (close-on-exec), the original closed, so that
+ * it cannot stand in for a standard stream; fd itself when it is already
+ * above 2 or negative; -1 if it cannot be moved. */
+int  pw_fd_above_stdio(int fd);
 /* Both: the file at absolute path, in its directory checked with dflags. */
 int  pw_private_open(const char *what, const char *path, int dflags, int create, int oflags,
                      char *err, size_t errlen);

@@ -494,3 +494,14 @@ int pw_statedir(char *out, size_t outlen, int create, char *err, size_t errlen)
 	close(fd);
 	return 0;
 }
+
+int pw_fd_above_stdio(int fd)
+{
+	int high;
+
+	if (fd < 0 || fd > 2)
+		return fd;
+	high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return high;
+}

@@ -19,18 +19,6 @@ struct report {
 	int err;                    /* errno of a failed fork */
 };
 
-/* Move fd to a number >= 3 (CLOEXEC), closing the original; -1 on failure. */
-static int above_stdio(int fd)
-{
-	int high;
-
-	if (fd < 0 || fd > 2)
-		return fd;
-	high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	close(fd);
-	return high;
-}
-
 /* In the grandchild: stdio, directory, signals, descriptors, then exec.
  * Only async-signal-safe calls: the starter may have threads. */
 __attribute__((noreturn))
@@ -38,7 +26,7 @@ static void grandchild(const struct pw_spawn *s, int outfd)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
-	int nullfd = above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	int nullfd = pw_fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
 
 	if (chdir("/") < 0 || outfd < 0 || nullfd < 0 ||
 	    dup2(nullfd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0)
@@ -64,7 +52,7 @@ __attribute__((noreturn))
 static void middle(const struct pw_spawn *s, int wfd)
 {
 	struct report rep = { -1, 0 };
-	int outfd = above_stdio(s->outfd);   /* the starter may have had 0-2 closed */
+	int outfd = pw_fd_above_stdio(s->outfd);   /* the starter may have had 0-2 closed */
 
 	setsid();
 	rep.pid = fork();

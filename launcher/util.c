@@ -138,15 +138,7 @@ void pw_debug_init(void)
 	}
 	/* Keep the trace off fds 0-2: pywarm passes those on as the
 	 * caller's stdio, and a trace file must never stand in for one. */
-	if (fd <= 2) {
-		int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-
-		close(fd);
-		if (high < 0)
-			return;
-		fd = high;
-	}
-	debug_fd = fd;
+	debug_fd = pw_fd_above_stdio(fd);
 }
 
 /* Is the debug trace on? */
