@@ -113,6 +113,11 @@ void zpy_before_fork(void);
 void zpy_after_fork_parent(void);
 void zpy_after_fork_child(void);
 int  zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t errlen);
+void zpy_flush_quietly(const char *name);
+int  zpy_teardown_needed(void);
+void zpy_unfreeze(void);
+
+/* run.c */
 void zpy_child_run(struct zygote *z, struct pw_launch *l) __attribute__((noreturn));
 
 /* teardown.c (its callers include Python.h): the teardown check of a run's end */
