@@ -248,9 +248,11 @@ def _fresh_randomness():
 # module's loading imported; its state dict is the hook's __self__.
 
 import _frozen_importlib as _bootstrap
+import _frozen_importlib_external as _bootstrap_external
 import posix as _posix
 
 _MISSING = object()
+_SAME = object()                        # a search finds the zygote's very file
 
 
 def _import_state():
@@ -296,6 +298,7 @@ def _hide_preloaded():
     hidden = st["hidden_finders"] = {}
     for entry in [e for e in pic if e not in finders]:
         hidden[entry] = pic.pop(entry)  # the run's own searches make them again
+    _index_path_entries(st, pic, hidden)
     for name in st["dotted"]:
         mod = cache.get(name, _MISSING)
         if mod is _MISSING:
@@ -309,6 +312,38 @@ def _hide_preloaded():
                 unbound[name] = (pmod, child)
         except TypeError:
             pass
+
+
+def _index_path_entries(st, pic, hidden):
+    """What a search of the zygote's sys.path directories finds, for
+    _path_finds_cached: each directory's finder and the stems of its
+    entries (name up to the first dot), and for each cached top-level
+    module the directory it came from.  The directories are watched
+    (watch.c retires the zygote when an importable name appears in or
+    goes from one), so this stays true while the zygote serves."""
+    finders, stems, home = st["zfinders"], st["zstems"], st["home"] = {}, {}, {}
+    for entry in _sys.path:
+        if not isinstance(entry, str) or not entry.startswith("/") or entry in finders:
+            continue
+        f = pic.get(entry, hidden.get(entry, _MISSING))
+        if f is _MISSING or not (f is None or type(f) is _bootstrap_external.FileFinder):
+            continue
+        try:
+            names = _os.listdir(entry) if f is not None else ()
+        except OSError:
+            continue
+        finders[entry] = f
+        stems[entry] = frozenset(n.partition(".")[0] for n in names)
+    for name, mod in st["cache"].items():
+        spec = getattr(mod, "__spec__", None)
+        origin = getattr(spec, "origin", None)
+        if "." in name or not isinstance(origin, str) or not origin.startswith("/"):
+            continue
+        d, base = _os.path.split(origin)
+        if spec.submodule_search_locations is not None and base.startswith("__init__."):
+            d = _os.path.dirname(d)
+        if name in stems.get(d, ()):
+            home[name] = d
 
 
 def _hide_loggers(st):
@@ -400,9 +435,17 @@ def _same_module(spec, mod):
 
 
 def _plan_deps(name, plan, seen):
-    """Check, in the order python3 would import them, what loading name imported."""
-    for dep in _IMPORTS["deps"].get(name, ()):
-        if not _plan_one(dep, plan, seen):
+    """Check, in the order python3 would import them, what loading name
+    imported; what it set in sys.modules itself goes in at its place
+    among them (importlib's _bootstrap before its import of warnings)."""
+    st = _IMPORTS
+    own = st["attached"].get(name, ())
+    for dep in st["deps"].get(name, ()):
+        if dep in own:
+            if dep not in seen and dep not in _sys.modules and dep in st["cache"]:
+                seen.add(dep)
+                plan.append(dep)
+        elif not _plan_one(dep, plan, seen):
             return False
     return True
 
@@ -437,11 +480,14 @@ def _plan_one(name, plan, seen):
         path = getattr(pmod, "__path__", None)
         if path is None:
             return mod is _MISSING
-    if parent and _search_as_in_zygote(parent, pmod):
+    if parent and _path_based(mod) and _search_as_in_zygote(parent, pmod):
         if mod is _MISSING:
             return True                 # failed in the zygote, fails now
     else:
-        spec = _bootstrap._find_spec(name, path)
+        spec = _top_spec(name) if not parent and mod is not _MISSING else \
+            _bootstrap._find_spec(name, path)
+        if spec is _SAME:
+            spec = mod.__spec__
         if mod is _MISSING:
             # Failed in the zygote: it must fail now, unless it is the very
             # file the zygote found in its package's (watched) directories
@@ -456,6 +502,89 @@ def _plan_one(name, plan, seen):
         return False
     plan.append(name)                   # loaded: python3 moves it to the end of sys.modules
     return True
+
+
+def _top_spec(name):
+    """What python3's search (importlib's _find_spec) for the top-level
+    name finds now: a spec, None, or _SAME when it is the very file the
+    zygote loaded: the meta path finders are asked in order, as there, and
+    the path finder's search is _path_finds_cached where it can answer."""
+    st = _IMPORTS
+    same = _sys.meta_path == st["meta_path"] and _sys.path_hooks == st["path_hooks"]
+    for finder in _sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is None:
+            continue
+        if finder is _bootstrap_external.PathFinder and same and _path_finds_cached(name):
+            return _SAME
+        spec = find_spec(name, None, None)
+        if spec is not None:
+            return spec
+    return None
+
+
+def _path_finds_cached(name):
+    """Would the path finder's search of sys.path, entry by entry, reach
+    the directory the zygote loaded name from before any directory that
+    may hold that name?  The zygote's directories are known (watched, see
+    _index_path_entries); any other entry is asked through the finder the
+    search would use, as that finder would list it.  False means "not
+    sure": the real search decides.  Finders the search would make for the
+    entries it passes are put in sys.path_importer_cache as it would."""
+    st = _IMPORTS
+    home = st["home"].get(name)
+    if home is None or _sys.flags.verbose > 1:     # -vv prints each try
+        return False
+    zfinders, zstems, pic = st["zfinders"], st["zstems"], _sys.path_importer_cache
+    for entry in _sys.path:
+        if not isinstance(entry, str):
+            if isinstance(entry, bytes):
+                return False
+            continue                    # skipped by the search too
+        stems = zstems.get(entry)
+        if stems is not None:
+            f = pic.get(entry, _MISSING)
+            if f is _MISSING:
+                pic[entry] = zfinders[entry]
+            elif f is not zfinders[entry]:
+                return False            # the program put its own finder there
+            if entry == home:
+                return True
+            if name in stems:
+                return False
+            continue
+        finder = _bootstrap_external.PathFinder._path_importer_cache(entry)
+        if finder is None:
+            continue
+        if type(finder) is not _bootstrap_external.FileFinder or name in _listed_stems(finder):
+            return False
+    return False
+
+
+def _listed_stems(finder):
+    """The stems of a FileFinder's directory listing, refreshed as its
+    find_spec refreshes it (when the directory's mtime changed)."""
+    try:
+        mtime = _bootstrap_external._path_stat(finder.path or _os.getcwd()).st_mtime
+    except OSError:
+        mtime = -1
+    if mtime != finder._path_mtime:
+        finder._fill_cache()
+        finder._path_mtime = mtime
+    memo = _IMPORTS["stems_memo"]
+    cache = finder._path_cache
+    got = memo.get(finder)
+    if got is None or got[0] is not cache:
+        got = memo[finder] = (cache, frozenset(n.partition(".")[0] for n in cache))
+    return got[1]
+
+
+def _path_based(mod):
+    """Did a path finder find mod (not the frozen or built-in importer,
+    which python3's search asks first and which never looks at a
+    directory)?  A module that failed in the zygote counts as path based."""
+    loader = getattr(getattr(mod, "__spec__", None), "loader", None)
+    return mod is _MISSING or not isinstance(loader, type)
 
 
 def _search_as_in_zygote(parent, pmod):
@@ -613,6 +742,7 @@ def _imports_for_run():
     if _IMPORTS is None or not _IMPORTS.get("hidden"):
         raise RuntimeError("the import cache is not set up (see the zygote's log)")
     _IMPORTS["served"] = {}
+    _IMPORTS["stems_memo"] = {}
     _exit_handlers(_IMPORTS)
     _fix_pythonpath()
 

@@ -162,18 +162,10 @@ static PyObject *current_owner(PyObject *st)
 	return top;
 }
 
-/* Record that the module being loaded now imports name. */
-static void note_import(PyObject *st, PyObject *name)
-{
-	PyObject *owner = current_owner(st);
-
-	if (owner && PyUnicode_Compare(owner, name) != 0)
-		note_in(st, "deps", owner, name);
-	PyErr_Clear();
-}
-
 /* Names that appeared in sys.modules without being loaded through the
- * import system belong to the module whose loading put them there. */
+ * import system belong to the module whose loading put them there: noted
+ * when that loading ends and before each import it makes, so that deps
+ * keeps them in python3's order among its imports. */
 static void note_attached(PyObject *st, PyObject *owner)
 {
 	PyObject *mods = PyImport_GetModuleDict();
@@ -187,9 +179,28 @@ static void note_attached(PyObject *st, PyObject *owner)
 		if (PySet_Contains(known, key) != 0)
 			continue;
 		PySet_Add(known, key);
-		if (PySet_Contains(loaded, key) == 0)
+		if (PySet_Contains(loaded, key) == 0) {
 			note_in(st, "attached", owner, key);
+			note_in(st, "deps", owner, key);        /* in order with its imports */
+		}
 	}
+	PyErr_Clear();
+}
+
+/* Record that the module being loaded now imports name (after what it
+ * set in sys.modules itself so far, when sys.modules grew). */
+static void note_import(PyObject *st, PyObject *name)
+{
+	PyObject *owner = current_owner(st);
+	static Py_ssize_t seen_size;
+	Py_ssize_t size = PyDict_GET_SIZE(PyImport_GetModuleDict());
+
+	if (owner && size != seen_size) {
+		note_attached(st, owner);
+		seen_size = size;
+	}
+	if (owner && PyUnicode_Compare(owner, name) != 0)
+		note_in(st, "deps", owner, name);
 	PyErr_Clear();
 }
 
@@ -520,14 +531,16 @@ static PyObject *hook_load(PyObject *st, PyObject *spec)
 /* The absolute name an __import__ call means, or NULL (no error set). */
 static PyObject *absolute_name(PyObject *name, PyObject *globals, int level)
 {
-	PyObject *bs = PyImport_ImportModule("_frozen_importlib");
-	PyObject *pkg = NULL, *r = NULL;
+	PyObject *pkg = NULL, *r = NULL, *bsname, *bs;
 
 	if (level == 0) {
-		Py_XDECREF(bs);
 		Py_INCREF(name);
 		return name;
 	}
+	/* looked up, not imported: an import would come back through the hook */
+	bsname = PyUnicode_FromString("_frozen_importlib");
+	bs = bsname ? PyImport_GetModule(bsname) : NULL;
+	Py_XDECREF(bsname);
 	if (bs && globals && PyDict_Check(globals))
 		pkg = PyObject_CallMethod(bs, "_calc___package__", "O", globals);
 	if (pkg && PyUnicode_Check(pkg))
@@ -729,7 +742,11 @@ static void imports_begin(struct zygote *z)
 	PyObject *imp = builtins ? PyDict_GetItemString(builtins, "__import__") : NULL;
 	PyObject *path = PySys_GetObject("path");
 	PyObject *mods = PyImport_GetModuleDict();
+	/* sys.modules as start-up left it, before our own import of atexit
+	 * (which python3's start-up does not always import: Debian's does not) */
+	PyObject *base = PySet_New(mods);
 	PyObject *atexit = PyImport_ImportModule("atexit");
+	PyObject *known = PySet_New(mods);
 	PyObject *reg = atexit ? PyObject_GetAttrString(atexit, "register") : NULL;
 	PyObject *hl = NULL, *hi = NULL, *hr = NULL, *hg = NULL;
 	int ok = st && load && gcd && imp && reg && path && PyList_Check(path) &&
@@ -738,7 +755,6 @@ static void imports_begin(struct zygote *z)
 	         PyDict_SetItemString(st, "import", imp) == 0 &&
 	         PyDict_SetItemString(st, "register", reg) == 0 &&
 	         state_tables(st) == 0;
-	PyObject *base = ok ? PySet_New(mods) : NULL, *known = ok ? PySet_New(mods) : NULL;
 	PyObject *path0 = ok ? PyList_GetSlice(path, 0, PyList_GET_SIZE(path)) : NULL;
 	PyObject *pic = PySys_GetObject("path_importer_cache");
 	PyObject *finders = ok && pic ? PySet_New(pic) : NULL;
@@ -760,6 +776,12 @@ static void imports_begin(struct zygote *z)
 	     PyObject_SetAttrString(bs, "_gcd_import", hg) == 0 &&
 	     PyDict_SetItemString(builtins, "__import__", hi) == 0 &&
 	     PyObject_SetAttrString(atexit, "register", hr) == 0;
+	/* An atexit start-up did not import is served like any module the
+	 * preload loaded (importing it is a search a run must repeat). */
+	PyObject *aname = ok ? PyUnicode_FromString("atexit") : NULL;
+	if (aname && PySet_Contains(base, aname) == 0)
+		ok = PySet_Add(st_get(st, "loaded"), aname) == 0;
+	Py_XDECREF(aname);
 	if (!ok) {
 		zwarn(z, "cannot set up the import cache:");
 		zpy_log_exception(z, ZLOG_WARNING);

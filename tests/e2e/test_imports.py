@@ -113,6 +113,67 @@ def test_dependency_of_a_preloaded_module_shadowed(pw, wd):
     assert b"local textwrap" in real.out
 
 
+# A preloaded module's top-level dependency (logging imports string and
+# traceback, traceback imports textwrap) is served only where python3's
+# search of the run's sys.path would find the zygote's file: each way a
+# run can put another file, finder or entry ahead of it.
+SHOWS_DEPS = ("import sys, logging\n"
+              "for n in ('string', 'textwrap', 'traceback'):\n"
+              "    m = sys.modules.get(n)\n"
+              "    print(n, getattr(m, 'LOCAL', None), getattr(m, '__file__', '')[-20:])\n")
+LOCAL_STRING = "LOCAL = 'string'\nfrom _string import formatter_parser\nclass Template: pass\nclass Formatter: pass\n"
+LOCAL_TEXTWRAP = "LOCAL = 'textwrap'\n"
+DEP_SHADOW_CASES = {
+    # made after the run's first search listed the directory; the program
+    # tells importlib, as python3 needs to be told
+    "created-then-invalidated": (
+        {}, "import sys, importlib, json\n"
+            "open('textwrap.py', 'w').write(%r)\n"
+            "importlib.invalidate_caches()\n" % LOCAL_TEXTWRAP + SHOWS_DEPS),
+    "relative-entry-inserted": (
+        {"vendor/string.py": LOCAL_STRING}, "import sys\nsys.path.insert(0, 'vendor')\n" + SHOWS_DEPS),
+    "entry-between-stdlib-dirs": (
+        {"mid/textwrap.py": LOCAL_TEXTWRAP},
+        "import sys, os\nsys.path.insert(2, os.path.abspath('mid'))\nprint(sys.path[2][-3:])\n" + SHOWS_DEPS),
+    "appended-after-stdlib": (
+        {"late/string.py": LOCAL_STRING, "late/textwrap.py": LOCAL_TEXTWRAP},
+        "import sys\nsys.path.append('late')\n" + SHOWS_DEPS),
+    "stdlib-moved-after-local": (
+        {"v/textwrap.py": LOCAL_TEXTWRAP},
+        "import sys, os\nstd = [p for p in sys.path if p.endswith('/python3.11')]\n"
+        "for p in std:\n    sys.path.remove(p)\nsys.path += std\nsys.path.insert(0, 'v')\n" + SHOWS_DEPS),
+    "bytes-entry": (
+        {"b/string.py": LOCAL_STRING}, "import sys\nsys.path.insert(0, b'b')\n" + SHOWS_DEPS),
+    "namespace-dir-named-like-dep": (
+        {"textwrap/readme.txt": "not a package\n"}, SHOWS_DEPS),
+    "file-with-stem-not-a-module": (
+        {"string.txt": "x\n", "textwrap.cfg": "y\n"}, SHOWS_DEPS),
+    "own-finder-for-stdlib-dir": (
+        {}, "import sys, os, importlib.machinery as m\n"
+            "std = [p for p in sys.path if p.endswith('/python3.11')][0]\n"
+            "class F(m.FileFinder):\n"
+            "    def find_spec(self, name, target=None):\n"
+            "        if name in ('string', 'textwrap'):\n"
+            "            print('asked for', name)\n"
+            "        return super().find_spec(name, target)\n"
+            "sys.path_importer_cache[std] = F(std, (m.SourceFileLoader, ['.py']))\n" + SHOWS_DEPS),
+    "path-hook-added": (
+        {}, "import sys\n"
+            "def hook(p):\n    print('hook', p[-12:])\n    raise ImportError\n"
+            "sys.path_hooks.insert(0, hook)\nsys.path.insert(0, '/nonexistent/x')\n" + SHOWS_DEPS),
+    "cwd-entry-is-stdlib": (
+        {}, "import sys, os\nstd = [p for p in sys.path if p.endswith('/python3.11')][0]\n"
+            "os.chdir(std)\nsys.path.insert(0, '')\n" + SHOWS_DEPS),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEP_SHADOW_CASES))
+def test_dependency_search_variants(pw, wd, case):
+    files, prog = DEP_SHADOW_CASES[case]
+    write_files(wd, dict(files, **{"main.py": prog}))
+    _same_warm(pw, ["main.py"], cwd=wd)
+
+
 def test_program_imported_its_own_dependency_first(pw, wd):
     """The program's own string is in sys.modules before logging is imported."""
     write_files(wd, {"vendor/string.py": "from_vendor = True\nfrom _string import formatter_parser\n"
