@@ -105,7 +105,7 @@ static void __attribute__((noreturn)) run_cold(struct run *r, const char *why)
 		pw_interp_resolve(NULL, &r->interp);
 		r->exe = r->interp.path;
 	}
-	pw_debug("cold: %s", why);
+	pw_event(PW_EVENT_COLD, "reason=%s", why);
 	cold_sandbox(r);
 	if (r->sock >= 0)
 		close(r->sock);
@@ -462,7 +462,7 @@ static void take_and_go(struct run *r)
 static void on_ready(struct run *r, pid_t pid)
 {
 	r->child = pid;
-	pw_debug("warm pid=%d", (int)pid);
+	pw_event(PW_EVENT_WARM, "pid=%d", (int)pid);
 	pid_t pg = getpgid(pid);
 	if (pg == pid)
 		pw_sig_forward(pid, &r->saved_mask);

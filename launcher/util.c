@@ -147,24 +147,19 @@ int pw_debug_enabled(void)
 	return debug_fd >= 0;
 }
 
-/* One trace line "<progname>[PID]: debug: +T.TTTms <msg>"; errno is preserved. */
-void pw_debug(const char *fmt, ...)
+/* One trace line: "<progname>[PID]: HEAD+T.TTTms MESSAGE"; errno is preserved. */
+static void trace_line(const char *head, const char *fmt, va_list ap)
 {
 	char buf[PW_LINE_MAX];
 	int saved = errno;
 	size_t len;
-	va_list ap;
 	int n;
 
-	if (debug_fd < 0)
-		return;
-	n = snprintf(buf, sizeof(buf), "%s[%ld]: debug: +%.3fms ", pw_progname,
-	             (long)getpid(), (double)(pw_mono_us() - debug_t0) / 1000.0);
+	n = snprintf(buf, sizeof(buf), "%s[%ld]: %s+%.3fms ", pw_progname,
+	             (long)getpid(), head, (double)(pw_mono_us() - debug_t0) / 1000.0);
 	len = n < 0 ? 0 : (size_t)n;
 	if (len < sizeof(buf)) {
-		va_start(ap, fmt);
 		n = vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
-		va_end(ap);
 		len += n < 0 ? 0 : (size_t)n;
 	}
 	if (len > sizeof(buf) - 2)
@@ -172,5 +167,31 @@ void pw_debug(const char *fmt, ...)
 	buf[len++] = '\n';
 	write_line(debug_fd, buf, len);
 	errno = saved;
+}
+
+/* A line of the human-readable trace: "<progname>[PID]: debug: +T.TTTms MESSAGE". */
+void pw_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (debug_fd < 0)
+		return;
+	va_start(ap, fmt);
+	trace_line("debug: ", fmt, ap);
+	va_end(ap);
+}
+
+/* How the run was served, for programs that read the trace: one line
+ * "pywarm[PID]: event=warm +T.TTTms pid=CHILD" or
+ * "pywarm[PID]: event=cold +T.TTTms reason=TEXT" (the rest of the line). */
+void pw_event(enum pw_event kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (debug_fd < 0)
+		return;
+	va_start(ap, fmt);
+	trace_line(kind == PW_EVENT_WARM ? "event=warm " : "event=cold ", fmt, ap);
+	va_end(ap);
 }
 

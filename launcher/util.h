@@ -24,6 +24,8 @@ void pw_die_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2), nor
 void pw_debug_init(void);
 int  pw_debug_enabled(void);
 void pw_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+enum pw_event { PW_EVENT_WARM, PW_EVENT_COLD };
+void pw_event(enum pw_event kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Monotonic time in microseconds, for the trace's phase timings. */
 

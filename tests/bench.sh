@@ -108,7 +108,7 @@ cpu_per_launch() {
 check_warm() {
 	rm -f "$T/trace"
 	PYWARM_DEBUG=$T/trace "$@" >/dev/null
-	if ! grep -q 'warm pid=' "$T/trace"; then
+	if ! grep -q ': event=warm ' "$T/trace"; then
 		echo "$me: not served warm: $*" >&2
 		sed 's/^/  trace: /' "$T/trace" >&2
 		show_log

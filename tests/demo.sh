@@ -89,8 +89,8 @@ warm_out=$(PYWARM_DEBUG=$T/trace "$B/pywarm" "$SCRIPT" --path /x)
 echo "   python3: $cold_out"
 echo "   pywarm:  $warm_out"
 [[ $cold_out == "$warm_out" ]] || die "the outputs differ"
-grep -q 'warm pid=' "$T/trace" || die "pywarm did not serve the run warm: $(cat "$T/trace")"
-echo "   identical; pywarm's run was served by the zygote ($(grep -o 'warm pid=[0-9]*' "$T/trace"))"
+grep -q ': event=warm ' "$T/trace" || die "pywarm did not serve the run warm: $(cat "$T/trace")"
+echo "   identical; pywarm's run was served by the zygote ($(grep -o 'event=warm .*' "$T/trace"))"
 
 say "4. Wall-clock time of $RUNS runs each, in milliseconds"
 bench "python3" "$REAL" "$SCRIPT"

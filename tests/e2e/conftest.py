@@ -92,16 +92,16 @@ class Result:
     @property
     def warm(self):
         """True: served warm; False: fell back cold; None: the trace says neither."""
-        if any("warm pid=" in l for l in self.launcher_lines):
+        if any("event=warm " in l for l in self.launcher_lines):
             return True
-        if any("cold:" in l for l in self.launcher_lines):
+        if any("event=cold " in l for l in self.launcher_lines):
             return False
         return None
 
     @property
     def warm_pid(self):
         for l in self.launcher_lines:
-            m = re.search(r"warm pid=(\d+)", l)
+            m = re.match(r"event=warm \+[\d.]+ms pid=(\d+)$", l)
             if m:
                 return int(m.group(1))
         return None
@@ -121,10 +121,12 @@ def _indent(s):
 
 
 def parse_trace(text, pid):
-    """Launcher lines of one run: 'pywarm[PID]: debug: ...' written by pid."""
+    """Launcher lines of one run written by pid: the text after 'debug: '
+    of 'pywarm[PID]: debug: ...', and events ('event=warm +T ms pid=CHILD',
+    'event=cold +T ms reason=WHY') whole."""
     lines = []
     for l in text.splitlines():
-        m = re.match(r"pywarm\[(\d+)\]: debug: (.*)$", l)
+        m = re.match(r"pywarm\[(\d+)\]: (?:debug: )?((?<=debug: ).*|event=.*)$", l)
         if m and int(m.group(1)) == pid:
             lines.append(m.group(2))
     return lines

@@ -150,7 +150,7 @@ def run_pair(pw, wd, args, interact, rows=24, cols=80, must_be_warm=True,
         finally:
             job.close()
         lines = parse_trace(_read(trace), job.pid)
-        warm = True if any("warm pid=" in l for l in lines) else False if any("cold:" in l for l in lines) else None
+        warm = True if any("event=warm " in l for l in lines) else False if any("event=cold " in l for l in lines) else None
         res[side] = (end, job.transcript, warm, _read(trace)) + ((collect(),) if collect else ())
     if must_be_warm and not SELF:
         assert res["pywarm"][2] is True, f"the pty run was not warm; trace:\n{res['pywarm'][3]}"

@@ -461,7 +461,7 @@ def test_cannot_join_and_limit_differs_runs_cold(pw, user_zygote):
         real, pyw, trace = user_both(user_zygote, g, ["-c", BIG])
         assert real.returncode == -9, real
         same(real, pyw)
-        assert "cold:" in trace and "cgroup" in trace, trace
+        assert "event=cold " in trace and "cgroup" in trace, trace
 
 
 @needs_pywarm
@@ -472,7 +472,7 @@ def test_cannot_join_without_limits_stays_warm(pw, user_zygote):
         real, pyw, trace = user_both(user_zygote, g, ["-c", SMALL])
         assert real.returncode == 0, real
         same(real, pyw)
-        assert "warm pid=" in trace, trace
+        assert "event=warm " in trace, trace
 
 
 @needs_pywarm
@@ -489,7 +489,7 @@ def test_delegated_cgroup_is_joined(pw, user_zygote):
         real, pyw, trace = user_both(user_zygote, g, ["-c", BIG])
         assert real.returncode == -9, real
         same(real, pyw)
-        assert "warm pid=" in trace, trace
+        assert "event=warm " in trace, trace
 
 
 @needs_pywarm
@@ -507,7 +507,7 @@ def test_cannot_join_v2_limit_runs_cold(pw, user_zygote):
         real, pyw, trace = user_both(user_zygote, g, ["-c", SMALL])
         assert real.returncode == 0, real
         same(real, pyw)
-        assert "cold:" in trace and names[0] in trace, trace
+        assert "event=cold " in trace and names[0] in trace, trace
 
 
 @needs_pywarm
@@ -519,7 +519,7 @@ def test_cannot_join_v2_without_limits_stays_warm(pw, user_zygote):
         real, pyw, trace = user_both(user_zygote, g, ["-c", SMALL])
         assert real.returncode == 0, real
         same(real, pyw)
-        assert "warm pid=" in trace, trace
+        assert "event=warm " in trace, trace
 
 
 @needs_pywarm
@@ -533,7 +533,7 @@ def test_zygote_in_limited_cgroup_runs_cold(pw):
             real, pyw, trace = user_both(uz, None, ["-c", BIG])
             assert real.returncode == 0, real
             same(real, pyw)
-            assert "cold:" in trace and "memory" in trace, trace
+            assert "event=cold " in trace and "memory" in trace, trace
 
 
 @needs_pywarm
@@ -550,7 +550,7 @@ def test_cannot_join_v1_devices_cgroup_runs_cold(pw, user_zygote):
         real, pyw, trace = user_both(user_zygote, g, ["-c", prog])
         assert real.returncode == 0 and real.stdout == b"1\n", real
         same(real, pyw)
-        assert "cold:" in trace and "devices" in trace, trace
+        assert "event=cold " in trace and "devices" in trace, trace
 
 
 @needs_pywarm
@@ -574,4 +574,4 @@ def test_delegated_v2_subtree_is_joined(pw):
                     real, pyw, trace = user_both(uz, caller, ["-c", CGROUP_PROBE])
                     assert real.returncode == 0 and os.path.basename(caller.dir).encode() in real.stdout, real
                     same(real, pyw)
-                    assert "warm pid=" in trace, trace
+                    assert "event=warm " in trace, trace

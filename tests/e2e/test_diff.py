@@ -851,7 +851,7 @@ def test_broken_pipe(pw, wd, reader, teardown):
     assert results[0][0] in (1, 120) and b"BrokenPipeError" in results[0][1], results[0]
     if not SELF:
         lines = parse_trace(_read(trace), p.pid)
-        assert any("warm pid=" in l for l in lines), f"not warm; trace: {_read(trace)}"
+        assert any("event=warm " in l for l in lines), f"not warm; trace: {_read(trace)}"
 
 
 def test_stdout_devnull_large(pw, wd):

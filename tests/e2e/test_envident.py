@@ -86,7 +86,7 @@ def warm_again(pw, args, wd, env, deadline=60):
 
 def cold_because(pyw, name):
     """The trace says the run went cold because of name."""
-    assert any("cold:" in l and name in l for l in pyw.launcher_lines), pyw.describe()
+    assert any("event=cold " in l and name in l for l in pyw.launcher_lines), pyw.describe()
 
 
 def user_site(home):

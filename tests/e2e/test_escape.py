@@ -338,7 +338,7 @@ def attack(pw, wd, env, spec, how, pywarm=PYWARM, user=None, trace=None):
     out, err = p.communicate(f"{p.pid}\n".encode(), timeout=90)
     lines = parse_trace(_read(trace), p.pid)
     assert p.returncode == 0, (p.returncode, out, err, lines)
-    warm = any("warm pid=" in l for l in lines)
+    warm = any("event=warm " in l for l in lines)
     assert warm == (how == "warm"), (how, lines)
     return json.loads(out)
 
@@ -539,7 +539,7 @@ def test_forged_exit_notice_refused(pw, wd, which):
     out, err = victim.communicate(timeout=60)
     assert victim.returncode == 0 and out == b"victim done\n", (victim.returncode, out, err)
     lines = parse_trace(_read(trace), victim.pid)
-    assert any(f"warm pid={vpid}" in l for l in lines), lines
+    assert any(l.startswith("event=warm ") and l.endswith(f" pid={vpid}") for l in lines), lines
 
 
 # ---------------------------------------------------------------- the terminal
@@ -597,7 +597,7 @@ def test_tiocsti_refused_under_every_sandbox(pw, wd, which, how):
     # Under Landlock paths the terminal's device file is out of reach.
     assert ("reopened EACCES" if which == "paths" else "reopened EPERM") in text, text
     assert "injected" not in text, text
-    assert any("warm pid=" in l for l in lines) == (how == "warm"), lines
+    assert any("event=warm " in l for l in lines) == (how == "warm"), lines
 
 
 DEV_TTY_PROG = textwrap.dedent("""\
@@ -625,7 +625,7 @@ def test_dev_tty_still_opens_when_confined(pw, wd, which):
         finally:
             job.close()
         lines = parse_trace(_read(trace), job.pid)
-        assert any("warm pid=" in l for l in lines) == (how == "warm"), lines
+        assert any("event=warm " in l for l in lines) == (how == "warm"), lines
         got[how] = (end, job.transcript)
     assert got["warm"] == got["cold"] == ("exited 0", b"tty True 0\r\n"), got
 
@@ -674,7 +674,7 @@ def test_job_control_reaches_a_confined_run(pw, wd, which):
         finally:
             job.close()
         lines = parse_trace(_read(trace), job.pid)
-        assert any("warm pid=" in l for l in lines) == (how == "warm"), lines
+        assert any("event=warm " in l for l in lines) == (how == "warm"), lines
         got[how] = (stopped, end, job.transcript.split(b"Traceback")[0])
     assert got["warm"] == got["cold"], got
     assert got["warm"][0] == "stopped 20", got

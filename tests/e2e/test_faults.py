@@ -229,7 +229,7 @@ def test_fork_fails(pw, wd):
                 r = subprocess.run(asuser + [PYWARM, "-c", "import sys; print('run', sys.argv[1]); sys.exit(4)", str(i)],
                                    env=dict(env, PYWARM_DEBUG=trace), cwd=home, capture_output=True, timeout=60)
                 assert r.returncode == 4 and r.stdout == f"run {i}\n".encode() and r.stderr == b"", r
-                results.append("warm pid=" in _read(trace))
+                results.append("event=warm " in _read(trace))
             assert results[:2] == [True, True] and not any(results[2:]), \
                 f"expected the two pooled children to serve, then cold runs: {results}"
             log = ""
@@ -245,7 +245,7 @@ def test_fork_fails(pw, wd):
             r = subprocess.run(asuser + [PYWARM, "-c", "print('after')"], env=dict(env, PYWARM_DEBUG=trace),
                                cwd=home, capture_output=True, timeout=60)
             assert r.returncode == 0 and r.stdout == b"after\n", r
-            assert "warm pid=" in _read(trace), _read(trace)
+            assert "event=warm " in _read(trace), _read(trace)
         finally:
             subprocess.run(asuser + [PYWARMCTL, "stop", "--all"], env=env, cwd=home, capture_output=True,
                            timeout=60)

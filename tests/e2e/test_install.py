@@ -88,7 +88,7 @@ def test_installed_pywarm_runs_warm(pw, installed):
         r = pw.run("pywarm", ["-c", "import sys; print(sys.argv)"], env=dict(env, PYWARM_DEBUG="1"),
                    executable=os.path.join(pre, "bin/pywarm"), cwd=root)
         assert r.rc == 0 and r.out == b"['-c']\n", r.describe()
-        assert re.search(rb"pywarm\[\d+\]: debug: .*warm pid=", r.err), r.describe()
+        assert re.search(rb"pywarm\[\d+\]: event=warm .* pid=\d+", r.err), r.describe()
         blocks = [b for b in parse_status(subprocess.run([ctl, "status"], env=env, capture_output=True,
                                                          timeout=60).stdout.decode()) if "pid" in b]
         assert len(blocks) == 1 and blocks[0]["launches"].startswith("1 served"), blocks

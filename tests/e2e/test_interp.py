@@ -141,11 +141,11 @@ def inst(pw):
 
 
 def warm(trace):
-    return re.search(r"^pywarm\[\d+\]: debug: .*warm pid=\d+$", trace, re.M) is not None
+    return re.search(r"^pywarm\[\d+\]: event=warm \+[\d.]+ms pid=\d+$", trace, re.M) is not None
 
 
 def cold_why(trace):
-    m = re.search(r"^pywarm\[\d+\]: debug: \+[\d.]+ms cold: (.*)$", trace, re.M)
+    m = re.search(r"^pywarm\[\d+\]: event=cold \+[\d.]+ms reason=(.*)$", trace, re.M)
     return m.group(1) if m else None
 
 

@@ -100,10 +100,10 @@ def links(pw):
 
 
 def runs(trace):
-    """{launcher pid: 'warm' | 'cold: why'} from a PYWARM_DEBUG trace file."""
+    """{launcher pid: 'warm' | 'cold: why'} from a PYWARM_DEBUG trace file's events."""
     out = {}
-    for m in re.finditer(r"^pywarm\[(\d+)\]: debug: \+[\d.]+ms (warm pid=\d+|cold: .*)$", trace, re.M):
-        out[int(m.group(1))] = "warm" if m.group(2).startswith("warm") else m.group(2)
+    for m in re.finditer(r"^pywarm\[(\d+)\]: event=(warm|cold) \+[\d.]+ms (?:pid=\d+|reason=(.*))$", trace, re.M):
+        out[int(m.group(1))] = "warm" if m.group(2) == "warm" else "cold: " + m.group(3)
     return out
 
 

@@ -257,7 +257,7 @@ def test_trace_file_planted_in_a_sticky_directory(pw, wd, other, kind):
     # Our own file there is fine (sticky: no one else can replace it).
     mine = os.path.join(tmp, "mine")
     pyw = pw.run("pywarm", ["-c", PROG, "t"], cwd=wd, env=pw.make_env({"PYWARM_DEBUG": mine}), trace="")
-    assert pyw.err == b"" and "warm pid=" in open(mine).read()
+    assert pyw.err == b"" and "event=warm " in open(mine).read()
     assert stat.S_IMODE(os.stat(mine).st_mode) == 0o600
 
 
@@ -453,7 +453,7 @@ def test_profile_planted_for_another_unprivileged_user(pw, wd, other, body):
         if not existed:
             shutil.rmtree(sockdir, ignore_errors=True)
         real, pyw = got["real"], got["pywarm"]
-        ours = [l for l in pyw.stderr.decode().splitlines() if ": debug: " not in l]
+        ours = [l for l in pyw.stderr.decode().splitlines() if ": debug: " not in l and ": event=" not in l]
         assert (pyw.returncode, pyw.stdout, ours) == (real.returncode, real.stdout, []), (real, pyw)
         assert real.stdout == b"ran ['v']\n"
         assert "ignoring " + os.path.join(tmp, ".pywarm.ini") in pyw.stderr.decode()

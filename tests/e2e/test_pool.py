@@ -130,7 +130,7 @@ def test_exit_releases_everything_before_pywarm_exits(pw, wd, threads):
             assert f.read() == "held"
         with open(b, "r+") as g:
             fcntl.lockf(g, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        assert any("warm pid=" in l for l in parse_trace(_read(env["PYWARM_DEBUG"]), p.pid))
+        assert any("event=warm " in l for l in parse_trace(_read(env["PYWARM_DEBUG"]), p.pid))
 
 
 @needs_pywarm

@@ -89,7 +89,7 @@ def test_ctrl_d_at_prompt(pw, wd):
 
 def _warm_child_pid(trace, launcher_pid):
     for l in parse_trace(_read(trace), launcher_pid):
-        m = re.search(r"warm pid=(\d+)", l)
+        m = re.search(r"event=warm \+[\d.]+ms pid=(\d+)", l)
         if m:
             return int(m.group(1))
     return None

@@ -6,6 +6,7 @@
 # job ended and the history file written must be the same.
 
 import os
+import re
 import shutil
 import time
 
@@ -210,7 +211,7 @@ def test_getpass_reads_the_terminal_not_stdin(pw, wd, stop_extra, stdin):
     assert res["real"][0] == "exited 0"
     assert res["real"][1].count(b"secret") == 1
     if not SELF:
-        assert "warm pid=" in _read(trace), _read(trace)
+        assert "event=warm " in _read(trace), _read(trace)
 
 
 @pytest.mark.skipif(shutil.which("less") is None, reason="no less(1) for pydoc's pager")
@@ -270,7 +271,8 @@ def test_background_job_is_stopped_when_reading(pw, wd, side):
         job.expect(b"$ ")
     bash_session(pw, wd, steps, {"PYWARM_DEBUG": trace})
     if side == "pywarm" and not SELF:
-        assert "cold: in the background of its terminal" in _read(trace), _read(trace)
+        assert re.search(r"event=cold \+[\d.]+ms reason=in the background of its terminal", _read(trace)), \
+            _read(trace)
 
 
 @pytest.mark.skipif(BASH is None, reason="needs bash for job control")

@@ -43,10 +43,10 @@ class Background:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for l in parse_trace(_read(self.trace), self.p.pid):
-                if "warm pid=" in l:
-                    self.child = int(l.split("warm pid=")[1].split()[0])
+                if "event=warm " in l:
+                    self.child = int(l.rsplit(" pid=", 1)[1])
                     return self.child
-                if "cold:" in l:
+                if "event=cold " in l:
                     pytest.fail(f"the background run went cold: {l}", pytrace=False)
             if self.p.poll() is not None:
                 break
@@ -215,7 +215,7 @@ def test_parallel_launches(pw, wd):
         assert out == f"['arg{i}'] {i} d{i} input{i}\n".encode(), (out, err)
         if not SELF:
             lines = parse_trace(_read(trace), p.pid)
-            assert any("warm pid=" in l for l in lines), f"run {i} was not warm: {_read(trace)}"
+            assert any("event=warm " in l for l in lines), f"run {i} was not warm: {_read(trace)}"
 
 
 # ---------------------------------------------------------------- signals sent to the launcher

@@ -308,7 +308,7 @@ def test_tiocsti_blocked_on_a_pty(pw, wd):
     end, text, lines = run_on_pty(pw, wd, {"PYWARM_SANDBOX": "default"})
     assert end == "exited 0", (end, text)
     assert b"TIOCSTI EPERM" in text and b"injected" not in text, text
-    assert any("warm pid=" in l for l in lines), lines
+    assert any("event=warm " in l for l in lines), lines
 
 
 # ---------------------------------------------------------------- Landlock

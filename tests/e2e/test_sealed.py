@@ -418,7 +418,7 @@ def test_unverified_ready_pid_is_never_signalled(pw, wd, sig, pid_kind):
         # before sending anything never gets one), give the launcher the
         # moment to read it.
         wait_for(lambda: any(e["event"] == "sent-ready" for e in fake.events()), 5)
-        wait_for(lambda: "warm pid=" in _read(trace) or not proc_alive(lpid), 2)
+        wait_for(lambda: "event=warm " in _read(trace) or not proc_alive(lpid), 2)
         os.kill(lpid, sig)
         # A forwarded signal arrives at once; wait a little for one that is late.
         wait_for(lambda: _read(rec) != "ready\n", 2)
@@ -530,7 +530,7 @@ def test_waiting_launcher_obeys_int_and_term(pw, wd, which, sig):
         p, trace = launch_bg(pw, wd, ["-c", APPEND, lines], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         before = request_sent(trace, p.pid)
-        went_cold = any("cold:" in l for l in before)
+        went_cold = any("event=cold " in l for l in before)
         os.kill(p.pid, sig)
         try:
             rc = p.wait(timeout=SIGNAL_BOUND_S)
@@ -565,7 +565,7 @@ def test_killed_waiting_launcher_releases_callers_fds(pw, wd, which):
     with stopped(pw, which) as (zpid, pool):
         p, trace = launch_bg(pw, wd, ["-c", APPEND, lines], stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL)
-        went_cold = any("cold:" in l for l in request_sent(trace, p.pid))
+        went_cold = any("event=cold " in l for l in request_sent(trace, p.pid))
         p.kill()
         p.wait(timeout=10)
         t0 = time.monotonic()
@@ -969,7 +969,7 @@ def test_forged_exit_notice_from_another_process_of_the_user(pw, public_build):
             r, _, _ = select.select([victim.stdout], [], [], 30)
             first = victim.stdout.readline() if r else b""
             assert first == b"start\n", (first, _read(trace))
-            m = wait_for(lambda: re.search(r"warm pid=(\d+)", _read(trace)), 10)
+            m = wait_for(lambda: re.search(r"event=warm \+[\d.]+ms pid=(\d+)", _read(trace)), 10)
             assert m, f"the victim's run was not warm (precondition):\n{_read(trace)}"
             child = int(m.group(1))
             others = [k for k in zygote_children(zpid) if k != child]

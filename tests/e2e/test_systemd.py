@@ -201,7 +201,7 @@ def test_identity_mismatch_falls_back_and_spawns(pw):
     try:
         r = pw.run_pywarm(["-c", "print('x')"], env=a.env)
         assert r.out == b"x\n" and r.rc == 0 and r.warm is False, r.describe()
-        assert any(l.endswith("cold: zygote: identity mismatch") for l in r.launcher_lines), r.describe()
+        assert any(l.startswith("event=cold ") and l.endswith("reason=zygote: identity mismatch") for l in r.launcher_lines), r.describe()
         assert any("spawned" in l for l in r.launcher_lines), r.describe()
         assert a.ctl("start", "--wait").returncode == 0
         r = pw.run_pywarm(["-c", "print('y')"], env=a.env)
@@ -230,7 +230,7 @@ def test_default_sock_only_outside_projects(pw):
     try:
         r = pw.run_pywarm(["-c", "print('p')"], env=env, cwd=proj)
         assert r.out == b"p\n" and r.warm is False, r.describe()
-        assert any(l.endswith("cold: no zygote serves this profile yet") for l in r.launcher_lines), \
+        assert any(l.startswith("event=cold ") and l.endswith("reason=no zygote serves this profile yet") for l in r.launcher_lines), \
             r.describe()
         with pytest.raises(socket.timeout):
             srv.accept()

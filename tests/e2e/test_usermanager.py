@@ -347,7 +347,7 @@ def traced_run(s, program_env=None):
 def assert_served_by_service(s, p, lines, via_default):
     real = s.run(SYSTEM_PYTHON, "-c", PROBE)
     assert p.stdout == real.stdout, (p, real)
-    assert any("warm pid=" in l for l in lines), "\n".join(lines)
+    assert any("event=warm " in l for l in lines), "\n".join(lines)
     main = int(s.prop("pywarm.service", "MainPID"))
     assert main > 0 and int(p.stderr.decode().split()[-1]) == main, (p, main)
     if via_default:
@@ -415,7 +415,7 @@ def test_journal_has_zygote_lines(session):
     s.run(ctl, "enable")
     main = int(s.prop("pywarm.service", "MainPID"))
     p, lines = traced_run(s)
-    assert any("warm pid=" in l for l in lines), "\n".join(lines)
+    assert any("event=warm " in l for l in lines), "\n".join(lines)
     s.run(ctl, "disable")
     assert_nothing_running(s)
     zyg = zygote_journal(s, main, since)
@@ -472,7 +472,7 @@ def test_environment_d_links_first_for_services(session):
         with open(out, "rb") as f, open(err, "rb") as g, open(trace) as t:
             got, ppid, lines = f.read(), g.read(), t.read().splitlines()
         assert got == real.stdout, (got, real)
-        assert any("warm pid=" in l for l in lines), "\n".join(lines)
+        assert any("event=warm " in l for l in lines), "\n".join(lines)
         assert int(ppid.split()[-1]) == main, (ppid, main)
         s.run(ctl, "disable")
         assert_nothing_running(s)
