@@ -257,6 +257,10 @@ int  pw_dir_check(const struct stat *st, int flags, char *why, size_t whylen);
  * with "WHAT PATH: reason" in err. */
 int  pw_dir_open(const char *what, const char *path, int flags, int create,
                  char *err, size_t errlen);
+/* The same making of missing directories (mkdir -p, each 0700, only inside
+ * directories of the euid or root) without checking those that exist:
+ * 0, or -1 with "cannot create WHAT PATH: reason" in err. */
+int  pw_mkdir_p(const char *what, const char *path, char *err, size_t errlen);
 /* openat(dfd, name) without following a symbolic link, with O_CLOEXEC and
  * O_NOCTTY (O_CREAT: mode 0600); kept only if it is a regular file owned by
  * the euid with one link.  dir names dfd in messages.  The fd, or -1 with

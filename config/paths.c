@@ -287,6 +287,19 @@ static int make_dir(const char *what, char *path, int parents, char *err, size_t
 	return r;
 }
 
+/* mkdir -p for a directory of pywarm's own (absolute path): each missing
+ * one 0700, and only inside directories of the user's or root's. */
+int pw_mkdir_p(const char *what, const char *path, char *err, size_t errlen)
+{
+	char buf[PATH_MAX];
+
+	if (path[0] != '/' || snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+		pw_seterr(err, errlen, "cannot create %s %s: not an absolute path that fits", what, path);
+		return -1;
+	}
+	return make_dir(what, buf, 1, err, errlen);
+}
+
 /* Open directory path (absolute) for openat() after pw_dir_check(flags);
  * its last component must not be a symbolic link.  With create (1: the
  * directory, 2: parents too), make what is missing first.  An O_PATH fd,

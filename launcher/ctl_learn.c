@@ -324,11 +324,11 @@ static int write_profile(const char *path, const char *text)
 	if (stat(path, &st) == 0)
 		mode = st.st_mode & 0777 & ~(mode_t)022;
 	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
+	char *slash = strrchr(dir, '/'), err[PATH_MAX + 128];
 	if (slash && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			pw_warn_errno("cannot create %s", dir);
+		if (pw_mkdir_p("profile directory", dir, err, sizeof err) < 0) {
+			pw_warn("%s", err);
 			return -1;
 		}
 	}

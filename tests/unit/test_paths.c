@@ -200,6 +200,38 @@ TEST(private_files)
 	CHECK_STREQ(unit_slurp(tp(0, "victim")), "keep\n");
 }
 
+/* mkdir -p: each missing directory 0700 whatever the umask, existing ones
+ * left as they are, never inside another user's, absolute paths only. */
+TEST(mkdir_p)
+{
+	char err[2048] = "", want[2048];
+	struct stat st;
+	mode_t old = umask(0177);     /* takes the owner's x bit: made back to 0700 */
+
+	reset_tree();
+	CHECK(mkdir(tp(0, "open"), 0775) == 0 && chmod(tp(0, "open"), 0775) == 0);
+	CHECK_INTEQ(pw_mkdir_p("profile directory", tp(0, "open/a/b/c"), err, sizeof err), 0);
+	CHECK(stat(tp(0, "open/a/b/c"), &st) == 0 && (st.st_mode & 07777) == 0700);
+	CHECK(stat(tp(0, "open/a"), &st) == 0 && (st.st_mode & 07777) == 0700);
+	CHECK(stat(tp(0, "open"), &st) == 0 && (st.st_mode & 07777) == 0775);   /* not ours to change */
+	CHECK_INTEQ(pw_mkdir_p("profile directory", tp(0, "open/a/b/c"), err, sizeof err), 0);
+	CHECK_INTEQ(pw_mkdir_p("profile directory", "rel/dir", err, sizeof err), -1);
+	CHECK_STREQ(err, "cannot create profile directory rel/dir: not an absolute path that fits");
+	write_file(tp(0, "file"), "x\n", 0600);
+	CHECK_INTEQ(pw_mkdir_p("profile directory", tp(0, "file/sub"), err, sizeof err), -1);
+	snprintf(want, sizeof want, "cannot create profile directory %s/file/sub: Not a directory", tmproot);
+	CHECK_STREQ(err, want);
+	if (geteuid() == 0) {
+		CHECK(mkdir(tp(0, "theirs"), 0777) == 0 && chown(tp(0, "theirs"), 12345, 12345) == 0);
+		CHECK_INTEQ(pw_mkdir_p("profile directory", tp(0, "theirs/x"), err, sizeof err), -1);
+		snprintf(want, sizeof want, "cannot create profile directory %s/theirs/x: its parent is owned by uid 12345",
+		         tmproot);
+		CHECK_STREQ(err, want);
+		CHECK(access(tp(0, "theirs/x"), F_OK) < 0);
+	}
+	umask(old);
+}
+
 /* /proc/PID/stat: the pid, the state letter, the parent, the thread count. */
 TEST(proc_stat)
 {
@@ -277,6 +309,7 @@ int main(void)
 	RUN(sockdir_fallback);
 	RUN(statedir);
 	RUN(private_files);
+	RUN(mkdir_p);
 	RUN(proc_stat);
 	RUN(xdg_dirs);
 	RUN(proc_fields);
