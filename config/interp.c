@@ -254,7 +254,9 @@ static int version_file(const char *file, char *out, size_t outlen)
 
 /* The logical working directory, as bash gives pyenv $PWD: PWD when it
  * names the working directory, else its physical path.  A PWD that spells
- * the physical path needs no stat of either. */
+ * the physical path needs no stat of either.  1 when out is the physical
+ * path (each "../" from the working directory then cuts one component
+ * from it), 0 for another PWD, -1 if there is none. */
 static int logical_cwd(char *out, size_t outlen)
 {
 	const char *pwd = getenv("PWD");
@@ -263,13 +265,11 @@ static int logical_cwd(char *out, size_t outlen)
 
 	if (getcwd(phys, sizeof(phys)) == NULL)
 		phys[0] = '\0';
-	if (pwd != NULL && pwd[0] == '/' &&
-	    (strcmp(pwd, phys) == 0 ||
-	     (stat(pwd, &a) == 0 && stat(".", &b) == 0 &&
-	      a.st_dev == b.st_dev && a.st_ino == b.st_ino)) &&
-	    copy(out, outlen, pwd) == 0)
+	if (pwd != NULL && pwd[0] == '/' && strcmp(pwd, phys) != 0 &&
+	    stat(pwd, &a) == 0 && stat(".", &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino && copy(out, outlen, pwd) == 0)
 		return 0;
-	return phys[0] == '/' ? copy(out, outlen, phys) : -1;
+	return phys[0] == '/' && copy(out, outlen, phys) == 0 ? 1 : -1;
 }
 
 /* pyenv's version, as pyenv-version-name finds it: PYENV_VERSION, else
@@ -279,16 +279,16 @@ static int logical_cwd(char *out, size_t outlen)
 static int pyenv_version(const char *root, char *ver, size_t verlen, char *origin,
                          size_t originlen, char *why, size_t whylen)
 {
-	const char *env = getenv("PYENV_VERSION"), *dir = getenv("PYENV_DIR");
-	char cwd[PATH_MAX], file[PATH_MAX + 32];
+	const char *env = getenv("PYENV_VERSION"), *dir = getenv("PYENV_DIR"), *look;
+	char cwd[PATH_MAX], file[PATH_MAX + 32], rel[PATH_MAX + 32];
 	struct stat st;
-	int r;
+	int physical, r;
 
 	if (env != NULL && env[0] != '\0') {
 		snprintf(origin, originlen, "pyenv: PYENV_VERSION");
 		return copy(ver, verlen, env) < 0 ? (snprintf(why, whylen, "PYENV_VERSION too long"), -1) : 0;
 	}
-	if (logical_cwd(cwd, sizeof(cwd)) < 0) {
+	if ((physical = logical_cwd(cwd, sizeof(cwd))) < 0) {
 		snprintf(why, whylen, "the working directory has no path");
 		return -1;
 	}
@@ -296,21 +296,32 @@ static int pyenv_version(const char *root, char *ver, size_t verlen, char *origi
 		snprintf(why, whylen, "PYENV_DIR names another directory than the working one");
 		return -1;
 	}
-	for (size_t n = strlen(cwd); ; ) {
+	/* Upward by cutting components off cwd; for the physical path, looked
+	 * up as "../../.python-version" from the working directory, which
+	 * walks less than the whole path each time. */
+	for (size_t n = strlen(cwd), up = 0; ; up++) {
 		while (n > 0 && cwd[n - 1] == '/')
 			n--;
 		snprintf(file, sizeof(file), "%.*s/.python-version", (int)n, cwd);
-		if (stat(file, &st) == 0 && S_ISREG(st.st_mode))
+		look = file;
+		if (physical && 3 * up + sizeof(".python-version") <= sizeof(rel)) {
+			memcpy(rel + 3 * up, ".python-version", sizeof(".python-version"));
+			look = rel;
+		}
+		if (stat(look, &st) == 0 && S_ISREG(st.st_mode))
 			goto found;
 		if (n == 0)
 			break;
 		while (n > 0 && cwd[n - 1] != '/')
 			n--;
+		if (3 * up + 3 <= sizeof(rel))
+			memcpy(rel + 3 * up, "../", 3);
 	}
 	snprintf(file, sizeof(file), "%s/version", root);
+	look = file;
 found:
 	snprintf(origin, originlen, "pyenv: %s", file);
-	if ((r = version_file(file, ver, verlen)) < 0) {
+	if ((r = version_file(look, ver, verlen)) < 0) {
 		snprintf(why, whylen, "cannot read %s", file);
 		return -1;
 	}
@@ -410,32 +421,37 @@ static void pyvenv_line(const char *line, struct pw_interp *in)
 	cfg_value(line, "version", in->venv_version, sizeof(in->venv_version));
 }
 
-/* Take home and version from each line of the pyvenv.cfg open on fd (one
- * read for any real one); a line longer than the buffer counts as
+/* Take home and version from each line of the pyvenv.cfg open on fd, of
+ * size bytes when it was looked at: reading stops there or at the end, so
+ * one read takes any real one.  A line longer than the buffer counts as
  * several.  0, or -1 with errno. */
-static int pyvenv_lines(int fd, struct pw_interp *in)
+static int pyvenv_lines(int fd, off_t size, struct pw_interp *in)
 {
 	char buf[8192], *line, *nl;
 	const size_t cap = sizeof(buf) - 1;
 	size_t have = 0;
+	off_t done = 0;
 	ssize_t n;
+	int end;
 
 	do {
 		if ((n = read(fd, buf + have, cap - have)) < 0)
 			return -1;
 		have += (size_t)n;
+		done += n;
+		end = n == 0 || done >= size;
 		buf[have] = '\0';
 		for (line = buf; (nl = memchr(line, '\n', (size_t)(buf + have - line))) != NULL; line = nl + 1) {
 			*nl = '\0';
 			pyvenv_line(line, in);
 		}
-		if (n == 0 || (line == buf && have == cap)) {   /* the last line, or a long one's part */
+		if (end || (line == buf && have == cap)) {   /* the last line, or a long one's part */
 			pyvenv_line(line, in);
 			line = buf + have;
 		}
 		have -= (size_t)(line - buf);
 		memmove(buf, line, have);
-	} while (n > 0);
+	} while (!end);
 	return 0;
 }
 
@@ -461,7 +477,7 @@ static int read_pyvenv(const char *exe, struct pw_interp *in)
 	}
 	if (fd < 0)
 		return 0;
-	r = pyvenv_lines(fd, in);
+	r = pyvenv_lines(fd, st.st_size, in);
 	if (r < 0)
 		cold(in, "cannot read %s: %s", cfg, strerror(errno));
 	close(fd);
