@@ -457,8 +457,9 @@ static int pyvenv_lines(int fd, off_t size, struct pw_interp *in)
 
 /* Read home and version from the pyvenv.cfg that getpath would find for
  * exe (beside it, or one directory up; a stat tells which, as a failed
- * open costs more).  1 if there is one, 0 if not, -1 with in->cold_why
- * when it cannot be read. */
+ * open costs more, and getpath too passes over a directory of that name).
+ * 1 if there is one, 0 if not, -1 with in->cold_why when it cannot be
+ * read (python3 would not start). */
 static int read_pyvenv(const char *exe, struct pw_interp *in)
 {
 	char dir[PATH_MAX], cfg[PATH_MAX + 16];
@@ -472,7 +473,7 @@ static int read_pyvenv(const char *exe, struct pw_interp *in)
 			return 0;
 		*slash = '\0';
 		snprintf(cfg, sizeof(cfg), "%s/pyvenv.cfg", dir);
-		if (stat(cfg, &st) == 0)
+		if (stat(cfg, &st) == 0 && S_ISREG(st.st_mode))
 			fd = open(cfg, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	}
 	if (fd < 0)
