@@ -298,7 +298,8 @@ static int pyenv_version(const char *root, char *ver, size_t verlen, char *origi
 	}
 	/* Upward by cutting components off cwd; for the physical path, looked
 	 * up as "../../.python-version" from the working directory, which
-	 * walks less than the whole path each time. */
+	 * walks less than the whole path each time (and the whole path is
+	 * asked when that fails for another reason than there being none). */
 	for (size_t n = strlen(cwd), up = 0; ; up++) {
 		while (n > 0 && cwd[n - 1] == '/')
 			n--;
@@ -308,7 +309,11 @@ static int pyenv_version(const char *root, char *ver, size_t verlen, char *origi
 			memcpy(rel + 3 * up, ".python-version", sizeof(".python-version"));
 			look = rel;
 		}
-		if (stat(look, &st) == 0 && S_ISREG(st.st_mode))
+		r = stat(look, &st);
+		/* "../" needs search permission where the whole path may not. */
+		if (r < 0 && look == rel && errno != ENOENT)
+			r = stat(look = file, &st);
+		if (r == 0 && S_ISREG(st.st_mode))
 			goto found;
 		if (n == 0)
 			break;

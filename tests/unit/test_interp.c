@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -307,6 +308,42 @@ TEST(pwd_through_a_link_searches_the_logical_parents)
 	rmdir(at("logical"));
 }
 
+TEST(a_working_directory_it_may_not_search)
+{
+	char want[PATH_MAX * 2], dir[PATH_MAX * 2], sys3[PATH_MAX * 2];
+	pid_t pid;
+	int status = -1;
+
+	CHECK(chmod(top, 0755) == 0);
+	put("noperm/a/b/.keep", "", 0644);
+	put("noperm/a/.python-version", "system\n", 0644);
+	if (geteuid() == 0)
+		CHECK(chown(at("noperm/a/b"), 65534, 65534) == 0);
+	snprintf(want, sizeof want, "pyenv: %s/noperm/a/.python-version", top);
+	snprintf(dir, sizeof dir, "%s", at("noperm/a/b"));
+	snprintf(sys3, sizeof sys3, "%s", at("usr/bin/python3"));
+	fflush(NULL);
+	/* Unprivileged, in a directory it can no longer search: "../" fails
+	 * from there, the whole path does not. */
+	if ((pid = fork()) == 0) {
+		if ((geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0)) ||
+		    chdir(dir) < 0 || chmod(".", 0) < 0)
+			_exit(2);
+		setenv("PWD", dir, 1);
+		pw_interp_resolve(NULL, &in);
+		chmod(".", 0755);
+		_exit(strcmp(in.origin, want) == 0 && strcmp(in.path, sys3) == 0 ? 0 : 1);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	unlink(at("noperm/a/b/.keep"));
+	unlink(at("noperm/a/.python-version"));
+	rmdir(at("noperm/a/b"));
+	rmdir(at("noperm/a"));
+	rmdir(at("noperm"));
+	CHECK(chmod(top, 0700) == 0);
+}
+
 TEST(path_with_missing_and_odd_entries)
 {
 	char path[PATH_MAX * 6];
@@ -427,6 +464,7 @@ int main(void)
 	RUN(a_changed_python_version_is_seen_by_the_next_resolution);
 	RUN(deep_tree_finds_the_file_at_its_top);
 	RUN(pwd_through_a_link_searches_the_logical_parents);
+	RUN(a_working_directory_it_may_not_search);
 	RUN(path_with_missing_and_odd_entries);
 	RUN(a_file_too_large_for_a_shim_is_an_interpreter);
 	RUN(python_prefix_falls_back_only_when_no_such_directory);
