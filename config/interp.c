@@ -428,8 +428,8 @@ static void pyvenv_line(const char *line, struct pw_interp *in)
 
 /* Take home and version from each line of the pyvenv.cfg open on fd, of
  * size bytes when it was looked at: reading stops there or at the end, so
- * one read takes any real one.  A line longer than the buffer counts as
- * several.  0, or -1 with errno. */
+ * one read takes any real one (a size of 0 reads to the end).  A line
+ * longer than the buffer counts as several.  0, or -1 with errno. */
 static int pyvenv_lines(int fd, off_t size, struct pw_interp *in)
 {
 	char buf[8192], *line, *nl;
@@ -444,7 +444,7 @@ static int pyvenv_lines(int fd, off_t size, struct pw_interp *in)
 			return -1;
 		have += (size_t)n;
 		done += n;
-		end = n == 0 || done >= size;
+		end = n == 0 || (size > 0 && done >= size);   /* size 0: not known */
 		buf[have] = '\0';
 		for (line = buf; (nl = memchr(line, '\n', (size_t)(buf + have - line))) != NULL; line = nl + 1) {
 			*nl = '\0';
