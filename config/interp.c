@@ -28,6 +28,7 @@
 #define ZYGOTE_NAME "pywarm-zygote"
 #define COMMAND     "python3"           /* the command pywarm stands in for */
 #define SHIM_HEAD   1024                /* bytes of a file read to tell a pyenv shim */
+#define SHIM_MAX    16384               /* a larger file is no pyenv shim (they are ~300 bytes) */
 
 /* The launcher, as PATH entries that are pywarm itself are recognised. */
 struct self {
@@ -58,7 +59,7 @@ static int copy(char *out, size_t outlen, const char *src)
 
 /* path with every symbolic link resolved, as the kernel names the file it
  * opens (three system calls where realpath(3) takes one per component).
- * 0, or -1 with errno; st gets the file's status. */
+ * 0, or -1 with errno; st, unless NULL, gets the file's status. */
 static int resolve(const char *path, char *out, size_t outlen, struct stat *st)
 {
 	char proc[32];
@@ -68,7 +69,7 @@ static int resolve(const char *path, char *out, size_t outlen, struct stat *st)
 	if (fd < 0)
 		return -1;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	n = fstat(fd, st) < 0 ? -1 : readlink(proc, out, outlen);
+	n = st != NULL && fstat(fd, st) < 0 ? -1 : readlink(proc, out, outlen);
 	e = errno;
 	close(fd);
 	if (n <= 0 || (size_t)n >= outlen || out[0] != '/') {
@@ -113,7 +114,9 @@ static void self_find(struct self *s)
 		s->dir[0] = '\0';
 		return;
 	}
-	s->have_exe = stat("/proc/self/exe", &s->exe) == 0;
+	/* The name the kernel gives it is a stat of a plain path away; only a
+	 * binary deleted or replaced since (" (deleted)") needs /proc. */
+	s->have_exe = stat(s->dir, &s->exe) == 0 || stat("/proc/self/exe", &s->exe) == 0;
 	*slash = '\0';
 	/* pywarmctl (or a renamed copy) also knows the pywarm beside it. */
 	if (strcmp(slash + 1, "pywarm") != 0 &&
@@ -186,16 +189,18 @@ static int path_search(const struct self *s, const char **at, const char *skip,
 	}
 }
 
-/* If the file at path is a pyenv shim, the PYENV_ROOT it exports into
- * root: 1; 0 for any other program. */
-static int pyenv_shim(const char *path, char *root, size_t rootlen)
+/* If the file at path (of status st) is a pyenv shim, the PYENV_ROOT it
+ * exports into root: 1; 0 for any other program.  A file larger than any
+ * shim (an interpreter binary) is not opened. */
+static int pyenv_shim(const char *path, const struct stat *st, char *root, size_t rootlen)
 {
 	char head[SHIM_HEAD + 1];
 	const char *r, *q;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int fd;
 
-	if (fd < 0)
+	if (st->st_size > SHIM_MAX ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
 		return 0;
 	n = read(fd, head, SHIM_HEAD);
 	close(fd);
@@ -248,16 +253,23 @@ static int version_file(const char *file, char *out, size_t outlen)
 }
 
 /* The logical working directory, as bash gives pyenv $PWD: PWD when it
- * names the working directory, else its physical path. */
+ * names the working directory, else its physical path.  A PWD that spells
+ * the physical path needs no stat of either.  1 when out is the physical
+ * path (each "../" from the working directory then cuts one component
+ * from it), 0 for another PWD, -1 if there is none. */
 static int logical_cwd(char *out, size_t outlen)
 {
 	const char *pwd = getenv("PWD");
+	char phys[PATH_MAX];
 	struct stat a, b;
 
-	if (pwd != NULL && pwd[0] == '/' && stat(pwd, &a) == 0 && stat(".", &b) == 0 &&
+	if (getcwd(phys, sizeof(phys)) == NULL)
+		phys[0] = '\0';
+	if (pwd != NULL && pwd[0] == '/' && strcmp(pwd, phys) != 0 &&
+	    stat(pwd, &a) == 0 && stat(".", &b) == 0 &&
 	    a.st_dev == b.st_dev && a.st_ino == b.st_ino && copy(out, outlen, pwd) == 0)
 		return 0;
-	return getcwd(out, outlen) != NULL ? 0 : -1;
+	return phys[0] == '/' && copy(out, outlen, phys) == 0 ? 1 : -1;
 }
 
 /* pyenv's version, as pyenv-version-name finds it: PYENV_VERSION, else
@@ -267,16 +279,16 @@ static int logical_cwd(char *out, size_t outlen)
 static int pyenv_version(const char *root, char *ver, size_t verlen, char *origin,
                          size_t originlen, char *why, size_t whylen)
 {
-	const char *env = getenv("PYENV_VERSION"), *dir = getenv("PYENV_DIR");
-	char cwd[PATH_MAX], file[PATH_MAX + 32];
+	const char *env = getenv("PYENV_VERSION"), *dir = getenv("PYENV_DIR"), *look;
+	char cwd[PATH_MAX], file[PATH_MAX + 32], rel[PATH_MAX + 32];
 	struct stat st;
-	int r;
+	int physical, r;
 
 	if (env != NULL && env[0] != '\0') {
 		snprintf(origin, originlen, "pyenv: PYENV_VERSION");
 		return copy(ver, verlen, env) < 0 ? (snprintf(why, whylen, "PYENV_VERSION too long"), -1) : 0;
 	}
-	if (logical_cwd(cwd, sizeof(cwd)) < 0) {
+	if ((physical = logical_cwd(cwd, sizeof(cwd))) < 0) {
 		snprintf(why, whylen, "the working directory has no path");
 		return -1;
 	}
@@ -284,21 +296,37 @@ static int pyenv_version(const char *root, char *ver, size_t verlen, char *origi
 		snprintf(why, whylen, "PYENV_DIR names another directory than the working one");
 		return -1;
 	}
-	for (size_t n = strlen(cwd); ; ) {
+	/* Upward by cutting components off cwd; for the physical path, looked
+	 * up as "../../.python-version" from the working directory, which
+	 * walks less than the whole path each time (and the whole path is
+	 * asked when that fails for another reason than there being none). */
+	for (size_t n = strlen(cwd), up = 0; ; up++) {
 		while (n > 0 && cwd[n - 1] == '/')
 			n--;
 		snprintf(file, sizeof(file), "%.*s/.python-version", (int)n, cwd);
-		if (stat(file, &st) == 0 && S_ISREG(st.st_mode))
+		look = file;
+		if (physical && 3 * up + sizeof(".python-version") <= sizeof(rel)) {
+			memcpy(rel + 3 * up, ".python-version", sizeof(".python-version"));
+			look = rel;
+		}
+		r = stat(look, &st);
+		/* "../" needs search permission where the whole path may not. */
+		if (r < 0 && look == rel && errno != ENOENT)
+			r = stat(look = file, &st);
+		if (r == 0 && S_ISREG(st.st_mode))
 			goto found;
 		if (n == 0)
 			break;
 		while (n > 0 && cwd[n - 1] != '/')
 			n--;
+		if (3 * up + 3 <= sizeof(rel))
+			memcpy(rel + 3 * up, "../", 3);
 	}
 	snprintf(file, sizeof(file), "%s/version", root);
+	look = file;
 found:
 	snprintf(origin, originlen, "pyenv: %s", file);
-	if ((r = version_file(file, ver, verlen)) < 0) {
+	if ((r = version_file(look, ver, verlen)) < 0) {
 		snprintf(why, whylen, "cannot read %s", file);
 		return -1;
 	}
@@ -307,17 +335,33 @@ found:
 	return 0;
 }
 
+/* <root>/versions/<v>/bin/python3 into in->path: 1 if it is executable,
+ * 0 if <root>/versions/<v> is a directory without one, -1 if there is no
+ * such directory (looked at only when the interpreter is not there). */
+static int pyenv_bin(const char *root, const char *v, struct pw_interp *in)
+{
+	char dir[PATH_MAX + 300];
+	struct stat st;
+
+	if ((size_t)snprintf(in->path, sizeof(in->path), "%s/versions/%s/bin/" COMMAND,
+	                     root, v) < sizeof(in->path) && access(in->path, X_OK) == 0)
+		return 1;
+	snprintf(dir, sizeof(dir), "%s/versions/%s", root, v);
+	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
 /* The interpreter a pyenv shim at shim would run: the version's
  * bin/python3, or for "system" the next python3 on PATH after the shims
  * (rest: PATH after the shim's entry; those before it have none).
- * 0 with in->path set, or -1 with in->cold_why (pywarm cannot be sure; the
- * run then executes the shim itself). */
+ * 1 with in->path set and its status in *st, 0 with in->path alone, or -1
+ * with in->cold_why (pywarm cannot be sure; the run then executes the shim
+ * itself). */
 static int pyenv_resolve(const struct self *s, const char *shim, const char *root,
-                         const char *rest, struct pw_interp *in)
+                         const char *rest, struct pw_interp *in, struct stat *st)
 {
-	char ver[256], why[PATH_MAX + 64], shims[PATH_MAX + 8], dir[PATH_MAX + 300];
-	const char *v;
-	struct stat st;
+	char ver[256], why[PATH_MAX + 64], shims[PATH_MAX + 8];
+	const char *v = ver;
+	int r;
 
 	snprintf(shims, sizeof(shims), "%s/shims", root);
 	if (strncmp(shim, shims, strlen(shims)) != 0 || shim[strlen(shims)] != '/') {
@@ -334,8 +378,8 @@ static int pyenv_resolve(const struct self *s, const char *shim, const char *roo
 		return -1;
 	}
 	if (ver[0] == '\0' || strcmp(ver, "system") == 0) {
-		if (*rest != '\0' && path_search(s, &rest, shims, in->path, sizeof(in->path), NULL) == 1)
-			return 0;
+		if (*rest != '\0' && path_search(s, &rest, shims, in->path, sizeof(in->path), st) == 1)
+			return 1;
 		cold(in, "pyenv's \"system\" has no %s on PATH", COMMAND);
 		return -1;
 	}
@@ -343,24 +387,14 @@ static int pyenv_resolve(const struct self *s, const char *shim, const char *roo
 		cold(in, "pyenv version '%s' is more than one plain version", ver);
 		return -1;
 	}
-	v = ver;
-	snprintf(dir, sizeof(dir), "%s/versions/%s", root, v);
-	int found = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
-	if (!found && strncmp(v, "python-", 7) == 0) {
-		v += 7;
-		snprintf(dir, sizeof(dir), "%s/versions/%s", root, v);
-		found = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
-	}
-	if (!found) {
+	r = pyenv_bin(root, v, in);
+	if (r < 0 && strncmp(v, "python-", 7) == 0)
+		r = pyenv_bin(root, v += 7, in);
+	if (r < 0)
 		cold(in, "pyenv version '%s' is not installed by that name", ver);
-		return -1;
-	}
-	if ((size_t)snprintf(in->path, sizeof(in->path), "%s/bin/" COMMAND, dir) >= sizeof(in->path) ||
-	    access(in->path, X_OK) < 0) {
+	else if (r == 0)
 		cold(in, "pyenv version '%s' has no bin/%s", v, COMMAND);
-		return -1;
-	}
-	return 0;
+	return r > 0 ? 0 : -1;
 }
 
 /* Copy the value of "key = value" from line into out if the key matches. */
@@ -385,30 +419,75 @@ static void cfg_value(const char *line, const char *key, char *out, size_t outle
 	snprintf(out, outlen, "%.*s", (int)len, line);
 }
 
+/* Take home and version from one line of a pyvenv.cfg. */
+static void pyvenv_line(const char *line, struct pw_interp *in)
+{
+	cfg_value(line, "home", in->venv_home, sizeof(in->venv_home));
+	cfg_value(line, "version", in->venv_version, sizeof(in->venv_version));
+}
+
+/* Take home and version from each line of the pyvenv.cfg open on fd, of
+ * size bytes when it was looked at: reading stops there or at the end, so
+ * one read takes any real one (a size of 0 reads to the end).  A line
+ * longer than the buffer counts as several.  0, or -1 with errno. */
+static int pyvenv_lines(int fd, off_t size, struct pw_interp *in)
+{
+	char buf[8192], *line, *nl;
+	const size_t cap = sizeof(buf) - 1;
+	size_t have = 0;
+	off_t done = 0;
+	ssize_t n;
+	int end;
+
+	do {
+		if ((n = read(fd, buf + have, cap - have)) < 0)
+			return -1;
+		have += (size_t)n;
+		done += n;
+		end = n == 0 || (size > 0 && done >= size);   /* size 0: not known */
+		buf[have] = '\0';
+		for (line = buf; (nl = memchr(line, '\n', (size_t)(buf + have - line))) != NULL; line = nl + 1) {
+			*nl = '\0';
+			pyvenv_line(line, in);
+		}
+		if (end || (line == buf && have == cap)) {   /* the last line, or a long one's part */
+			pyvenv_line(line, in);
+			line = buf + have;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+	} while (!end);
+	return 0;
+}
+
 /* Read home and version from the pyvenv.cfg that getpath would find for
- * exe (beside it, or one directory up).  Returns 1 if there is one. */
+ * exe (beside it, or one directory up; a stat tells which, as a failed
+ * open costs more, and getpath too passes over a directory of that name).
+ * 1 if there is one, 0 if not, -1 with in->cold_why when it cannot be
+ * read (python3 would not start). */
 static int read_pyvenv(const char *exe, struct pw_interp *in)
 {
-	char dir[PATH_MAX], cfg[PATH_MAX + 16], line[PATH_MAX + 64];
-	FILE *f = NULL;
+	char dir[PATH_MAX], cfg[PATH_MAX + 16];
+	struct stat st;
 	char *slash;
+	int fd = -1, r;
 
 	snprintf(dir, sizeof(dir), "%s", exe);
-	for (int up = 0; up < 2 && f == NULL; up++) {
+	for (int up = 0; up < 2 && fd < 0; up++) {
 		if ((slash = strrchr(dir, '/')) == NULL)
 			return 0;
 		*slash = '\0';
 		snprintf(cfg, sizeof(cfg), "%s/pyvenv.cfg", dir);
-		f = fopen(cfg, "re");
+		if (stat(cfg, &st) == 0 && S_ISREG(st.st_mode))
+			fd = open(cfg, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	}
-	if (f == NULL)
+	if (fd < 0)
 		return 0;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		cfg_value(line, "home", in->venv_home, sizeof(in->venv_home));
-		cfg_value(line, "version", in->venv_version, sizeof(in->venv_version));
-	}
-	fclose(f);
-	return 1;
+	r = pyvenv_lines(fd, st.st_size, in);
+	if (r < 0)
+		cold(in, "cannot read %s: %s", cfg, strerror(errno));
+	close(fd);
+	return r < 0 ? -1 : 1;
 }
 
 /* 64-bit FNV-1a of s. */
@@ -436,7 +515,6 @@ void pw_interp_tag(const char *real, const char *version, char *out, size_t outl
 static int zygote_for(const struct self *s, int build, struct pw_interp *in)
 {
 	char dir[PATH_MAX + 64], hash[17], name[64];
-	struct stat st;
 	ssize_t n;
 
 	if (s->dir[0] == '\0')
@@ -449,7 +527,7 @@ static int zygote_for(const struct self *s, int build, struct pw_interp *in)
 	}
 	in->zygote[0] = '\0';
 	if (!s->installed ||
-	    (in->real[0] == '\0' && resolve(in->path, in->real, sizeof(in->real), &st) < 0))
+	    (in->real[0] == '\0' && resolve(in->path, in->real, sizeof(in->real), NULL) < 0))
 		return 0;
 	/* <hash> is a link to <version>-<hash>: one readlink, no directory scan. */
 	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)fnv1a(in->real));
@@ -494,11 +572,12 @@ static void classify(const struct self *s, struct pw_interp *in, int want_real,
 		return;
 	}
 	build = is_build(in->path, &st);
-	if ((want_real || !build) && resolve(in->path, in->real, sizeof(in->real), &st) < 0) {
+	if ((want_real || !build) && resolve(in->path, in->real, sizeof(in->real), NULL) < 0) {
 		cold(in, "cannot resolve %s: %s", in->path, strerror(errno));
 		return;
 	}
-	read_pyvenv(in->path, in);
+	if (read_pyvenv(in->path, in) < 0)
+		return;
 	if (!zygote_for(s, build, in)) {
 		in->no_zygote = 1;
 		cold(in, "no zygote binary is installed for %s", in->real[0] ? in->real : in->path);
@@ -536,12 +615,14 @@ void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *in)
 		known = &st;
 		copy(in->origin, sizeof(in->origin), "PATH");
 		copy(in->path, sizeof(in->path), shim);
-		if (pyenv_shim(shim, root, sizeof(root))) {
-			known = NULL;
-			if (pyenv_resolve(&s, shim, root, rest, in) < 0) {
+		if (pyenv_shim(shim, &st, root, sizeof(root))) {
+			int r = pyenv_resolve(&s, shim, root, rest, in, &st);
+
+			if (r < 0) {
 				copy(in->path, sizeof(in->path), shim);   /* not sure: run what python3 would */
 				return;
 			}
+			known = r > 0 ? &st : NULL;
 		}
 	} else {
 		copy(in->origin, sizeof(in->origin), "build");
@@ -564,7 +645,8 @@ void pw_interp_embedded(const char *path, const char *origin, struct pw_interp *
 		cold(in, "cannot resolve %s: %s", in->path, strerror(errno));
 		return;
 	}
-	read_pyvenv(in->path, in);
+	if (read_pyvenv(in->path, in) < 0)
+		return;
 	if (stat(PW_PYTHON, &bst) < 0 || bst.st_dev != st.st_dev || bst.st_ino != st.st_ino) {
 		cold(in, "not the interpreter this zygote embeds (%s)", PW_PYTHON);
 		return;
@@ -622,7 +704,7 @@ void pw_interp_each(pw_interp_fn *fn, void *arg)
 		    (size_t)snprintf(file, sizeof(file), "%.*s/" COMMAND, (int)len, p) < sizeof(file) &&
 		    stat(file, &st) == 0 && S_ISREG(st.st_mode) && access(file, X_OK) == 0 &&
 		    !is_self(&s, &st)) {
-			if (pyenv_shim(file, root, sizeof(root)) == 0)
+			if (pyenv_shim(file, &st, root, sizeof(root)) == 0)
 				fn(arg, file, "PATH");
 		}
 		if (*end == '\0')

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -241,6 +242,199 @@ TEST(venv_of_a_served_interpreter_and_of_another_version)
 	unsetenv("VIRTUAL_ENV");
 }
 
+TEST(a_changed_python_version_is_seen_by_the_next_resolution)
+{
+	put("proj/.python-version", "system\n", 0644);
+	resolve_in("proj/sub", &in);
+	CHECK_STREQ(in.path, at("usr/bin/python3"));
+	put("proj/.python-version", "1.2.3\n", 0644);      /* same size, same second */
+	resolve_in("proj/sub", &in);
+	CHECK_STREQ(in.path, at("pyenv/versions/1.2.3/bin/python3"));
+	CHECK_INTEQ(in.warm, 1);
+	put("proj/sub/.python-version", "system\n", 0644); /* a nearer one appears */
+	resolve_in("proj/sub", &in);
+	CHECK_STREQ(in.path, at("usr/bin/python3"));
+	unlink(at("proj/sub/.python-version"));
+	unlink(at("proj/.python-version"));
+	resolve_in("proj/sub", &in);                       /* and both go */
+	CHECK_STREQ(in.path, at("pyenv/versions/1.2.3/bin/python3"));
+	CHECK(strstr(in.origin, "/pyenv/version") != NULL);
+}
+
+TEST(deep_tree_finds_the_file_at_its_top)
+{
+	char rel[PATH_MAX], want[PATH_MAX * 2];
+
+	snprintf(rel, sizeof rel, "deep");
+	for (int i = 0; i < 16; i++)
+		strncat(rel, "/d", sizeof rel - strlen(rel) - 1);
+	snprintf(want, sizeof want, "%s/.keep", rel);
+	put(want, "", 0644);
+	put("deep/.python-version", "system\n", 0644);
+	resolve_in(rel, &in);
+	CHECK_STREQ(in.path, at("usr/bin/python3"));
+	snprintf(want, sizeof want, "pyenv: %s/deep/.python-version", top);
+	CHECK_STREQ(in.origin, want);
+	CHECK_INTEQ(in.warm, 1);
+	unlink(at("deep/.python-version"));
+	put("deep/d/d/.python-version", "", 0644);         /* a directory of that name is passed over */
+	unlink(at("deep/d/d/.python-version"));
+	CHECK(mkdir(at("deep/d/d/.python-version"), 0755) == 0);
+	resolve_in(rel, &in);
+	CHECK_STREQ(in.path, at("pyenv/versions/1.2.3/bin/python3"));
+	rmdir(at("deep/d/d/.python-version"));
+}
+
+TEST(pwd_through_a_link_searches_the_logical_parents)
+{
+	char want[PATH_MAX * 2], target[PATH_MAX * 2];
+
+	CHECK(mkdir(at("logical"), 0755) == 0);
+	snprintf(target, sizeof target, "%s", at("proj/sub/deeper"));
+	CHECK(symlink(target, at("logical/inner")) == 0);
+	put("logical/.python-version", "system\n", 0644);
+	resolve_in("logical/inner", &in);                  /* PWD: top/logical/inner */
+	CHECK_STREQ(in.path, at("usr/bin/python3"));
+	snprintf(want, sizeof want, "pyenv: %s/logical/.python-version", top);
+	CHECK_STREQ(in.origin, want);
+	setenv("PWD", at("proj"), 1);                       /* a PWD naming another directory */
+	pw_interp_resolve(NULL, &in);
+	CHECK_STREQ(in.path, at("pyenv/versions/1.2.3/bin/python3"));
+	unsetenv("PWD");
+	pw_interp_resolve(NULL, &in);
+	CHECK_STREQ(in.path, at("pyenv/versions/1.2.3/bin/python3"));
+	unlink(at("logical/.python-version"));
+	unlink(at("logical/inner"));
+	rmdir(at("logical"));
+}
+
+TEST(a_working_directory_it_may_not_search)
+{
+	char want[PATH_MAX * 2], dir[PATH_MAX * 2], sys3[PATH_MAX * 2];
+	pid_t pid;
+	int status = -1;
+
+	CHECK(chmod(top, 0755) == 0);
+	put("noperm/a/b/.keep", "", 0644);
+	put("noperm/a/.python-version", "system\n", 0644);
+	if (geteuid() == 0)
+		CHECK(chown(at("noperm/a/b"), 65534, 65534) == 0);
+	snprintf(want, sizeof want, "pyenv: %s/noperm/a/.python-version", top);
+	snprintf(dir, sizeof dir, "%s", at("noperm/a/b"));
+	snprintf(sys3, sizeof sys3, "%s", at("usr/bin/python3"));
+	fflush(NULL);
+	/* Unprivileged, in a directory it can no longer search: "../" fails
+	 * from there, the whole path does not. */
+	if ((pid = fork()) == 0) {
+		if ((geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0)) ||
+		    chdir(dir) < 0 || chmod(".", 0) < 0)
+			_exit(2);
+		setenv("PWD", dir, 1);
+		pw_interp_resolve(NULL, &in);
+		chmod(".", 0755);
+		_exit(strcmp(in.origin, want) == 0 && strcmp(in.path, sys3) == 0 ? 0 : 1);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	unlink(at("noperm/a/b/.keep"));
+	unlink(at("noperm/a/.python-version"));
+	rmdir(at("noperm/a/b"));
+	rmdir(at("noperm/a"));
+	rmdir(at("noperm"));
+	CHECK(chmod(top, 0700) == 0);
+}
+
+TEST(path_with_missing_and_odd_entries)
+{
+	char path[PATH_MAX * 6];
+
+	put("notadir", "", 0644);
+	put("noexec/python3", "#!/bin/sh\n", 0644);        /* not executable: passed over */
+	snprintf(path, sizeof path, "/nonexistent/a:%s/notadir:%s/noexec:%s/missing::%s:%s/shims",
+	         top, top, top, sysdir, root);
+	setenv("PATH", path, 1);
+	resolve_in("proj", &in);
+	CHECK_STREQ(in.path, at("usr/bin/python3"));
+	CHECK_STREQ(in.origin, "PATH");
+	CHECK_INTEQ(in.warm, 1);
+	snprintf(path, sizeof path, "%s/shims:%s", root, sysdir);
+	setenv("PATH", path, 1);
+}
+
+TEST(a_file_too_large_for_a_shim_is_an_interpreter)
+{
+	char path[PATH_MAX * 4], shim[PATH_MAX * 2 + 20000];
+	size_t n;
+
+	n = (size_t)snprintf(shim, sizeof shim, "#!/usr/bin/env bash\nset -e\nprogram=\"${0##*/}\"\n"
+	                     "export PYENV_ROOT=\"%s\"\nexec \"%s/libexec/pyenv\" exec \"$program\" \"$@\"\n",
+	                     root, root);
+	memset(shim + n, '#', 17000);
+	shim[n + 17000] = '\0';
+	put("big/python3", shim, 0755);
+	snprintf(path, sizeof path, "%s/big:%s/shims:%s", top, root, sysdir);
+	setenv("PATH", path, 1);
+	resolve_in("proj", &in);
+	CHECK_STREQ(in.path, at("big/python3"));
+	CHECK_STREQ(in.origin, "PATH");
+	CHECK_INTEQ(in.warm, 0);
+	CHECK_INTEQ(in.no_zygote, 1);
+	snprintf(path, sizeof path, "%s/shims:%s", root, sysdir);
+	setenv("PATH", path, 1);
+}
+
+TEST(python_prefix_falls_back_only_when_no_such_directory)
+{
+	setenv("PYENV_VERSION", "python-1.2.3", 1);         /* no versions/python-1.2.3 */
+	resolve_in("proj", &in);
+	CHECK_STREQ(in.path, at("pyenv/versions/1.2.3/bin/python3"));
+	CHECK_INTEQ(in.warm, 1);
+	CHECK(mkdir(at("pyenv/versions/python-1.2.3"), 0755) == 0);
+	resolve_in("proj", &in);                           /* one without bin/python3 */
+	CHECK_STREQ(in.path, at("pyenv/shims/python3"));
+	CHECK(strstr(in.cold_why, "has no bin/python3") != NULL);
+	rmdir(at("pyenv/versions/python-1.2.3"));
+	put("pyenv/versions/5.0.0", "not a directory\n", 0644);
+	setenv("PYENV_VERSION", "5.0.0", 1);
+	resolve_in("proj", &in);
+	CHECK_STREQ(in.path, at("pyenv/shims/python3"));
+	CHECK(strstr(in.cold_why, "not installed") != NULL);
+	unlink(at("pyenv/versions/5.0.0"));
+	unsetenv("PYENV_VERSION");
+}
+
+TEST(pyvenv_cfg_read_whole_a_directory_passed_over)
+{
+	char cfg[20000], base[PATH_MAX * 2];
+	size_t n;
+
+	CHECK(mkdir(at("venv2"), 0755) == 0);
+	CHECK(mkdir(at("venv2/bin"), 0755) == 0);
+	snprintf(base, sizeof base, "%s", at("usr/bin/python3"));
+	CHECK(symlink(base, at("venv2/bin/python")) == 0);
+	/* Beside the executable, CRLF, a comment longer than one read, no final newline. */
+	n = (size_t)snprintf(cfg, sizeof cfg, "home = %s\r\n# ", sysdir);
+	memset(cfg + n, 'x', 9000);
+	n += 9000;
+	snprintf(cfg + n, sizeof cfg - n, "\n\n  version = 9.8.7 ");
+	put("venv2/bin/pyvenv.cfg", cfg, 0644);
+	put("venv2/pyvenv.cfg", "version = 1.0.0\n", 0644);   /* not read: the nearer one wins */
+	setenv("VIRTUAL_ENV", at("venv2"), 1);
+	resolve_in("proj", &in);
+	CHECK_STREQ(in.venv_home, sysdir);
+	CHECK_STREQ(in.venv_version, "9.8.7");
+	CHECK_INTEQ(in.warm, 1);
+	unlink(at("venv2/bin/pyvenv.cfg"));
+	CHECK(mkdir(at("venv2/bin/pyvenv.cfg"), 0755) == 0); /* passed over, as getpath does */
+	resolve_in("proj", &in);
+	CHECK_STREQ(in.venv_version, "1.0.0");
+	CHECK_INTEQ(in.warm, 0);
+	CHECK_INTEQ(in.no_zygote, 0);
+	CHECK(strstr(in.cold_why, "1.0.0") != NULL);
+	rmdir(at("venv2/bin/pyvenv.cfg"));
+	unsetenv("VIRTUAL_ENV");
+}
+
 TEST(tag_names_version_and_hash)
 {
 	char a[64], b[64];
@@ -267,6 +461,14 @@ int main(void)
 	RUN(system_without_a_python3_after_the_shims);
 	RUN(plain_path_and_duplicates);
 	RUN(venv_of_a_served_interpreter_and_of_another_version);
+	RUN(a_changed_python_version_is_seen_by_the_next_resolution);
+	RUN(deep_tree_finds_the_file_at_its_top);
+	RUN(pwd_through_a_link_searches_the_logical_parents);
+	RUN(a_working_directory_it_may_not_search);
+	RUN(path_with_missing_and_odd_entries);
+	RUN(a_file_too_large_for_a_shim_is_an_interpreter);
+	RUN(python_prefix_falls_back_only_when_no_such_directory);
+	RUN(pyvenv_cfg_read_whole_a_directory_passed_over);
 	RUN(tag_names_version_and_hash);
 	CHECK(chdir("/") == 0);
 	snprintf(cmd, sizeof cmd, "/bin/rm -rf '%s' '%s'", top, PW_ZYGOTEDIR_REL);
