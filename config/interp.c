@@ -174,7 +174,7 @@ static int path_search(const struct self *s, const char **at, const char *skip,
 		n = (size_t)(end - p);
 		if (!(skip != NULL && strlen(skip) == n && strncmp(p, skip, n) == 0) &&
 		    !seen_before(path, p, n) &&
-		    (size_t)snprintf(out, outlen, "%.*s%s" COMMAND, (int)n, n ? p : ".",
+		    (size_t)snprintf(out, outlen, "%.*s%s" COMMAND, n ? (int)n : 1, n ? p : ".",
 		                     n == 0 || p[n - 1] != '/' ? "/" : "") < outlen &&
 		    stat(out, &st) == 0 && executable(out, &st) && !is_self(s, &st)) {
 			*at = *end ? end + 1 : end;

@@ -361,6 +361,23 @@ TEST(path_with_missing_and_odd_entries)
 	setenv("PATH", path, 1);
 }
 
+/* An empty PATH entry is the working directory, as for execvp. */
+TEST(empty_path_entry_is_the_working_directory)
+{
+	char path[PATH_MAX * 4];
+
+	put("proj/python3", "#!/bin/sh\n", 0755);
+	snprintf(path, sizeof path, "/nonexistent::%s", sysdir);
+	setenv("PATH", path, 1);
+	resolve_in("proj", &in);
+	CHECK_STREQ(in.origin, "PATH");
+	CHECK(strcmp(in.path, at("usr/bin/python3")) != 0);
+	CHECK(strstr(in.path, "proj/python3") != NULL || strcmp(in.path, "./python3") == 0);
+	unlink(at("proj/python3"));
+	snprintf(path, sizeof path, "%s/shims:%s", root, sysdir);
+	setenv("PATH", path, 1);
+}
+
 TEST(a_file_too_large_for_a_shim_is_an_interpreter)
 {
 	char path[PATH_MAX * 4], shim[PATH_MAX * 2 + 20000];
@@ -466,6 +483,7 @@ int main(void)
 	RUN(pwd_through_a_link_searches_the_logical_parents);
 	RUN(a_working_directory_it_may_not_search);
 	RUN(path_with_missing_and_odd_entries);
+	RUN(empty_path_entry_is_the_working_directory);
 	RUN(a_file_too_large_for_a_shim_is_an_interpreter);
 	RUN(python_prefix_falls_back_only_when_no_such_directory);
 	RUN(pyvenv_cfg_read_whole_a_directory_passed_over);
