@@ -732,6 +732,34 @@ static int state_tables(PyObject *st)
 	return rc;
 }
 
+/* The import system as start-up left it, for bootstrap.py: the start-up
+ * modules (base), the names seen so far (known), sys.path, the path
+ * importer cache's keys, and copies of sys.meta_path and sys.path_hooks. */
+static int snapshot_start(PyObject *st, PyObject *base, PyObject *known)
+{
+	PyObject *path = PySys_GetObject("path"), *pic = PySys_GetObject("path_importer_cache");
+	PyObject *meta = PySys_GetObject("meta_path"), *hooks = PySys_GetObject("path_hooks");
+	PyObject *path0 = path && PyList_Check(path) ? PyList_GetSlice(path, 0, PyList_GET_SIZE(path)) : NULL;
+	PyObject *finders = pic ? PySet_New(pic) : NULL;
+	PyObject *meta0 = meta ? PySequence_List(meta) : NULL;
+	PyObject *hooks0 = hooks ? PySequence_List(hooks) : NULL;
+	int ok = base && known && path0 && finders && meta0 && hooks0 &&
+	         PyDict_SetItemString(st, "baseline", base) == 0 &&
+	         PyDict_SetItemString(st, "known", known) == 0 &&
+	         PyDict_SetItemString(st, "path", path0) == 0 &&
+	         PyDict_SetItemString(st, "finders", finders) == 0 &&
+	         PyDict_SetItemString(st, "meta_path", meta0) == 0 &&
+	         PyDict_SetItemString(st, "path_hooks", hooks0) == 0;
+
+	Py_XDECREF(path0);
+	Py_XDECREF(finders);
+	Py_XDECREF(meta0);
+	Py_XDECREF(hooks0);
+	return ok ? 0 : -1;
+}
+
+/* Start recording the preload's imports: the state dict made, start-up's
+ * import system noted, and the hooks put in place (see "the import cache"). */
 static void imports_begin(struct zygote *z)
 {
 	PyObject *st = PyDict_New();
@@ -740,7 +768,6 @@ static void imports_begin(struct zygote *z)
 	PyObject *load = bs ? PyObject_GetAttrString(bs, "_load_unlocked") : NULL;
 	PyObject *gcd = bs ? PyObject_GetAttrString(bs, "_gcd_import") : NULL;
 	PyObject *imp = builtins ? PyDict_GetItemString(builtins, "__import__") : NULL;
-	PyObject *path = PySys_GetObject("path");
 	PyObject *mods = PyImport_GetModuleDict();
 	/* sys.modules as start-up left it, before our own import of atexit
 	 * (which python3's start-up does not always import: Debian's does not) */
@@ -748,44 +775,30 @@ static void imports_begin(struct zygote *z)
 	PyObject *atexit = PyImport_ImportModule("atexit");
 	PyObject *known = PySet_New(mods);
 	PyObject *reg = atexit ? PyObject_GetAttrString(atexit, "register") : NULL;
-	PyObject *hl = NULL, *hi = NULL, *hr = NULL, *hg = NULL;
-	int ok = st && load && gcd && imp && reg && path && PyList_Check(path) &&
+	PyObject *hl = NULL, *hi = NULL, *hr = NULL, *hg = NULL, *aname = NULL;
+	int ok = st && load && gcd && imp && reg &&
 	         PyDict_SetItemString(st, "load", load) == 0 &&
 	         PyDict_SetItemString(st, "gcd_import", gcd) == 0 &&
 	         PyDict_SetItemString(st, "import", imp) == 0 &&
 	         PyDict_SetItemString(st, "register", reg) == 0 &&
-	         state_tables(st) == 0;
-	PyObject *path0 = ok ? PyList_GetSlice(path, 0, PyList_GET_SIZE(path)) : NULL;
-	PyObject *pic = PySys_GetObject("path_importer_cache");
-	PyObject *finders = ok && pic ? PySet_New(pic) : NULL;
-	PyObject *meta = PySys_GetObject("meta_path"), *hooks = PySys_GetObject("path_hooks");
-	PyObject *meta0 = ok && meta ? PySequence_List(meta) : NULL;
-	PyObject *hooks0 = ok && hooks ? PySequence_List(hooks) : NULL;
-
-	ok = base && known && path0 && finders && PyDict_SetItemString(st, "baseline", base) == 0 &&
-	     PyDict_SetItemString(st, "finders", finders) == 0 && meta0 && hooks0 &&
-	     PyDict_SetItemString(st, "meta_path", meta0) == 0 &&
-	     PyDict_SetItemString(st, "path_hooks", hooks0) == 0 &&
-	     PyDict_SetItemString(st, "known", known) == 0 &&
-	     PyDict_SetItemString(st, "path", path0) == 0 &&
-	     (hl = PyCFunction_New(&hook_load_def, st)) != NULL &&
-	     (hi = PyCFunction_New(&hook_import_def, st)) != NULL &&
-	     (hr = PyCFunction_New(&hook_register_def, st)) != NULL &&
-	     (hg = PyCFunction_New(&hook_gcd_import_def, st)) != NULL &&
-	     PyObject_SetAttrString(bs, "_load_unlocked", hl) == 0 &&
-	     PyObject_SetAttrString(bs, "_gcd_import", hg) == 0 &&
-	     PyDict_SetItemString(builtins, "__import__", hi) == 0 &&
-	     PyObject_SetAttrString(atexit, "register", hr) == 0;
+	         state_tables(st) == 0 && snapshot_start(st, base, known) == 0 &&
+	         (hl = PyCFunction_New(&hook_load_def, st)) != NULL &&
+	         (hi = PyCFunction_New(&hook_import_def, st)) != NULL &&
+	         (hr = PyCFunction_New(&hook_register_def, st)) != NULL &&
+	         (hg = PyCFunction_New(&hook_gcd_import_def, st)) != NULL &&
+	         PyObject_SetAttrString(bs, "_load_unlocked", hl) == 0 &&
+	         PyObject_SetAttrString(bs, "_gcd_import", hg) == 0 &&
+	         PyDict_SetItemString(builtins, "__import__", hi) == 0 &&
+	         PyObject_SetAttrString(atexit, "register", hr) == 0;
 	/* An atexit start-up did not import is served like any module the
 	 * preload loaded (importing it is a search a run must repeat). */
-	PyObject *aname = ok ? PyUnicode_FromString("atexit") : NULL;
-	if (aname && PySet_Contains(base, aname) == 0)
+	if (ok && (aname = PyUnicode_FromString("atexit")) != NULL && PySet_Contains(base, aname) == 0)
 		ok = PySet_Add(st_get(st, "loaded"), aname) == 0;
-	Py_XDECREF(aname);
 	if (!ok) {
 		zwarn(z, "cannot set up the import cache:");
 		zpy_log_exception(z, ZLOG_WARNING);
 	}
+	Py_XDECREF(aname);
 	Py_XDECREF(hl);
 	Py_XDECREF(hi);
 	Py_XDECREF(hr);
@@ -795,10 +808,6 @@ static void imports_begin(struct zygote *z)
 	Py_XDECREF(atexit);
 	Py_XDECREF(base);
 	Py_XDECREF(known);
-	Py_XDECREF(path0);
-	Py_XDECREF(finders);
-	Py_XDECREF(meta0);
-	Py_XDECREF(hooks0);
 	Py_XDECREF(load);
 	Py_XDECREF(bs);
 	Py_XDECREF(st);
