@@ -116,6 +116,8 @@ int  zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t er
 void zpy_flush_quietly(const char *name);
 int  zpy_teardown_needed(void);
 void zpy_unfreeze(void);
+void zpy_quiet_begin(void);        /* around objects python3 never makes: */
+void zpy_quiet_end(void);          /* the collector's counters untouched */
 
 /* run.c */
 void zpy_child_run(struct zygote *z, struct pw_launch *l) __attribute__((noreturn));
