@@ -277,7 +277,9 @@ static _PyCFunctionFastWithKeywords rec_fwd_fn[NREC_FWD] = {
 static PyMethodDef rec_methods[NREC_FWD + 1];
 
 /* Make the recording type (and look up the descriptors it forwards to);
- * NULL on failure, with no error set. */
+ * NULL on failure, with no error set.  Its name has a module part: a
+ * type without one makes PyType_FromSpec warn (DeprecationWarning), and
+ * the warning machinery leaves state behind. */
 static PyTypeObject *rec_type(void)
 {
 	PyType_Slot slots[] = {
@@ -286,7 +288,7 @@ static PyTypeObject *rec_type(void)
 		{ Py_tp_richcompare, rec_richcompare }, { Py_nb_or, rec_or },
 		{ Py_nb_inplace_or, rec_ior }, { Py_tp_methods, rec_methods }, { 0, NULL },
 	};
-	PyType_Spec spec = { "_pywarm_environ", 0, 0, Py_TPFLAGS_DEFAULT, slots };
+	PyType_Spec spec = { "_pywarm.environ", 0, 0, Py_TPFLAGS_DEFAULT, slots };
 	PyObject *t;
 
 	for (size_t i = 0; i < NREC_FWD; i++) {

@@ -603,11 +603,9 @@ GC_SETUPS = {
     "I": (["-I", "-c", GC_ENV_PROG], {}),
     "s": (["-s", "-c", GC_ENV_PROG], {}),
     "X-dev": (["-X", "dev", "-c", GC_ENV_PROG], {}),
-    "W": pytest.param((["-W", "ignore", "-c", GC_ENV_PROG], {}), marks=pytest.mark.xfail(
-        strict=True, reason="LIMITATIONS: with warning options the zygote's start-up leaves "
-                            "other collector counters than python3's")),
-    "PYTHONWARNINGS": pytest.param((["-c", GC_ENV_PROG], {"PYTHONWARNINGS": "default"}),
-                                   marks=pytest.mark.xfail(strict=True, reason="as -W")),
+    "W": (["-W", "ignore", "-c", GC_ENV_PROG], {}),
+    "W-error": (["-W", "error", "-c", GC_ENV_PROG], {}),
+    "PYTHONWARNINGS": (["-c", GC_ENV_PROG], {"PYTHONWARNINGS": "default"}),
 }
 
 
