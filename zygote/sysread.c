@@ -297,12 +297,15 @@ time_t time(time_t *t)
 
 #undef ENOSYS_RESULT
 
-/* Start or stop counting (warm.c, around the preload). */
-void zsys_watch(int on)
+/* Start or stop counting (warm.c, around the preload); -1 when the locks'
+ * clock reads cannot be told apart (every module then counts as reading
+ * the clock). */
+int zsys_watch(int on)
 {
 	if (on && lock_lo == 0)
 		lock_range();
 	watching = on;
+	return on && lock_lo == 0 ? -1 : 0;
 }
 
 /* Let the module being loaded read the clock uncounted (what it read is

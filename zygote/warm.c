@@ -934,7 +934,9 @@ void zwarm_all(struct zygote *z)
 	imports_begin(z);
 	zwatch_begin(z);
 	output_begin(z);
-	zsys_watch(1);
+	if (zsys_watch(1) < 0)
+		zwarn(z, "cannot find where PyThread_acquire_lock_timed lies (dladdr1): every "
+		      "preloaded module counts as reading the clock");
 	preload(z);
 	zlearn_preload(z);
 	zsys_watch(0);

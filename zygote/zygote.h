@@ -200,7 +200,7 @@ int  zwarm_import(struct zygote *z, const char *name);
 unsigned long zwarm_cwd_reads(void);
 
 /* sysread.c: file-system calls with a relative path, and clock reads. */
-void zsys_watch(int on);
+int  zsys_watch(int on);
 void zsys_note_path(int dirfd, const char *path);
 int  zsys_clock_exempt(int on);
 unsigned long zsys_relative_calls(void);
