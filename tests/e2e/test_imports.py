@@ -553,6 +553,12 @@ RELATIVE = {
     "access": "import os\nV = os.access('local.cfg', os.R_OK)\n",
     "readlink": "import os\ntry:\n    V = os.readlink('link')\nexcept OSError:\n    V = None\n",
     "chdir": "import os\ntry:\n    os.chdir('sub')\n    V = 'moved'\nexcept OSError:\n    V = None\n",
+    "c-fopen": "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.fopen.restype = ctypes.c_void_p\n"
+               "libc.fclose.argtypes = [ctypes.c_void_p]\nf = libc.fopen(b'local.cfg', b'r')\n"
+               "V = bool(f)\nif f:\n    libc.fclose(f)\n",
+    "c-realpath": "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.realpath.restype = ctypes.c_void_p\n"
+                  "libc.free.argtypes = [ctypes.c_void_p]\np = libc.realpath(b'local.cfg', None)\n"
+                  "V = bool(p)\nif p:\n    libc.free(p)\n",
     "configparser": "import configparser\nC = configparser.ConfigParser()\nV = C.read(['local.cfg'])\n",
 }
 
