@@ -1,9 +1,6 @@
 /* envwatch.c: the environment a zygote's start-up read: every variable looked up while the interpreter starts and preloads (C getenv, os.environ) is checked again in each run, which goes cold where the caller's value differs. */
 #define PY_SSIZE_T_CLEAN
-#define Py_BUILD_CORE 1         /* _PyRuntime's audit hook list: see unhook() */
 #include <Python.h>
-#include <internal/pycore_runtime.h>
-#undef Py_BUILD_CORE
 
 #include "zygote.h"
 
@@ -31,55 +28,6 @@ static struct {
 	unsigned char late[CREC_MAX]; /* also read once Python code could run */
 	char bytes[CREC_BYTES];
 } crec;
-
-/* The Python half: os.environ's data (posix.environ) is replaced, until
- * the window closes, by a dict subclass that notes every key looked up;
- * None stands for "the whole environment was listed". */
-static const char pyrec_src[] =
-	"def begin(posix):\n"
-	"    seen = {}\n"
-	"    base = dict\n"
-	"    class environ(dict):\n"
-	"        __slots__ = ()\n"
-	"        def __getitem__(self, key):\n"
-	"            seen[key] = None\n"
-	"            return base.__getitem__(self, key)\n"
-	"        def __contains__(self, key):\n"
-	"            seen[key] = None\n"
-	"            return base.__contains__(self, key)\n"
-	"        def get(self, key, *default):\n"
-	"            seen[key] = None\n"
-	"            return base.get(self, key, *default)\n"
-	"        def pop(self, key, *default):\n"
-	"            seen[key] = None\n"
-	"            return base.pop(self, key, *default)\n"
-	"        def setdefault(self, key, *default):\n"
-	"            seen[key] = None\n"
-	"            return base.setdefault(self, key, *default)\n"
-	"    def listing(name):\n"
-	"        f = getattr(base, name)\n"
-	"        def m(self, *a, **k):\n"
-	"            seen[None] = None\n"
-	"            return f(self, *a, **k)\n"
-	"        m.__name__ = name\n"
-	"        return m\n"
-	"    for name in ('__iter__', '__len__', '__reversed__', 'keys', 'items', 'values',\n"
-	"                 'copy', 'popitem', '__repr__', '__eq__', '__ne__', '__or__',\n"
-	"                 '__ror__', '__ior__', '__reduce__', '__reduce_ex__', '__sizeof__'):\n"
-	"        setattr(environ, name, listing(name))\n"
-	"    orig = posix.environ\n"
-	"    rec = environ(base.items(orig))\n"
-	"    posix.environ = rec\n"
-	"    return seen, orig, rec\n"
-	"def end(posix, os, orig, rec):\n"
-	"    base = dict\n"
-	"    base.clear(orig)\n"
-	"    base.update(orig, base.items(rec))\n"
-	"    if posix.environ is rec:\n"
-	"        posix.environ = orig\n"
-	"    for e in (getattr(os, 'environ', None), getattr(os, 'environb', None)):\n"
-	"        if getattr(e, '_data', None) is rec:\n"
-	"            e._data = orig\n";
 
 /* One variable start-up read, with its value then (NULL: it was not set). */
 struct zenv_ent {
@@ -110,11 +58,31 @@ static char *lookup(char *const *envp, const char *name)
 	return NULL;
 }
 
-/* The Python recording: file-static like crec, since the audit hook that
- * installs it has no zygote to hand. */
+/* The Python half: from the moment posix creates posix.environ (which
+ * os.environ wraps) until the window closes, that dict's type is a
+ * subclass of dict written in C whose lookups note the key and whose
+ * listings note that the whole environment was seen.  Changing the
+ * object's type in place, rather than putting a copy in its place, and
+ * making the type inside zpy_quiet_begin/end, leave the collector's
+ * counters and free lists as python3's start-up leaves them: a lookup
+ * makes no object dict's own does not make.  File-static like crec: the
+ * posix module's creation, where it starts, has no zygote to hand. */
+struct pykey {
+	char *name;
+	size_t len;
+};
+
 static struct {
-	int state;                /* 0: waiting for posix, 1: installing, 2: recording, 3: done */
-	PyObject *end_fn, *seen, *orig, *rec;
+	int state;                /* 0: waiting for posix, 1: recording, 2: failed, 3: done */
+	int whole;                /* listed, or a note failed: every variable counts */
+	PyObject *env;            /* posix.environ */
+	PyTypeObject *type;       /* the recording type, while env has it */
+	struct pykey *keys;       /* the bytes keys looked up, once each */
+	size_t n, cap;
+	PyObject *(*posix_init)(void);    /* the interpreter's PyInit_posix */
+	PyModuleDef *def;                 /* posix's definition, its slots swapped */
+	PyModuleDef_Slot *slots;          /* posix's own slots */
+	struct _inittab *inittab, *inittab_copy;
 } pyrec;
 
 /* Note name in crec (once), if the window is open. */
@@ -165,61 +133,267 @@ char *secure_getenv(const char *name)
 	return getenv(name);
 }
 
-/* Install the recording dict once posix (and so posix.environ) exists and
- * before os wraps it: the audit hook sees the imports of start-up. */
-static int audit_hook(const char *event, PyObject *args, void *data)
+/* Note a key looked up in posix.environ (bytes; a str key never matches,
+ * os.environ encodes its keys), once. */
+static void rec_note(PyObject *key)
 {
-	(void)event;
-	(void)args;
-	(void)data;
-	if (pyrec.state != 0)
-		return 0;
-	PyObject *name = PyUnicode_FromString("posix");
-	PyObject *posix = name ? PyImport_GetModule(name) : NULL;
-	PyObject *env = posix ? PyObject_GetAttrString(posix, "environ") : NULL;
-	Py_XDECREF(name);
-	if (env == NULL || !PyDict_CheckExact(env)) {
-		PyErr_Clear();
-		Py_XDECREF(env);
-		Py_XDECREF(posix);
-		return 0;
+	const char *s;
+	size_t len;
+
+	if (!PyBytes_Check(key) || pyrec.state != 1)
+		return;
+	s = PyBytes_AS_STRING(key);
+	len = (size_t)PyBytes_GET_SIZE(key);
+	for (size_t i = 0; i < pyrec.n; i++)
+		if (pyrec.keys[i].len == len && memcmp(pyrec.keys[i].name, s, len) == 0)
+			return;
+	if (pyrec.n == pyrec.cap) {
+		size_t cap = pyrec.cap ? 2 * pyrec.cap : 64;
+		struct pykey *nk = realloc(pyrec.keys, cap * sizeof(*nk));
+		if (nk == NULL) {
+			pyrec.whole = 1;
+			return;
+		}
+		pyrec.keys = nk;
+		pyrec.cap = cap;
 	}
-	Py_DECREF(env);
-	pyrec.state = 1;
-	PyObject *ns = PyDict_New(), *r = NULL, *begin;
-	if (ns && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0)
-		r = PyRun_String(pyrec_src, Py_file_input, ns, ns);
-	Py_XDECREF(r);
-	begin = ns && r ? PyDict_GetItemString(ns, "begin") : NULL;
-	pyrec.end_fn = ns && r ? PyDict_GetItemString(ns, "end") : NULL;
-	Py_XINCREF(pyrec.end_fn);
-	r = begin && pyrec.end_fn ? PyObject_CallOneArg(begin, posix) : NULL;
-	if (r && PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 3) {
-		pyrec.seen = PyTuple_GET_ITEM(r, 0);
-		pyrec.orig = PyTuple_GET_ITEM(r, 1);
-		pyrec.rec = PyTuple_GET_ITEM(r, 2);
-		Py_INCREF(pyrec.seen);
-		Py_INCREF(pyrec.orig);
-		Py_INCREF(pyrec.rec);
-		pyrec.state = 2;
-	} else {
-		pyrec.state = 3;          /* zenv_end() sees no recording: all counts */
+	char *copy = malloc(len + 1);
+	if (copy == NULL) {
+		pyrec.whole = 1;
+		return;
 	}
-	Py_XDECREF(r);
-	Py_XDECREF(ns);
-	Py_DECREF(posix);
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	pyrec.keys[pyrec.n++] = (struct pykey){ copy, len };
+}
+
+/* Note that the whole environment was seen (listed, compared, copied). */
+static void rec_whole(void)
+{
+	if (pyrec.state == 1)
+		pyrec.whole = 1;
+}
+
+/* The recording type's slots: note, then dict's own. */
+static PyObject *rec_subscript(PyObject *self, PyObject *key)
+{
+	rec_note(key);
+	return PyDict_Type.tp_as_mapping->mp_subscript(self, key);
+}
+
+static int rec_contains(PyObject *self, PyObject *key)
+{
+	rec_note(key);
+	return PyDict_Type.tp_as_sequence->sq_contains(self, key);
+}
+
+static PyObject *rec_iter(PyObject *self)
+{
+	rec_whole();
+	return PyDict_Type.tp_iter(self);
+}
+
+static Py_ssize_t rec_length(PyObject *self)
+{
+	rec_whole();
+	return PyDict_Type.tp_as_mapping->mp_length(self);
+}
+
+static PyObject *rec_repr(PyObject *self)
+{
+	rec_whole();
+	return PyDict_Type.tp_repr(self);
+}
+
+static PyObject *rec_richcompare(PyObject *a, PyObject *b, int op)
+{
+	rec_whole();
+	return PyDict_Type.tp_richcompare(a, b, op);
+}
+
+static PyObject *rec_or(PyObject *a, PyObject *b)
+{
+	rec_whole();
+	return PyDict_Type.tp_as_number->nb_or(a, b);
+}
+
+static PyObject *rec_ior(PyObject *a, PyObject *b)
+{
+	rec_whole();
+	return PyDict_Type.tp_as_number->nb_inplace_or(a, b);
+}
+
+/* The methods the type puts before dict's: those taking a key note it,
+ * the others note a listing.  Each is dict's (or object's) descriptor,
+ * called with the same arguments through vectorcall, so that no argument
+ * tuple is made. */
+static const struct {
+	const char *name;
+	int lookup;
+} rec_fwd[] = {
+	{ "get", 1 }, { "pop", 1 }, { "setdefault", 1 }, { "keys", 0 }, { "items", 0 },
+	{ "values", 0 }, { "copy", 0 }, { "popitem", 0 }, { "__reversed__", 0 },
+	{ "__reduce__", 0 }, { "__reduce_ex__", 0 }, { "__sizeof__", 0 },
+};
+#define NREC_FWD (sizeof rec_fwd / sizeof *rec_fwd)
+static PyObject *rec_descr[NREC_FWD];
+
+/* Call method i of dict with self and the caller's arguments. */
+static PyObject *rec_forward(size_t i, PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+	Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+	PyObject *small[8], **stack = small, *r;
+
+	if (rec_fwd[i].lookup && nargs > 0)
+		rec_note(args[0]);
+	else if (!rec_fwd[i].lookup)
+		rec_whole();
+	if (nargs + nkw + 1 > (Py_ssize_t)(sizeof small / sizeof *small) &&
+	    (stack = PyMem_Malloc((size_t)(nargs + nkw + 1) * sizeof *stack)) == NULL)
+		return PyErr_NoMemory();
+	stack[0] = self;
+	for (Py_ssize_t k = 0; k < nargs + nkw; k++)
+		stack[k + 1] = args[k];
+	r = PyObject_Vectorcall(rec_descr[i], stack, (size_t)nargs + 1, kwnames);
+	if (stack != small)
+		PyMem_Free(stack);
+	return r;
+}
+
+#define REC_FWD(i) \
+	static PyObject *rec_fwd_##i(PyObject *self, PyObject *const *args, Py_ssize_t nargs, \
+	                             PyObject *kwnames) \
+	{ \
+		return rec_forward(i, self, args, nargs, kwnames); \
+	}
+REC_FWD(0) REC_FWD(1) REC_FWD(2) REC_FWD(3) REC_FWD(4) REC_FWD(5)
+REC_FWD(6) REC_FWD(7) REC_FWD(8) REC_FWD(9) REC_FWD(10) REC_FWD(11)
+
+static _PyCFunctionFastWithKeywords rec_fwd_fn[NREC_FWD] = {
+	rec_fwd_0, rec_fwd_1, rec_fwd_2, rec_fwd_3, rec_fwd_4, rec_fwd_5,
+	rec_fwd_6, rec_fwd_7, rec_fwd_8, rec_fwd_9, rec_fwd_10, rec_fwd_11,
+};
+static PyMethodDef rec_methods[NREC_FWD + 1];
+
+/* Make the recording type (and look up the descriptors it forwards to);
+ * NULL on failure, with no error set.  Its name has a module part: a
+ * type without one makes PyType_FromSpec warn (DeprecationWarning), and
+ * the warning machinery leaves state behind. */
+static PyTypeObject *rec_type(void)
+{
+	PyType_Slot slots[] = {
+		{ Py_mp_subscript, rec_subscript }, { Py_sq_contains, rec_contains },
+		{ Py_tp_iter, rec_iter }, { Py_mp_length, rec_length }, { Py_tp_repr, rec_repr },
+		{ Py_tp_richcompare, rec_richcompare }, { Py_nb_or, rec_or },
+		{ Py_nb_inplace_or, rec_ior }, { Py_tp_methods, rec_methods }, { 0, NULL },
+	};
+	PyType_Spec spec = { "_pywarm.environ", 0, 0, Py_TPFLAGS_DEFAULT, slots };
+	PyObject *t;
+
+	for (size_t i = 0; i < NREC_FWD; i++) {
+		rec_descr[i] = PyObject_GetAttrString((PyObject *)&PyDict_Type, rec_fwd[i].name);
+		if (rec_descr[i] == NULL || !PyObject_TypeCheck(rec_descr[i], &PyMethodDescr_Type))
+			goto fail;
+		rec_methods[i] = (PyMethodDef){ rec_fwd[i].name,
+		                                (PyCFunction)(void (*)(void))rec_fwd_fn[i],
+		                                METH_FASTCALL | METH_KEYWORDS, NULL };
+	}
+	t = PyType_FromSpecWithBases(&spec, (PyObject *)&PyDict_Type);
+	if (t != NULL && ((PyTypeObject *)t)->tp_basicsize == PyDict_Type.tp_basicsize &&
+	    ((PyTypeObject *)t)->tp_dictoffset == 0 && ((PyTypeObject *)t)->tp_weaklistoffset == 0)
+		return (PyTypeObject *)t;
+	Py_XDECREF(t);
+fail:
+	for (size_t i = 0; i < NREC_FWD; i++)
+		Py_CLEAR(rec_descr[i]);
 	PyErr_Clear();
+	return NULL;
+}
+
+/* posix's last exec slot: posix.environ takes the recording type.  On
+ * failure nothing is recorded, and zenv_end() counts everything.  Never
+ * fails the import. */
+static int rec_install(PyObject *posix)
+{
+	PyObject *env;
+
+	pyrec.def->m_slots = pyrec.slots;       /* posix is as it was from now on */
+	zpy_quiet_begin();
+	env = PyObject_GetAttrString(posix, "environ");
+	if (env != NULL && PyDict_CheckExact(env) && (pyrec.type = rec_type()) != NULL) {
+		Py_INCREF(pyrec.type);                  /* the instance's reference */
+		Py_SET_TYPE(env, pyrec.type);
+		pyrec.env = env;
+		pyrec.state = 1;
+	} else {
+		Py_XDECREF(env);
+		pyrec.state = 2;
+	}
+	PyErr_Clear();
+	zpy_quiet_end();
+	return 0;
+}
+
+/* posix's definition, with rec_install run after its own exec slots. */
+static PyModuleDef_Slot rec_slots[16];
+
+/* The inittab's entry for posix: the interpreter's own, whose definition
+ * then runs rec_install once posix.environ exists (before os wraps it,
+ * before any Python code of start-up runs). */
+static PyObject *rec_posix_init(void)
+{
+	PyObject *m = pyrec.posix_init();
+	size_t n = 0;
+
+	PyImport_Inittab = pyrec.inittab;
+	if (m == NULL || !PyObject_TypeCheck(m, &PyModuleDef_Type))
+		return m;                /* a single-phase posix: not recorded */
+	pyrec.def = (PyModuleDef *)m;
+	pyrec.slots = pyrec.def->m_slots;
+	while (pyrec.slots && pyrec.slots[n].slot != 0)
+		n++;
+	if (n + 2 > sizeof rec_slots / sizeof *rec_slots)
+		return m;
+	if (n > 0)
+		memcpy(rec_slots, pyrec.slots, n * sizeof *rec_slots);
+	rec_slots[n] = (PyModuleDef_Slot){ Py_mod_exec, (void *)rec_install };
+	rec_slots[n + 1] = (PyModuleDef_Slot){ 0, NULL };
+	pyrec.def->m_slots = rec_slots;
+	return m;
+}
+
+/* Point posix's inittab entry at rec_posix_init (in a copy of the table,
+ * put back when posix is made); -1 if there is no such entry. */
+static int rec_hook_posix(void)
+{
+	size_t n = 0, i;
+
+	pyrec.inittab = PyImport_Inittab;
+	while (PyImport_Inittab[n].name != NULL)
+		n++;
+	for (i = 0; i < n && strcmp(PyImport_Inittab[i].name, "posix") != 0; i++)
+		;
+	if (i == n || PyImport_Inittab[i].initfunc == NULL ||
+	    (pyrec.inittab_copy = calloc(n + 1, sizeof *pyrec.inittab_copy)) == NULL)
+		return -1;
+	memcpy(pyrec.inittab_copy, PyImport_Inittab, (n + 1) * sizeof *pyrec.inittab_copy);
+	pyrec.posix_init = PyImport_Inittab[i].initfunc;
+	pyrec.inittab_copy[i].initfunc = rec_posix_init;
+	PyImport_Inittab = pyrec.inittab_copy;
 	return 0;
 }
 
 /* Open the window, before the interpreter starts. */
 void zenv_begin(struct zygote *z)
 {
-	(void)z;
 	clock_gettime(CLOCK_REALTIME_COARSE, &window_t0);
 	__atomic_store_n(&crec.open, 1, __ATOMIC_RELEASE);
-	if (PySys_AddAuditHook(audit_hook, NULL) < 0)
-		pyrec.state = 3;
+	if (rec_hook_posix() < 0) {
+		zwarn(z, "cannot record start-up's os.environ reads (no posix in the inittab); "
+		      "every variable counts");
+		pyrec.state = 2;
+	}
 }
 
 /* When start-up began: a file changed since may have been read before. */
@@ -263,62 +437,75 @@ static int add_name(struct zygote *z, struct zenvwatch *w, const char *name, siz
 	return 0;
 }
 
-/* Take our audit hook out again: there is no API for it, and a hook left
- * in place makes every audited event of every run build its arguments
- * (about 0.1 us each) where python3 has none.  CPython 3.11 keeps the
- * hooks added before initialisation in _PyRuntime.audit_hook_head.  The GIL is held, and only threads holding it walk the
- * list. */
-static void unhook(void)
+/* Is o's attribute name (NULL: o itself) still env?  1 yes, 0 no; o NULL counts as yes. */
+static int still_env(PyObject *o, const char *name)
 {
-	_Py_AuditHookEntry **pp = &_PyRuntime.audit_hook_head;
+	PyObject *v = o && name ? PyObject_GetAttrString(o, name) : o;
+	int same = o == NULL || v == pyrec.env;
 
-	for (; *pp != NULL; pp = &(*pp)->next) {
-		if ((*pp)->hookCFunction == audit_hook && (*pp)->userData == NULL) {
-			/* Unlinked, not freed: it was allocated before the
-			 * interpreter chose its allocators (PYTHONMALLOC=debug
-			 * would refuse the block); 24 bytes, once. */
-			*pp = (*pp)->next;
-			return;
-		}
-	}
+	if (name)
+		Py_XDECREF(v);
+	PyErr_Clear();
+	return same;
 }
 
-/* Close the Python recording, put the plain dict back, take its names. */
+/* Did start-up leave os.environ reading another dict than the recorded
+ * one (a module replaced posix.environ or os.environ._data)? */
+static int env_replaced(void)
+{
+	PyObject *posix = PyImport_ImportModule("posix");
+	PyObject *os = PyDict_GetItemString(PyImport_GetModuleDict(), "os");
+	PyObject *e = os ? PyObject_GetAttrString(os, "environ") : NULL;
+	PyObject *eb = os ? PyObject_GetAttrString(os, "environb") : NULL;
+	int replaced = posix == NULL || !still_env(posix, "environ") ||
+	               (os && !(e && still_env(e, "_data"))) || (eb && !still_env(eb, "_data"));
+
+	Py_XDECREF(eb);
+	Py_XDECREF(e);
+	Py_XDECREF(posix);
+	PyErr_Clear();
+	return replaced;
+}
+
+/* End the Python recording: posix.environ is a plain dict again (even
+ * when nothing else of zenv_end() can be done).  If start-up left
+ * os.environ reading another dict, what it read there was not seen. */
+static void rec_stop(void)
+{
+	if (pyrec.state != 1) {
+		pyrec.state = 2;
+		return;
+	}
+	if (env_replaced())
+		pyrec.whole = 1;
+	pyrec.state = 3;
+	if (Py_TYPE(pyrec.env) == pyrec.type) {
+		Py_SET_TYPE(pyrec.env, &PyDict_Type);
+		Py_DECREF(pyrec.type);
+	}
+	for (size_t i = 0; i < NREC_FWD; i++)
+		Py_CLEAR(rec_descr[i]);
+	Py_CLEAR(pyrec.type);
+	Py_CLEAR(pyrec.env);
+	free(pyrec.inittab_copy);
+	pyrec.inittab_copy = NULL;
+}
+
+/* Take the Python recording's names; -1 if nothing was recorded. */
 static int py_end(struct zygote *z, struct zenvwatch *w)
 {
-	int rc = 0;
+	int rc = pyrec.state == 3 ? 0 : -1;
 
-	if (pyrec.state != 2) {
-		pyrec.state = 3;
-		return -1;
+	if (pyrec.whole)
+		w->whole = 1;
+	for (size_t i = 0; i < pyrec.n; i++) {
+		if (rc == 0)
+			rc = add_name(z, w, pyrec.keys[i].name, pyrec.keys[i].len);
+		free(pyrec.keys[i].name);
 	}
-	pyrec.state = 3;
-	PyObject *name = PyUnicode_FromString("posix"), *osname = PyUnicode_FromString("os");
-	PyObject *posix = name ? PyImport_GetModule(name) : NULL;
-	PyObject *os = osname ? PyImport_GetModule(osname) : NULL;
-	PyObject *r = posix ? PyObject_CallFunctionObjArgs(pyrec.end_fn, posix, os ? os : Py_None,
-	                                                  pyrec.orig, pyrec.rec, NULL) : NULL;
-	if (r == NULL)
-		rc = -1;
-	Py_ssize_t pos = 0;
-	PyObject *key, *val;
-	while (rc == 0 && PyDict_Next(pyrec.seen, &pos, &key, &val)) {
-		if (key == Py_None)
-			w->whole = 1;
-		else if (PyBytes_Check(key))
-			rc = add_name(z, w, PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key));
-		/* a str key never matches: os.environ encodes its keys */
-	}
-	Py_XDECREF(r);
-	Py_XDECREF(os);
-	Py_XDECREF(posix);
-	Py_XDECREF(osname);
-	Py_XDECREF(name);
-	Py_CLEAR(pyrec.seen);
-	Py_CLEAR(pyrec.orig);
-	Py_CLEAR(pyrec.rec);
-	Py_CLEAR(pyrec.end_fn);
-	PyErr_Clear();
+	free(pyrec.keys);
+	pyrec.keys = NULL;
+	pyrec.n = pyrec.cap = 0;
 	return rc;
 }
 
@@ -357,7 +544,7 @@ void zenv_end(struct zygote *z)
 	__atomic_store_n(&crec.open, 0, __ATOMIC_SEQ_CST);
 	while (__atomic_load_n(&crec.lock, __ATOMIC_ACQUIRE))
 		;
-	unhook();
+	rec_stop();
 	z->envwatch = w;
 	if (w == NULL) {
 		zwarn(z, "out of memory for the start-up environment; serving every run cold");

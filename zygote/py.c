@@ -36,6 +36,9 @@ static PyObject *gc_module;
  * counters say when it starts running the program's own code. */
 static int gc_start_count[NUM_GENERATIONS];
 
+/* gc.get_stats() then: the collections start-up made, not the zygote's. */
+static struct gc_generation_stats gc_start_stats[NUM_GENERATIONS];
+
 /* Modules whose import read the kernel's randomness (getrandom(2)): each
  * seeded something that every child would share.  Filled while the zygote
  * preloads (entropy_watch set), read once by the bootstrap. */
@@ -259,6 +262,72 @@ static void freelists_restore(void)
 	refill(free_dicts, new_dict, 0);
 }
 
+/* The collector as it was before pywarm made objects python3 never
+ * makes (the start-up environment recorder, envwatch.c): its counters,
+ * whether it was enabled, and the tuple, list and dict free lists, which
+ * the bracket empties so that it neither takes from them nor leaves
+ * objects on them.  One bracket at a time. */
+static struct {
+	int active, enabled, count[NUM_GENERATIONS];
+	PyTupleObject *tuples[PyTuple_NFREELISTS];
+	int ntuples[PyTuple_NFREELISTS];
+	PyListObject *lists[PyList_MAXFREELIST];
+	PyDictObject *dicts[PyDict_MAXFREELIST];
+	int nlists, ndicts;
+} quiet;
+
+/* Open the bracket: collection off, counters and free lists put aside. */
+void zpy_quiet_begin(void)
+{
+	PyInterpreterState *interp = PyInterpreterState_Get();
+
+	quiet.active = 1;
+	quiet.enabled = interp->gc.enabled;
+	interp->gc.enabled = 0;
+	for (int i = 0; i < NUM_GENERATIONS; i++)
+		quiet.count[i] = interp->gc.generations[i].count;
+	memcpy(quiet.tuples, interp->tuple.free_list, sizeof quiet.tuples);
+	memcpy(quiet.ntuples, interp->tuple.numfree, sizeof quiet.ntuples);
+	memset(interp->tuple.free_list, 0, sizeof interp->tuple.free_list);
+	memset(interp->tuple.numfree, 0, sizeof interp->tuple.numfree);
+	memcpy(quiet.lists, interp->list.free_list, sizeof quiet.lists);
+	quiet.nlists = interp->list.numfree;
+	interp->list.numfree = 0;
+	memcpy(quiet.dicts, interp->dict_state.free_list, sizeof quiet.dicts);
+	quiet.ndicts = interp->dict_state.numfree;
+	interp->dict_state.numfree = 0;
+}
+
+/* Close it: free what went onto the free lists meanwhile, put back the
+ * lists, the counters and the collector's switch. */
+void zpy_quiet_end(void)
+{
+	PyInterpreterState *interp = PyInterpreterState_Get();
+
+	if (!quiet.active)
+		return;
+	quiet.active = 0;
+	for (int i = 0; i < PyTuple_NFREELISTS; i++)
+		while (interp->tuple.free_list[i] != NULL) {
+			PyTupleObject *t = interp->tuple.free_list[i];
+			interp->tuple.free_list[i] = (PyTupleObject *)t->ob_item[0];
+			PyObject_GC_Del(t);
+		}
+	for (int i = 0; i < interp->list.numfree; i++)
+		PyObject_GC_Del(interp->list.free_list[i]);
+	for (int i = 0; i < interp->dict_state.numfree; i++)
+		PyObject_GC_Del(interp->dict_state.free_list[i]);
+	memcpy(interp->tuple.free_list, quiet.tuples, sizeof quiet.tuples);
+	memcpy(interp->tuple.numfree, quiet.ntuples, sizeof quiet.ntuples);
+	memcpy(interp->list.free_list, quiet.lists, sizeof quiet.lists);
+	interp->list.numfree = quiet.nlists;
+	memcpy(interp->dict_state.free_list, quiet.dicts, sizeof quiet.dicts);
+	interp->dict_state.numfree = quiet.ndicts;
+	for (int i = 0; i < NUM_GENERATIONS; i++)
+		interp->gc.generations[i].count = quiet.count[i];
+	interp->gc.enabled = quiet.enabled;
+}
+
 /* Import gc without leaving it in sys.modules (python3 has not imported
  * it when the program starts); the module, or NULL. */
 static PyObject *import_gc_unlisted(void)
@@ -269,24 +338,26 @@ static PyObject *import_gc_unlisted(void)
 	return m;
 }
 
-/* Remember the collector's counters and free lists as start-up left them. */
+/* Remember the collector's counters, statistics and free lists as start-up left them. */
 static void gc_save_count(void)
 {
 	PyInterpreterState *interp = PyInterpreterState_Get();
 	for (int i = 0; i < NUM_GENERATIONS; i++)
 		gc_start_count[i] = interp->gc.generations[i].count;
+	memcpy(gc_start_stats, interp->gc.generation_stats, sizeof gc_start_stats);
 	freelists_save();
 	gc_module = import_gc_unlisted();
 	PyErr_Clear();
 }
 
-/* Give a child the counters python3 would have when the program starts. */
+/* Give a child the counters and statistics python3 would have when the program starts. */
 static void gc_restore_count(void)
 {
 	freelists_restore();
 	PyInterpreterState *interp = PyInterpreterState_Get();
 	for (int i = 0; i < NUM_GENERATIONS; i++)
 		interp->gc.generations[i].count = gc_start_count[i];
+	memcpy(interp->gc.generation_stats, gc_start_stats, sizeof gc_start_stats);
 }
 
 /* sys.modules' keys, as a set (NULL on error). */

@@ -115,9 +115,11 @@ static int open_caller_tty(int flags, mode_t mode)
 } while (0)
 
 /* Every open libpython and extension modules make goes through these (the
- * executable's definitions come first in the symbol search). */
+ * executable's definitions come first in the symbol search); sysread.c
+ * counts the relative ones while the zygote preloads. */
 static int open_common(int dirfd, const char *path, int flags, mode_t mode)
 {
+	zsys_note_path(dirfd, path);            /* a relative one, while preloading */
 	if (tty_caller > 0 && path && strcmp(path, "/dev/tty") == 0)
 		return open_caller_tty(flags, mode);
 	return sys_openat(dirfd, path, flags, mode);

@@ -285,10 +285,14 @@ static int signals_changed(PyObject *before)
 /* What a preloaded module's import leaves that no forked run could share:
  * output it wrote (print, a warning, a raw write(2)), a thread it started
  * or a descriptor it left open (the thread is not in a forked child, and
- * the descriptor's number is the caller's there).  While the zygote
- * preloads, its stdout and stderr are one memfd, flushed around each
- * module's loading, and its threads and descriptors are counted before
- * and after; a module that left any of these goes into state["unshared"]
+ * the descriptor's number is the caller's there), or what it computed
+ * from the zygote's working directory ("/": getcwd(), a file-system call
+ * with a relative path, chdir) or from the clock (the zygote's start
+ * time; sysread.c counts both).  While the zygote preloads, its stdout
+ * and stderr are one memfd, flushed around each module's loading, and its
+ * threads, descriptors, getcwd() calls, relative file-system calls and
+ * clock reads are counted before and after; a module that left any of
+ * these goes into state["unshared"]
  * and is never served from the cache: each run imports it afresh, as
  * python3 does, and so is each preloaded module that imported it.  The
  * output goes to the zygote's log when preloading ends. */
@@ -342,6 +346,8 @@ struct effects {
 	off_t out;                /* bytes written to stdout and stderr */
 	int tasks, fds;
 	unsigned long cwd;        /* getcwd() calls */
+	unsigned long rel;        /* file-system calls with a relative path, chdir */
+	unsigned long clock;      /* clock reads */
 };
 
 static off_t output_mark(void);
@@ -354,6 +360,8 @@ static struct effects effects_now(void)
 	e.tasks = count_entries("task");
 	e.fds = count_entries("fd");
 	e.cwd = zwarm_cwd_reads();
+	e.rel = zsys_relative_calls();
+	e.clock = zsys_clock_calls();
 	return e;
 }
 
@@ -362,7 +370,8 @@ static int effects_left(const struct effects *e0)
 {
 	struct effects e = effects_now();
 
-	return e.out != e0->out || e.tasks > e0->tasks || e.fds > e0->fds || e.cwd != e0->cwd;
+	return e.out != e0->out || e.tasks > e0->tasks || e.fds > e0->fds || e.cwd != e0->cwd ||
+	       e.rel != e0->rel || e.clock != e0->clock;
 }
 
 /* Flush sys.stdout and sys.stderr, keeping any pending exception, and
@@ -433,12 +442,33 @@ static void output_end(struct zygote *z, PyObject *st)
 		const char *s = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
 		if (s)
 			zlog(z, "importing %s writes output, starts a thread, leaves a descriptor "
-			     "open, asks for the working directory or sets a signal handler: "
-			     "every run imports it afresh", s);
+			     "open, depends on the working directory, reads the clock or sets a "
+			     "signal handler: every run imports it afresh", s);
 		Py_DECREF(name);
 	}
 	Py_XDECREF(it);
 	PyErr_Clear();
+}
+
+/* Is spec the standard library's logging, whose import reads the clock
+ * only for what bootstrap.py sets again in every run (_startTime, in
+ * _caches())?  Its file must be logging/__init__.py next to os's. */
+static int clock_reset_per_run(PyObject *name, PyObject *spec)
+{
+	PyObject *os = PyDict_GetItemString(PyImport_GetModuleDict(), "os");
+	PyObject *osfile = os ? PyObject_GetAttrString(os, "__file__") : NULL;
+	PyObject *origin = PyObject_GetAttrString(spec, "origin");
+	const char *o = origin && PyUnicode_Check(origin) ? PyUnicode_AsUTF8(origin) : NULL;
+	const char *f = osfile && PyUnicode_Check(osfile) ? PyUnicode_AsUTF8(osfile) : NULL;
+	const char *slash = f ? strrchr(f, '/') : NULL;
+	size_t dir = slash ? (size_t)(slash - f) : 0;
+	int same = PyUnicode_CompareWithASCIIString(name, "logging") == 0 && o && slash &&
+	           strncmp(o, f, dir + 1) == 0 && strcmp(o + dir + 1, "logging/__init__.py") == 0;
+
+	Py_XDECREF(origin);
+	Py_XDECREF(osfile);
+	PyErr_Clear();
+	return same;
 }
 
 /* While recording: load spec, noting it under its importer and its own imports under it. */
@@ -456,6 +486,7 @@ static PyObject *record_load(PyObject *st, PyObject *spec)
 	note_import(st, name);
 	PyList_Append(stack, name);
 	PySet_Add(loaded, name);        /* in sys.modules from the start of its loading */
+	int exempt = zsys_clock_exempt(clock_reset_per_run(name, spec));
 	struct effects e0 = effects_now();
 	PyObject *sig0 = signal_table();
 	PyObject *ld = logger_dict();
@@ -467,6 +498,7 @@ static PyObject *record_load(PyObject *st, PyObject *spec)
 	/* The bookkeeping must keep a failed loading's exception. */
 	PyObject *et, *ev, *etb;
 	PyErr_Fetch(&et, &ev, &etb);
+	zsys_clock_exempt(exempt);
 	if ((effects_left(&e0) | signals_changed(sig0)) && st_get(st, "unshared"))
 		PySet_Add(st_get(st, "unshared"), name);   /* so is each module loading it */
 	Py_XDECREF(sig0);
@@ -933,8 +965,12 @@ void zwarm_all(struct zygote *z)
 	imports_begin(z);
 	zwatch_begin(z);
 	output_begin(z);
+	if (zsys_watch(1) < 0)
+		zwarn(z, "cannot find where PyThread_acquire_lock_timed lies (dladdr1): every "
+		      "preloaded module counts as reading the clock");
 	preload(z);
 	zlearn_preload(z);
+	zsys_watch(0);
 	output_end(z, import_state());
 	warmup_script(z);
 }

@@ -116,6 +116,8 @@ int  zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t er
 void zpy_flush_quietly(const char *name);
 int  zpy_teardown_needed(void);
 void zpy_unfreeze(void);
+void zpy_quiet_begin(void);        /* around objects python3 never makes: */
+void zpy_quiet_end(void);          /* the collector's counters untouched */
 
 /* run.c */
 void zpy_child_run(struct zygote *z, struct pw_launch *l) __attribute__((noreturn));
@@ -196,6 +198,13 @@ void zlearn_preload(struct zygote *z);
 /* warm.c: one module imported into the zygote as the preload does; 0 or -1 (logged). */
 int  zwarm_import(struct zygote *z, const char *name);
 unsigned long zwarm_cwd_reads(void);
+
+/* sysread.c: file-system calls with a relative path, and clock reads. */
+int  zsys_watch(int on);
+void zsys_note_path(int dirfd, const char *path);
+int  zsys_clock_exempt(int on);
+unsigned long zsys_relative_calls(void);
+unsigned long zsys_clock_calls(void);
 
 /* py.c: getrandom() calls so far (learn.c's judge compares two counts). */
 unsigned long zpy_entropy_calls(void);

@@ -230,6 +230,76 @@ def test_preloaded_module_listing_the_environment(pw, wd):
     assert_warm(run_fixed(pw, prog, wd, env)[1])
 
 
+# Each way a module can look at os.environ's data (os.environ, os.environb
+# or posix.environ itself): a lookup makes that one variable count, a
+# listing the whole environment.
+LOOKUPS = {
+    "subscript": "try:\n    V = os.environ['PWT_K']\nexcept KeyError:\n    V = None\n",
+    "get": "V = os.environ.get('PWT_K')\n",
+    "getenv": "V = os.getenv('PWT_K', 'd')\n",
+    "in": "V = 'PWT_K' in os.environ\n",
+    "environb-get": "V = os.environb.get(b'PWT_K')\n",
+    "pop": "V = os.environ.pop('PWT_K', None)\nif V is not None:\n    os.environ['PWT_K'] = V\n",
+    "setdefault": "V = os.environ.setdefault('PWT_K', 'set')\n",
+    "posix-get": "import posix\nV = posix.environ.get(b'PWT_K')\n",
+    "posix-in": "import posix\nV = b'PWT_K' in posix.environ\n",
+    "posix-subscript": "import posix\nV = posix.environ[b'PWT_K'] if b'PWT_K' in posix.environ else None\n",
+}
+
+LISTINGS = {
+    "copy": "V = sorted(os.environ.copy())[:1]\n",
+    "dict": "V = len(dict(os.environ)) > 0\n",
+    "keys": "V = 'PWT_K' in list(os.environ.keys())\n",
+    "values": "V = len(list(os.environ.values())) > 0\n",
+    "len": "V = len(os.environ) > 0\n",
+    "repr": "V = 'PWT' in repr(os.environ)\n",
+    "eq": "V = os.environ == {}\n",
+    "or": "V = len(os.environ | {}) > 0\n",
+    "posix-items": "import posix\nV = len(list(posix.environ.items())) > 0\n",
+    "posix-iter": "import posix\nV = len([k for k in posix.environ]) > 0\n",
+    "posix-repr": "import posix\nV = len(repr(posix.environ)) > 0\n",
+    "posix-eq": "import posix\nV = posix.environ == {}\n",
+    "posix-or": "import posix\nV = len(posix.environ | {}) > 0\n",
+    "posix-copy": "import posix\nV = len(posix.environ.copy()) > 0\n",
+    "posix-reduce": "import copy, posix\nV = len(copy.copy(posix.environ)) > 0\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LOOKUPS))
+def test_preloaded_module_looking_up_a_variable(pw, wd, kind):
+    """Each form of lookup makes the variable count: a run where it has
+    another value is cold, one where another variable differs is warm."""
+    lib = os.path.join(wd, "lib")
+    env = project(pw, wd, "[preload]\nmodules = pwtlook\n",
+                  {"lib/pwtlook.py": "import os\n" + LOOKUPS[kind]},
+                  env_add={"PYTHONPATH": lib, "PWT_K": "one"})
+    prog = ["-c", "import pwtlook; print(pwtlook.V)"]
+    same_warm(pw, prog, wd, env)
+    same_warm(pw, prog, wd, env, {"PWT_UNRELATED": "1"})
+    same_cold(pw, prog, wd, env, {"PWT_K": "two"})
+    same_cold(pw, prog, wd, env, remove=("PWT_K",))
+
+
+@pytest.mark.parametrize("kind", sorted(LISTINGS))
+def test_preloaded_module_listing_in_other_ways(pw, wd, kind):
+    """Each form of listing makes the whole environment count."""
+    env = listing_project(pw, wd, "import os\n" + LISTINGS[kind], {"PWT_K": "one"})
+    prog = ["-c", "import pwtconf; print(pwtconf.V)"]
+    assert_warm(run_fixed(pw, prog, wd, env)[1])
+    assert_cold(run_fixed(pw, prog, wd, env, {"OTHER_NEW": "1"})[1])
+
+
+def test_recorder_leaves_nothing_behind(pw, wd):
+    """A run sees os.environ's data as python3 does: a plain dict, and no
+    subclass of dict that pywarm made for its start-up."""
+    prog = ["-c", "import gc, os, posix\nprint(type(posix.environ), type(os.environ._data),"
+                  " os.environ._data is posix.environ, os.environb._data is posix.environ,"
+                  " [c for c in dict.__subclasses__() if 'pywarm' in c.__module__ + c.__qualname__])"]
+    real, pyw = pw.run_both(prog, cwd=wd)
+    assert_same(real, pyw)
+    assert_warm(pyw)
+
+
 def test_listing_module_with_a_coerced_locale(pw, wd):
     """LC_CTYPE=C, which python3 coerces (and the warm child sets the same):
     a listing module's zygote still serves the same environment warm."""

@@ -575,13 +575,7 @@ GC_PROGS = {
 }
 
 
-COUNT_DIFFERS = pytest.mark.xfail(
-    strict=True, reason="LIMITATIONS: the objects that record start-up's environment reads "
-                        "shift the collector's counters at start")
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, marks=() if c == "gc-not-imported" else COUNT_DIFFERS)
-                                  for c in GC_PROGS])
+@pytest.mark.parametrize("case", list(GC_PROGS))
 @pytest.mark.parametrize("how", ["script", "c", "stdin"])
 def test_gc_state_at_start(pw, wd, case, how):
     prog = GC_PROGS[case]
@@ -590,6 +584,66 @@ def test_gc_state_at_start(pw, wd, case, how):
     real, pyw = pw.run_both(args, cwd=wd, input=prog.encode() if how == "stdin" else None)
     assert_same(real, pyw)
     assert_warm(pyw)
+
+
+GC_ENV_PROG = textwrap.dedent("""\
+    import gc
+    a = gc.get_count()
+    import os
+    os.environ.get("HOME"); "NOPE" in os.environ; os.environ.get("NOPE", "d")
+    os.environb.get(b"PATH"); os.getenv("LANG")
+    print(a, gc.get_count(), gc.get_stats()[0]["collections"])
+""")
+
+# Environments and options that change what start-up reads from os.environ.
+GC_SETUPS = {
+    "pythonvars": (["-c", GC_ENV_PROG], {"PYTHONNOUSERSITE": "1", "PYTHONIOENCODING": "utf-8",
+                                         "PYTHONUTF8": "1"}),
+    "E": (["-E", "-c", GC_ENV_PROG], {"PYTHONWARNINGS": "error"}),
+    "I": (["-I", "-c", GC_ENV_PROG], {}),
+    "s": (["-s", "-c", GC_ENV_PROG], {}),
+    "X-dev": (["-X", "dev", "-c", GC_ENV_PROG], {}),
+    "W": (["-W", "ignore", "-c", GC_ENV_PROG], {}),
+    "W-error": (["-W", "error", "-c", GC_ENV_PROG], {}),
+    "PYTHONWARNINGS": (["-c", GC_ENV_PROG], {"PYTHONWARNINGS": "default"}),
+}
+
+
+@pytest.mark.parametrize("setup", list(GC_SETUPS.values()), ids=list(GC_SETUPS))
+def test_gc_state_at_start_with_options(pw, wd, setup):
+    """The counters at start, and after a program's own os.environ reads,
+    are python3's whatever start-up read from the environment."""
+    args, env_add = setup
+    warm_up(pw, args, env_add, wd)
+    real, pyw = pw.run_both(args, cwd=wd, env_add=env_add)
+    assert_same(real, pyw)
+    assert_warm(pyw)
+
+
+def test_gc_state_at_start_project_with_warmup(pw, wd):
+    """A project profile whose modules and warmup script read the
+    environment leaves the counters at start as python3's."""
+    env = project(pw, wd, "[preload]\nmodules = envmod, json\nwarmup = tools/warm.py\n",
+                  {"lib/envmod.py": "import os\nHOME = os.environ.get('HOME')\nN = 'LANG' in os.environ\n",
+                   "tools/warm.py": "import os, envmod\nos.environ.get('USER', 'nobody')\n"})
+    for how in (["-c", GC_ENV_PROG], ["-c", "import gc; a = gc.get_count(); import envmod; print(a, envmod.N)"]):
+        real, pyw = pw.run_both(how, cwd=wd, env=env)
+        assert_same(real, pyw)
+        assert_warm(pyw)
+
+
+def test_gc_state_at_start_deb(pw, deb, wd):
+    """The same for the distribution's python3."""
+    trace = pw.trace_path()
+    env = pw.make_env(trace=trace)
+    subprocess.run([os.path.join(deb, "pywarmctl"), "start", "--wait"], cwd=wd, env=pw.env,
+                   stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    for prog in (GC_PROGS["count"], GC_PROGS["count-after-work"], GC_ENV_PROG):
+        r = pw.run("real", ["-c", prog], cwd=wd, env=env, executable=DEB_PYTHON)
+        p = pw.run("pywarm", ["-c", prog], cwd=wd, env=env, trace=trace,
+                   executable=os.path.join(deb, "pywarm"))
+        assert_same(r, p)
+        assert_warm(p)
 
 
 SIGACTION_PROBE = textwrap.dedent("""\

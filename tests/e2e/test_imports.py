@@ -597,6 +597,120 @@ def test_import_effects_a_run_cannot_share(pw, wd, kind, through):
         assert b"noisy:" in real.out + real.err
 
 
+# ------------------------------------------------- the working directory and the clock at import
+
+# Modules whose import depends on the working directory through a
+# file-system call with a relative path (the zygote's is "/"), run in a
+# directory where the files exist.
+RELATIVE = {
+    "exists": "import os.path\nV = os.path.exists('local.cfg')\n",
+    "stat": "import os\ntry:\n    V = os.stat('local.cfg').st_size\nexcept OSError:\n    V = None\n",
+    "lstat": "import os\ntry:\n    V = os.lstat('link').st_size > 0\nexcept OSError:\n    V = None\n",
+    "open": "try:\n    V = open('settings.toml').read()\nexcept OSError:\n    V = None\n",
+    "listdir": "import os\nV = sorted(n for n in os.listdir('.') if n.endswith('.cfg'))\n",
+    "scandir": "import os\nV = sorted(e.name for e in os.scandir() if e.name.endswith('.cfg'))\n",
+    "pathlib": "import pathlib\nV = pathlib.Path('local.cfg').is_file()\n",
+    "glob": "import glob\nV = sorted(glob.glob('*.cfg'))\n",
+    "access": "import os\nV = os.access('local.cfg', os.R_OK)\n",
+    "readlink": "import os\ntry:\n    V = os.readlink('link')\nexcept OSError:\n    V = None\n",
+    "chdir": "import os\ntry:\n    os.chdir('sub')\n    V = 'moved'\nexcept OSError:\n    V = None\n",
+    "c-fopen": "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.fopen.restype = ctypes.c_void_p\n"
+               "libc.fclose.argtypes = [ctypes.c_void_p]\nf = libc.fopen(b'local.cfg', b'r')\n"
+               "V = bool(f)\nif f:\n    libc.fclose(f)\n",
+    "c-realpath": "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.realpath.restype = ctypes.c_void_p\n"
+                  "libc.free.argtypes = [ctypes.c_void_p]\np = libc.realpath(b'local.cfg', None)\n"
+                  "V = bool(p)\nif p:\n    libc.free(p)\n",
+    "configparser": "import configparser\nC = configparser.ConfigParser()\nV = C.read(['local.cfg'])\n",
+}
+
+RELATIVE_FILES = {"local.cfg": "[a]\nb = 1\n", "other.cfg": "", "settings.toml": "x = 1\n",
+                  "sub/keep": ""}
+
+
+@pytest.mark.parametrize("kind", sorted(RELATIVE))
+@pytest.mark.parametrize("through", ["direct", "dependency"])
+def test_import_depending_on_the_working_directory(pw, wd, kind, through):
+    """A preloaded module whose import opens, stats, lists or changes to a
+    path relative to the working directory found the zygote's ("/"): every
+    run imports it afresh in its own directory, as python3 does, and so
+    does a preloaded module that imported it."""
+    files = dict(RELATIVE_FILES, **{
+        "lib/rel.py": RELATIVE[kind] + "def probe():\n    return V\n",
+        "lib/wrapper.py": "import rel\nprobe = rel.probe\n",
+        "lib/quiet.py": "import itertools\nQ = 5\n",
+        ".pywarm.ini": "[preload]\nmodules = json, rel, wrapper, quiet\n"})
+    write_files(wd, files)
+    if not os.path.lexists(os.path.join(wd, "link")):
+        os.symlink("local.cfg", os.path.join(wd, "link"))
+    pw.trust(wd)
+    env = {"PYTHONPATH": os.path.join(wd, "lib")}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    mod = "rel" if through == "direct" else "wrapper"
+    prog = (f"import os, sys, quiet, {mod}\nprint({mod}.__name__, quiet.Q, {mod}.probe())\n"
+            "print(os.getcwd() == os.environ['PWD_AT_START'])\n")
+    env["PWD_AT_START"] = wd
+    real, pyw = _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
+    assert b"None" not in real.out and b"False" not in real.out.split(b"\n")[0], real.describe()
+
+
+# Modules that keep a reading of the clock made at import, each with a
+# check that the reading was made in this run (after the test's own
+# reading, passed in PWT_T0 / PWT_M0).
+CLOCK = {
+    "time": "import time\nS = time.time()\nK = 'PWT_T0'\n",
+    "time-ns": "import time\nS = time.time_ns() / 1e9\nK = 'PWT_T0'\n",
+    "monotonic": "import time\nS = time.monotonic()\nK = 'PWT_M0'\n",
+    "perf-counter": "import time\nS = time.perf_counter()\nK = 'PWT_M0'\n",
+    "datetime-now": "import datetime\nS = datetime.datetime.now().timestamp()\nK = 'PWT_T0'\n",
+    "datetime-utc": "import datetime\nS = datetime.datetime.now(datetime.timezone.utc).timestamp()\n"
+                    "K = 'PWT_T0'\n",
+    "localtime": "import time\nS = time.mktime(time.localtime()) + 1\nK = 'PWT_T0'\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CLOCK))
+@pytest.mark.parametrize("through", ["direct", "dependency"])
+def test_import_reading_the_clock(pw, wd, kind, through):
+    """A preloaded module that keeps the time of its import: every run
+    imports it afresh, so the time is the run's, as under python3 (and so
+    does a preloaded module that imported it)."""
+    import time
+    files = {"lib/clk.py": CLOCK[kind] + "import os\ndef probe():\n    return S >= float(os.environ[K])\n",
+             "lib/wrapper.py": "import clk\nprobe = clk.probe\n",
+             ".pywarm.ini": "[preload]\nmodules = json, clk, wrapper\n"}
+    write_files(wd, files)
+    pw.trust(wd)
+    env = {"PYTHONPATH": os.path.join(wd, "lib")}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    mod = "clk" if through == "direct" else "wrapper"
+    prog = f"import {mod}\nprint({mod}.__name__, {mod}.probe())\n"
+    if kind == "localtime":
+        # A reading in whole seconds: let the second of the zygote's start end.
+        t = time.time()
+        time.sleep(int(t) + 1 - t)
+    env.update(PWT_T0=repr(time.time()), PWT_M0=repr(time.monotonic()))
+    real, pyw = _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
+    assert real.out.endswith(b" True\n"), real.describe()
+
+
+def test_import_of_logging_is_still_served(pw, wd):
+    """logging reads the clock at import for _startTime, which every run
+    sets again: it, and a module importing it, are served from the cache
+    (their import is the zygote's), and relativeCreated counts from the
+    run's start."""
+    files = {"lib/uselog.py": "import logging, os\nPID = os.getpid()\nLOG = logging.getLogger('uselog')\n",
+             ".pywarm.ini": "[preload]\nmodules = logging, uselog\n"}
+    write_files(wd, files)
+    pw.trust(wd)
+    env = {"PYTHONPATH": os.path.join(wd, "lib")}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    prog = ("import os, logging, uselog\nr = logging.makeLogRecord({})\n"
+            "print(uselog.PID != os.getpid(), 0 <= r.relativeCreated < 5000)\n")
+    r = pw.run_pywarm(["-c", prog], cwd=wd, env_add=env)
+    assert_warm(r)
+    assert r.out == b"True True\n", r.describe()
+
+
 # ------------------------------------------------- loggers made at import
 
 LOGGER_PROGS = {
