@@ -15,7 +15,7 @@ import zipfile
 
 import pytest
 
-from conftest import (PYWARMCTL, SELF, assert_cold, assert_same, assert_warm, needs_pywarm,
+from conftest import (PYWARMCTL, REAL, SELF, assert_cold, assert_same, assert_warm, needs_pywarm,
                       write_files)
 from helpers import assert_same_session as assert_same_pty, run_pair, warm_up
 
@@ -264,7 +264,19 @@ FINALIZER_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(FINALIZER_CASES))
+# Debian's python3 imports neither collections nor string at start-up:
+# there the program's objects stored in collections' globals are finalized
+# by the first collection after sys.modules is emptied.  In a warm run
+# classes made by modules only the zygote imported (namedtuples of the
+# preload) still reach collections' globals through their methods, so
+# those objects are never finalized (LIMITATIONS in pywarm(1)).
+DEB_FINALIZE = pytest.mark.xfail(
+    condition=os.path.realpath(REAL).startswith("/usr/bin/"), strict=True,
+    reason="LIMITATIONS: globals of a served module kept alive by the zygote's own objects")
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=DEB_FINALIZE) if c == "del-in-preloaded-containers"
+                                  else c for c in FINALIZER_CASES])
 @pytest.mark.parametrize("how", ["script", "c"])
 def test_exit_finalizes(pw, case, how):
     prog = FINALIZER_CASES[case]
