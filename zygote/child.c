@@ -117,14 +117,14 @@ void zchild_world_init(struct zygote *z)
 
 	for (int i = 0; i < PW_NNS; i++) {
 		snprintf(path, sizeof path, "/proc/self/ns/%s", pw_ns_names[i]);
-		z->ns_ino[i] = stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+		z->conf.ns_ino[i] = stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
 	}
 	if (stat("/", &st) == 0) {
-		z->root_dev = (uint64_t)st.st_dev;
-		z->root_ino = (uint64_t)st.st_ino;
+		z->conf.root_dev = (uint64_t)st.st_dev;
+		z->conf.root_ino = (uint64_t)st.st_ino;
 	} else {
 		zlog(z, "cannot stat /: %s; every run is cold", strerror(errno));
-		z->root_dev = z->root_ino = UINT64_MAX;
+		z->conf.root_dev = z->conf.root_ino = UINT64_MAX;
 	}
 }
 
@@ -133,9 +133,9 @@ static const char *check_same_world(struct zygote *z, struct pw_launch *l, int c
                                     const struct ucred *peer)
 {
 	for (int i = 0; i < PW_NNS; i++)
-		if (z->ns_ino[i] != l->ns_ino[i])
+		if (z->conf.ns_ino[i] != l->ns_ino[i])
 			return "the caller is in another namespace";
-	if (z->root_dev != l->root_dev || z->root_ino != l->root_ino || z->root_dev == UINT64_MAX)
+	if (z->conf.root_dev != l->root_dev || z->conf.root_ino != l->root_ino || z->conf.root_dev == UINT64_MAX)
 		return "the caller has another root directory";
 	if (peer->uid != geteuid() || peer->gid != getegid())
 		return "the caller has other credentials";
@@ -156,7 +156,7 @@ static const char *apply_rlimits(struct zygote *z, struct pw_launch *l)
 {
 	if (l->rlim_cur[RLIMIT_AS] != RLIM_INFINITY || l->rlim_cur[RLIMIT_DATA] != RLIM_INFINITY)
 		return "a memory rlimit is set (the warm child is larger than a fresh python3)";
-	if (l->rlim_cur[RLIMIT_STACK] != z->stack_cur)
+	if (l->rlim_cur[RLIMIT_STACK] != z->conf.stack_cur)
 		return "the stack rlimit differs from the zygote's";
 	for (int i = 0; i < PW_NRLIMIT && i < RLIM_NLIMITS; i++) {
 		struct rlimit want = { l->rlim_cur[i], l->rlim_max[i] }, have;
@@ -197,8 +197,8 @@ static const char *apply_process(struct pw_launch *l)
 static void apply_environ(struct zygote *z, struct pw_launch *l)
 {
 	environ = l->envp;
-	if (z->lc_ctype[0])
-		setenv("LC_CTYPE", z->lc_ctype, 1);
+	if (z->conf.lc_ctype[0])
+		setenv("LC_CTYPE", z->conf.lc_ctype, 1);
 }
 
 /* The caller's signal mask, the last thing before user code. */
@@ -318,7 +318,7 @@ static void take_fds(struct zygote *z, int conn, const struct ucred *peer,
 int znotice_send(struct zygote *z, int event, int status, const void *extra, size_t len, int wait)
 {
 	struct znotice n = { event, status };
-	return pw_dgram_send(&z->notice_addr, z->notice_len, &n, sizeof n, extra, len, wait);
+	return pw_dgram_send(&z->conf.notice_addr, z->conf.notice_len, &n, sizeof n, extra, len, wait);
 }
 
 /* Is this process down to one thread?  (Nothing else can then run between
@@ -369,7 +369,7 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us)
 
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != z->pid)
+	if (getppid() != z->conf.pid)
 		_exit(ZCHILD_EXIT_BADREQ);
 	/* Who connected (the launcher), asked once: every message must come
 	 * from it, and its pid names the caller's cgroups and terminal. */
@@ -382,7 +382,7 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us)
 	if ((why = zwatch_stale(z)) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
 	zwatch_forget(z);
-	if (l.identity != z->identity)
+	if (l.identity != z->conf.identity)
 		fallback(z, conn, PW_MSG_REJECT, "identity mismatch");
 	if ((why = check_same_world(z, &l, conn, &peer)) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
@@ -421,7 +421,7 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us)
 	 * (see main.c); from now on it is the caller's program, which python3
 	 * would run dumpable.  A sandbox keeps other processes out of it. */
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-	pw_sandbox_enter(&z->profile.sandbox, getenv("PYWARM_SANDBOX"), z->interp.path, 0);
+	pw_sandbox_enter(&z->conf.profile.sandbox, getenv("PYWARM_SANDBOX"), z->conf.interp.path, 0);
 	apply_sigmask(&l);
 	zpy_child_run(z, &l);
 }

@@ -418,7 +418,7 @@ static int add_name(struct zygote *z, struct zenvwatch *w, const char *name, siz
 	memcpy(entry, name, len);
 	entry[len] = '=';
 	entry[len + 1] = '\0';
-	if (pw_env_in_identity(&z->profile, entry))
+	if (pw_env_in_identity(&z->conf.profile, entry))
 		return 0;
 	entry[len] = '\0';
 	for (size_t i = 0; i < w->n; i++)
@@ -550,7 +550,7 @@ void zenv_end(struct zygote *z)
 		zwarn(z, "out of memory for the start-up environment; serving every run cold");
 		return;
 	}
-	w->start = z->envp ? z->envp : environ;
+	w->start = z->conf.envp ? z->conf.envp : environ;
 	if (py_end(z, w) < 0)
 		failed = 1;
 	for (size_t i = 0; !failed && i < crec.n; i++) {

@@ -76,10 +76,10 @@ void zlearn_end(const char *name, size_t len, long long t0, int ok)
 int zlearn_child_start(struct zygote *z)
 {
 	const char *env = getenv("PYWARM_SANDBOX");
-	int confined = pw_sandbox_active(&z->profile.sandbox) || (env && *env);
+	int confined = pw_sandbox_active(&z->conf.profile.sandbox) || (env && *env);
 
 	memset(&rep, 0, offsetof(__typeof__(rep), buf));
-	rep.on = z->profile.record && !confined;
+	rep.on = z->conf.profile.record && !confined;
 	return !rep.on;
 }
 
@@ -98,11 +98,11 @@ static int have_module(const char *name)
 	return m != NULL;
 }
 
-/* Is name one of z->learned's comma-separated names? */
+/* Is name one of z->stats.learned's comma-separated names? */
 static int is_learned(const struct zygote *z, const char *name)
 {
 	size_t n = strlen(name);
-	for (const char *s = z->learned; *s; ) {
+	for (const char *s = z->stats.learned; *s; ) {
 		size_t k = strcspn(s, ",");
 		if (k == n && strncmp(s, name, n) == 0)
 			return 1;
@@ -122,23 +122,23 @@ int zlearn_take(struct zygote *z, const char *buf, size_t len)
 	char err[PATH_MAX + 128], name[PW_IMPORT_NAME_MAX + 1];
 	int n = pw_imports_parse(buf, len, r, PW_IMPORTS_MAX);
 
-	if (n <= 0 || !z->profile.record)
+	if (n <= 0 || !z->conf.profile.record)
 		return 0;
-	if (pw_learn_update(&z->profile, r, (size_t)n, &l, time(NULL), err, sizeof err) < 0) {
+	if (pw_learn_update(&z->conf.profile, r, (size_t)n, &l, time(NULL), err, sizeof err) < 0) {
 		if (!complained++)
 			zwarn(z, "cannot keep what runs import: %s", err);
 		return 0;
 	}
-	if (!z->profile.learn_auto || z->learn_start == NULL)
+	if (!z->conf.profile.learn_auto || z->learn_start == NULL)
 		return 0;
 	for (int i = 0; i < n; i++) {
 		memcpy(name, r[i].name, r[i].len);
 		name[r[i].len] = '\0';
 		const struct pw_learn_ent *now = pw_learn_find(&l, name);
 		const struct pw_learn_ent *then = pw_learn_find(z->learn_start, name);
-		if (now && now->runs >= (uint64_t)z->profile.learn_min_runs &&
-		    !(then && then->runs >= (uint64_t)z->profile.learn_min_runs) &&
-		    !pw_learn_in_profile(&z->profile, name) && !is_learned(z, name)) {
+		if (now && now->runs >= (uint64_t)z->conf.profile.learn_min_runs &&
+		    !(then && then->runs >= (uint64_t)z->conf.profile.learn_min_runs) &&
+		    !pw_learn_in_profile(&z->conf.profile, name) && !is_learned(z, name)) {
 			zlog(z, "runs imported %s %llu times: a successor learns it", name,
 			     (unsigned long long)now->runs);
 			return 1;
@@ -329,7 +329,7 @@ static PyObject *judge_known(PyObject *self, PyObject *name)
 		Py_RETURN_FALSE;
 	}
 	snprintf(entry, sizeof entry, "%s=", s);
-	return PyBool_FromLong(pw_env_in_identity(&judge_zygote->profile, entry) ||
+	return PyBool_FromLong(pw_env_in_identity(&judge_zygote->conf.profile, entry) ||
 	                       zenv_known(judge_zygote, s));
 }
 
@@ -491,7 +491,7 @@ void zlearn_answer(struct zygote *z, int conn, const char *payload, size_t len)
 		zwarn(z, "child %d: refused to judge modules for a confined caller", (int)getpid());
 		_exit(ZCHILD_EXIT_BADREQ);
 	}
-	if (pw_learn_load(&z->profile, &l, err, sizeof err) < 0)
+	if (pw_learn_load(&z->conf.profile, &l, err, sizeof err) < 0)
 		l.n = 0;
 	for (size_t at = 0; at < len && count < PW_LEARN_MAX; count++) {
 		const char *name = payload + at;
@@ -516,13 +516,13 @@ void zlearn_answer(struct zygote *z, int conn, const char *payload, size_t len)
 	_exit(0);
 }
 
-/* Add name to z->learned (for status). */
+/* Add name to z->stats.learned (for status). */
 static void note_learned(struct zygote *z, const char *name)
 {
-	size_t used = strlen(z->learned);
-	int n = snprintf(z->learned + used, sizeof z->learned - used, "%s%s", used ? "," : "", name);
-	if (n < 0 || used + (size_t)n >= sizeof z->learned)
-		z->learned[used] = '\0';
+	size_t used = strlen(z->stats.learned);
+	int n = snprintf(z->stats.learned + used, sizeof z->stats.learned - used, "%s%s", used ? "," : "", name);
+	if (n < 0 || used + (size_t)n >= sizeof z->stats.learned)
+		z->stats.learned[used] = '\0';
 }
 
 /* [preload] learn = auto, while the zygote warms: the modules runs of this
@@ -534,13 +534,13 @@ void zlearn_preload(struct zygote *z)
 	struct pw_learn *l;
 	int judged = 0;
 
-	if (!z->profile.learn_auto)
+	if (!z->conf.profile.learn_auto)
 		return;
 	if ((l = malloc(sizeof *l)) == NULL) {
 		zwarn(z, "learn = auto: out of memory");
 		return;
 	}
-	if (pw_learn_load(&z->profile, l, err, sizeof err) < 0) {
+	if (pw_learn_load(&z->conf.profile, l, err, sizeof err) < 0) {
 		zwarn(z, "learn = auto: %s; learning nothing", err);
 		free(l);
 		return;
@@ -549,8 +549,8 @@ void zlearn_preload(struct zygote *z)
 	pw_learn_sort(l);
 	for (size_t i = 0; i < l->n && judged < AUTO_MAX; i++) {
 		const char *name = l->e[i].name;
-		if (l->e[i].runs < (uint64_t)z->profile.learn_min_runs ||
-		    pw_learn_in_profile(&z->profile, name) || have_module(name))
+		if (l->e[i].runs < (uint64_t)z->conf.profile.learn_min_runs ||
+		    pw_learn_in_profile(&z->conf.profile, name) || have_module(name))
 			continue;
 		judged++;
 		if (!judge_one(z, name, verdict, sizeof verdict)) {

@@ -25,28 +25,28 @@ int zlisten_open(struct zygote *z)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-	if (strlen(z->sockpath) >= sizeof sa.sun_path) {
-		zwarn(z, "socket path too long: %s", z->sockpath);
+	if (strlen(z->conf.sockpath) >= sizeof sa.sun_path) {
+		zwarn(z, "socket path too long: %s", z->conf.sockpath);
 		return -1;
 	}
-	strcpy(sa.sun_path, z->sockpath);
+	strcpy(sa.sun_path, z->conf.sockpath);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		zwarn(z, "cannot create a socket: %s", strerror(errno));
 		return -1;
 	}
-	unlink(z->sockpath);
+	unlink(z->conf.sockpath);
 	/* Where the kernel lets connections inherit it at connect(), messages
 	 * sent before accept() carry their sender too (see child.c). */
 	int on = 1;
 	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 128) < 0) {
-		zwarn(z, "cannot listen on %s: %s", z->sockpath, strerror(errno));
+		zwarn(z, "cannot listen on %s: %s", z->conf.sockpath, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	struct stat st;
-	if (stat(z->sockpath, &st) == 0) {
+	if (stat(z->conf.sockpath, &st) == 0) {
 		z->sock_dev = st.st_dev;
 		z->sock_ino = st.st_ino;
 	}
@@ -62,27 +62,27 @@ void zstatus_text(struct zygote *z, char *buf, size_t len)
 	char num[8][32], warmup[PATH_MAX + 16];
 	const char *v[PW_S_NKEYS] = { 0 };
 
-	snprintf(num[0], sizeof num[0], "%d", (int)z->pid);
-	snprintf(num[1], sizeof num[1], "%lld", (long long)z->started);
-	snprintf(num[2], sizeof num[2], "%zu", z->modules_ok);
-	snprintf(num[3], sizeof num[3], "%zu", z->modules_failed);
-	snprintf(num[4], sizeof num[4], "%lu", z->launches);
+	snprintf(num[0], sizeof num[0], "%d", (int)z->conf.pid);
+	snprintf(num[1], sizeof num[1], "%lld", (long long)z->conf.started);
+	snprintf(num[2], sizeof num[2], "%zu", z->stats.modules_ok);
+	snprintf(num[3], sizeof num[3], "%zu", z->stats.modules_failed);
+	snprintf(num[4], sizeof num[4], "%lu", z->stats.launches);
 	snprintf(num[5], sizeof num[5], "%zu", z->nchildren);
-	snprintf(num[6], sizeof num[6], "%ld", z->profile.idle_timeout);
-	snprintf(num[7], sizeof num[7], "%ld", z->profile.prefork);
-	snprintf(warmup, sizeof warmup, "%s%s", z->profile.warmup ? z->profile.warmup : "",
-	         !z->profile.warmup ? "" : z->warmup_failed ? " (failed)" : " (ran)");
+	snprintf(num[6], sizeof num[6], "%ld", z->conf.profile.idle_timeout);
+	snprintf(num[7], sizeof num[7], "%ld", z->conf.profile.prefork);
+	snprintf(warmup, sizeof warmup, "%s%s", z->conf.profile.warmup ? z->conf.profile.warmup : "",
+	         !z->conf.profile.warmup ? "" : z->stats.warmup_failed ? " (failed)" : " (ran)");
 	char watched[32];
 	snprintf(watched, sizeof watched, "%zu", zwatch_count(z));
 	v[PW_S_PID] = num[0];
-	v[PW_S_IDENTITY] = z->idhex;
-	v[PW_S_PROFILE] = z->profile.path;
-	v[PW_S_SOURCE] = pw_profile_source_name(z->profile.source);
-	v[PW_S_INTERPRETER] = z->interp.path;
+	v[PW_S_IDENTITY] = z->conf.idhex;
+	v[PW_S_PROFILE] = z->conf.profile.path;
+	v[PW_S_SOURCE] = pw_profile_source_name(z->conf.profile.source);
+	v[PW_S_INTERPRETER] = z->conf.interp.path;
 	v[PW_S_STARTED] = num[1];
 	v[PW_S_MODULES] = num[2];
 	v[PW_S_FAILED] = num[3];
-	v[PW_S_FAILED_NAMES] = z->failed_names;
+	v[PW_S_FAILED_NAMES] = z->stats.failed_names;
 	v[PW_S_LAUNCHES] = num[4];
 	v[PW_S_RUNNING] = num[5];
 	v[PW_S_STATE] = z->retiring ? "retiring" : "serving";
@@ -90,9 +90,9 @@ void zstatus_text(struct zygote *z, char *buf, size_t len)
 	v[PW_S_PREFORK] = num[7];
 	v[PW_S_WARMUP] = warmup;
 	v[PW_S_WATCHED] = watched;
-	v[PW_S_LEARNED] = z->learned;
+	v[PW_S_LEARNED] = z->stats.learned;
 	if (pw_status_format(buf, len, v) < 0)
-		snprintf(buf, len, "pid=%d\nidentity=%s\n", (int)z->pid, z->idhex);
+		snprintf(buf, len, "pid=%d\nidentity=%s\n", (int)z->conf.pid, z->conf.idhex);
 }
 
 /* The zygote's side of a child now serving conn: it keeps the socket to
@@ -185,7 +185,7 @@ static void accept_clients(struct zygote *z, int lfd)
 			close(conn);
 			continue;
 		}
-		z->last_active_us = pw_mono_us();
+		z->stats.last_active_us = pw_mono_us();
 		spawn_child(z, conn);
 	}
 }
@@ -225,7 +225,7 @@ static void reap(struct zygote *z)
 			pw_send(c->conn, PW_MSG_EXIT, &ex, sizeof ex, NULL, 0);
 		}
 		forget_child(z, c);
-		z->last_active_us = pw_mono_us();
+		z->stats.last_active_us = pw_mono_us();
 	}
 }
 
@@ -281,7 +281,7 @@ static void read_notices(struct zygote *z)
 		if (c == NULL || c->ctl >= 0)
 			continue;
 		if (u.n.event == ZN_READY && !c->ready) {
-			z->launches++;
+			z->stats.launches++;
 			c->ready = 1;
 			c->quiet = u.n.status != 0;
 		} else if (u.n.event == ZN_IMPORTS && c->ready && !c->quiet && !c->reported) {
@@ -309,7 +309,7 @@ static void retire(struct zygote *z, const char *why)
 	zsd_notify("STOPPING=1");
 	zpool_dismiss(z);
 	if (z->listenfd >= 0) {
-		unlink(z->sockpath);
+		unlink(z->conf.sockpath);
 		close(z->listenfd);
 		z->listenfd = -1;
 	}
@@ -338,13 +338,13 @@ static void check_socket(struct zygote *z)
 	struct stat st;
 	if (z->listenfd < 0)
 		return;
-	if (stat(z->sockpath, &st) == 0 && st.st_dev == z->sock_dev && st.st_ino == z->sock_ino)
+	if (stat(z->conf.sockpath, &st) == 0 && st.st_dev == z->sock_dev && st.st_ino == z->sock_ino)
 		return;
-	if (errno != ENOENT || !same_file(z->lockpath, z->lockfd)) {
+	if (errno != ENOENT || !same_file(z->conf.lockpath, z->lockfd)) {
 		retire(z, "the socket file was replaced");
 		return;
 	}
-	zlog(z, "the socket file %s was removed; listening again", z->sockpath);
+	zlog(z, "the socket file %s was removed; listening again", z->conf.sockpath);
 	int old = z->listenfd;
 	if (zlisten_open(z) < 0) {
 		z->listenfd = old;
@@ -389,8 +389,8 @@ static void read_signals(struct zygote *z)
 static int next_timeout(struct zygote *z, long long now)
 {
 	long long next = -1;
-	if (z->nchildren == 0 && z->profile.idle_timeout > 0 && !z->retiring)
-		next = z->last_active_us + z->profile.idle_timeout * 1000000LL;
+	if (z->nchildren == 0 && z->conf.profile.idle_timeout > 0 && !z->retiring)
+		next = z->stats.last_active_us + z->conf.profile.idle_timeout * 1000000LL;
 	for (struct zchild *c = z->children; c; c = c->next)
 		if (c->kill_at_us && (next < 0 || c->kill_at_us < next))
 			next = c->kill_at_us;
@@ -422,7 +422,7 @@ int zloop(struct zygote *z)
 
 	long long checked_us = pw_mono_us();
 
-	z->last_active_us = checked_us;
+	z->stats.last_active_us = checked_us;
 	for (;;) {
 		size_t n = 0, li = 0, ai = 0;
 		pfd[n++] = (struct pollfd){ z->sigfd, POLLIN, 0 };
@@ -471,8 +471,8 @@ int zloop(struct zygote *z)
 		zpool_refill(z, now);
 		if (z->retiring && z->nchildren == 0)
 			return 0;
-		if (!z->retiring && z->nchildren == 0 && z->profile.idle_timeout > 0 &&
-		    now - z->last_active_us >= z->profile.idle_timeout * 1000000LL) {
+		if (!z->retiring && z->nchildren == 0 && z->conf.profile.idle_timeout > 0 &&
+		    now - z->stats.last_active_us >= z->conf.profile.idle_timeout * 1000000LL) {
 			retire(z, "idle timeout");
 			return 0;
 		}

@@ -19,12 +19,12 @@ void zlogp(struct zygote *z, enum zprio prio, const char *fmt, ...)
 
 	localtime_r(&now, &tm);
 	/* The journal stamps time and pid itself. */
-	int n = z->journal ? 0 : (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S ", &tm);
-	if (z->journal)
-		n += snprintf(line + n, sizeof line - (size_t)n, "<%d>%s: ", (int)prio, z->idhex);
+	int n = z->conf.journal ? 0 : (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S ", &tm);
+	if (z->conf.journal)
+		n += snprintf(line + n, sizeof line - (size_t)n, "<%d>%s: ", (int)prio, z->conf.idhex);
 	else
 		n += snprintf(line + n, sizeof line - (size_t)n, "pywarm-zygote[%d] %s: %s",
-		              (int)getpid(), z->idhex, tag);
+		              (int)getpid(), z->conf.idhex, tag);
 	va_start(ap, fmt);
 	if (n < (int)sizeof line)
 		n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);

@@ -93,8 +93,8 @@ static int load_profile(struct zygote *z, const struct zopts *o, char *err, size
 	int r;
 
 	if (o->profile == NULL)
-		return pw_profile_load(&z->profile, NULL, o->source, err, errlen);
-	r = pw_profile_load_trusted(&z->profile, o->profile, o->source, NULL, err, errlen);
+		return pw_profile_load(&z->conf.profile, NULL, o->source, err, errlen);
+	r = pw_profile_load_trusted(&z->conf.profile, o->profile, o->source, NULL, err, errlen);
 	if (r > 0)
 		snprintf(err, errlen, "%s: not trusted; not serving it", o->profile);
 	return r == 0 ? 0 : -1;
@@ -103,8 +103,8 @@ static int load_profile(struct zygote *z, const struct zopts *o, char *err, size
 /* After "--": the python3 options this zygote's interpreter starts with. */
 static void take_pyopts(struct zygote *z, int argc, char **argv)
 {
-	z->nzopts = argc - optind;
-	z->zopts = argv + optind;
+	z->conf.nzopts = argc - optind;
+	z->conf.zopts = argv + optind;
 }
 
 /* Load the profile and compute the identity; it must be the launcher's. */
@@ -117,34 +117,34 @@ static int identify(struct zygote *z, const struct zopts *o)
 		return -1;
 	}
 	if (o->interpreter)
-		pw_interp_embedded(o->interpreter, "launcher", &z->interp);
-	else if (z->profile.interpreter)
-		pw_interp_embedded(z->profile.interpreter, "[python] interpreter", &z->interp);
+		pw_interp_embedded(o->interpreter, "launcher", &z->conf.interp);
+	else if (z->conf.profile.interpreter)
+		pw_interp_embedded(z->conf.profile.interpreter, "[python] interpreter", &z->conf.interp);
 	else
-		pw_interp_embedded(PW_PYTHON, "build", &z->interp);
-	if (!z->interp.warm) {
-		zwarn(z, "interpreter %s: %s; runs go to it cold", z->interp.path, z->interp.cold_why);
+		pw_interp_embedded(PW_PYTHON, "build", &z->conf.interp);
+	if (!z->conf.interp.warm) {
+		zwarn(z, "interpreter %s: %s; runs go to it cold", z->conf.interp.path, z->conf.interp.cold_why);
 		return -1;
 	}
-	if (pw_zygote_stamp("/proc/self/exe", z->stamp, sizeof z->stamp) < 0) {
+	if (pw_zygote_stamp("/proc/self/exe", z->conf.stamp, sizeof z->conf.stamp) < 0) {
 		zwarn(z, "cannot stat /proc/self/exe: %s", strerror(errno));
 		return -1;
 	}
-	z->identity = pw_identity(&z->profile, z->interp.path, z->stamp, environ);
-	z->identity = pw_identity_args(z->identity, z->nzopts, (const char *const *)z->zopts);
-	snprintf(z->idhex, sizeof z->idhex, "%016llx", (unsigned long long)z->identity);
-	if (o->identity && strcmp(o->identity, z->idhex) != 0) {
+	z->conf.identity = pw_identity(&z->conf.profile, z->conf.interp.path, z->conf.stamp, environ);
+	z->conf.identity = pw_identity_args(z->conf.identity, z->conf.nzopts, (const char *const *)z->conf.zopts);
+	snprintf(z->conf.idhex, sizeof z->conf.idhex, "%016llx", (unsigned long long)z->conf.identity);
+	if (o->identity && strcmp(o->identity, z->conf.idhex) != 0) {
 		zlog(z, "identity %s differs from the launcher's %s "
-		     "(the profile or environment changed meanwhile); exiting", z->idhex, o->identity);
+		     "(the profile or environment changed meanwhile); exiting", z->conf.idhex, o->identity);
 		return -1;
 	}
-	if (pw_sockdir(z->sockdir, sizeof z->sockdir, 1, err, sizeof err) < 0) {
+	if (pw_sockdir(z->conf.sockdir, sizeof z->conf.sockdir, 1, err, sizeof err) < 0) {
 		zwarn(z, "%s", err);
 		return -1;
 	}
-	if (pw_zfile(z->sockpath, sizeof z->sockpath, z->sockdir, z->idhex, PW_ZSOCK) < 0 ||
-	    pw_zfile(z->lockpath, sizeof z->lockpath, z->sockdir, z->idhex, PW_ZLOCK) < 0) {
-		zwarn(z, "socket directory path too long: %s", z->sockdir);
+	if (pw_zfile(z->conf.sockpath, sizeof z->conf.sockpath, z->conf.sockdir, z->conf.idhex, PW_ZSOCK) < 0 ||
+	    pw_zfile(z->conf.lockpath, sizeof z->conf.lockpath, z->conf.sockdir, z->conf.idhex, PW_ZLOCK) < 0) {
+		zwarn(z, "socket directory path too long: %s", z->conf.sockdir);
 		return -1;
 	}
 	return 0;
@@ -174,46 +174,46 @@ static char **copy_vector(char **v, size_t spare)
  * name then point at the copies. */
 static void save_origin(struct zygote *z, char **argv)
 {
-	ssize_t len = readlink("/proc/self/exe", z->exe, sizeof z->exe - 1);
+	ssize_t len = readlink("/proc/self/exe", z->conf.exe, sizeof z->conf.exe - 1);
 	const char *r = getenv(PW_RESPAWN_ENV);
 	char **env;
 	size_t n = 0;
 
-	z->exe[len > 0 ? len : 0] = '\0';
-	z->respawns = r ? atoi(r) : 0;
+	z->conf.exe[len > 0 ? len : 0] = '\0';
+	z->stats.respawns = r ? atoi(r) : 0;
 	unsetenv(PW_RESPAWN_ENV);
-	z->argv = copy_vector(argv, 0);
+	z->conf.argv = copy_vector(argv, 0);
 	/* One slot more: zwatch_successor() adds PW_RESPAWN_ENV. */
-	z->envp = copy_vector(environ, 1);
-	while (z->envp && z->envp[n])
+	z->conf.envp = copy_vector(environ, 1);
+	while (z->conf.envp && z->conf.envp[n])
 		n++;
 	/* environ: the same strings (a child zeroes them all at once). */
-	env = z->envp ? calloc(n + 1, sizeof *env) : NULL;
+	env = z->conf.envp ? calloc(n + 1, sizeof *env) : NULL;
 	if (env)
-		memcpy(env, z->envp, n * sizeof *env);
-	if (z->argv == NULL || z->envp == NULL || env == NULL) {
+		memcpy(env, z->conf.envp, n * sizeof *env);
+	if (z->conf.argv == NULL || z->conf.envp == NULL || env == NULL) {
 		zwarn(z, "out of memory at start-up");
 		exit(1);
 	}
-	z->zopts = z->argv + (z->zopts - argv);
+	z->conf.zopts = z->conf.argv + (z->conf.zopts - argv);
 	environ = env;
-	program_invocation_name = z->argv[0];
-	r = strrchr(z->argv[0], '/');
-	program_invocation_short_name = r ? (char *)r + 1 : z->argv[0];
+	program_invocation_name = z->conf.argv[0];
+	r = strrchr(z->conf.argv[0], '/');
+	program_invocation_short_name = r ? (char *)r + 1 : z->conf.argv[0];
 }
 
 /* Take the identity's lock; 0 if another zygote already holds it. */
 static int take_lock(struct zygote *z)
 {
-	z->lockfd = open(z->lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	z->lockfd = open(z->conf.lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (z->lockfd < 0) {
-		zwarn(z, "cannot open %s: %s", z->lockpath, strerror(errno));
+		zwarn(z, "cannot open %s: %s", z->conf.lockpath, strerror(errno));
 		return -1;
 	}
 	if (flock(z->lockfd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK)
 			return 0;
-		zwarn(z, "cannot lock %s: %s", z->lockpath, strerror(errno));
+		zwarn(z, "cannot lock %s: %s", z->conf.lockpath, strerror(errno));
 		return -1;
 	}
 	return 1;
@@ -263,13 +263,13 @@ static int activation(struct zygote *z, struct zopts *o)
  * can take first, as it holds random bits. */
 static int open_notices(struct zygote *z, int locked)
 {
-	struct sockaddr_un *sa = &z->notice_addr;
+	struct sockaddr_un *sa = &z->conf.notice_addr;
 	uint64_t nonce = 0;
 	int on = 1, n;
 
 	sa->sun_family = AF_UNIX;
 	if (locked) {
-		if (pw_zfile(sa->sun_path, sizeof sa->sun_path, z->sockdir, z->idhex, PW_ZNOTICE) < 0)
+		if (pw_zfile(sa->sun_path, sizeof sa->sun_path, z->conf.sockdir, z->conf.idhex, PW_ZNOTICE) < 0)
 			locked = 0;             /* too long a path: the abstract name */
 		else
 			n = (int)strlen(sa->sun_path);
@@ -281,15 +281,15 @@ static int open_notices(struct zygote *z, int locked)
 		}
 		sa->sun_path[0] = '\0';
 		n = 1 + snprintf(sa->sun_path + 1, sizeof sa->sun_path - 1, "pywarm-notice-%d-%016llx",
-		                 (int)z->pid, (unsigned long long)nonce);
+		                 (int)z->conf.pid, (unsigned long long)nonce);
 	}
-	z->notice_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + (locked ? 1 : 0));
+	z->conf.notice_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + (locked ? 1 : 0));
 	z->noticefd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (z->noticefd >= 0 && locked)
 		unlink(sa->sun_path);   /* a previous zygote's; the lock is ours now */
 	if (z->noticefd < 0 ||
 	    setsockopt(z->noticefd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0 ||
-	    bind(z->noticefd, (struct sockaddr *)sa, z->notice_len) < 0) {
+	    bind(z->noticefd, (struct sockaddr *)sa, z->conf.notice_len) < 0) {
 		zwarn(z, "cannot set up the notice socket %s: %s", locked ? sa->sun_path : "(abstract)",
 		     strerror(errno));
 		return -1;
@@ -334,12 +334,12 @@ int main(int argc, char **argv)
 	 * children it forks (/proc/PID/mem, /proc/PID/fd, pidfd_getfd, ptrace)
 	 * until a child becomes the caller's program (child.c). */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	z.pid = getpid();
-	z.started = time(NULL);
+	z.conf.pid = getpid();
+	z.conf.started = time(NULL);
 	z.listenfd = z.lockfd = z.progressfd = z.actfd = z.sparefd = z.noticefd = -1;
 	z.logfd = fcntl(2, F_DUPFD_CLOEXEC, 3);
-	z.journal = zsd_is_journal(2);
-	memcpy(z.idhex, "----------------", 17);
+	z.conf.journal = zsd_is_journal(2);
+	memcpy(z.conf.idhex, "----------------", 17);
 	parse_args(&o, argc, argv);
 	zsd_notify_init();
 	take_pyopts(&z, argc, argv);
@@ -352,7 +352,7 @@ int main(int argc, char **argv)
 	if (locked < 0 || (locked == 0 && z.actfd < 0))
 		return locked < 0;
 	if (getrlimit(RLIMIT_STACK, &rl) == 0)
-		z.stack_cur = rl.rlim_cur;
+		z.conf.stack_cur = rl.rlim_cur;
 	umask(077);
 	if (chdir("/") < 0 || setup_events(&z, locked) < 0)
 		return 1;
@@ -363,7 +363,7 @@ int main(int argc, char **argv)
 	char why[PATH_MAX + 64];
 	if (zwatch_finish(&z, why, sizeof why) < 0) {
 		zwarm_done(&z);
-		if (z.respawns >= PW_RESPAWN_MAX) {
+		if (z.stats.respawns >= PW_RESPAWN_MAX) {
 			zlog(&z, "not serving: %s; files keep changing while a zygote warms, "
 			     "so no other is started now", why);
 			_exit(0);
@@ -375,8 +375,8 @@ int main(int argc, char **argv)
 	/* The file we run from was removed or replaced while we started (a
 	 * package being upgraded or purged): nothing could reach our identity
 	 * any more, and the next run starts a zygote from the new file. */
-	if (!same_binary(z.exe)) {
-		zlog(&z, "not serving: %s was removed or replaced while this zygote started", z.exe);
+	if (!same_binary(z.conf.exe)) {
+		zlog(&z, "not serving: %s was removed or replaced while this zygote started", z.conf.exe);
 		zwarm_done(&z);
 		_exit(0);
 	}
@@ -388,11 +388,11 @@ int main(int argc, char **argv)
 	zwarm_done(&z);
 	zsd_notify("READY=1");
 	zlog(&z, "serving %s profile %s: %zu modules preloaded, %zu failed, in %.2fs",
-	     pw_profile_source_name(z.profile.source), z.profile.path ? z.profile.path : "",
-	     z.modules_ok, z.modules_failed, (double)(pw_mono_us() - t0) / 1e6);
+	     pw_profile_source_name(z.conf.profile.source), z.conf.profile.path ? z.conf.profile.path : "",
+	     z.stats.modules_ok, z.stats.modules_failed, (double)(pw_mono_us() - t0) / 1e6);
 	int rc = zloop(&z);
 	if (z.listenfd >= 0)
-		unlink(z.sockpath);
-	zlog(&z, "exiting after %lu launches", z.launches);
+		unlink(z.conf.sockpath);
+	zlog(&z, "exiting after %lu launches", z.stats.launches);
 	_exit(rc < 0 ? 1 : 0);
 }

@@ -150,7 +150,7 @@ static void __attribute__((noreturn)) pool_wait(struct zygote *z, int ctl, int l
 
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != z->pid)
+	if (getppid() != z->conf.pid)
 		_exit(0);
 	/* Nothing of the zygote's but these: no other child's socket or
 	 * hand-over end stays open here while we wait. */
@@ -164,13 +164,13 @@ static void __attribute__((noreturn)) pool_wait(struct zygote *z, int ctl, int l
 		pretouch(z->touch);
 	if (pw_recv_from(ctl, &h, &payload, &fd, 1, &nfds, 0, &from) < 0)
 		_exit(0);
-	if (from.pid != z->pid || h.type != PW_MSG_HANDOVER || nfds != 1 || h.len != sizeof ho)
+	if (from.pid != z->conf.pid || h.type != PW_MSG_HANDOVER || nfds != 1 || h.len != sizeof ho)
 		_exit(ZCHILD_EXIT_BADREQ);
 	memcpy(&ho, payload, sizeof ho);
 	free(payload);
 	close(ctl);
 	/* A status request answered from here shows the zygote as it is now. */
-	z->launches = (unsigned long)ho.launches;
+	z->stats.launches = (unsigned long)ho.launches;
 	z->nchildren = (size_t)ho.running;
 	zchild_main(z, fd, pw_mono_us() + ZREQUEST_DEADLINE_US);
 }
@@ -196,7 +196,7 @@ static int pool_fork(struct zygote *z)
 		free(c);
 		return -1;
 	}
-	int learn = z->touch != NULL && (z->touch->n == 0 || z->pool_forks % LEARN_EVERY == 0);
+	int learn = z->touch != NULL && (z->touch->n == 0 || z->stats.pool_forks % LEARN_EVERY == 0);
 	zpy_before_fork();
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -219,7 +219,7 @@ static int pool_fork(struct zygote *z)
 	c->next = z->children;
 	z->children = c;
 	z->npool++;
-	z->pool_forks++;
+	z->stats.pool_forks++;
 	return 0;
 }
 
@@ -237,7 +237,7 @@ static struct zchild *oldest_idle(struct zygote *z)
  * NULL if none is idle.  The zygote keeps its own conn, as for a fork. */
 struct zchild *zpool_take(struct zygote *z, int conn)
 {
-	struct pw_handover ho = { z->launches, z->nchildren };
+	struct pw_handover ho = { z->stats.launches, z->nchildren };
 	struct zchild *c;
 
 	/* The oldest idle child (the list is newest first): the one most
@@ -273,7 +273,7 @@ static long long starting_until(struct zygote *z, long long now)
  * that arrive meanwhile are served first. */
 void zpool_refill(struct zygote *z, long long now)
 {
-	if (z->retiring || z->npool >= (size_t)z->profile.prefork ||
+	if (z->retiring || z->npool >= (size_t)z->conf.profile.prefork ||
 	    now < z->pool_retry_us || starting_until(z, now) > now)
 		return;
 	if (z->touch == NULL)
@@ -285,7 +285,7 @@ void zpool_refill(struct zygote *z, long long now)
 /* Milliseconds until a refill is due, or -1 if none is. */
 int zpool_timeout(struct zygote *z, long long now)
 {
-	if (z->retiring || z->npool >= (size_t)z->profile.prefork)
+	if (z->retiring || z->npool >= (size_t)z->conf.profile.prefork)
 		return -1;
 	long long at = starting_until(z, now);
 	if (at < z->pool_retry_us)

@@ -148,21 +148,21 @@ void zproc_show(struct zygote *z, const struct pw_launch *l)
 	size_t alen, elen;
 	char *blk;
 
-	for (size_t i = 0; z->envp && z->envp[i]; i++)
-		memset(z->envp[i], 0, strlen(z->envp[i]));
+	for (size_t i = 0; z->conf.envp && z->conf.envp[i]; i++)
+		memset(z->conf.envp[i], 0, strlen(z->conf.envp[i]));
 	if (read_mmfields(&m) < 0)
 		return;
-	alen = put_strings(NULL, l->argv, z->interp.path);
+	alen = put_strings(NULL, l->argv, z->conf.interp.path);
 	elen = put_strings(NULL, l->envp, NULL);
 	blk = mmap(NULL, alen + elen + 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (blk != MAP_FAILED) {
-		put_strings(blk, l->argv, z->interp.path);
+		put_strings(blk, l->argv, z->conf.interp.path);
 		put_strings(blk + alen, l->envp, NULL);
 		if (set_areas(&m, blk, alen, blk + alen, elen) == 0)
 			return;
 		munmap(blk, alen + elen + 1);
 	}
-	fill_area((char *)m.arg_start, m.arg_end - m.arg_start, l->argv, z->interp.path, 1);
+	fill_area((char *)m.arg_start, m.arg_end - m.arg_start, l->argv, z->conf.interp.path, 1);
 	if (m.env_end > m.env_start && m.env_start >= m.arg_end)
 		fill_area((char *)m.env_start, m.env_end - m.env_start, l->envp, NULL, 0);
 }

@@ -170,9 +170,9 @@ static PyStatus set_argv(PyConfig *config, struct zygote *z)
 	char *argv[PW_MAX_ZOPTS + 2];
 	int n = 0;
 
-	argv[n++] = z->interp.path;
-	for (int i = 0; i < z->nzopts && i < PW_MAX_ZOPTS; i++)
-		argv[n++] = z->zopts[i];
+	argv[n++] = z->conf.interp.path;
+	for (int i = 0; i < z->conf.nzopts && i < PW_MAX_ZOPTS; i++)
+		argv[n++] = z->conf.zopts[i];
 	argv[n] = NULL;
 	return PyConfig_SetBytesArgv(config, n, argv);
 }
@@ -187,10 +187,10 @@ static int init_interpreter(struct zygote *z)
 
 	snprintf(saved, sizeof saved, "%s", before ? before : "");
 	PyConfig_InitPythonConfig(&config);
-	if (z->nzopts > 0)
+	if (z->conf.nzopts > 0)
 		st = set_argv(&config, z);
 	if (!PyStatus_Exception(st))
-		st = PyConfig_SetBytesString(&config, &config.program_name, z->interp.path);
+		st = PyConfig_SetBytesString(&config, &config.program_name, z->conf.interp.path);
 	if (!PyStatus_Exception(st))
 		st = Py_InitializeFromConfig(&config);
 	PyConfig_Clear(&config);
@@ -203,7 +203,7 @@ static int init_interpreter(struct zygote *z)
 	 * each child must set the same over the caller's environment. */
 	const char *after = getenv("LC_CTYPE");
 	if (after && (before == NULL || strcmp(saved, after) != 0))
-		snprintf(z->lc_ctype, sizeof z->lc_ctype, "%s", after);
+		snprintf(z->conf.lc_ctype, sizeof z->conf.lc_ctype, "%s", after);
 	return 0;
 }
 
@@ -590,7 +590,7 @@ int zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t err
 	while (environ[envc])
 		envc++;
 	PyObject *argv = child_argv(l);
-	PyObject *orig = str_list(l->argv + 1, l->argc - 1, z->interp.path);
+	PyObject *orig = str_list(l->argv + 1, l->argc - 1, z->conf.interp.path);
 	PyObject *env = str_list(environ, envc, NULL);
 	PyObject *ign = PyList_New(0);
 	for (int s = 1; ign && s <= PW_NSIG; s++) {

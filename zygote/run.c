@@ -476,7 +476,7 @@ void zpy_child_run(struct zygote *z, struct pw_launch *l)
 	case PW_RUN_COMMAND: exitcode = run_command(l->argv[l->payload]); break;
 	case PW_RUN_MODULE:  exitcode = run_module(l->argv[l->payload], 1); break;
 	case PW_RUN_FILE:
-		exitcode = importer_path ? run_module("__main__", 0) : run_file(z->interp.path, filename);
+		exitcode = importer_path ? run_module("__main__", 0) : run_file(z->conf.interp.path, filename);
 		break;
 	default:             exitcode = run_stdin(); break;
 	}

@@ -38,7 +38,7 @@ static void progress_open(struct zygote *z)
 {
 	char err[PATH_MAX + 128];
 
-	if (pw_zfile(z->progresspath, sizeof z->progresspath, z->sockdir, z->idhex,
+	if (pw_zfile(z->progresspath, sizeof z->progresspath, z->conf.sockdir, z->conf.idhex,
 	             PW_ZPROGRESS) < 0) {
 		zwarn(z, "no progress file: socket directory path too long");
 		return;
@@ -848,13 +848,13 @@ static void imports_begin(struct zygote *z)
 /* Note a failed module's name for status. */
 static void note_failed(struct zygote *z, const char *name)
 {
-	size_t used = strlen(z->failed_names);
-	int n = snprintf(z->failed_names + used, sizeof z->failed_names - used,
+	size_t used = strlen(z->stats.failed_names);
+	int n = snprintf(z->stats.failed_names + used, sizeof z->stats.failed_names - used,
 	                 "%s%s", used ? "," : "", name);
 
-	if (n < 0 || used + (size_t)n >= sizeof z->failed_names)
-		z->failed_names[used] = '\0';
-	z->modules_failed++;
+	if (n < 0 || used + (size_t)n >= sizeof z->stats.failed_names)
+		z->stats.failed_names[used] = '\0';
+	z->stats.modules_failed++;
 }
 
 /* Import one module into the zygote; a failure is logged, counted and undone. */
@@ -866,7 +866,7 @@ int zwarm_import(struct zygote *z, const char *name)
 	if (m != NULL) {
 		Py_DECREF(m);
 		Py_DECREF(before);
-		z->modules_ok++;
+		z->stats.modules_ok++;
 		return 0;
 	}
 	zwarn(z, "cannot preload %s:", name);
@@ -884,12 +884,12 @@ static void preload(struct zygote *z)
 	long long t0 = pw_mono_us();
 
 	progress_open(z);
-	for (size_t i = 0; i < z->profile.nmodules; i++) {
-		progress(z, i + 1, z->profile.nmodules, z->profile.modules[i], t0);
-		zwarm_import(z, z->profile.modules[i]);
+	for (size_t i = 0; i < z->conf.profile.nmodules; i++) {
+		progress(z, i + 1, z->conf.profile.nmodules, z->conf.profile.modules[i], t0);
+		zwarm_import(z, z->conf.profile.modules[i]);
 	}
-	if (z->profile.warmup)
-		progress(z, z->profile.nmodules, z->profile.nmodules, "(warmup script)", t0);
+	if (z->conf.profile.warmup)
+		progress(z, z->conf.profile.nmodules, z->conf.profile.nmodules, "(warmup script)", t0);
 }
 
 /* Compile and run the warmup script's bytes, held since the profile was
@@ -919,14 +919,14 @@ static PyObject *warmup_run(PyObject *fname, const char *text, size_t len, PyObj
  * counted; the zygote still serves. */
 static void warmup_script(struct zygote *z)
 {
-	const char *path = z->profile.warmup;
+	const char *path = z->conf.profile.warmup;
 	PyObject *ns, *fname, *name, *r = NULL;
 
 	if (path == NULL)
 		return;
-	if (z->profile.warmup_text == NULL) {
+	if (z->conf.profile.warmup_text == NULL) {
 		zwarn(z, "warmup script %s was not read with the profile; not running it", path);
-		z->warmup_failed = 1;
+		z->stats.warmup_failed = 1;
 		return;
 	}
 	ns = PyDict_New();
@@ -935,11 +935,11 @@ static void warmup_script(struct zygote *z)
 	if (ns && fname && name && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0 &&
 	    PyDict_SetItemString(ns, "__name__", name) == 0 &&
 	    PyDict_SetItemString(ns, "__file__", fname) == 0)
-		r = warmup_run(fname, z->profile.warmup_text, z->profile.warmup_len, ns);
+		r = warmup_run(fname, z->conf.profile.warmup_text, z->conf.profile.warmup_len, ns);
 	if (r == NULL) {
 		zwarn(z, "warmup script %s failed:", path);
 		zpy_log_exception(z, ZLOG_WARNING);
-		z->warmup_failed = 1;
+		z->stats.warmup_failed = 1;
 	}
 	Py_XDECREF(r);
 	Py_XDECREF(name);

@@ -276,7 +276,7 @@ static void add_mapped(struct zygote *z)
  * the [watch] globs (their files, and their directories for new matches). */
 static void add_profile_files(struct zygote *z)
 {
-	const struct pw_profile *p = &z->profile;
+	const struct pw_profile *p = &z->conf.profile;
 	char dir[PATH_MAX], cfg[PATH_MAX + 16];
 	glob_t g;
 
@@ -284,8 +284,8 @@ static void add_profile_files(struct zygote *z)
 		add_file_named(z, p->path);
 	if (p->warmup)
 		add_file_named(z, p->warmup);
-	add_file_named(z, z->interp.path);
-	snprintf(dir, sizeof dir, "%s", z->interp.path);
+	add_file_named(z, z->conf.interp.path);
+	snprintf(dir, sizeof dir, "%s", z->conf.interp.path);
 	for (int up = 0; up < 2 && strrchr(dir, '/'); up++) {
 		*strrchr(dir, '/') = '\0';
 		snprintf(cfg, sizeof cfg, "%s/pyvenv.cfg", dir);
@@ -634,22 +634,22 @@ void zwatch_successor(struct zygote *z, int wait)
 		close(z->lockfd);
 		z->lockfd = -1;
 	}
-	if (z->exe[0] == '\0' || z->argv == NULL || z->envp == NULL)
+	if (z->conf.exe[0] == '\0' || z->conf.argv == NULL || z->conf.envp == NULL)
 		return;
 	/* Count successors that found files changing while they warmed, so a
 	 * module that rewrites a watched file at import cannot start zygotes
 	 * forever; one that served starts the count again. */
-	snprintf(respawns, sizeof respawns, PW_RESPAWN_ENV "=%d", wait ? z->respawns + 1 : 1);
-	for (n = 0; z->envp[n]; n++)
+	snprintf(respawns, sizeof respawns, PW_RESPAWN_ENV "=%d", wait ? z->stats.respawns + 1 : 1);
+	for (n = 0; z->conf.envp[n]; n++)
 		;
-	z->envp[n] = respawns;
-	z->envp[n + 1] = NULL;
-	sp.path = z->exe;
-	sp.argv = z->argv;
-	sp.envp = z->envp;
+	z->conf.envp[n] = respawns;
+	z->conf.envp[n + 1] = NULL;
+	sp.path = z->conf.exe;
+	sp.argv = z->conf.argv;
+	sp.envp = z->conf.envp;
 	sp.outfd = z->logfd >= 0 ? z->logfd : 2;
 	pid = pw_spawn_detached(&sp, err, sizeof err);
-	z->envp[n] = NULL;
+	z->conf.envp[n] = NULL;
 	if (pid < 0)
 		zwarn(z, "no successor: %s", err);
 	else if (wait && st.st_ino)

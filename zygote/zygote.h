@@ -46,7 +46,9 @@ enum { ZN_READY = 1, ZN_STATUS = 2, ZN_EXIT = 3, ZN_IMPORTS = 4 };
  * the program's first line, so the program cannot change it.  ZN_IMPORTS
  * carries the run's report (pw_imports_put records), after ZN_EXIT. */
 
-struct zygote {
+/* What a zygote is: set while it starts and warms, then only read, by the
+ * event loop and by every child (which has it from the fork). */
+struct zconf {
 	pid_t pid;
 	uint64_t identity;
 	char idhex[17];
@@ -56,37 +58,13 @@ struct zygote {
 	char sockdir[PATH_MAX];
 	char sockpath[PATH_MAX];
 	char lockpath[PATH_MAX];
-	int lockfd, listenfd, sigfd, noticefd, logfd;
-	struct sockaddr_un notice_addr;   /* noticefd's (abstract) address */
+	struct sockaddr_un notice_addr;   /* the notice socket's (abstract) address */
 	socklen_t notice_len;
-	int actfd;                /* listening socket passed by a service manager, or -1 */
-	int journal;              /* logfd is the journal: no timestamps of our own */
-	int sparefd;              /* kept open to refuse a client when out of fds */
-	dev_t sock_dev;           /* the socket file we bound, to notice its removal */
-	ino_t sock_ino;
+	int journal;              /* the log is the journal: no timestamps of our own */
 	int foreground;
 	time_t started;
-	long long last_active_us;
-	unsigned long launches;
-	size_t nchildren;         /* children serving a connection */
-	size_t npool;             /* pre-forked children waiting for one */
-	unsigned long pool_forks; /* pooled children forked so far (pool.c) */
-	long long pool_retry_us;  /* no pool refill before this (after a failed fork) */
-	size_t modules_ok, modules_failed;
-	char failed_names[1024];
-	int warmup_failed;        /* the warmup script raised */
-	int progressfd;           /* <id>.progress while warming, else -1 */
-	char progresspath[PATH_MAX];
-	int retiring;             /* 1: stop accepting, exit when no children */
-	struct zwatch *watch;     /* watch.c: change detection */
-	struct zenvwatch *envwatch; /* envwatch.c: what start-up read of the environment */
 	char exe[PATH_MAX];       /* our binary, argv and first environment: */
 	char **argv, **envp;      /* what a successor is started with */
-	int respawns;             /* successors in a row that found files changing */
-	struct zchild *children;
-	char learned[2048];       /* learn.c: modules preloaded because runs imported them */
-	struct pw_learn *learn_start; /* the import summary as this zygote warmed ([preload] learn = auto) */
-	struct ztouch *touch;     /* pages runs write (pool.c); the zygote's own, never shared */
 	char lc_ctype[128];       /* LC_CTYPE python3's locale coercion set, or "" */
 	unsigned long long stack_cur;
 	/* Our namespaces' inodes and root directory, read once (zchild_world_init):
@@ -94,6 +72,42 @@ struct zygote {
 	uint64_t ns_ino[PW_NNS], root_dev, root_ino;
 	int nzopts;               /* python3 options the interpreter started with */
 	char **zopts;
+};
+
+/* What the zygote counts, for status and its log; written by the event
+ * loop and the warm-up only. */
+struct zstats {
+	unsigned long launches;
+	long long last_active_us;
+	unsigned long pool_forks; /* pooled children forked so far (pool.c) */
+	size_t modules_ok, modules_failed;
+	char failed_names[1024];
+	int warmup_failed;        /* the warmup script raised */
+	int respawns;             /* successors in a row that found files changing */
+	char learned[2048];       /* learn.c: modules preloaded because runs imported them */
+};
+
+/* A zygote: what it is, what it counted, and the state its event loop and
+ * pool own (descriptors, children, change detection). */
+struct zygote {
+	struct zconf conf;
+	struct zstats stats;
+	int lockfd, listenfd, sigfd, noticefd, logfd;
+	int actfd;                /* listening socket passed by a service manager, or -1 */
+	int sparefd;              /* kept open to refuse a client when out of fds */
+	dev_t sock_dev;           /* the socket file we bound, to notice its removal */
+	ino_t sock_ino;
+	size_t nchildren;         /* children serving a connection */
+	size_t npool;             /* pre-forked children waiting for one */
+	long long pool_retry_us;  /* no pool refill before this (after a failed fork) */
+	int progressfd;           /* <id>.progress while warming, else -1 */
+	char progresspath[PATH_MAX];
+	int retiring;             /* 1: stop accepting, exit when no children */
+	struct zwatch *watch;     /* watch.c: change detection */
+	struct zenvwatch *envwatch; /* envwatch.c: what start-up read of the environment */
+	struct zchild *children;
+	struct pw_learn *learn_start; /* the import summary as this zygote warmed ([preload] learn = auto) */
+	struct ztouch *touch;     /* pages runs write (pool.c); the zygote's own, never shared */
 };
 
 /* log.c: one line per message, with a syslog priority the journal keeps
