@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from conftest import PROTO_VERSION, PYWARM, REAL, REPO, BUILD, SELF, _read, assert_same, assert_warm, parse_trace
-from ptyutil import PtyJob
+from ptyutil import PtyJob, poll_until
 
 PREFIX = "/usr/local"        # where the staged installs go, under their DESTDIR
 
@@ -162,18 +162,6 @@ def assert_same_session(res):
     assert real[0] == pyw[0], f"the job ended differently: real {real[0]}, pywarm {pyw[0]}"
     assert real[1] == pyw[1], f"transcripts differ:\nreal:   {real[1]!r}\npywarm: {pyw[1]!r}"
 
-
-
-def poll_until(cond, timeout, step=0.02):
-    """Poll cond() (a /proc or cgroupfs reading, where there is no event to
-    wait on) until it gives a true value or timeout seconds pass; its last
-    value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(step)
 
 
 def wait_until(cond, what, timeout=60):
