@@ -1,12 +1,12 @@
 # ptyutil.py: run a command as the foreground job of a fresh pseudo-terminal, like an interactive shell would.
 #
 # Imported by the tests, it provides PtyJob and poll_until.  Run as a script
-# (`ptyutil.py --shell CTL CMD -- argv...`), it is the tiny job-control shell that PtyJob
-# starts on the terminal: it makes the terminal its controlling tty, runs argv
-# in a new process group that it puts in the foreground, and reports on the
-# CTL pipe when the job stops ("stopped N"), and how it ended ("exited N" or
-# "signaled N").  After a stop it waits for "cont" on the CMD pipe, then puts
-# the job back in the foreground and sends it SIGCONT.
+# (`ptyutil.py --shell CTL CMD -- argv...`), it is the tiny job-control shell
+# that PtyJob starts on the terminal: it makes the terminal its controlling
+# tty, runs argv in a new process group that it puts in the foreground, and
+# reports on the CTL pipe when the job stops ("stopped N"), and how it ended
+# ("exited N" or "signaled N").  After a stop it waits for "cont" on the CMD
+# pipe, then puts the job back in the foreground and sends it SIGCONT.
 
 import errno
 import fcntl
