@@ -4,6 +4,7 @@ import contextlib
 import glob
 import os
 import pwd
+import re
 import shutil
 import struct
 import subprocess
@@ -13,7 +14,7 @@ import uuid
 import pytest
 
 from conftest import PROTO_VERSION, PYWARM, REAL, REPO, BUILD, SELF, _read, assert_same, assert_warm, parse_trace
-from ptyutil import PtyJob
+from ptyutil import PtyJob, poll_until
 
 PREFIX = "/usr/local"        # where the staged installs go, under their DESTDIR
 
@@ -164,18 +165,6 @@ def assert_same_session(res):
 
 
 
-def poll_until(cond, timeout, step=0.02):
-    """Poll cond() (a /proc or cgroupfs reading, where there is no event to
-    wait on) until it gives a true value or timeout seconds pass; its last
-    value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(step)
-
-
 def wait_until(cond, what, timeout=60):
     """poll_until, failing the test with what was awaited (a text, or a
     callable giving it) when the time is up; cond()'s true value."""
@@ -202,17 +191,30 @@ def _options(args):
     return out
 
 
+def zygote_state(pw, ident, env=None, cwd=None):
+    """The state `pywarmctl status` gives the zygote of identity ident
+    ("serving", ...), None when it lists none."""
+    blocks, _ = pw.status_blocks(cwd=cwd, env=env)
+    return next((b.get("state") for b in blocks if ident in b[""].split()), None)
+
+
 def warm_up(pw, args, env_add, wd, timeout=60):
-    """Run pywarm with the options of args until a zygote serves them."""
+    """Run pywarm with the options of args until a zygote serves them; after
+    a cold run, wait until the zygote it named (the last identity in its
+    trace, the one with the options) serves or is gone before trying again."""
     if SELF:
         return
     opts = _options(args)
+    env = pw.make_env(env_add)
     deadline = time.monotonic() + timeout
     while True:
         r = pw.run_pywarm([*opts, "-c", "pass"], env_add=env_add, cwd=wd)
         if r.warm or time.monotonic() > deadline:
             return
-        time.sleep(0.2)
+        idents = re.findall(r"identity ([0-9a-f]{16})\b", r.trace)   # the last: with the options
+        if idents:
+            poll_until(lambda: zygote_state(pw, idents[-1], env, wd) in ("serving", None),
+                       deadline - time.monotonic(), step=0.05)
 
 
 def run_stderr_on_pty(argv, cwd, env):

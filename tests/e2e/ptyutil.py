@@ -1,12 +1,12 @@
 # ptyutil.py: run a command as the foreground job of a fresh pseudo-terminal, like an interactive shell would.
 #
-# Imported by the tests, it provides PtyJob.  Run as a script (`ptyutil.py
-# --shell CTL CMD -- argv...`), it is the tiny job-control shell that PtyJob
-# starts on the terminal: it makes the terminal its controlling tty, runs argv
-# in a new process group that it puts in the foreground, and reports on the
-# CTL pipe when the job stops ("stopped N"), and how it ended ("exited N" or
-# "signaled N").  After a stop it waits for "cont" on the CMD pipe, then puts
-# the job back in the foreground and sends it SIGCONT.
+# Imported by the tests, it provides PtyJob and poll_until.  Run as a script
+# (`ptyutil.py --shell CTL CMD -- argv...`), it is the tiny job-control shell
+# that PtyJob starts on the terminal: it makes the terminal its controlling
+# tty, runs argv in a new process group that it puts in the foreground, and
+# reports on the CTL pipe when the job stops ("stopped N"), and how it ended
+# ("exited N" or "signaled N").  After a stop it waits for "cont" on the CMD
+# pipe, then puts the job back in the foreground and sends it SIGCONT.
 
 import errno
 import fcntl
@@ -22,6 +22,18 @@ import time
 HELPER = os.path.abspath(__file__)
 READ_SYSCALL = {"x86_64": 0, "aarch64": 63, "riscv64": 63, "i686": 3, "armv7l": 3}
 JOB_SIGNALS = (signal.SIGTTOU, signal.SIGTTIN, signal.SIGTSTP, signal.SIGINT, signal.SIGQUIT)
+
+
+def poll_until(cond, timeout, step=0.02):
+    """Poll cond() (a /proc or cgroupfs reading, where there is no event to
+    wait on) until it gives a true value or timeout seconds pass; its last
+    value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(step)
 
 
 def set_winsize(fd, rows, cols):
@@ -139,31 +151,74 @@ class PtyJob:
     def send(self, data):
         os.write(self.master, data)
 
-    def wait_tty_read(self, timeout=5):
-        """Wait until some process is blocked reading fd 0 from this terminal.
-        A signal that arrives while python3 is between writing a prompt and
-        calling read() is only acted on after the read returns (in python3
-        too), so keystrokes that raise signals are sent once the read is there."""
+    def _holders(self):
+        """(pid, state, syscall fields) of each process but the job shell
+        whose fd 0 is this terminal."""
+        found = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == self.shell.pid:
+                continue
+            try:
+                if os.readlink(f"/proc/{pid}/fd/0") != self.slave_name:
+                    continue
+                with open(f"/proc/{pid}/stat") as f:
+                    stat = f.read()
+                with open(f"/proc/{pid}/syscall") as f:
+                    fields = f.read().split()
+            except OSError:
+                continue
+            found.append((int(pid), stat[stat.rindex(")") + 2], fields))
+        return found
+
+    def wait_tty_read(self, timeout=5, pids=None):
+        """Wait until some process (one of pids, if given) is blocked
+        reading fd 0 from this terminal (asleep in read(0, ...); a stopped
+        process is not).  A signal that arrives while python3 is between
+        writing a prompt and calling read() is only acted on after the read
+        returns (in python3 too), so keystrokes that raise signals are sent
+        once the read is there.  Where the read syscall's number is not
+        known, every process on the terminal being asleep stands for it."""
         nr = READ_SYSCALL.get(os.uname().machine)
-        deadline = time.monotonic() + timeout
-        while nr is not None and time.monotonic() < deadline:
-            for pid in os.listdir("/proc"):
-                if not pid.isdigit():
-                    continue
-                try:
-                    if os.readlink(f"/proc/{pid}/fd/0") != self.slave_name:
-                        continue
-                    with open(f"/proc/{pid}/syscall") as f:
-                        fields = f.read().split()
-                except OSError:
-                    continue
-                if len(fields) > 1 and fields[0] == str(nr) and int(fields[1], 16) == 0:
-                    return
-            time.sleep(0.01)
-        if nr is None:
-            time.sleep(0.5)     # no way to look: give the reader time
-            return
-        raise AssertionError(f"no process is reading the terminal; transcript: {self.transcript!r}")
+
+        def reading():
+            procs = [h for h in self._holders() if pids is None or h[0] in pids]
+            if nr is None:
+                return procs and all(state == "S" for _, state, _ in procs)
+            return any(state == "S" and len(f) > 1 and f[0] == str(nr) and int(f[1], 16) == 0
+                       for _, state, f in procs)
+        if not poll_until(reading, timeout, step=0.01):
+            raise AssertionError(f"no process is reading the terminal; transcript: {self.transcript!r}")
+
+    def input_pending(self):
+        """Bytes typed that no process has read yet (FIONREAD on the slave)."""
+        fd = os.open(self.slave_name, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+        finally:
+            os.close(fd)
+
+    def wait_idle(self, timeout=10):
+        """Wait until what was typed has been handled: no byte is left unread
+        and every process on the terminal is asleep (a line editor waiting
+        for the next key).  Call it after an echo of the input has been seen:
+        until then the bytes may not have reached the terminal's buffer."""
+        def idle():
+            procs = self._holders()
+            return procs and self.input_pending() == 0 and all(state == "S" for _, state, _ in procs)
+        if not poll_until(idle, timeout, step=0.01):
+            raise AssertionError(f"the job did not take its input and settle; transcript: {self.transcript!r}")
+
+    def lflag(self):
+        """The terminal's local modes (c_lflag); on Linux the master reports the slave's."""
+        return termios.tcgetattr(self.master)[3]
+
+    def wait_modes(self, on=0, off=0, timeout=10):
+        """Wait until the local mode bits in on are set and those in off are
+        clear: a program has taken the terminal (readline and less clear
+        ICANON, getpass clears ECHO) or given it back."""
+        if not poll_until(lambda: self.lflag() & (on | off) == on, timeout, step=0.01):
+            raise AssertionError(f"terminal modes {self.lflag():#o}: never got {on:#o} set and {off:#o} "
+                                 f"clear; transcript: {self.transcript!r}")
 
     def resize(self, rows, cols):
         set_winsize(self.master, rows, cols)

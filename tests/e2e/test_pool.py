@@ -3,23 +3,18 @@
 import fcntl
 import os
 import subprocess
-import time
 
 import pytest
 
 from conftest import (PYWARM, assert_same, assert_warm, needs_pywarm, parse_trace, proc_alive,
                       write_files, _read)
-from helpers import zygote_children
+from helpers import poll_until, zygote_children
 
 
 def idle_children(zpid, want, timeout=5.0):
     """The zygote's children once there are exactly `want` of them (or the last seen)."""
-    deadline = time.monotonic() + timeout
-    kids = zygote_children(zpid)
-    while len(kids) != want and time.monotonic() < deadline:
-        time.sleep(0.02)
-        kids = zygote_children(zpid)
-    return kids
+    poll_until(lambda: len(zygote_children(zpid)) == want, timeout)
+    return zygote_children(zpid)
 
 
 def project(pw, wd, prefork):
@@ -81,9 +76,7 @@ def test_retiring_zygote_dismisses_pool(pw, wd):
     zpid = project(pw, wd, 3)
     kids = idle_children(zpid, 3)
     pw.ctl("stop", cwd=wd)
-    deadline = time.monotonic() + 5
-    while any(proc_alive(k) for k in kids + [zpid]) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    poll_until(lambda: not any(proc_alive(k) for k in kids + [zpid]), 5)
     assert not [k for k in kids + [zpid] if proc_alive(k)], "pooled children outlived their zygote"
 
 

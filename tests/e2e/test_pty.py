@@ -10,11 +10,10 @@ import os
 import re
 import signal
 import textwrap
-import time
 
 from conftest import PYWARM, REAL, SELF, _read, parse_trace, proc_state
 from helpers import run_pair, assert_same_session  # noqa: F401 - also imported from here
-from ptyutil import PtyJob
+from ptyutil import PtyJob, poll_until
 
 
 INPUT_PROG = textwrap.dedent("""\
@@ -109,13 +108,10 @@ def test_ctrl_z_and_resume(pw, wd):
         if side == "pywarm" and not SELF:
             child = _warm_child_pid(trace, job.pid)
             assert child, _read(trace)
-            deadline = time.monotonic() + 3
-            while proc_state(child) != "T" and time.monotonic() < deadline:
-                time.sleep(0.02)
+            poll_until(lambda: proc_state(child) == "T", 3)
             child_states.append(proc_state(child))
-        time.sleep(0.2)
         job.cont()
-        time.sleep(0.2)
+        job.wait_tty_read()     # continued: reading the terminal again
         job.send(b"bob\n")
         job.expect(b"same tty")
     res = run_pair(pw, wd, ["-c", INPUT_PROG], interact)

@@ -8,14 +8,14 @@
 import os
 import re
 import shutil
-import time
+import termios
 
 import pytest
 
-from conftest import PYWARM, REAL, SELF, _read, write_files
+from conftest import PYWARM, REAL, SELF, _read, proc_alive, proc_state, write_files
 from ptyutil import PtyJob
 from test_options import stop_extra, warm_up  # noqa: F401 - fixture
-from helpers import assert_same_session as assert_same_pty, run_pair
+from helpers import assert_same_session as assert_same_pty, run_pair, wait_until
 
 BANNER_END = b'for more information.\r\n'
 
@@ -42,12 +42,20 @@ def assert_same_session(res):
     assert real[3] == pyw[3], f"history files differ:\nreal:   {real[3]!r}\npywarm: {pyw[3]!r}"
 
 
-def prompt_then(job, keys, settle=0.3):
-    """Wait for the next primary prompt, give readline time to take the
-    terminal, then type keys."""
-    job.expect(b">>> ")
-    time.sleep(settle)
+def prompt_then(job, keys, prompt=b">>> "):
+    """Wait for the next prompt (primary by default) and for readline to have
+    the terminal (canonical mode off: it prepares the terminal before it
+    draws the prompt), then type keys."""
+    job.expect(prompt)
+    job.wait_modes(off=termios.ICANON)
     job.send(keys)
+
+
+def bg_job_pid(job):
+    """The pid bash reported for the job just started with & ("[1] PID")."""
+    m = re.search(rb"\[1\] (\d+)\r\n", job.transcript)
+    assert m, f"bash did not report the background job: {job.transcript!r}"
+    return int(m.group(1))
 
 
 def test_repl_expression_history_ctrl_c_ctrl_d(pw, wd, stop_extra):
@@ -61,16 +69,13 @@ def test_repl_expression_history_ctrl_c_ctrl_d(pw, wd, stop_extra):
         prompt_then(job, b"\x1b[A\n")
         job.expect(b"42\r\n")
         prompt_then(job, b"half a li")
-        time.sleep(0.3)
+        job.expect(b"half a li")
+        job.wait_idle()         # in select() again: SIGINT is acted on at once
         job.send(b"\x03")
         job.expect(b"KeyboardInterrupt")
         prompt_then(job, b"for i in range(2):\n")
-        job.expect(b"... ")
-        time.sleep(0.2)
-        job.send(b"    print('loop', i)\n")
-        job.expect(b"... ")
-        time.sleep(0.2)
-        job.send(b"\n")
+        prompt_then(job, b"    print('loop', i)\n", b"... ")
+        prompt_then(job, b"\n", b"... ")
         job.expect(b"loop 1")
         prompt_then(job, b"\x04")
     res = session(pw, wd, [], interact)
@@ -83,9 +88,7 @@ def test_repl_expression_history_ctrl_c_ctrl_d(pw, wd, stop_extra):
 def test_repl_quiet_and_exit_status(pw, wd, stop_extra):
     def interact(job):
         prompt_then(job, b"import sys; sys.ps1 = 'py> '\n")
-        job.expect(b"py> ")
-        time.sleep(0.3)
-        job.send(b"exit(5)\n")
+        prompt_then(job, b"exit(5)\n", b"py> ")
     res = session(pw, wd, ["-q"], interact)
     assert_same_session(res)
     assert res["pywarm"][0] == "exited 5"
@@ -96,12 +99,13 @@ def test_repl_tab_completion(pw, wd, stop_extra):
     """readline completion (rlcompleter, set up by site's interactive hook)."""
     def interact(job):
         prompt_then(job, b"import o")
-        time.sleep(0.2)
+        job.expect(b"import o")
         job.send(b"s\t")
-        time.sleep(0.3)
+        job.expect(b"s")
+        job.wait_idle()         # the Tab handled (nothing to complete)
         job.send(b"\n")
         prompt_then(job, b"os.curd\t")
-        time.sleep(0.3)
+        job.expect(b"os.curdir")
         job.send(b"\n")
         job.expect(b"'.'")
         prompt_then(job, b"\x04")
@@ -150,12 +154,10 @@ def test_repl_input_and_getpass(pw, wd, stop_extra):
     """input() at the prompt reads the next line; getpass turns echo off."""
     def interact(job):
         prompt_then(job, b"s = input('say: ')\n")
-        job.expect(b"say: ")
-        time.sleep(0.2)
-        job.send(b"words\n")
+        prompt_then(job, b"words\n", b"say: ")     # input() at a terminal reads with readline too
         prompt_then(job, b"import getpass; p = getpass.getpass('pw: ')\n")
         job.expect(b"pw: ")
-        time.sleep(0.3)
+        job.wait_modes(on=termios.ICANON, off=termios.ECHO)
         job.send(b"hidden\n")
         prompt_then(job, b"print(s, len(p))\n")
         job.expect(b"words 6")
@@ -201,7 +203,7 @@ def test_getpass_reads_the_terminal_not_stdin(pw, wd, stop_extra, stdin):
         job = PtyJob(run(exe), env, wd)
         try:
             job.expect(b"pw: ")
-            time.sleep(0.3)
+            job.wait_modes(on=termios.ICANON, off=termios.ECHO)
             job.send(b"secret\n")
             job.expect(b"got")
             res[side] = (job.finish(), job.transcript)
@@ -220,7 +222,7 @@ def test_help_pages_through_less(pw, wd, stop_extra):
     def interact(job):
         prompt_then(job, b"help(len)\n")
         job.expect(b"(obj, /)")
-        time.sleep(0.5)
+        job.wait_modes(off=termios.ICANON)      # less has the terminal
         job.send(b"q")
         prompt_then(job, b"print('back')\n")
         job.expect(b"back\r\n")
@@ -260,12 +262,14 @@ def test_background_job_is_stopped_when_reading(pw, wd, side):
     def steps(job):
         job.send(f"{exe} -c 'print(\"got\", input())' &\n".encode())
         job.expect(b"$ ")
-        time.sleep(1.0)
+        pid = bg_job_pid(job)
+        wait_until(lambda: proc_state(pid) == "T", lambda: f"job {pid} to stop (state {proc_state(pid)})",
+                   timeout=20)
         job.send(b"jobs; echo shell-$((40+2))\n")
         job.expect(b"shell-42")
         assert b"Stopped" in job.transcript, job.transcript
         job.send(b"fg\n")
-        time.sleep(0.5)
+        job.wait_tty_read(timeout=20, pids=(pid,))
         job.send(b"typed\n")
         job.expect(b"got typed")
         job.expect(b"$ ")
@@ -281,7 +285,8 @@ def test_background_job_that_only_writes_runs(pw, wd):
     def steps(job):
         job.send(f"{PYWARM} -c 'print(\"bg\" + \"done\")' &\n".encode())
         job.expect(b"bgdone")
-        time.sleep(0.3)
+        pid = bg_job_pid(job)
+        wait_until(lambda: not proc_alive(pid), f"job {pid} to end", timeout=20)
         job.send(b"wait; echo rc=$?\n")
         job.expect(b"rc=0")
     bash_session(pw, wd, steps)

@@ -17,7 +17,8 @@ import pytest
 from conftest import (PROTO_VERSION, PYWARM, REAL, SELF, _read, assert_same, assert_warm, needs_pywarm,
                       parse_trace, proc_alive, proc_ppid, proc_state)
 from helpers import (MAGIC, MSG_LAUNCH, MSG_READY, MSG_STATUS, MSG_STATUS_REQ, VERSION,  # noqa: F401
-                     fd_count, header, quick_warm_check, zygote_socket)
+                     fd_count, header, poll_until, quick_warm_check, wait_until, zygote_children,
+                     zygote_socket)
 
 MAX_MSG = 8 << 20
 
@@ -38,29 +39,29 @@ class Background:
                                       stdout=o, stderr=e)
         self.child = None
 
+    def _event(self):
+        """The launcher's event line (how the run was served), "exited" if it
+        ended without one, None while neither."""
+        ended = self.p.poll() is not None       # before the read: a last line is not missed
+        for l in parse_trace(_read(self.trace), self.p.pid):
+            if l.startswith("event="):
+                return l
+        return "exited" if ended else None
+
     def wait_warm(self, timeout=10):
         """The pid of the warm child, from the launcher's trace."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for l in parse_trace(_read(self.trace), self.p.pid):
-                if "event=warm " in l:
-                    self.child = int(l.rsplit(" pid=", 1)[1])
-                    return self.child
-                if "event=cold " in l:
-                    pytest.fail(f"the background run went cold: {l}", pytrace=False)
-            if self.p.poll() is not None:
-                break
-            time.sleep(0.02)
-        pytest.fail(f"the background run was not served warm; rc={self.p.poll()}\n"
-                    f"trace:\n{_read(self.trace)}\nstderr: {_read(self.err)}", pytrace=False)
+        ev = poll_until(self._event, timeout)
+        if ev and ev.startswith("event=cold "):
+            pytest.fail(f"the background run went cold: {ev}", pytrace=False)
+        if not (ev and ev.startswith("event=warm ")):
+            pytest.fail(f"the background run was not served warm; rc={self.p.poll()}\n"
+                        f"trace:\n{_read(self.trace)}\nstderr: {_read(self.err)}", pytrace=False)
+        self.child = int(ev.rsplit(" pid=", 1)[1])
+        return self.child
 
     def wait_output(self, text, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in _read(self.out):
-                return
-            time.sleep(0.02)
-        pytest.fail(f"no {text!r} in the output: {_read(self.out)!r} / {_read(self.err)!r}", pytrace=False)
+        wait_until(lambda: text in _read(self.out),
+                   lambda: f"{text!r} in the output: {_read(self.out)!r} / {_read(self.err)!r}", timeout)
 
     def cleanup(self):
         if self.p.poll() is None:
@@ -83,12 +84,25 @@ def ancestors(pid):
 
 
 def settle_fd_count(pid, limit, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    n = fd_count(pid)
-    while n > limit and time.monotonic() < deadline:
-        time.sleep(0.05)
-        n = fd_count(pid)
-    return n
+    """pid's descriptor count once it is down to limit (or the last seen)."""
+    poll_until(lambda: fd_count(pid) <= limit, timeout)
+    return fd_count(pid)
+
+
+def fd_count_at_rest(pw, zpid):
+    """The zygote's descriptor count once it is at rest: its pool full (as
+    many children as its prefork, all alive), the children that served the
+    last runs gone."""
+    blocks, p = pw.status_blocks()
+    mine = [b for b in blocks if b.get("pid", "").split()[:1] == [str(zpid)]]
+    assert mine and "prefork" in mine[0], p.stdout.decode(errors="replace")
+    pool = int(mine[0]["prefork"].split()[0])
+
+    def at_rest():
+        kids = zygote_children(zpid)
+        return len(kids) == pool and all(proc_alive(k) for k in kids)
+    wait_until(at_rest, lambda: f"the pool of {pool} of zygote {zpid} (children {zygote_children(zpid)})", 10)
+    return fd_count(zpid)
 
 
 # ---------------------------------------------------------------- a dying zygote
@@ -115,9 +129,7 @@ def test_zygote_killed_while_child_runs(pw, wd):
         assert any(l.startswith("pywarm:") for l in err.splitlines()), \
             f"no 'pywarm:' message on stderr: {err!r}"
         # The program is killed with its zygote (pywarm(1), SIGNALS).
-        deadline = time.monotonic() + 3
-        while proc_alive(child) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        poll_until(lambda: not proc_alive(child), 3)
         assert not proc_alive(child), f"the warm child {child} outlived its zygote"
     finally:
         bg.cleanup()
@@ -126,16 +138,17 @@ def test_zygote_killed_while_child_runs(pw, wd):
     # The next run is correct at once (cold or warm) ...
     real, pyw = pw.run_both(["-c", "import sys; print('after', sys.argv)", "a"], cwd=wd, timeout=30)
     assert_same(real, pyw)
-    # ... and runs are warm again soon.
-    deadline = time.monotonic() + 30
-    while True:
+    # ... and runs are warm again soon (each try first waits for a zygote to serve).
+    runs = []
+
+    def warm_again():
         pw.ctl("start", "--wait", timeout=60)
         real, pyw = pw.run_both(["-c", "import sys; print('again', sys.argv)", "b"], cwd=wd)
         assert_same(real, pyw)
-        if pyw.warm or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert_warm(pyw)
+        runs.append(pyw)
+        return pyw.warm
+    poll_until(warm_again, 30, step=0)
+    assert_warm(runs[-1])
     newpid = pw.ensure_zygote()
     assert newpid != zpid
 
@@ -151,11 +164,10 @@ def test_launcher_killed_hangs_up_child(pw, wd):
         child = bg.wait_warm()
         os.kill(bg.p.pid, signal.SIGKILL)
         bg.p.wait(timeout=10)
-        deadline = time.monotonic() + 4
-        while time.monotonic() < deadline and proc_alive(child):
-            time.sleep(0.05)
+        poll_until(lambda: not proc_alive(child), 4)
         assert not proc_alive(child), f"warm child {child} survived its launcher (state {proc_state(child)})"
-        time.sleep(max(0.0, deadline - time.monotonic()))
+        # Dead (or a zombie), the child can write nothing more: the marker is
+        # there now or never.
         assert not os.path.exists(marker), "the orphaned child ran on and wrote its marker"
     finally:
         bg.cleanup()
@@ -181,12 +193,10 @@ def test_launcher_killed_child_ignoring_hup_is_killed(pw, wd):
         bg.wait_output("ready\n")
         os.kill(bg.p.pid, signal.SIGKILL)
         bg.p.wait(timeout=10)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and proc_alive(child):
-            time.sleep(0.05)
+        poll_until(lambda: not proc_alive(child), 5)
         assert not proc_alive(child), f"warm child {child} is still running 5 s after its launcher died"
         assert os.path.exists(hup), "the program was not sent SIGHUP"
-        time.sleep(1.0)
+        # Dead, the child can write nothing more: the marker is there now or never.
         assert not os.path.exists(marker), "the program ran on to the end"
     finally:
         bg.cleanup()
@@ -254,9 +264,7 @@ def test_signal_to_launcher_reaches_program(pw, wd, sig):
             except subprocess.TimeoutExpired:
                 pytest.fail(f"{side}: still running after {signal.Signals(sig).name}")
             if side == "pywarm" and bg.child:
-                deadline = time.monotonic() + 3
-                while proc_alive(bg.child) and time.monotonic() < deadline:
-                    time.sleep(0.02)
+                poll_until(lambda: not proc_alive(bg.child), 3)     # done writing its output
             results.append((rc, _read(bg.out), _read(bg.err)))
         finally:
             bg.cleanup()
@@ -379,7 +387,7 @@ def test_garbage_on_socket(pw, wd, kind):
     descriptors it sent, nor stops the next warm run."""
     zpid = pw.zygote_pid
     path = zygote_socket(pw, zpid)
-    before = settle_fd_count(zpid, 0, timeout=0.3)
+    before = fd_count_at_rest(pw, zpid)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(5)
     try:

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from conftest import BUILD, PYWARMCTL, parse_status, needs_pywarm, write_files
+from conftest import BUILD, PYWARMCTL, parse_status, needs_pywarm, proc_alive, write_files
+from helpers import wait_until
 from ptyutil import PtyJob
 
 SHELLS = {
@@ -70,15 +71,29 @@ class Shell:
 
     def wait_serving(self, want, timeout=60):
         """The first serving zygote block for which want(block) holds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for b in self.zygotes():
-                if b.get("state") == "serving" and want(b):
-                    return b
-            time.sleep(0.1)
-        pytest.fail(f"{self.name}: no serving zygote as expected within {timeout}s; status:\n"
-                    f"{self.ctl('status').stdout.decode(errors='replace')}\n"
-                    f"transcript: {self.job.transcript[-2000:]!r}", pytrace=False)
+        return wait_until(
+            lambda: next((b for b in self.zygotes() if b.get("state") == "serving" and want(b)), None),
+            lambda: (f"{self.name}: a serving zygote as expected; status:\n"
+                     f"{self.ctl('status').stdout.decode(errors='replace')}\n"
+                     f"transcript: {self.job.transcript[-2000:]!r}"), timeout)
+
+    def logs(self):
+        """The zygote logs in this shell's state directory (`pywarmctl start`
+        creates a zygote's log before it spawns the zygote)."""
+        d = os.path.join(self.root, "state", "pywarm")
+        return sorted(n for n in os.listdir(d) if n.endswith(".log")) if os.path.isdir(d) else []
+
+    def wait_jobs_done(self, timeout=30):
+        """Wait until every process the shell started has ended (after a
+        sync: the pre-warm hook's `pywarmctl start` was forked before the
+        prompt that read the sync line)."""
+        def running():
+            kids = []
+            for tid in os.listdir(f"/proc/{self.job.pid}/task"):
+                with open(f"/proc/{self.job.pid}/task/{tid}/children") as f:
+                    kids += [int(k) for k in f.read().split()]
+            return [k for k in kids if proc_alive(k)]
+        wait_until(lambda: not running(), lambda: f"{self.name}: its jobs {running()} to end", timeout)
 
     def abandon_line(self):
         """Throw away the line being edited (fish: the first ^C only closes
@@ -167,9 +182,11 @@ def test_cd_into_project_starts_its_zygote(sh):
     sh.wait_serving(lambda b: b["profile"] == "(built-in)")
     # Not trusted yet: the hook starts nothing for it (and says nothing).
     mark = len(sh.job.transcript)
+    logs = sh.logs()
     sh.line(f"cd {proj}/sub")
     sh.sync()
-    time.sleep(1.0)             # what the hook would have started has had time to show
+    sh.wait_jobs_done()         # the hook has done all it would
+    assert sh.logs() == logs, "the pre-warm hook started a zygote for an untrusted profile"
     assert [b for b in sh.zygotes() if b["profile"].startswith(ini)] == []
     noise = sh.job.transcript[mark:]
     sh.line("pywarmctl trust")
@@ -201,7 +218,8 @@ def test_no_prewarm_leaves_directories_alone(pw):
         s.line('eval "$(pywarmctl shell-init --no-prewarm bash)"')
         s.line(f"cd {proj}")
         s.sync()
-        time.sleep(1.0)         # what the hook would have started has had time to show
+        s.wait_jobs_done()      # anything a hook started has done all it would
+        assert s.logs() == [], "a zygote was started"
         assert s.zygotes() == [], s.ctl("status").stdout
         s.line("type python | head -1")
         s.job.expect(b"python is a function")

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import assert_warm, needs_pywarm, proc_alive, write_files
+from helpers import poll_until, wait_until
 
 pytestmark = needs_pywarm
 
@@ -158,9 +159,7 @@ def test_profile_edit_switches_zygotes_and_retires_the_old(pw, wd):
     write(ini, "[preload]\nmodules = json, csv\n[zygote]\nidle_timeout = 120\n")
     r = pw.run_pywarm(prog, cwd=wd, env=env)
     assert identity_of(r) != old_id and r.warm is False, r.describe()
-    end = time.monotonic() + 30
-    while proc_alive(old_pid) and time.monotonic() < end:
-        time.sleep(0.05)
+    poll_until(lambda: not proc_alive(old_pid), 30)
     assert not proc_alive(old_pid), "the zygote of the old profile did not retire"
     # sys.modules starts as python3's under either profile: the new zygote
     # is told by its identity.
@@ -180,15 +179,13 @@ def test_fresh_zygote_warms_after_retirement(pw, wd):
     blocks, _ = pw.status_blocks(env=env)
     old_pid = [int(b["pid"]) for b in blocks if ident in b[""]][0]
     write(os.path.join(lib, "mymod.py"), "VALUE = 22\n")
-    end = time.monotonic() + 60
-    new_pid = None
-    while time.monotonic() < end and new_pid is None:
+
+    def successor():
         blocks, _ = pw.status_blocks(env=env)
         pids = [int(b["pid"].split()[0]) for b in blocks
                 if ident in b[""] and b.get("state") == "serving"]
-        new_pid = next((p for p in pids if p != old_pid), None)
-        time.sleep(0.05)
-    assert new_pid, "no fresh zygote took over"
+        return next((p for p in pids if p != old_pid), None)
+    wait_until(successor, "a fresh zygote to take over")
     r = pw.run_pywarm(prog, cwd=wd, env=env)
     assert_warm(r)
     assert r.out == b"22\n", r.describe()
@@ -209,9 +206,7 @@ def test_module_rewriting_a_watched_file_at_import_does_not_loop(pw, wd):
     assert re.search(rb"exited while warming up: not serving: .*; see /", p.stderr), p
     ident = re.search(r"zygote ([0-9a-f]{16})", (p.stdout + p.stderr).decode()).group(1)
     log = os.path.join(pw.state_dir, "pywarm", ident + ".log")
-    end = time.monotonic() + 30
-    while time.monotonic() < end and "files keep changing" not in open(log).read():
-        time.sleep(0.1)
+    poll_until(lambda: "files keep changing" in open(log).read(), 30)
     text = open(log).read()
     assert "files keep changing" in text, text
     assert text.count("not serving:") == 4, text
