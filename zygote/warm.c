@@ -117,7 +117,7 @@ static void forget_new_modules(PyObject *before)
  *   failed     names whose import failed while recording
  *   loaded     names loaded through _load_unlocked
  *   attached   name -> sys.modules names its loading set itself
- *   unshared   names whose loading left what no run can share (see
+ *   unshared   name -> what its loading left that no run can share (see
  *              effects_left: output, threads, descriptors, the working
  *              directory, signal handlers), never served
  *   loggers, logger_owner    name -> loggers its loading made; logger -> name
@@ -365,13 +365,37 @@ static struct effects effects_now(void)
 	return e;
 }
 
-/* Did a loading that started at e0 leave something a run cannot share? */
+/* What a loading can leave that no run can share, as a mask of bits. */
+enum {
+	EFF_OUT = 1, EFF_THREAD = 2, EFF_FD = 4, EFF_CWD = 8, EFF_CLOCK = 16, EFF_SIGNAL = 32,
+};
+
+/* What a loading that started at e0 left that a run cannot share (a mask). */
 static int effects_left(const struct effects *e0)
 {
 	struct effects e = effects_now();
 
-	return e.out != e0->out || e.tasks > e0->tasks || e.fds > e0->fds || e.cwd != e0->cwd ||
-	       e.rel != e0->rel || e.clock != e0->clock;
+	return (e.out != e0->out ? EFF_OUT : 0) | (e.tasks > e0->tasks ? EFF_THREAD : 0) |
+	       (e.fds > e0->fds ? EFF_FD : 0) | (e.cwd != e0->cwd || e.rel != e0->rel ? EFF_CWD : 0) |
+	       (e.clock != e0->clock ? EFF_CLOCK : 0);
+}
+
+/* The effects in mask in words, for the log ("reads the clock, ..."), a new
+ * reference or NULL. */
+static PyObject *effect_words(int mask)
+{
+	static const struct { int bit; const char *words; } w[] = {
+		{ EFF_OUT, "writes output" }, { EFF_THREAD, "starts a thread" },
+		{ EFF_FD, "leaves a descriptor open" }, { EFF_CWD, "depends on the working directory" },
+		{ EFF_CLOCK, "reads the clock" }, { EFF_SIGNAL, "sets a signal handler" },
+	};
+	char buf[256] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+		if ((mask & w[i].bit) && used < sizeof buf)
+			used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", used ? ", " : "", w[i].words);
+	return PyUnicode_FromString(buf);
 }
 
 /* Flush sys.stdout and sys.stderr, keeping any pending exception, and
@@ -421,7 +445,8 @@ static void output_begin(struct zygote *z)
 /* Put stdout and stderr back, pass on what was written, name the writers. */
 static void output_end(struct zygote *z, PyObject *st)
 {
-	PyObject *noisy = st ? st_get(st, "unshared") : NULL, *it, *name;
+	PyObject *noisy = st ? st_get(st, "unshared") : NULL, *name, *why;
+	Py_ssize_t pos = 0;
 	char buf[8192];
 	ssize_t n;
 	off_t at = 0;
@@ -437,16 +462,12 @@ static void output_end(struct zygote *z, PyObject *st)
 		at += n;
 	close(out_memfd);
 	out_memfd = -1;
-	it = noisy ? PyObject_GetIter(noisy) : NULL;
-	while (it && (name = PyIter_Next(it)) != NULL) {
+	while (noisy && PyDict_Next(noisy, &pos, &name, &why)) {
 		const char *s = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
-		if (s)
-			zlog(z, "importing %s writes output, starts a thread, leaves a descriptor "
-			     "open, depends on the working directory, reads the clock or sets a "
-			     "signal handler: every run imports it afresh", s);
-		Py_DECREF(name);
+		const char *w = PyUnicode_Check(why) ? PyUnicode_AsUTF8(why) : NULL;
+		if (s && w)
+			zlog(z, "importing %s %s: every run imports it afresh", s, w);
 	}
-	Py_XDECREF(it);
 	PyErr_Clear();
 }
 
@@ -499,8 +520,11 @@ static PyObject *record_load(PyObject *st, PyObject *spec)
 	PyObject *et, *ev, *etb;
 	PyErr_Fetch(&et, &ev, &etb);
 	zsys_clock_exempt(exempt);
-	if ((effects_left(&e0) | signals_changed(sig0)) && st_get(st, "unshared"))
-		PySet_Add(st_get(st, "unshared"), name);   /* so is each module loading it */
+	int left = effects_left(&e0) | (signals_changed(sig0) ? EFF_SIGNAL : 0);
+	PyObject *why = left && st_get(st, "unshared") ? effect_words(left) : NULL;
+	if (why)                                        /* so is each module loading it */
+		PyDict_SetItem(st_get(st, "unshared"), name, why);
+	Py_XDECREF(why);
 	Py_XDECREF(sig0);
 	PyErr_Clear();
 	PyErr_Restore(et, ev, etb);
@@ -748,7 +772,7 @@ static int state_tables(PyObject *st)
 {
 	static const struct { const char *key; char kind; } tables[] = {
 		{ "atexit", 'l' }, { "stack", 'l' }, { "deps", 'd' }, { "attached", 'd' },
-		{ "failed", 's' }, { "loaded", 's' }, { "unshared", 's' }, { "loggers", 'd' },
+		{ "failed", 's' }, { "loaded", 's' }, { "unshared", 'd' }, { "loggers", 'd' },
 		{ "logger_owner", 'd' },
 	};
 	PyObject *sigs;

@@ -8,12 +8,14 @@
 # byte for byte and asserts that the pywarm side was served warm.
 
 import os
+import re
 import textwrap
 import zipfile
 
 import pytest
 
 from conftest import assert_cold, assert_same, assert_warm, write_files
+from helpers import zygote_log
 
 # A json that is not the standard library's.
 LOCAL_JSON = "print('local json imported')\ndef dumps(x):\n    return 'LOCAL ' + repr(x)\n"
@@ -595,6 +597,14 @@ def test_import_effects_a_run_cannot_share(pw, wd, kind, through):
         real, pyw = _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
     if kind in ("print", "stderr", "fd-write", "warning"):
         assert b"noisy:" in real.out + real.err
+    # The zygote's log says which effect made the module unshared (wrapper,
+    # preloaded after it, is not served because it imports it).
+    words = {"thread": "starts a thread", "file-kept-open": "leaves a descriptor open",
+             "socket-kept": "leaves a descriptor open"}.get(
+        kind, "depends on the working directory" if kind.startswith("cwd") else "writes output")
+    log = zygote_log(pw)
+    assert re.search(rf"importing noisy ([a-z ,]+, )?{words}(, [a-z ,]+)?: every run imports it afresh",
+                     log), log
 
 
 # ------------------------------------------------- the working directory and the clock at import
