@@ -2,6 +2,10 @@
 
 PYTHON   ?= python3
 BUILDDIR ?= build
+# One spelling of every target (the compiler's dependency files name the
+# object as it was spelled): a build run once as BUILDDIR=build and once as
+# BUILDDIR=/abs/build (the tests' staged installs) keeps tracking headers.
+override BUILDDIR := $(abspath $(BUILDDIR))
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc

@@ -44,6 +44,8 @@ struct pw_profile {
 	int record;               /* [preload] record: report what runs import (default 1) */
 	int learn_auto;           /* [preload] learn = auto: preload what runs import */
 	long learn_min_runs;      /* [preload] learn_min_runs: runs before auto learns a module */
+	int share_clock;          /* [preload] clock = shared: a module that read the clock at
+	                           * import is served all the same (with the zygote's time) */
 	struct pw_sandbox sandbox; /* [sandbox]; after a failed load only .broken is set */
 };
 

@@ -357,6 +357,19 @@ static int parse_record(struct parse_ctx *c, const char *v)
 	return -1;
 }
 
+/* [preload] clock: afresh (the default) or shared. */
+static int parse_clock(struct parse_ctx *c, const char *v)
+{
+	char shown[TOKEN_SHOW + 1];
+
+	if (strcmp(v, "afresh") == 0 || strcmp(v, "shared") == 0) {
+		c->p->share_clock = strcmp(v, "shared") == 0;
+		return 0;
+	}
+	ctx_fail(c, "invalid clock '%s' (afresh or shared)", show(shown, sizeof(shown), v, strlen(v)));
+	return -1;
+}
+
 /* [preload] learn: no or auto. */
 static int parse_learn(struct parse_ctx *c, const char *v)
 {
@@ -397,6 +410,7 @@ static const struct key_def {
 	{ "preload", "modules",      parse_modules },
 	{ "preload", "warmup",       parse_warmup },
 	{ "preload", "record",       parse_record },
+	{ "preload", "clock",        parse_clock },
 	{ "preload", "learn",        parse_learn },
 	{ "preload", "learn_min_runs", parse_min_runs },
 	{ "python",  "interpreter",  parse_interpreter },

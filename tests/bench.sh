@@ -188,7 +188,9 @@ if [ -n "$DB" ] && [ -x "$DB/pywarm" ] && /usr/bin/python3 -c 'import pandas' 2>
 	mkdir "$T/pandas"
 	# pandas imports more modules and fills caches on first use: the
 	# warmup script does that once in the zygote.
-	printf '[preload]\nmodules = pandas\nwarmup = %s\n' "$HERE/bench_pandas_warmup.py" >"$T/pandas/.pywarm.ini"
+	# pandas imports dateutil.parser and _strptime, which read the date at
+	# import: without clock = shared every run would import pandas afresh.
+	printf '[preload]\nmodules = pandas\nclock = shared\nwarmup = %s\n' "$HERE/bench_pandas_warmup.py" >"$T/pandas/.pywarm.ini"
 	(cd "$T/pandas" && "$DB/pywarmctl" trust .pywarm.ini >/dev/null && "$DB/pywarmctl" start --wait >/dev/null) ||
 		{ show_log; die "the pandas zygote did not start"; }
 	cd "$T/pandas"

@@ -703,6 +703,31 @@ def test_import_reading_the_clock(pw, wd, kind, through):
     assert real.out.endswith(b" True\n"), real.describe()
 
 
+@pytest.mark.parametrize("setting", ["shared", "afresh", None])
+def test_clock_setting_of_a_profile(pw, wd, setting):
+    """[preload] clock = shared: the profile accepts the zygote's time in a
+    module that read the clock at import, and that module is served (the
+    same reading in every run, no "reads the clock" in the log); afresh,
+    the default, imports it in each run."""
+    line = f"clock = {setting}\n" if setting else ""
+    files = {"lib/clkset.py": "import time, os\nS = time.time()\nPID = os.getpid()\n",
+             ".pywarm.ini": f"[preload]\nmodules = json, clkset\n{line}"}
+    write_files(wd, files)
+    pw.trust(wd)
+    env = {"PYTHONPATH": os.path.join(wd, "lib")}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    prog = "import os, clkset\nprint(repr(clkset.S), clkset.PID == os.getpid())\n"
+    outs = []
+    for _ in range(2):
+        r = pw.run_pywarm(["-c", prog], cwd=wd, env_add=env)
+        assert_warm(r)
+        outs.append(r.out)
+    served = setting == "shared"
+    assert (outs[0] == outs[1]) == served, outs
+    assert outs[0].endswith(b" False\n" if served else b" True\n"), outs
+    assert ("importing clkset reads the clock" in zygote_log(pw)) != served
+
+
 def test_import_of_logging_is_still_served(pw, wd):
     """logging reads the clock at import for _startTime, which every run
     sets again: it, and a module importing it, are served from the cache

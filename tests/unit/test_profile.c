@@ -199,9 +199,11 @@ TEST(parse_learn_keys)
 		CHECK_INTEQ(p.record, 1);
 		CHECK_INTEQ(p.learn_auto, 0);
 		CHECK_INTEQ(p.learn_min_runs, 3);
+		CHECK_INTEQ(p.share_clock, 0);
 	}
 	pw_profile_free(&p);
-	if (parse_ok(&p, "[preload]\nrecord = no\nlearn = auto\nlearn_min_runs = 12\n") == 0) {
+	if (parse_ok(&p, "[preload]\nrecord = no\nlearn = auto\nlearn_min_runs = 12\nclock = shared\n") == 0) {
+		CHECK_INTEQ(p.share_clock, 1);
 		CHECK_INTEQ(p.record, 0);
 		CHECK_INTEQ(p.learn_auto, 1);
 		CHECK_INTEQ(p.learn_min_runs, 12);
@@ -215,6 +217,7 @@ TEST(parse_learn_keys)
 	}
 	PARSE_ERR("[preload]\nrecord = maybe\n", NAME ":2: invalid record 'maybe' (yes or no)");
 	PARSE_ERR("[preload]\nlearn = yes\n", NAME ":2: invalid learn 'yes' (no or auto)");
+	PARSE_ERR("[preload]\nclock = share\n", NAME ":2: invalid clock 'share' (afresh or shared)");
 	PARSE_ERR("[zygote]\nlearn = auto\n", NAME ":2: unknown key 'learn' in [zygote]");
 }
 
