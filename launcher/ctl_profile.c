@@ -226,6 +226,8 @@ static void describe(const struct pw_profile *p)
 	pw_interp_resolve(p, &in);
 	list_line("modules", p->modules, p->nmodules);
 	ctl_learn_describe(p);
+	line("clock", "%s", p->share_clock ? "shared (modules that read it at import are served)"
+	                                    : "afresh (modules that read it at import are imported per run)");
 	line("warmup", "%s", p->warmup ? p->warmup : "(none)");
 	print_interp(&in);
 	if (p->idle_timeout)

@@ -726,6 +726,8 @@ def test_clock_setting_of_a_profile(pw, wd, setting):
     assert (outs[0] == outs[1]) == served, outs
     assert outs[0].endswith(b" False\n" if served else b" True\n"), outs
     assert ("importing clkset reads the clock" in zygote_log(pw)) != served
+    check = pw.ctl("check", cwd=wd, env=pw.make_env(env)).stdout.decode()
+    assert ("clock        shared" in check) == served, check
 
 
 def test_import_of_logging_is_still_served(pw, wd):
