@@ -344,43 +344,38 @@ static int parse_prefork(struct parse_ctx *c, const char *v)
 	return 0;
 }
 
-/* [preload] record: yes or no. */
-static int parse_record(struct parse_ctx *c, const char *v)
+/* A key with two words: *out = 1 for on, 0 for off; anything else is an
+ * error that names both ("invalid learn 'yes' (no or auto)"). */
+static int parse_pair(struct parse_ctx *c, const char *key, const char *v,
+                      const char *first, const char *second, const char *on, int *out)
 {
 	char shown[TOKEN_SHOW + 1];
 
-	if (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0) {
-		c->p->record = strcmp(v, "yes") == 0;
+	if (strcmp(v, first) == 0 || strcmp(v, second) == 0) {
+		*out = strcmp(v, on) == 0;
 		return 0;
 	}
-	ctx_fail(c, "invalid record '%s' (yes or no)", show(shown, sizeof(shown), v, strlen(v)));
+	ctx_fail(c, "invalid %s '%s' (%s or %s)", key, show(shown, sizeof(shown), v, strlen(v)),
+	         first, second);
 	return -1;
+}
+
+/* [preload] record: yes or no. */
+static int parse_record(struct parse_ctx *c, const char *v)
+{
+	return parse_pair(c, "record", v, "yes", "no", "yes", &c->p->record);
 }
 
 /* [preload] clock: afresh (the default) or shared. */
 static int parse_clock(struct parse_ctx *c, const char *v)
 {
-	char shown[TOKEN_SHOW + 1];
-
-	if (strcmp(v, "afresh") == 0 || strcmp(v, "shared") == 0) {
-		c->p->share_clock = strcmp(v, "shared") == 0;
-		return 0;
-	}
-	ctx_fail(c, "invalid clock '%s' (afresh or shared)", show(shown, sizeof(shown), v, strlen(v)));
-	return -1;
+	return parse_pair(c, "clock", v, "afresh", "shared", "shared", &c->p->share_clock);
 }
 
 /* [preload] learn: no or auto. */
 static int parse_learn(struct parse_ctx *c, const char *v)
 {
-	char shown[TOKEN_SHOW + 1];
-
-	if (strcmp(v, "auto") == 0 || strcmp(v, "no") == 0) {
-		c->p->learn_auto = strcmp(v, "auto") == 0;
-		return 0;
-	}
-	ctx_fail(c, "invalid learn '%s' (no or auto)", show(shown, sizeof(shown), v, strlen(v)));
-	return -1;
+	return parse_pair(c, "learn", v, "no", "auto", "auto", &c->p->learn_auto);
 }
 
 /* [preload] learn_min_runs: a whole number from 1 to 1000000. */
