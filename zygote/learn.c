@@ -156,7 +156,7 @@ int zlearn_take(struct zygote *z, const char *buf, size_t len)
  * or getenv()) that are neither part of the identity nor already checked
  * in every run, output written, and process state changed. */
 static const char judge_src[] =
-	"def judge(name, cnames, entropy, known, cwdreads):\n"
+	"def judge(name, cnames, entropy, known, cwdreads, sysreads):\n"
 	"    import sys, os, posix, signal, atexit, importlib, stat\n"
 	"    if name in sys.modules:\n"
 	"        return 'preloaded'\n"
@@ -220,7 +220,7 @@ static const char judge_src[] =
 	"    cwd0 = os.getcwd()\n"
 	"    e0 = entropy()\n"
 	"    cnames(True)\n"
-	"    c0 = cwdreads()\n"
+	"    c0, s0r = cwdreads(), sysreads()\n"
 	"    why = []\n"
 	"    try:\n"
 	"        importlib.import_module(name)\n"
@@ -231,7 +231,7 @@ static const char judge_src[] =
 	"            why.append('fails to import (ModuleNotFoundError: %s)' % e.name)\n"
 	"    except BaseException as e:\n"
 	"        why.append('fails to import (%s)' % type(e).__name__)\n"
-	"    c1 = cwdreads()\n"
+	"    c1, s1r = cwdreads(), sysreads()\n"
 	"    names = cnames(False)\n"
 	"    e1 = entropy()\n"
 	"    for f in (sys.stdout, sys.stderr):\n"
@@ -280,6 +280,10 @@ static const char judge_src[] =
 	"        why.append('sets a signal handler')\n"
 	"    if c1 != c0:\n"
 	"        why.append('asks for the working directory')\n"
+	"    if s1r[0] != s0r[0]:\n"
+	"        why.append('opens or looks up files by a relative path')\n"
+	"    if s1r[1] != s0r[1]:\n"
+	"        why.append('asks for the time')\n"
 	"    if os.getcwd() != cwd0:\n"
 	"        why.append('changes the working directory')\n"
 	"    return '; '.join(why) or 'safe'\n";
@@ -318,6 +322,15 @@ static PyObject *judge_cwdreads(PyObject *self, PyObject *unused)
 	return PyLong_FromUnsignedLong(zwarm_cwd_reads());
 }
 
+/* sysreads(): (file-system calls by relative path, clock reads) so far, as
+ * the preload counts them (sysread.c); clock reads count as none under
+ * [preload] clock = shared, whose modules are served all the same. */
+static PyObject *judge_sysreads(PyObject *self, PyObject *unused)
+{
+	unsigned long clock = judge_zygote->conf.profile.share_clock ? 0 : zsys_clock_calls();
+	return Py_BuildValue("(kk)", zsys_relative_calls(), clock);
+}
+
 /* known(name): part of the identity, or read by start-up (checked in every run). */
 static PyObject *judge_known(PyObject *self, PyObject *name)
 {
@@ -338,6 +351,7 @@ static PyMethodDef judge_defs[] = {
 	{ "entropy", judge_entropy, METH_NOARGS, NULL },
 	{ "known", judge_known, METH_O, NULL },
 	{ "cwdreads", judge_cwdreads, METH_NOARGS, NULL },
+	{ "sysreads", judge_sysreads, METH_NOARGS, NULL },
 };
 
 /* Run judge(name) here and write its verdict to fd 3. */
@@ -352,8 +366,9 @@ static void judge_here(struct zygote *z, const char *name)
 	fn = r ? PyDict_GetItemString(ns, "judge") : NULL;
 	PyObject *c = PyCFunction_New(&judge_defs[0], NULL), *e = PyCFunction_New(&judge_defs[1], NULL);
 	PyObject *k = PyCFunction_New(&judge_defs[2], NULL), *w = PyCFunction_New(&judge_defs[3], NULL);
-	if (fn && c && e && k && w)
-		args = Py_BuildValue("(sOOOO)", name, c, e, k, w);
+	PyObject *s = PyCFunction_New(&judge_defs[4], NULL);
+	if (fn && c && e && k && w && s)
+		args = Py_BuildValue("(sOOOOO)", name, c, e, k, w, s);
 	if (args)
 		v = PyObject_CallObject(fn, args);
 	if (v && PyUnicode_Check(v) && PyUnicode_AsUTF8(v))
@@ -383,6 +398,7 @@ static void __attribute__((noreturn)) judge_child(struct zygote *z, const char *
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	z->logfd = -1;
+	zsys_watch(1);          /* count relative paths and clock reads, as the preload does */
 	judge_here(z, name);
 	_exit(1);
 }

@@ -23,9 +23,11 @@ LIB = {
     "lib/exitmod.py": "import atexit\natexit.register(print, 'bye')\n",
     "lib/printmod.py": "print('hello from printmod')\n",
     "lib/cwdmod.py": "import os\nHERE = os.path.abspath('.')\n",
+    "lib/clockmod.py": "import time\nT0 = time.time()\n",
+    "lib/relmod.py": "import os\nHAS = os.path.exists('settings.cfg')\n",
 }
 ALL = ["cleanmod", "cleanpkg", "threadmod", "envmod", "filemod", "sockmod", "exitmod", "printmod",
-       "cwdmod"]
+       "cwdmod", "clockmod", "relmod"]
 SCRIPT = "import sys, json\nimport {mods}\nprint(sorted(m for m in sys.modules if m in {names!r}))\n"
 
 
@@ -157,6 +159,8 @@ def test_suggest_judges_each_candidate_with_its_reason(pw, wd):
         "exitmod": "not safe: registers an exit handler",
         "printmod": "not safe: prints at import",
         "cwdmod": "not safe: asks for the working directory",
+        "clockmod": "not safe: asks for the time",
+        "relmod": "not safe: opens or looks up files by a relative path",
         "localmod": "not safe: not found on the zygote's sys.path",
     }
     for mod, verdict in want.items():
