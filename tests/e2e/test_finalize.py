@@ -267,9 +267,9 @@ FINALIZER_CASES = {
 # Debian's python3 imports neither collections nor string at start-up:
 # there the program's objects stored in collections' globals are finalized
 # by the first collection after sys.modules is emptied.  In a warm run
-# classes made by modules only the zygote imported (namedtuples of the
-# preload) still reach collections' globals through their methods, so
-# those objects are never finalized (LIMITATIONS in pywarm(1)).
+# _decimal (imported by the zygote only) keeps its DecimalTuple class in
+# C state, and a named tuple's methods use collections' globals, so those
+# objects are never finalized (LIMITATIONS in pywarm(1)).
 DEB_FINALIZE = pytest.mark.xfail(
     condition=os.path.realpath(REAL).startswith("/usr/bin/"), strict=True,
     reason="LIMITATIONS: globals of a served module kept alive by the zygote's own objects")
