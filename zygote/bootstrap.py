@@ -828,10 +828,40 @@ def _release_imports():
     for value in _IMPORTS.values():     # the recorded exit handlers hold modules too
         if isinstance(value, (dict, list, set)):
             value.clear()
+    _strip_zygote_classes(zygote_only)
     for mod in reversed(zygote_only):
         d = getattr(mod, "__dict__", None)
         if type(d) is dict:
             _clear_globals(d)
+
+
+_FUNCTION = type(_release_imports)
+_HEAPTYPE = 1 << 9                      # Py_TPFLAGS_HEAPTYPE
+
+
+def _strip_zygote_classes(zygote_only):
+    """The classes of modules only the zygote imported lose their functions
+    (python3 never made those classes).  A C extension may keep such a class
+    for good (_decimal's DecimalTuple), and a function's globals may be a
+    module the run did import: a named tuple's methods hold collections',
+    and so whatever the program stored there past the collection that
+    frees it under python3.  A class that a module of the run's also
+    names is left alone."""
+    runs = set()
+    for m in list(_sys.modules.values()):
+        for v in getattr(m, "__dict__", {}).values():
+            if isinstance(v, type):
+                runs.add(id(v))
+    for mod in zygote_only:
+        for v in list(getattr(mod, "__dict__", {}).values()):
+            if not isinstance(v, type) or id(v) in runs or not v.__flags__ & _HEAPTYPE:
+                continue
+            for name, attr in list(vars(v).items()):
+                if isinstance(attr, (_FUNCTION, classmethod, staticmethod, property)):
+                    try:
+                        delattr(v, name)
+                    except (AttributeError, TypeError):
+                        pass
 
 
 def _clear_globals(d):
