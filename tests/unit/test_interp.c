@@ -203,18 +203,26 @@ TEST(system_without_a_python3_after_the_shims)
 	unsetenv("PYENV_VERSION");
 }
 
+/* With PATH set to path, "the system's" python3 is found (warm, by PATH);
+ * then PATH is the tree's usual one again. */
+static void finds_system_python3(const char *path, int line)
+{
+	char usual[PATH_MAX * 3];
+
+	setenv("PATH", path, 1);
+	resolve_in("proj", &in);
+	if (strcmp(in.path, at("usr/bin/python3")) != 0 || strcmp(in.origin, "PATH") != 0 || in.warm != 1)
+		unit_fail(__FILE__, line, "PATH=%s found %s (%s, warm %d)", path, in.path, in.origin, in.warm);
+	snprintf(usual, sizeof usual, "%s/shims:%s", root, sysdir);
+	setenv("PATH", usual, 1);
+}
+
 TEST(plain_path_and_duplicates)
 {
 	char path[PATH_MAX * 4];
 
 	snprintf(path, sizeof path, "/nonexistent:/nonexistent:%s:%s/shims", sysdir, root);
-	setenv("PATH", path, 1);
-	resolve_in("proj", &in);
-	CHECK_STREQ(in.path, at("usr/bin/python3"));
-	CHECK_STREQ(in.origin, "PATH");
-	CHECK_INTEQ(in.warm, 1);
-	snprintf(path, sizeof path, "%s/shims:%s", root, sysdir);
-	setenv("PATH", path, 1);
+	finds_system_python3(path, __LINE__);
 }
 
 TEST(venv_of_a_served_interpreter_and_of_another_version)
@@ -352,13 +360,7 @@ TEST(path_with_missing_and_odd_entries)
 	put("noexec/python3", "#!/bin/sh\n", 0644);        /* not executable: passed over */
 	snprintf(path, sizeof path, "/nonexistent/a:%s/notadir:%s/noexec:%s/missing::%s:%s/shims",
 	         top, top, top, sysdir, root);
-	setenv("PATH", path, 1);
-	resolve_in("proj", &in);
-	CHECK_STREQ(in.path, at("usr/bin/python3"));
-	CHECK_STREQ(in.origin, "PATH");
-	CHECK_INTEQ(in.warm, 1);
-	snprintf(path, sizeof path, "%s/shims:%s", root, sysdir);
-	setenv("PATH", path, 1);
+	finds_system_python3(path, __LINE__);
 }
 
 /* An empty PATH entry is the working directory, as for execvp. */
