@@ -72,7 +72,7 @@ def run_module(exe, mod, env, cwd, trace=None):
     if trace and os.path.exists(trace):
         with open(trace, errors="replace") as f:
             text = f.read()
-        warm = "warm pid=" in text
+        warm = ": event=warm " in text
     return rc == 0, dt, summary if isinstance(summary, str) else summary[0], warm, out
 
 
