@@ -101,9 +101,9 @@ class Result:
     @property
     def warm_pid(self):
         for l in self.launcher_lines:
-            m = re.match(r"event=warm \+[\d.]+ms pid=(\d+)$", l)
-            if m:
-                return int(m.group(1))
+            m = re.match(EVENT, l)
+            if m and m.group(1) == "warm":
+                return int(m.group(2))
         return None
 
     def describe(self):
@@ -118,6 +118,21 @@ def _clip(b, n=600):
 
 def _indent(s):
     return "\n".join("    " + l for l in s.splitlines())
+
+
+# How a run was served, one line per run in the trace (pw_event in
+# launcher/util.c): "pywarm[LAUNCHER]: event=warm +T ms pid=CHILD" or
+# "pywarm[LAUNCHER]: event=cold +T ms reason=WHY".  EVENT matches the line
+# after its "pywarm[PID]: " (as parse_trace gives it).
+EVENT = r"event=(warm|cold) \+[\d.]+ms (?:pid=(\d+)|reason=(.*))$"
+EVENT_LINE = re.compile(r"^pywarm\[(\d+)\]: " + EVENT, re.M)
+
+
+def trace_events(text):
+    """[(launcher pid, "warm" or "cold", child pid or None, reason or None)]
+    of every run in a trace, in order."""
+    return [(int(m.group(1)), m.group(2), int(m.group(3)) if m.group(3) else None, m.group(4))
+            for m in EVENT_LINE.finditer(text)]
 
 
 def parse_trace(text, pid):

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, REAL, REPO, needs_pywarm, write_files
+from conftest import BUILD, REAL, REPO, needs_pywarm, trace_events, write_files
 from helpers import run_stderr_on_pty
 from ptyutil import PtyJob
 
@@ -141,12 +141,11 @@ def inst(pw):
 
 
 def warm(trace):
-    return re.search(r"^pywarm\[\d+\]: event=warm \+[\d.]+ms pid=\d+$", trace, re.M) is not None
+    return any(e[1] == "warm" for e in trace_events(trace))
 
 
 def cold_why(trace):
-    m = re.search(r"^pywarm\[\d+\]: event=cold \+[\d.]+ms reason=(.*)$", trace, re.M)
-    return m.group(1) if m else None
+    return next((e[3] for e in trace_events(trace) if e[1] == "cold"), None)
 
 
 def probe(out):

@@ -1,14 +1,13 @@
 # test_path.py: the installed python/python3 links first on PATH (`pywarmctl shell-init --path`): shebang scripts, make rules and subprocesses run warm, never loop, and PYWARM_DISABLE=1 still turns them off.
 
 import os
-import re
 import shutil
 import stat
 import subprocess
 
 import pytest
 
-from conftest import BUILD, REAL, REPO, needs_pywarm, parse_status, write_files
+from conftest import BUILD, REAL, REPO, needs_pywarm, parse_status, trace_events, write_files
 from helpers import make
 
 PREFIX = "/usr/local"
@@ -101,10 +100,7 @@ def links(pw):
 
 def runs(trace):
     """{launcher pid: 'warm' | 'cold: why'} from a PYWARM_DEBUG trace file's events."""
-    out = {}
-    for m in re.finditer(r"^pywarm\[(\d+)\]: event=(warm|cold) \+[\d.]+ms (?:pid=\d+|reason=(.*))$", trace, re.M):
-        out[int(m.group(1))] = "warm" if m.group(2) == "warm" else "cold: " + m.group(3)
-    return out
+    return {pid: "warm" if how == "warm" else "cold: " + why for pid, how, _, why in trace_events(trace)}
 
 
 def test_path_line(links):

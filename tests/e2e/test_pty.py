@@ -7,11 +7,10 @@
 
 import errno
 import os
-import re
 import signal
 import textwrap
 
-from conftest import PYWARM, REAL, SELF, _read, parse_trace, proc_state
+from conftest import PYWARM, REAL, SELF, _read, proc_state, trace_events
 from helpers import run_pair, assert_same_session  # noqa: F401 - also imported from here
 from ptyutil import PtyJob, poll_until
 
@@ -87,11 +86,8 @@ def test_ctrl_d_at_prompt(pw, wd):
 
 
 def _warm_child_pid(trace, launcher_pid):
-    for l in parse_trace(_read(trace), launcher_pid):
-        m = re.search(r"event=warm \+[\d.]+ms pid=(\d+)", l)
-        if m:
-            return int(m.group(1))
-    return None
+    return next((child for pid, how, child, _ in trace_events(_read(trace))
+                 if pid == launcher_pid and how == "warm"), None)
 
 
 def test_ctrl_z_and_resume(pw, wd):

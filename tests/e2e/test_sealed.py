@@ -30,7 +30,7 @@ import uuid
 import pytest
 
 from conftest import (PROTO_VERSION, PYWARM, REAL, REPO, _read, assert_same, needs_pywarm,
-                      parse_trace, proc_alive, proc_state)
+                      parse_trace, proc_alive, proc_state, trace_events)
 from helpers import poll_until as wait_for
 from helpers import MSG_LAUNCH, header, quick_warm_check, temp_user, zygote_children, zygote_socket
 
@@ -969,9 +969,9 @@ def test_forged_exit_notice_from_another_process_of_the_user(pw, public_build):
             r, _, _ = select.select([victim.stdout], [], [], 30)
             first = victim.stdout.readline() if r else b""
             assert first == b"start\n", (first, _read(trace))
-            m = wait_for(lambda: re.search(r"event=warm \+[\d.]+ms pid=(\d+)", _read(trace)), 10)
-            assert m, f"the victim's run was not warm (precondition):\n{_read(trace)}"
-            child = int(m.group(1))
+            child = wait_for(lambda: next((c for _, how, c, _ in trace_events(_read(trace)) if how == "warm"),
+                                          None), 10)
+            assert child, f"the victim's run was not warm (precondition):\n{_read(trace)}"
             others = [k for k in zygote_children(zpid) if k != child]
             known = notify_write_fds(zpid)
             t0 = time.monotonic()
