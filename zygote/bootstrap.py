@@ -317,11 +317,12 @@ def _hide_preloaded():
 def _index_path_entries(st, pic, hidden):
     """What a search of the zygote's sys.path directories finds, for
     _path_finds_cached: each directory's finder and the stems of its
-    entries (name up to the first dot), and for each cached top-level
+    entries (name up to the first dot, as its finder lists them), and for each cached top-level
     module the directory it came from.  The directories are watched
     (watch.c retires the zygote when an importable name appears in or
     goes from one), so this stays true while the zygote serves."""
     finders, stems, home = st["zfinders"], st["zstems"], st["home"] = {}, {}, {}
+    st["stems_memo"] = {}
     for entry in _sys.path:
         if not isinstance(entry, str) or not entry.startswith("/") or entry in finders:
             continue
@@ -329,11 +330,10 @@ def _index_path_entries(st, pic, hidden):
         if f is _MISSING or not (f is None or type(f) is _bootstrap_external.FileFinder):
             continue
         try:
-            names = _os.listdir(entry) if f is not None else ()
+            stems[entry] = _listed_stems(f) if f is not None else frozenset()
         except OSError:
             continue
         finders[entry] = f
-        stems[entry] = frozenset(n.partition(".")[0] for n in names)
     for name, mod in st["cache"].items():
         spec = getattr(mod, "__spec__", None)
         origin = getattr(spec, "origin", None)
