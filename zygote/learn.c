@@ -323,12 +323,11 @@ static PyObject *judge_cwdreads(PyObject *self, PyObject *unused)
 }
 
 /* sysreads(): (file-system calls by relative path, clock reads) so far, as
- * the preload counts them (sysread.c); clock reads count as none under
- * [preload] clock = shared, whose modules are served all the same. */
+ * the preload counts them (sysread.c: none of the clock under [preload]
+ * clock = shared, whose modules are served all the same). */
 static PyObject *judge_sysreads(PyObject *self, PyObject *unused)
 {
-	unsigned long clock = judge_zygote->conf.profile.share_clock ? 0 : zsys_clock_calls();
-	return Py_BuildValue("(kk)", zsys_relative_calls(), clock);
+	return Py_BuildValue("(kk)", zsys_relative_calls(), zsys_clock_calls());
 }
 
 /* known(name): part of the identity, or read by start-up (checked in every run). */

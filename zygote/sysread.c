@@ -23,6 +23,7 @@ int __open64_2(const char *path, int flags);
  * counts too (for the module being loaded: fail closed). */
 static int watching;                 /* 1 while warm.c preloads */
 static int clock_exempt;             /* the module being loaded may read the clock */
+static int clock_shared;             /* [preload] clock = shared: no read counts */
 static unsigned long relative_calls, clock_calls;
 
 /* The next definition of name (the C library's), looked up once. */
@@ -82,7 +83,7 @@ static int lock_timing(void)
 /* Count a read of the clock, unless it is a lock's. */
 static inline void note_clock(void)
 {
-	if (__builtin_expect(watching, 0) && !clock_exempt && !lock_timing())
+	if (__builtin_expect(watching, 0) && !clock_exempt && !clock_shared && !lock_timing())
 		__atomic_add_fetch(&clock_calls, 1, __ATOMIC_RELAXED);
 }
 
@@ -306,6 +307,14 @@ int zsys_watch(int on)
 		lock_range();
 	watching = on;
 	return on && lock_lo == 0 ? -1 : 0;
+}
+
+/* [preload] clock = shared: the profile accepts that a module whose import
+ * read the clock keeps the zygote's time, so no read counts (for the
+ * preload and for learn's judge alike). */
+void zsys_share_clock(int on)
+{
+	clock_shared = on;
 }
 
 /* Let the module being loaded read the clock uncounted (what it read is

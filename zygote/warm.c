@@ -370,10 +370,6 @@ enum {
 	EFF_OUT = 1, EFF_THREAD = 2, EFF_FD = 4, EFF_CWD = 8, EFF_CLOCK = 16, EFF_SIGNAL = 32,
 };
 
-/* [preload] clock = shared: the profile accepts that a module whose import
- * read the clock keeps the zygote's time; such a module is served. */
-static int share_clock;
-
 /* What a loading that started at e0 left that a run cannot share (a mask). */
 static int effects_left(const struct effects *e0)
 {
@@ -381,7 +377,7 @@ static int effects_left(const struct effects *e0)
 
 	return (e.out != e0->out ? EFF_OUT : 0) | (e.tasks > e0->tasks ? EFF_THREAD : 0) |
 	       (e.fds > e0->fds ? EFF_FD : 0) | (e.cwd != e0->cwd || e.rel != e0->rel ? EFF_CWD : 0) |
-	       (e.clock != e0->clock && !share_clock ? EFF_CLOCK : 0);
+	       (e.clock != e0->clock ? EFF_CLOCK : 0);
 }
 
 /* The effects in mask in words, for the log ("reads the clock, ..."), a new
@@ -990,7 +986,7 @@ static PyObject *import_state(void)
 
 void zwarm_all(struct zygote *z)
 {
-	share_clock = z->conf.profile.share_clock;
+	zsys_share_clock(z->conf.profile.share_clock);
 	imports_begin(z);
 	zwatch_begin(z);
 	output_begin(z);

@@ -217,6 +217,7 @@ unsigned long zwarm_cwd_reads(void);
 int  zsys_watch(int on);
 void zsys_note_path(int dirfd, const char *path);
 int  zsys_clock_exempt(int on);
+void zsys_share_clock(int on);
 unsigned long zsys_relative_calls(void);
 unsigned long zsys_clock_calls(void);
 
