@@ -631,6 +631,56 @@ void zenv_probe_begin(void)
 	__atomic_store_n(&crec.open, 1, __ATOMIC_RELEASE);
 }
 
+/* learn.c's judge, in a throwaway child: record os.environ's lookups
+ * afresh, with start-up's recording type on posix.environ (the dict
+ * os.environ reads).  0, or -1: nothing can be recorded here. */
+int zenv_probe_py_begin(void)
+{
+	for (size_t i = 0; i < pyrec.n; i++)
+		free(pyrec.keys[i].name);
+	pyrec.n = 0;
+	pyrec.whole = 0;
+	if (pyrec.state == 1)           /* a child of a zygote still warming: start-up's */
+		return Py_TYPE(pyrec.env) == pyrec.type ? 0 : -1;       /* recording goes on */
+	pyrec.env = PyImport_AddModule("posix");        /* borrowed, for now */
+	pyrec.env = pyrec.env ? PyObject_GetAttrString(pyrec.env, "environ") : NULL;
+	if (pyrec.env == NULL || !PyDict_CheckExact(pyrec.env) || env_replaced() ||
+	    (pyrec.type = rec_type()) == NULL) {
+		Py_CLEAR(pyrec.env);
+		PyErr_Clear();
+		return -1;
+	}
+	Py_INCREF(pyrec.type);                          /* the instance's reference */
+	Py_SET_TYPE(pyrec.env, pyrec.type);
+	pyrec.state = 1;
+	return 0;
+}
+
+/* End it: the keys looked up (bytes, in order) as a new list, with None
+ * at the end if the whole environment was listed or os.environ was
+ * replaced meanwhile; NULL if zenv_probe_py_begin() failed. */
+PyObject *zenv_probe_py_end(void)
+{
+	PyObject *out;
+
+	if (pyrec.state != 1)
+		return NULL;
+	rec_stop();
+	out = PyList_New(0);
+	for (size_t i = 0; out && i < pyrec.n; i++) {
+		PyObject *k = PyBytes_FromStringAndSize(pyrec.keys[i].name, (Py_ssize_t)pyrec.keys[i].len);
+		if (k == NULL || PyList_Append(out, k) < 0)
+			Py_CLEAR(out);
+		Py_XDECREF(k);
+	}
+	if (out && pyrec.whole && PyList_Append(out, Py_None) < 0)
+		Py_CLEAR(out);
+	for (size_t i = 0; i < pyrec.n; i++)
+		free(pyrec.keys[i].name);
+	pyrec.n = 0;
+	return out;
+}
+
 /* The i-th name getenv() was asked for since zenv_probe_begin(), or NULL. */
 const char *zenv_probe_name(size_t i)
 {

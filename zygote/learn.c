@@ -152,11 +152,11 @@ int zlearn_take(struct zygote *z, const char *buf, size_t len)
  * A candidate is imported in a throwaway child of the zygote, with what a
  * run could notice observed: threads and child processes started, file
  * descriptors left open, exit and at-fork handlers registered, the
- * kernel's randomness read, environment variables read (through os.environ
- * or getenv()) that are neither part of the identity nor already checked
+ * kernel's randomness read, environment variables read (through os.environ,
+ * recorded as start-up's are, or getenv()) that are neither part of the identity nor already checked
  * in every run, output written, and process state changed. */
 static const char judge_src[] =
-	"def judge(name, cnames, entropy, known, cwdreads, sysreads):\n"
+	"def judge(name, cnames, entropy, known, cwdreads, sysreads, envreads):\n"
 	"    import sys, os, posix, signal, atexit, importlib, stat\n"
 	"    if name in sys.modules:\n"
 	"        return 'preloaded'\n"
@@ -178,37 +178,7 @@ static const char judge_src[] =
 	"            except (OSError, ValueError):\n"
 	"                pass\n"
 	"        return out\n"
-	"    seen = {}\n"
-	"    base = dict\n"
-	"    class rec(dict):\n"
-	"        __slots__ = ()\n"
-	"        def __getitem__(self, k):\n"
-	"            seen[k] = 1\n"
-	"            return base.__getitem__(self, k)\n"
-	"        def __contains__(self, k):\n"
-	"            seen[k] = 1\n"
-	"            return base.__contains__(self, k)\n"
-	"        def get(self, k, *d):\n"
-	"            seen[k] = 1\n"
-	"            return base.get(self, k, *d)\n"
-	"        def __iter__(self):\n"
-	"            seen[None] = 1\n"
-	"            return base.__iter__(self)\n"
-	"        def keys(self):\n"
-	"            seen[None] = 1\n"
-	"            return base.keys(self)\n"
-	"        def items(self):\n"
-	"            seen[None] = 1\n"
-	"            return base.items(self)\n"
-	"        def copy(self):\n"
-	"            seen[None] = 1\n"
-	"            return base.copy(self)\n"
-	"    data = os.environ._data\n"
-	"    env0 = base(base.items(data))\n"
-	"    r = rec(env0)\n"
-	"    os.environ._data = r\n"
-	"    os.environb._data = r\n"
-	"    posix.environ = r\n"
+	"    env0 = dict(posix.environ)\n"
 	"    forks = []\n"
 	"    real_fork = os.register_at_fork\n"
 	"    def at_fork(**kw):\n"
@@ -220,6 +190,7 @@ static const char judge_src[] =
 	"    cwd0 = os.getcwd()\n"
 	"    e0 = entropy()\n"
 	"    cnames(True)\n"
+	"    recording = envreads(True)\n"
 	"    c0, s0r = cwdreads(), sysreads()\n"
 	"    why = []\n"
 	"    try:\n"
@@ -233,6 +204,7 @@ static const char judge_src[] =
 	"        why.append('fails to import (%s)' % type(e).__name__)\n"
 	"    c1, s1r = cwdreads(), sysreads()\n"
 	"    names = cnames(False)\n"
+	"    seen = envreads(False) if recording else [None]\n"
 	"    e1 = entropy()\n"
 	"    for f in (sys.stdout, sys.stderr):\n"
 	"        try:\n"
@@ -270,7 +242,7 @@ static const char judge_src[] =
 	"    for k in sorted(read):\n"
 	"        if not known(k):\n"
 	"            why.append('reads ' + k)\n"
-	"    if base(base.items(r)) != env0:\n"
+	"    if dict(posix.environ) != env0:\n"
 	"        why.append('changes os.environ')\n"
 	"    if sys.path != path0:\n"
 	"        why.append('changes sys.path')\n"
@@ -330,6 +302,19 @@ static PyObject *judge_sysreads(PyObject *self, PyObject *unused)
 	return Py_BuildValue("(kk)", zsys_relative_calls(), zsys_clock_calls());
 }
 
+/* envreads(True): start recording os.environ's lookups (start-up's
+ * recorder, envwatch.c), True if it could; envreads(False): the keys
+ * looked up since, with None for "the whole environment was listed". */
+static PyObject *judge_envreads(PyObject *self, PyObject *begin)
+{
+	PyObject *keys;
+
+	if (PyObject_IsTrue(begin))
+		return PyBool_FromLong(zenv_probe_py_begin() == 0);
+	keys = zenv_probe_py_end();
+	return keys ? keys : Py_BuildValue("[O]", Py_None);
+}
+
 /* known(name): part of the identity, or read by start-up (checked in every run). */
 static PyObject *judge_known(PyObject *self, PyObject *name)
 {
@@ -351,6 +336,7 @@ static PyMethodDef judge_defs[] = {
 	{ "known", judge_known, METH_O, NULL },
 	{ "cwdreads", judge_cwdreads, METH_NOARGS, NULL },
 	{ "sysreads", judge_sysreads, METH_NOARGS, NULL },
+	{ "envreads", judge_envreads, METH_O, NULL },
 };
 
 /* Run judge(name) here and write its verdict to fd 3. */
@@ -365,9 +351,9 @@ static void judge_here(struct zygote *z, const char *name)
 	fn = r ? PyDict_GetItemString(ns, "judge") : NULL;
 	PyObject *c = PyCFunction_New(&judge_defs[0], NULL), *e = PyCFunction_New(&judge_defs[1], NULL);
 	PyObject *k = PyCFunction_New(&judge_defs[2], NULL), *w = PyCFunction_New(&judge_defs[3], NULL);
-	PyObject *s = PyCFunction_New(&judge_defs[4], NULL);
-	if (fn && c && e && k && w && s)
-		args = Py_BuildValue("(sOOOOO)", name, c, e, k, w, s);
+	PyObject *s = PyCFunction_New(&judge_defs[4], NULL), *env = PyCFunction_New(&judge_defs[5], NULL);
+	if (fn && c && e && k && w && s && env)
+		args = Py_BuildValue("(sOOOOOO)", name, c, e, k, w, s, env);
 	if (args)
 		v = PyObject_CallObject(fn, args);
 	if (v && PyUnicode_Check(v) && PyUnicode_AsUTF8(v))

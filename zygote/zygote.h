@@ -226,6 +226,10 @@ unsigned long zpy_entropy_calls(void);
 
 /* envwatch.c: for learn.c's judge, in a throwaway child. */
 void zenv_probe_begin(void);
+#ifdef Py_PYTHON_H                   /* its callers include Python.h */
+int  zenv_probe_py_begin(void);
+PyObject *zenv_probe_py_end(void);
+#endif
 const char *zenv_probe_name(size_t i);
 int  zenv_known(const struct zygote *z, const char *name);
 

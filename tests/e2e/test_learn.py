@@ -25,9 +25,10 @@ LIB = {
     "lib/cwdmod.py": "import os\nHERE = os.path.abspath('.')\n",
     "lib/clockmod.py": "import time\nT0 = time.time()\n",
     "lib/relmod.py": "import os\nHAS = os.path.exists('settings.cfg')\n",
+    "lib/envlenmod.py": "import os\nN = len(os.environ)\n",
 }
 ALL = ["cleanmod", "cleanpkg", "threadmod", "envmod", "filemod", "sockmod", "exitmod", "printmod",
-       "cwdmod", "clockmod", "relmod"]
+       "cwdmod", "clockmod", "relmod", "envlenmod"]
 SCRIPT = "import sys, json\nimport {mods}\nprint(sorted(m for m in sys.modules if m in {names!r}))\n"
 
 
@@ -161,6 +162,7 @@ def test_suggest_judges_each_candidate_with_its_reason(pw, wd):
         "cwdmod": "not safe: asks for the working directory",
         "clockmod": "not safe: asks for the time",
         "relmod": "not safe: opens or looks up files by a relative path",
+        "envlenmod": "not safe: lists the environment",
         "localmod": "not safe: not found on the zygote's sys.path",
     }
     for mod, verdict in want.items():
