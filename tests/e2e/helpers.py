@@ -121,11 +121,33 @@ def quick_warm_check(pw, wd):
     assert_warm(pyw)
 
 
-def make(target, destdir):
+class StagedInstall:
+    """`make install` into a DESTDIR of the session's (PREFIX under it),
+    with private runtime and state directories in env; close() stops its
+    zygotes and uninstalls."""
+
+    def __init__(self, pw, name, *variables):
+        self.pw = pw
+        self.dest = os.path.join(pw.workdir(f"{name}-destdir"), "root")
+        make("install", self.dest, *variables, timeout=1200)
+        self.pre = self.dest + PREFIX
+        self.ctl = os.path.join(self.pre, "bin/pywarmctl")
+        self.linkdir = os.path.join(self.pre, "lib/pywarm/bin")
+        self.root = pw.workdir(f"{name}-run")
+        run = os.path.join(self.root, "run")
+        os.makedirs(run, mode=0o700)
+        self.env = dict(pw.env, XDG_RUNTIME_DIR=run, XDG_STATE_HOME=os.path.join(self.root, "state"))
+
+    def close(self):
+        subprocess.run([self.ctl, "stop", "--all"], env=self.env, capture_output=True, timeout=60)
+        make("uninstall", self.dest)
+
+
+def make(target, destdir, *variables, timeout=600):
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     p = subprocess.run(["make", "-C", REPO, f"BUILDDIR={BUILD}", f"PYTHON={REAL}",
-                        f"PREFIX={PREFIX}", f"DESTDIR={destdir}", target],
-                       env=env, capture_output=True, timeout=600)
+                        f"PREFIX={PREFIX}", f"DESTDIR={destdir}", *variables, target],
+                       env=env, capture_output=True, timeout=timeout)
     assert p.returncode == 0, f"make {target} failed:\n{p.stdout.decode()}\n{p.stderr.decode()}"
 
 

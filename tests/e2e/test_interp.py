@@ -8,11 +8,10 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, REAL, REPO, needs_pywarm, trace_events, write_files
-from helpers import run_stderr_on_pty
+from conftest import BUILD, REAL, needs_pywarm, trace_events, write_files
+from helpers import PREFIX, StagedInstall, make, run_stderr_on_pty
 from ptyutil import PtyJob
 
-PREFIX = "/usr/local"
 OTHER = "/usr/bin/python3"
 PYENV_ROOT = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
 SHIMS = os.path.join(PYENV_ROOT, "shims")
@@ -62,32 +61,16 @@ print(json.dumps({"executable": sys.executable, "version": sys.version, "prefix"
 """
 
 
-def make(*args):
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    p = subprocess.run(["make", "-C", REPO, f"BUILDDIR={BUILD}", f"PYTHON={REAL}",
-                        f"PREFIX={PREFIX}", *args], env=env, capture_output=True, timeout=1200)
-    assert p.returncode == 0, f"make {args} failed:\n{p.stdout.decode()}\n{p.stderr.decode()}"
-
-
-class Install:
+class Install(StagedInstall):
     """A staged install for both interpreters, its PATH links and private directories."""
 
     def __init__(self, pw):
-        self.pw = pw
-        self.dest = os.path.join(pw.workdir("interp-destdir"), "root")
-        make(f"DESTDIR={self.dest}", f"PYTHONS={REAL} {OTHER}", "install")
-        self.pre = self.dest + PREFIX
+        super().__init__(pw, "interp", f"PYTHONS={REAL} {OTHER}")
         self.bin = os.path.join(self.pre, "bin")
-        self.ctl = os.path.join(self.bin, "pywarmctl")
-        self.linkdir = os.path.join(self.pre, "lib/pywarm/bin")
         self.zygotes = os.path.join(self.pre, "lib/pywarm/zygote")
-        root = pw.workdir("interp-run")
-        run = os.path.join(root, "run")
-        os.makedirs(run, mode=0o700)
         # python3 without pywarm: the pyenv shim first, then the system's.
         self.ref_path = f"{SHIMS}:/usr/bin:/bin"
-        self.env = dict(pw.env, XDG_RUNTIME_DIR=run, XDG_STATE_HOME=os.path.join(root, "state"),
-                        PYENV_ROOT=PYENV_ROOT, PATH=self.ref_path)
+        self.env.update(PYENV_ROOT=PYENV_ROOT, PATH=self.ref_path)
         for k in ("PYENV_VERSION", "PYENV_DIR", "VIRTUAL_ENV"):
             self.env.pop(k, None)
 
@@ -125,10 +108,6 @@ class Install:
         assert (pyw.returncode, pyw.stdout, pyw.stderr) == (real.returncode, real.stdout, real.stderr), \
             (real, pyw, trace)
         return real, trace
-
-    def close(self):
-        subprocess.run([self.ctl, "stop", "--all"], env=self.env, capture_output=True, timeout=60)
-        make(f"DESTDIR={self.dest}", "uninstall")
 
 
 @pytest.fixture(scope="module")
@@ -218,9 +197,9 @@ def test_uninstall_takes_the_zygotes_away(pw):
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     dest = os.path.join(pw.workdir("interp-uninstall"), "root")
-    make(f"DESTDIR={dest}", f"PYTHONS={OTHER}", "install")
+    make("install", dest, f"PYTHONS={OTHER}", timeout=1200)
     assert os.listdir(dest + PREFIX + "/lib/pywarm/zygote")
-    make(f"DESTDIR={dest}", "uninstall")
+    make("uninstall", dest)
     assert not os.path.exists(dest + PREFIX + "/lib/pywarm/zygote")
     files = [os.path.join(d, f) for d, _, fs in os.walk(dest) for f in fs]
     assert files == [], files

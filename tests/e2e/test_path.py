@@ -7,10 +7,9 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, REAL, REPO, needs_pywarm, parse_status, trace_events, write_files
-from helpers import make
+from conftest import BUILD, REAL, needs_pywarm, parse_status, trace_events, write_files
+from helpers import StagedInstall
 
-PREFIX = "/usr/local"
 
 pytestmark = needs_pywarm
 
@@ -25,24 +24,15 @@ print(json.dumps({"argv": sys.argv, "executable": sys.executable, "path0": sys.p
 
 
 
-class Links:
+class Links(StagedInstall):
     """A staged `make install`, its zygote, and the PATH `shell-init --path` makes."""
 
     def __init__(self, pw):
-        self.pw = pw
-        self.dest = os.path.join(pw.workdir("path-destdir"), "root")
-        make("install", self.dest)
-        self.pre = self.dest + PREFIX
-        self.ctl = os.path.join(self.pre, "bin/pywarmctl")
-        self.linkdir = os.path.join(self.pre, "lib/pywarm/bin")
-        root = pw.workdir("path-run")
-        run = os.path.join(root, "run")
-        os.makedirs(run, mode=0o700)
-        self.env = dict(pw.env, XDG_RUNTIME_DIR=run, XDG_STATE_HOME=os.path.join(root, "state"))
+        super().__init__(pw, "path")
         # The reference: the same PATH with python3 meaning the real interpreter
         # (exec'd by its path, as a pyenv shim does: a symlink would be
         # sys.executable itself).
-        self.realdir = os.path.join(root, "realbin")
+        self.realdir = os.path.join(self.root, "realbin")
         os.makedirs(self.realdir)
         for name in ("python", "python3"):
             write_files(self.realdir, {name: f'#!/bin/sh\nexec {REAL} "$@"\n'})
@@ -83,10 +73,6 @@ class Links:
                                                          ).stdout.decode()) if "pid" in b]
         assert len(blocks) == 1, blocks
         return int(blocks[0]["launches"].split()[0])
-
-    def close(self):
-        subprocess.run([self.ctl, "stop", "--all"], env=self.env, capture_output=True, timeout=60)
-        make("uninstall", self.dest)
 
 
 @pytest.fixture(scope="module")
