@@ -69,10 +69,19 @@ static void install_zygote_for(const char *rel, const char *version)
 	CHECK(symlink(tag, link) == 0 || errno == EEXIST);
 }
 
+/* PATH as the tree has it: the shims, then "the system's" python3. */
+static void usual_path(void)
+{
+	char path[PATH_MAX * 3];
+
+	snprintf(path, sizeof path, "%s/shims:%s", root, sysdir);
+	setenv("PATH", path, 1);
+}
+
 /* The tree: shim, versions 1.2.3 (served) and 4.5.6 (not), the system's python3. */
 static void setup(void)
 {
-	char shim[PATH_MAX * 3], path[PATH_MAX * 3];
+	char shim[PATH_MAX * 3];
 
 	snprintf(top, sizeof top, "/tmp/pywarm-unit-interp-XXXXXX");
 	CHECK(mkdtemp(top) != NULL);
@@ -91,8 +100,7 @@ static void setup(void)
 	mkdir(PW_ZYGOTEDIR_REL, 0755);
 	install_zygote_for("pyenv/versions/1.2.3/bin/python3", "1.2.3");
 	install_zygote_for("usr/bin/python3", "9.8.7");
-	snprintf(path, sizeof path, "%s/shims:%s", root, sysdir);
-	setenv("PATH", path, 1);
+	usual_path();
 	unsetenv("PYENV_VERSION");
 	unsetenv("PYENV_DIR");
 	unsetenv("VIRTUAL_ENV");
@@ -198,8 +206,7 @@ TEST(system_without_a_python3_after_the_shims)
 	resolve_in("proj", &in);
 	CHECK_STREQ(in.path, at("pyenv/shims/python3"));
 	CHECK(strstr(in.cold_why, "\"system\"") != NULL);
-	snprintf(path, sizeof path, "%s/shims:%s", root, sysdir);
-	setenv("PATH", path, 1);
+	usual_path();
 	unsetenv("PYENV_VERSION");
 }
 
@@ -207,14 +214,11 @@ TEST(system_without_a_python3_after_the_shims)
  * then PATH is the tree's usual one again. */
 static void finds_system_python3(const char *path, int line)
 {
-	char usual[PATH_MAX * 3];
-
 	setenv("PATH", path, 1);
 	resolve_in("proj", &in);
 	if (strcmp(in.path, at("usr/bin/python3")) != 0 || strcmp(in.origin, "PATH") != 0 || in.warm != 1)
 		unit_fail(__FILE__, line, "PATH=%s found %s (%s, warm %d)", path, in.path, in.origin, in.warm);
-	snprintf(usual, sizeof usual, "%s/shims:%s", root, sysdir);
-	setenv("PATH", usual, 1);
+	usual_path();
 }
 
 TEST(plain_path_and_duplicates)
@@ -376,8 +380,7 @@ TEST(empty_path_entry_is_the_working_directory)
 	CHECK(strcmp(in.path, at("usr/bin/python3")) != 0);
 	CHECK(strstr(in.path, "proj/python3") != NULL || strcmp(in.path, "./python3") == 0);
 	unlink(at("proj/python3"));
-	snprintf(path, sizeof path, "%s/shims:%s", root, sysdir);
-	setenv("PATH", path, 1);
+	usual_path();
 }
 
 TEST(a_file_too_large_for_a_shim_is_an_interpreter)
@@ -398,8 +401,7 @@ TEST(a_file_too_large_for_a_shim_is_an_interpreter)
 	CHECK_STREQ(in.origin, "PATH");
 	CHECK_INTEQ(in.warm, 0);
 	CHECK_INTEQ(in.no_zygote, 1);
-	snprintf(path, sizeof path, "%s/shims:%s", root, sysdir);
-	setenv("PATH", path, 1);
+	usual_path();
 }
 
 TEST(python_prefix_falls_back_only_when_no_such_directory)
