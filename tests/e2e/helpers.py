@@ -143,6 +143,16 @@ class StagedInstall:
         make("uninstall", self.dest)
 
 
+def staged(pw, cls):
+    """The body of a module fixture: a StagedInstall subclass made for the
+    module and closed after it (the module is skipped without make)."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    inst = cls(pw)
+    yield inst
+    inst.close()
+
+
 def make(target, destdir, *variables, timeout=600):
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     p = subprocess.run(["make", "-C", REPO, f"BUILDDIR={BUILD}", f"PYTHON={REAL}",

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from conftest import BUILD, REAL, needs_pywarm, trace_events, write_files
-from helpers import PREFIX, StagedInstall, make, run_stderr_on_pty
+from helpers import PREFIX, StagedInstall, make, run_stderr_on_pty, staged
 from ptyutil import PtyJob
 
 OTHER = "/usr/bin/python3"
@@ -112,11 +112,7 @@ class Install(StagedInstall):
 
 @pytest.fixture(scope="module")
 def inst(pw):
-    if shutil.which("make") is None:
-        pytest.skip("make is not installed")
-    i = Install(pw)
-    yield i
-    i.close()
+    yield from staged(pw, Install)
 
 
 def warm(trace):

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from conftest import BUILD, REAL, needs_pywarm, parse_status, trace_events, write_files
-from helpers import StagedInstall
+from helpers import StagedInstall, staged
 
 
 pytestmark = needs_pywarm
@@ -77,11 +77,7 @@ class Links(StagedInstall):
 
 @pytest.fixture(scope="module")
 def links(pw):
-    if shutil.which("make") is None:
-        pytest.skip("make is not installed")
-    lk = Links(pw)
-    yield lk
-    lk.close()
+    yield from staged(pw, Links)
 
 
 def runs(trace):
