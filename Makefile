@@ -167,7 +167,8 @@ check: all unit fuzz-smoke
 	$(MAKE) PYTHON=/usr/bin/python3 BUILDDIR=$(BENCH_DEB) all
 	PYWARM_BUILDDIR=$(abspath $(BENCH_DEB)) PYWARM_REAL_PYTHON=/usr/bin/python3 \
 	  /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/e2e/test_diff.py tests/e2e/test_imports.py \
-	  tests/e2e/test_finalize.py tests/e2e/test_options.py tests/e2e/test_envident.py
+	  tests/e2e/test_finalize.py tests/e2e/test_options.py tests/e2e/test_envident.py \
+	  tests/e2e/test_learn.py
 	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
 	  PYWARM_DEB_BUILDDIR=$(abspath $(BENCH_DEB)) \
 	  /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/e2e

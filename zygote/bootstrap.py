@@ -12,11 +12,12 @@
 # nothing the launcher decided.
 
 import gc as _gc
-import io as _io
+import _io
 import os as _os
-import signal as _signal
+import _signal
 import sys as _sys
-import weakref as _weakref
+import _weakref
+from io import IOBase as _IOBase   # the class only: holding io would keep its globals
 from time import time as _time
 
 # What python3's configuration gave the zygote's own standard streams; the
@@ -624,7 +625,8 @@ def _install(plan):
         if bound is not None:
             setattr(bound[0], bound[1], mod)
         _show_loggers(name)
-        for func, args, kwargs in st["exits"].pop(name, ()):
+        # (a learn judge's child has no run, and so no held handlers)
+        for func, args, kwargs in st.get("exits", {}).pop(name, ()):
             st["register"](func, *args, **(kwargs or {}))
 
 
@@ -795,7 +797,7 @@ def _has_finalizer(obj, std):
     frame = _FRAME_ATTR.get(t.__name__)
     if frame is not None and t.__module__ == "builtins":
         return getattr(obj, frame, None) is not None   # suspended: close() runs finally
-    if isinstance(obj, _io.IOBase):
+    if isinstance(obj, _IOBase):
         return id(obj) not in std and not obj.closed
     if getattr(t, "__del__", None) is not None:
         return True
@@ -814,17 +816,23 @@ def _release_imports():
     a cached module the run never imported (asyncio holds logging), they
     would last until the late clearing of module dictionaries, after which
     no collection comes.  The modules the run never imported go with them,
-    as unreachable objects of the zygote's."""
+    as unreachable objects of the zygote's.  Returns those modules: the
+    C side (teardown.c) also clears the state of the extension modules
+    among them, which Python cannot reach."""
     if _IMPORTS is None:
-        return
+        return []
     # What only the zygote imported: python3 never had it, so it must not
     # keep the run's objects alive through what it shares with the run's
     # modules (asyncio's loggers hold logging's manager, and the _asyncio
     # extension holds asyncio for good).  Its globals are cleared as
     # Py_FinalizeEx clears a module's, newest first; modules the runs
     # import afresh ("unshared": open files, threads) are left alone.
+    # A module the run holds under another name (importlib._bootstrap,
+    # which the importlib package records as its own) is the run's.
     unshared = _IMPORTS.get("unshared", ())
-    zygote_only = [m for n, m in _IMPORTS.get("cache", {}).items() if n not in unshared]
+    runs = {id(m) for m in list(_sys.modules.values())}
+    zygote_only = [m for n, m in _IMPORTS.get("cache", {}).items()
+                   if n not in unshared and id(m) not in runs]
     for value in _IMPORTS.values():     # the recorded exit handlers hold modules too
         if isinstance(value, (dict, list, set)):
             value.clear()
@@ -833,6 +841,7 @@ def _release_imports():
         d = getattr(mod, "__dict__", None)
         if type(d) is dict:
             _clear_globals(d)
+    return zygote_only
 
 
 _FUNCTION = type(_release_imports)

@@ -33,12 +33,11 @@ static struct {
 /* Keep what the check needs from the bootstrap's namespace; 0 or -1. */
 int zteardown_init(PyObject *ns, PyObject *gc)
 {
-	PyObject *io = PyDict_GetItemString(ns, "_io");
 
 	td.gc = gc;
 	td.has_finalizer = PyDict_GetItemString(ns, "_has_finalizer");
 	td.release = PyDict_GetItemString(ns, "_release_imports");
-	td.iobase = io ? PyObject_GetAttrString(io, "IOBase") : NULL;
+	td.iobase = PyDict_GetItemString(ns, "_IOBase");
 	PyObject *cio = PyImport_AddModule("_io");      /* built in; borrowed */
 	PyObject *cbase = cio ? PyObject_GetAttrString(cio, "_IOBase") : NULL;
 	td.c_iobase = cbase && PyType_Check(cbase) ? (PyTypeObject *)cbase : NULL;
@@ -57,6 +56,7 @@ int zteardown_init(PyObject *ns, PyObject *gc)
 	}
 	Py_INCREF(td.has_finalizer);
 	Py_INCREF(td.release);
+	Py_INCREF(td.iobase);
 	return 0;
 }
 
@@ -235,10 +235,30 @@ out:
 	return r;
 }
 
-/* Let the import cache go of the run's modules (see _release_imports). */
+/* Let the import cache go of the run's modules (see _release_imports),
+ * and clear the C state of the extension modules only the zygote imported
+ * (m_clear, what the module's own collection would do).  That state can
+ * hold objects of modules the run shares, python3 never had it: _pickle
+ * keeps copyreg's dispatch table, which holds re's functions and through
+ * their globals functools and collections, and whatever the program
+ * stored there would outlast the collection that finalizes it. */
 static void release_imports(void)
 {
 	PyObject *r = PyObject_CallNoArgs(td.release);
+
+	for (Py_ssize_t i = 0; r != NULL && PyList_Check(r) && i < PyList_GET_SIZE(r); i++) {
+		PyObject *m = PyList_GET_ITEM(r, i);
+		PyModuleDef *def = PyModule_Check(m) ? PyModule_GetDef(m) : NULL;
+		if (def == NULL || (def->m_size > 0 && PyModule_GetState(m) == NULL))
+			continue;
+		if (def->m_clear != NULL)
+			def->m_clear(m);
+		/* A module without per-module state keeps C statics, which only
+		 * its m_free lets go of (_asyncio's hold asyncio's functions, and
+		 * their globals reprlib's). */
+		else if (def->m_size <= 0 && def->m_free != NULL)
+			def->m_free(m);
+	}
 	Py_XDECREF(r);
 	PyErr_Clear();
 }

@@ -8,6 +8,7 @@
 # against it: PYWARM_DEB_BUILDDIR, or one built here (make PYTHON=/usr/bin/python3).
 
 import os
+import re
 import signal
 import subprocess
 import textwrap
@@ -279,20 +280,76 @@ FINALIZER_CASES = {
 }
 
 
-# Debian's python3 imports neither collections nor string at start-up:
-# there the program's objects stored in collections' globals are finalized
-# by the first collection after sys.modules is emptied.  In a warm run
-# that also imports string, collections' globals stay reachable through
-# functools' CacheInfo (a named tuple) past that collection, so those
-# objects are never finalized (LIMITATIONS in pywarm(1); with collections
-# alone, del-in-collections, they are, see _strip_zygote_classes).
-DEB_FINALIZE = pytest.mark.xfail(
-    condition=os.path.realpath(REAL).startswith("/usr/bin/"), strict=True,
-    reason="LIMITATIONS: globals of a served module kept alive by the zygote's own objects")
+# A program's object stored in the namespace of a module it imported, in a
+# cycle so that only a collection frees it.  Under Debian's python3 none of
+# these modules is imported at start-up, so the first collection after
+# sys.modules is emptied finalizes the objects, while print still works.
+# In a warm run the zygote's own modules, extension modules and bootstrap
+# reach them (the _pickle extension keeps copyreg's dispatch table, whose
+# functions' globals lead to re, functools, enum and collections; _asyncio's
+# C statics hold functions with reprlib's globals): every module of the
+# built-in profile, and a few that they import.
+def builtin_profile_modules():
+    with open(os.path.join(REPO, "config", "profile.c")) as f:
+        src = f.read()
+    block = src[src.index("pw_builtin_profile[]"):]
+    block = block[:block.index("[zygote]")]
+    text = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', block)).replace("\\n", "\n")
+    mods = text.split("modules =", 1)[1]
+    return [m.strip() for m in mods.replace("\n", " ").split(",") if m.strip()]
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=DEB_FINALIZE) if c == "del-in-preloaded-containers"
-                                  else c for c in FINALIZER_CASES])
+STORED_IN = builtin_profile_modules() + ["copyreg", "reprlib", "keyword", "types",
+                                         "collections.abc", "email", "http", "urllib"]
+
+
+def stored_in(mod):
+    return textwrap.dedent(f"""\
+        import {mod}
+        class D:
+            def __del__(self):
+                print("del", self.n, flush=True)
+            def __init__(self, n):
+                self.n = n
+                self.me = self
+        {mod}.extra = [D(1), D(2)]
+        {mod}.more = {{"d": D(3)}}
+    """)
+
+
+# _decimal (only the zygote imports decimal) keeps numbers.Number and
+# numbers.Rational in C statics that nothing can clear, and their methods
+# hold numbers' globals (LIMITATIONS in pywarm(1)).
+HELD_BY_C_STATICS = pytest.mark.xfail(strict=True, reason="LIMITATIONS: a module's classes "
+                                      "held by C statics of an extension only the zygote imported")
+
+
+@pytest.mark.parametrize("mod", [pytest.param(m, marks=HELD_BY_C_STATICS) if m == "numbers" else m
+                                 for m in STORED_IN])
+def test_exit_finalizes_objects_stored_in_a_module(pw, mod):
+    run_apart(pw, f"stored-in-{mod}", {"prog.py": stored_in(mod)}, ["prog.py"])
+
+
+# A finalizer that imports during teardown: python3 refuses with "sys.meta_path
+# is None" once sys is cleared, not with an error of a cleared import system.
+FINALIZER_CASES["import-in-del-at-teardown"] = textwrap.dedent("""\
+    import atexit
+    class D:
+        def __del__(self):
+            try:
+                import json
+                print("del", json.dumps([1]), flush=True)
+            except Exception as e:
+                print("del", type(e).__name__, e, flush=True)
+    d = D()
+    def f():
+        import json, decimal
+        print(json.dumps({"a": 1}), decimal.Decimal(1))
+    atexit.register(f)
+""")
+
+
+@pytest.mark.parametrize("case", list(FINALIZER_CASES))
 @pytest.mark.parametrize("how", ["script", "c"])
 def test_exit_finalizes(pw, case, how):
     prog = FINALIZER_CASES[case]

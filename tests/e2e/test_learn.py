@@ -27,6 +27,10 @@ LIB = {
     "lib/relmod.py": "import os\nHAS = os.path.exists('settings.cfg')\n",
     "lib/envlenmod.py": "import os\nN = len(os.environ)\n",
 }
+# What every test profile preloads: json, and threading, whose import would
+# otherwise bring _weakrefset under Debian's python3 (a start-up module of
+# some other builds), a candidate of its own.
+BASE = "json, threading"
 ALL = ["cleanmod", "cleanpkg", "threadmod", "envmod", "filemod", "sockmod", "exitmod", "printmod",
        "cwdmod", "clockmod", "relmod", "envlenmod"]
 SCRIPT = "import sys, json\nimport {mods}\nprint(sorted(m for m in sys.modules if m in {names!r}))\n"
@@ -104,7 +108,7 @@ def status_of(pw, env, ini):
 # ---------------------------------------------------------------- recording
 
 def test_runs_record_modules_not_preloaded_and_nothing_else(pw, wd):
-    env, ini = project(pw, wd, "[preload]\nmodules = json\n", ["cleanmod", "cleanpkg"])
+    env, ini = project(pw, wd, "[preload]\nmodules = " + BASE + "\n", ["cleanmod", "cleanpkg"])
     env["LEARNTEST_SECRET"] = "s3cr3t-value"
     warm_runs(pw, wd, env, 3, args=("main.py", "argv-token-xyz"))
     s = wait_for(lambda: summary(pw, ini).get("cleanmod", (0,))[0] == 3 and summary(pw, ini),
@@ -118,11 +122,11 @@ def test_runs_record_modules_not_preloaded_and_nothing_else(pw, wd):
 
 
 def test_record_no_keeps_nothing(pw, wd):
-    env, ini = project(pw, wd, "[preload]\nmodules = json\nrecord = no\n", ["cleanmod"])
+    env, ini = project(pw, wd, "[preload]\nmodules = " + BASE + "\nrecord = no\n", ["cleanmod"])
     warm_runs(pw, wd, env, 2)
     # A run of another profile is recorded after ours: its report was handled.
     other = pw.workdir("other")
-    env2, ini2 = project(pw, other, "[preload]\nmodules = json\n", ["cleanmod"])
+    env2, ini2 = project(pw, other, "[preload]\nmodules = " + BASE + "\n", ["cleanmod"])
     warm_runs(pw, other, env2, 1)
     wait_for(lambda: summary(pw, ini2).get("cleanmod"), "the other profile's run")
     assert not os.path.exists(summary_path(pw, ini))
@@ -130,7 +134,7 @@ def test_record_no_keeps_nothing(pw, wd):
 
 
 def test_confined_runs_are_not_recorded(pw, wd):
-    env, ini = project(pw, wd, "[preload]\nmodules = json\n", ["cleanmod"])
+    env, ini = project(pw, wd, "[preload]\nmodules = " + BASE + "\n", ["cleanmod"])
     env["PYWARM_SANDBOX"] = "no-network"
     warm_runs(pw, wd, env, 1)
     env.pop("PYWARM_SANDBOX")
@@ -143,7 +147,7 @@ def test_confined_runs_are_not_recorded(pw, wd):
 # ---------------------------------------------------------------- judging
 
 def test_suggest_judges_each_candidate_with_its_reason(pw, wd):
-    env, ini = project(pw, wd, "[preload]\nmodules = json\n", ALL,
+    env, ini = project(pw, wd, "[preload]\nmodules = " + BASE + "\n", ALL,
                        extra={"localmod.py": "Y = 2\n", "loc.py": "import localmod\n"})
     env["LEARNTEST_KNOB"] = "on"
     warm_runs(pw, wd, env, 3)
@@ -174,7 +178,7 @@ def test_suggest_judges_each_candidate_with_its_reason(pw, wd):
 
 
 def test_suggest_without_records(pw, wd):
-    env, ini = project(pw, wd, "[preload]\nmodules = json\n", ["json"])
+    env, ini = project(pw, wd, "[preload]\nmodules = " + BASE + "\n", ["json"])
     out = pw.ctl("suggest", cwd=wd, env=env).stdout.decode()
     assert "no imports beyond the preload recorded yet" in out, out
 
@@ -182,7 +186,7 @@ def test_suggest_without_records(pw, wd):
 # ---------------------------------------------------------------- learn --write
 
 def test_learn_write_project_profile_then_needs_trust(pw, wd):
-    env, ini = project(pw, wd, "[preload]\nmodules = json\n\n[zygote]\nidle_timeout = 120\n",
+    env, ini = project(pw, wd, "[preload]\nmodules = " + BASE + "\n\n[zygote]\nidle_timeout = 120\n",
                        ["cleanmod", "cleanpkg", "threadmod", "envmod"])
     warm_runs(pw, wd, env, 3)
     wait_for(lambda: summary(pw, ini).get("envmod", (0,))[0] == 3, "three runs")
@@ -203,7 +207,7 @@ def test_learn_write_project_profile_then_needs_trust(pw, wd):
     pw.trust(wd, env=env)
     pw.ctl("start", "--wait", cwd=wd, env=env, timeout=90)
     st = status_of(pw, env, ini)
-    assert st and st["modules"].startswith("5 preloaded"), st
+    assert st and st["modules"].startswith("6 preloaded"), st
     warm_runs(pw, wd, env, 1)
     # envmod read a variable as it was preloaded: runs with another value go cold.
     real, pyw = pw.run_both(["main.py"], cwd=wd, env=dict(env, LEARNTEST_KNOB="other"))
@@ -215,7 +219,7 @@ def test_learn_write_user_profile_warms_its_successor(pw, wd):
     conf = pw.workdir("conf")
     os.makedirs(os.path.join(conf, "pywarm"), mode=0o700)
     user_ini = os.path.join(conf, "pywarm", "pywarm.ini")
-    write_files(conf, {"pywarm/pywarm.ini": "[preload]\nmodules = json\n"})
+    write_files(conf, {"pywarm/pywarm.ini": "[preload]\nmodules = " + BASE + "\n"})
     script = SCRIPT.format(mods="cleanmod, threadmod", names=tuple(ALL))
     write_files(wd, dict(LIB, **{"main.py": script}))
     env = pw.make_env({"PYTHONPATH": os.path.join(wd, "lib"), "XDG_CONFIG_HOME": conf})
@@ -225,7 +229,7 @@ def test_learn_write_user_profile_warms_its_successor(pw, wd):
     out = pw.ctl("learn", "--write", cwd=wd, env=env, timeout=120).stdout.decode()
     assert f"added 1 modules to {user_ini}" in out and "serving with them" in out, out
     st = status_of(pw, env, user_ini)
-    assert st and st["modules"].startswith("2 preloaded"), st
+    assert st and st["modules"].startswith("3 preloaded"), st
     warm_runs(pw, wd, env, 1)
     out = pw.ctl("suggest", cwd=wd, env=env, timeout=120).stdout.decode()
     assert "cleanmod" not in out and "threadmod" in out, out
@@ -233,7 +237,7 @@ def test_learn_write_user_profile_warms_its_successor(pw, wd):
 
 # ---------------------------------------------------------------- learn = auto
 
-AUTO = "[preload]\nmodules = json\nlearn = auto\nlearn_min_runs = 2\n\n[zygote]\nidle_timeout = 120\n"
+AUTO = "[preload]\nmodules = " + BASE + "\nlearn = auto\nlearn_min_runs = 2\n\n[zygote]\nidle_timeout = 120\n"
 
 
 def test_learn_auto_preloads_safe_modules_after_n_runs(pw, wd):
@@ -244,7 +248,7 @@ def test_learn_auto_preloads_safe_modules_after_n_runs(pw, wd):
     warm_runs(pw, wd, env, 1)                          # the second run: a successor learns
     st = wait_for(lambda: (s := status_of(pw, env, ini)) and s.get("learned") and s, "a learned zygote")
     assert st["learned"] == "cleanmod", st
-    assert st["modules"].startswith("2 preloaded"), st
+    assert st["modules"].startswith("3 preloaded"), st
     real, pyw = pw.run_both(["main.py"], cwd=wd, env=env)
     assert_same(real, pyw)
     assert_warm(pyw)
