@@ -804,8 +804,29 @@ def _has_finalizer(obj, std):
     if getattr(t, "__module__", None) in _RISKY_MODULES:
         return True
     if _weakref.getweakrefcount(obj):
-        return any(r.__callback__ is not None for r in _weakref.getweakrefs(obj))
+        return any(r.__callback__ is not None and not _silent_callback(r.__callback__)
+                   for r in _weakref.getweakrefs(obj))
     return False
+
+
+_SILENT = {("_weakrefset", "WeakSet.__init__.<locals>._remove"),
+           ("weakref", "WeakKeyDictionary.__init__.<locals>.remove"),
+           ("weakref", "WeakValueDictionary.__init__.<locals>.remove")}
+
+
+def _silent_callback(cb):
+    """A callback that only keeps a weak container's bookkeeping (_abc's
+    _destroy; the removers of the standard weak containers, not of a
+    subclass): run at teardown or not, nothing can tell."""
+    if type(cb).__name__ == "builtin_function_or_method":
+        return cb.__name__ == "_destroy" and type(cb.__self__) is _weakref.ref
+    if (getattr(cb, "__module__", None), getattr(cb, "__qualname__", None)) not in _SILENT:
+        return False
+    selfref = (getattr(cb, "__defaults__", None) or (None,))[0]
+    if type(selfref) is not _weakref.ref:
+        return False
+    c = selfref()
+    return c is None or type(c).__name__ in ("WeakSet", "WeakKeyDictionary", "WeakValueDictionary")
 
 
 def _release_imports():
@@ -819,6 +840,11 @@ def _release_imports():
     as unreachable objects of the zygote's.  Returns those modules: the
     C side (teardown.c) also clears the state of the extension modules
     among them, which Python cannot reach."""
+    # pywarm's own gc module (python3 has none unless the program imports
+    # it, and then its own, which dies in the teardown): its globals hold
+    # the collector's callbacks and garbage lists, and through them what
+    # the program put there, past the end of the interpreter.
+    _gc.__dict__.update(callbacks=None, garbage=None)
     if _IMPORTS is None:
         return []
     # What only the zygote imported: python3 never had it, so it must not

@@ -626,8 +626,9 @@ int zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t err
 }
 
 /* At a run's end: would the rest of Py_FinalizeEx run code (an object made
- * since the fork has a finalizer)?  The C check, or the bootstrap's when
- * the C one cannot tell; an error counts as "needed". */
+ * since the fork has a finalizer)?  The C check (2: only C code finalizes,
+ * see zteardown_partial()), or the bootstrap's when the C one cannot tell;
+ * an error counts as "needed". */
 int zpy_teardown_needed(void)
 {
 	int needed = zteardown_needed();
@@ -637,6 +638,14 @@ int zpy_teardown_needed(void)
 		Py_XDECREF(r);
 	}
 	return needed;
+}
+
+/* After zpy_teardown_needed() said 2 and the streams were flushed: 0 if
+ * letting go of __main__ finalized all there was, 1 if Py_FinalizeEx must
+ * run whole. */
+int zpy_teardown_partial(void)
+{
+	return zteardown_partial();
 }
 
 /* Before a whole Py_FinalizeEx in a child.  The zygote's heap was frozen

@@ -355,8 +355,12 @@ static int flush_std_files(void)
  * a finalizer, nothing the rest of Py_FinalizeEx does (a collection, the
  * module teardown) can run code, and one flush of the standard streams is
  * all that is left to see: python3 flushes them once, before the teardown
- * clears sys.  Otherwise Py_FinalizeEx runs whole, its own flush included,
- * so a failing stdout is reported once either way.  Returns the exit code. */
+ * clears sys.  When the only finalizers are C code of their objects' types
+ * (an unclosed file, a database connection), the flush comes first, as in
+ * Py_FinalizeEx, then __main__ goes, and if that finalized them all the
+ * run ends there.  Otherwise Py_FinalizeEx runs whole, its own flush
+ * included, so a failing stdout is reported once either way.  Returns the
+ * exit code. */
 static int finish(int exitcode)
 {
 	wait_for_threads();
@@ -368,10 +372,13 @@ static int finish(int exitcode)
 	if (r == NULL)
 		goto full;
 	Py_DECREF(r);
-	if (zpy_teardown_needed())
+	int needed = zpy_teardown_needed();
+	if (needed == 1)
 		goto full;
 	if (flush_std_files() < 0)
 		exitcode = 120;
+	if (needed == 2 && zpy_teardown_partial() != 0)
+		goto full;
 	return exitcode;
 full:
 	PyErr_Clear();

@@ -28,6 +28,8 @@ static struct {
 	PyObject *iobase;         /* io.IOBase */
 	PyTypeObject *c_iobase;   /* _io._IOBase, its base in C */
 	PyObject *del, *module, *name, *buffer, *raw, *closed;
+	destructor subtype_dealloc;  /* the dealloc of every class statement's class */
+	int io_seen;                 /* the last check found an unclosed file */
 } td;
 
 /* Keep what the check needs from the bootstrap's namespace; 0 or -1. */
@@ -38,6 +40,11 @@ int zteardown_init(PyObject *ns, PyObject *gc)
 	td.has_finalizer = PyDict_GetItemString(ns, "_has_finalizer");
 	td.release = PyDict_GetItemString(ns, "_release_imports");
 	td.iobase = PyDict_GetItemString(ns, "_IOBase");
+	PyObject *os = PyDict_GetItemString(ns, "_os");
+	PyObject *environ_class = os ? PyObject_GetAttrString(os, "_Environ") : NULL;
+	if (environ_class && PyType_Check(environ_class))
+		td.subtype_dealloc = ((PyTypeObject *)environ_class)->tp_dealloc;
+	Py_XDECREF(environ_class);
 	PyObject *cio = PyImport_AddModule("_io");      /* built in; borrowed */
 	PyObject *cbase = cio ? PyObject_GetAttrString(cio, "_IOBase") : NULL;
 	td.c_iobase = cbase && PyType_Check(cbase) ? (PyTypeObject *)cbase : NULL;
@@ -48,7 +55,7 @@ int zteardown_init(PyObject *ns, PyObject *gc)
 	td.raw = PyUnicode_InternFromString("raw");
 	td.closed = PyUnicode_InternFromString("closed");
 	if (gc == NULL || td.has_finalizer == NULL || td.release == NULL || td.iobase == NULL ||
-	    td.c_iobase == NULL ||
+	    td.c_iobase == NULL || td.subtype_dealloc == NULL ||
 	    !td.del || !td.module || !td.name || !td.buffer || !td.raw || !td.closed) {
 		PyErr_Clear();
 		td.gc = NULL;
@@ -151,6 +158,47 @@ static int has_del(PyTypeObject *t)
 	return r;
 }
 
+/* Is the weak container whose callback this is exactly one of the
+ * standard library's (not a subclass, whose methods could be anything)? */
+static int std_weak_container(PyObject *selfref)
+{
+	static const char *const kinds[] = { "WeakSet", "WeakKeyDictionary", "WeakValueDictionary" };
+	PyObject *c = PyWeakref_Check(selfref) ? PyWeakref_GET_OBJECT(selfref) : NULL;
+
+	if (c == NULL || c == Py_None)
+		return c == Py_None;          /* gone: the callback does nothing */
+	const char *name = Py_TYPE(c)->tp_name;
+	for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+		if (strcmp(name, kinds[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A callback that only keeps a weak container's bookkeeping: _abc's
+ * _destroy (ABC registries and caches) and the _remove/remove closures of
+ * WeakSet, WeakKeyDictionary and WeakValueDictionary.  Run at teardown or
+ * not, nothing can tell. */
+static int silent_callback(PyObject *cb)
+{
+	if (PyCFunction_Check(cb))
+		return strcmp(((PyCFunctionObject *)cb)->m_ml->ml_name, "_destroy") == 0 &&
+		       PyWeakref_Check(PyCFunction_GET_SELF(cb));
+	if (!PyFunction_Check(cb))
+		return 0;
+	PyFunctionObject *f = (PyFunctionObject *)cb;
+	const char *q = PyUnicode_Check(f->func_qualname) ? PyUnicode_AsUTF8(f->func_qualname) : NULL;
+	PyObject *defaults = f->func_defaults;
+	if (q == NULL || defaults == NULL || !PyTuple_Check(defaults) || PyTuple_GET_SIZE(defaults) < 1 ||
+	    !PyUnicode_Check(f->func_module))
+		return 0;
+	int known = (strcmp(q, "WeakSet.__init__.<locals>._remove") == 0 &&
+	             str_is(f->func_module, "_weakrefset")) ||
+	            ((strcmp(q, "WeakKeyDictionary.__init__.<locals>.remove") == 0 ||
+	              strcmp(q, "WeakValueDictionary.__init__.<locals>.remove") == 0) &&
+	             str_is(f->func_module, "weakref"));
+	return known && std_weak_container(PyTuple_GET_ITEM(defaults, 0));
+}
+
 /* Does a weak reference to o have a callback (it would run at teardown)? */
 static int weakref_callbacks(PyObject *o)
 {
@@ -160,23 +208,37 @@ static int weakref_callbacks(PyObject *o)
 		return 0;
 	PyWeakReference *r = *(PyWeakReference **)((char *)o + t->tp_weaklistoffset);
 	for (; r != NULL; r = r->wr_next)
-		if (r->wr_callback != NULL && r->wr_callback != Py_None)
+		if (r->wr_callback != NULL && r->wr_callback != Py_None && !silent_callback(r->wr_callback))
 			return 1;
 	return 0;
 }
 
-/* _has_finalizer(o, std): 1, 0, or -1 with an exception set. */
-static int has_finalizer(PyObject *o, PyObject *std)
+/* A type whose objects are torn down by C code alone: not a class made by
+ * a class statement (their dealloc is the interpreter's subtype_dealloc,
+ * which runs Python methods), and not derived from one. */
+static int c_type(PyTypeObject *t)
+{
+	for (; t != NULL; t = t->tp_base)
+		if (t->tp_dealloc == td.subtype_dealloc)
+			return 0;
+	return 1;
+}
+
+/* _has_finalizer(o, std): 1, 0, or -1 with an exception set.  *c_only is
+ * cleared unless the finalizer is C code of the object's own type that
+ * runs no Python (an unclosed file of _io's, a connection of _sqlite3's);
+ * *io_seen is set for an unclosed file. */
+static int has_finalizer(PyObject *o, PyObject *std, int *c_only, int *io_seen)
 {
 	PyTypeObject *t = Py_TYPE(o);
 	PyObject *name = NULL, *module = NULL;
-	int r = -1;
+	int r = -1, c = c_type(t);
 
 	if (Py_TYPE(t) != &PyType_Type)
 		goto python;
 	if ((name = attr_or_none((PyObject *)t, td.name)) == NULL ||
 	    (module = attr_or_none((PyObject *)t, td.module)) == NULL)
-		goto out;
+		goto python_kind;
 	if (module != Py_None && !PyUnicode_CheckExact(module))
 		goto python;
 	const char *frame = str_is(name, "generator") ? "gi_frame" :
@@ -190,7 +252,7 @@ static int has_finalizer(PyObject *o, PyObject *std)
 			r = v != Py_None;       /* suspended: close() runs finally */
 			Py_DECREF(v);
 		}
-		goto out;
+		goto python_kind;
 	}
 	/* isinstance(o, io.IOBase) asks the ABC, whose caches a first question
 	 * about a type fills (writes all over the zygote's heap).  A static
@@ -200,35 +262,43 @@ static int has_finalizer(PyObject *o, PyObject *std)
 	int io = PyType_HasFeature(t, Py_TPFLAGS_HEAPTYPE) || t->tp_finalize || t->tp_del ||
 	         PyType_IsSubtype(t, td.c_iobase) ? PyObject_IsInstance(o, td.iobase) : 0;
 	if (io < 0)
-		goto out;
+		goto python_kind;
 	if (io) {
 		PyObject *id = PyLong_FromVoidPtr(o);
 		int in = id ? PySet_Contains(std, id) : -1;
 		Py_XDECREF(id);
 		if (in != 0) {
 			r = in < 0 ? -1 : 0;
-			goto out;
+			goto python_kind;
 		}
 		PyObject *closed = PyObject_GetAttr(o, td.closed);
-		int c = closed ? PyObject_IsTrue(closed) : -1;
+		int shut = closed ? PyObject_IsTrue(closed) : -1;
 		Py_XDECREF(closed);
-		r = c < 0 ? -1 : !c;
-		goto out;
+		r = shut < 0 ? -1 : !shut;
+		*io_seen |= r > 0;
+		goto checked;
 	}
 	if ((r = has_del(t)) != 0)
-		goto out;
+		goto python_kind;
 	const char *risky[] = { "sqlite3", "_sqlite3", "dbm", "_dbm", "_gdbm", "ssl", "_ssl" };
 	for (size_t i = 0; i < sizeof risky / sizeof *risky; i++)
 		if (str_is(module, risky[i])) {
 			r = 1;
-			goto out;
+			goto checked;
 		}
 	r = weakref_callbacks(o);
-	goto out;
+	goto python_kind;
 python:;
 	PyObject *v = PyObject_CallFunctionObjArgs(td.has_finalizer, o, std, NULL);
 	r = v ? PyObject_IsTrue(v) : -1;
 	Py_XDECREF(v);
+	goto python_kind;
+checked:
+	if (r > 0 && c && weakref_callbacks(o) == 0)
+		goto out;
+python_kind:
+	if (r != 0)
+		*c_only = 0;
 out:
 	Py_XDECREF(name);
 	Py_XDECREF(module);
@@ -245,6 +315,12 @@ out:
 static void release_imports(void)
 {
 	PyObject *r = PyObject_CallNoArgs(td.release);
+
+	/* The same for the gc module of py.c's (see _release_imports). */
+	PyObject *gcdict = PyModule_Check(td.gc) ? PyModule_GetDict(td.gc) : NULL;
+	if (gcdict != NULL && (PyDict_SetItemString(gcdict, "callbacks", Py_None) < 0 ||
+	                       PyDict_SetItemString(gcdict, "garbage", Py_None) < 0))
+		PyErr_Clear();
 
 	for (Py_ssize_t i = 0; r != NULL && PyList_Check(r) && i < PyList_GET_SIZE(r); i++) {
 		PyObject *m = PyList_GET_ITEM(r, i);
@@ -263,9 +339,37 @@ static void release_imports(void)
 	PyErr_Clear();
 }
 
+/* Look at every object made since the fork: 0 if none has a finalizer,
+ * 2 if those that have one are all torn down by C code alone, 1 otherwise
+ * (an error counts as 1).  *io_seen: an unclosed file is among them. */
+static int scan_objects(int *io_seen)
+{
+	PyObject *std = std_objects();
+	PyObject *objs = std ? PyObject_CallMethod(td.gc, "get_objects", NULL) : NULL;
+	int needed = objs == NULL || !PyList_Check(objs), c_only = 1;
+
+	*io_seen = 0;
+	for (Py_ssize_t i = 0; needed != 1 && i < PyList_GET_SIZE(objs); i++) {
+		int r = has_finalizer(PyList_GET_ITEM(objs, i), std, &c_only, io_seen);
+		if (r == 0)
+			continue;
+		/* An Exception (not a BaseException only) counts as a finalizer. */
+		if (r > 0 || PyErr_ExceptionMatches(PyExc_Exception))
+			PyErr_Clear();
+		else
+			c_only = 0;
+		needed = r > 0 && c_only ? 2 : 1;
+	}
+	Py_XDECREF(objs);
+	Py_XDECREF(std);
+	return needed;
+}
+
 /* needs_teardown(): 1 if Py_FinalizeEx must run whole (an error counts
- * as yes), 0 if nothing it does past the first flush could be seen; -1
- * if zteardown_init failed (the caller asks bootstrap.py instead). */
+ * as yes; the import cache has let go of the run's modules), 2 if what has
+ * a finalizer is torn down by C alone (zteardown_partial() may spare the
+ * rest), 0 if nothing Py_FinalizeEx does past the first flush could be
+ * seen; -1 if zteardown_init failed (the caller asks bootstrap.py instead). */
 int zteardown_needed(void)
 {
 	if (td.gc == NULL)
@@ -281,21 +385,70 @@ int zteardown_needed(void)
 			release_imports();
 		return 1;
 	}
-	PyObject *std = std_objects();
-	PyObject *objs = std ? PyObject_CallMethod(td.gc, "get_objects", NULL) : NULL;
-	int needed = objs == NULL || !PyList_Check(objs);
-	for (Py_ssize_t i = 0; !needed && i < PyList_GET_SIZE(objs); i++) {
-		int r = has_finalizer(PyList_GET_ITEM(objs, i), std);
-		if (r == 0)
-			continue;
-		/* An Exception (not a BaseException only) counts as a finalizer. */
-		if (r > 0 || PyErr_ExceptionMatches(PyExc_Exception)) {
-			PyErr_Clear();
-			release_imports();
-		}
-		needed = 1;
-	}
-	Py_XDECREF(objs);
-	Py_XDECREF(std);
+	int needed = scan_objects(&td.io_seen);
+	if (needed == 1 && !PyErr_Occurred())
+		release_imports();
 	return needed;
+}
+
+/* Would a ResourceWarning be ignored, by the first of the warnings
+ * filters that could match it?  (An unclosed file's teardown warns.) */
+static int resource_warnings_ignored(void)
+{
+	PyObject *w = PyImport_AddModule("_warnings");     /* built in; borrowed */
+	PyObject *filters = w ? PyObject_GetAttrString(w, "filters") : NULL;
+	int ignored = 0;
+
+	for (Py_ssize_t i = 0; filters && PyList_Check(filters) && i < PyList_GET_SIZE(filters); i++) {
+		PyObject *f = PyList_GET_ITEM(filters, i);
+		if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 5)
+			break;
+		PyObject *cat = PyTuple_GET_ITEM(f, 2);
+		int sub = PyType_Check(cat) ? PyObject_IsSubclass(PyExc_ResourceWarning, cat) : -1;
+		if (sub < 0)
+			break;
+		if (sub == 0)
+			continue;
+		/* A message or module pattern: the warning's text would decide. */
+		if (PyTuple_GET_ITEM(f, 1) == Py_None && PyTuple_GET_ITEM(f, 3) == Py_None)
+			ignored = str_is(PyTuple_GET_ITEM(f, 0), "ignore");
+		break;
+	}
+	Py_XDECREF(filters);
+	PyErr_Clear();
+	return ignored;
+}
+
+/* When what has a finalizer is torn down by C alone (zteardown_needed()
+ * said 2), and the standard streams have been flushed: do what python3's
+ * teardown does to the program first, letting go of __main__, and look
+ * again, after a collection (__main__'s functions hold its globals in a
+ * cycle).  0: no object made since the fork has a finalizer any more,
+ * nothing the rest of Py_FinalizeEx does could be seen.  1: Py_FinalizeEx
+ * must run whole (the import cache has let go of the run's modules).  Not
+ * tried when an unclosed file is among the finalizers (files and their
+ * buffers are finalized in the order of python3's whole teardown, a buffer
+ * flushed or not before its file closes), nor when a collection would run
+ * the program's code (gc.callbacks), print (debug flags) or a warning
+ * could show. */
+int zteardown_partial(void)
+{
+	PyObject *callbacks = PyObject_GetAttrString(td.gc, "callbacks");
+	PyObject *debug = PyObject_CallMethod(td.gc, "get_debug", NULL);
+	int quiet = callbacks && PyList_Check(callbacks) && PyList_GET_SIZE(callbacks) == 0 &&
+	            debug && PyLong_Check(debug) && PyLong_AsLong(debug) == 0 &&
+	            resource_warnings_ignored();
+	Py_XDECREF(callbacks);
+	Py_XDECREF(debug);
+	PyObject *modules = PyImport_GetModuleDict();
+	if (quiet && !td.io_seen && PyDict_SetItemString(modules, "__main__", Py_None) == 0) {
+		PyObject *r = PyObject_CallMethod(td.gc, "collect", NULL);
+		int io;
+		Py_XDECREF(r);
+		if (r != NULL && scan_objects(&io) == 0 && !PyErr_Occurred())
+			return 0;
+	}
+	PyErr_Clear();
+	release_imports();
+	return 1;
 }

@@ -129,6 +129,7 @@ void zpy_after_fork_child(void);
 int  zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t errlen);
 void zpy_flush_quietly(const char *name);
 int  zpy_teardown_needed(void);
+int  zpy_teardown_partial(void);
 void zpy_unfreeze(void);
 void zpy_quiet_begin(void);        /* around objects python3 never makes: */
 void zpy_quiet_end(void);          /* the collector's counters untouched */
@@ -140,6 +141,7 @@ void zpy_child_run(struct zygote *z, struct pw_launch *l) __attribute__((noretur
 #ifdef Py_PYTHON_H
 int  zteardown_init(PyObject *bootstrap_ns, PyObject *gc);
 int  zteardown_needed(void);
+int  zteardown_partial(void);
 #endif
 
 /* warm.c: preload and the warmup script. */

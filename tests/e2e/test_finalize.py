@@ -330,6 +330,95 @@ def test_exit_finalizes_objects_stored_in_a_module(pw, mod):
     run_apart(pw, f"stored-in-{mod}", {"prog.py": stored_in(mod)}, ["prog.py"])
 
 
+# Objects whose finalizers are C code alone (an unclosed file, a database
+# connection): a warm run lets go of __main__ and, if that finalized them
+# all, spares the rest of the teardown (zteardown_partial).  What they
+# leave on disk, and in what order, must be python3's.
+C_FINALIZED = {
+    "sqlite-uncommitted": """\
+        import sqlite3, os
+        db = sqlite3.connect("t.db")
+        db.execute("create table t (k text)")
+        db.commit()
+        db.execute("insert into t values ('pending')")
+        print(sorted(os.listdir(".")))
+    """,
+    "sqlite-wal": """\
+        import sqlite3, os
+        def helper(): pass
+        db = sqlite3.connect("w.db")
+        db.execute("pragma journal_mode=wal")
+        db.execute("create table t (k text)")
+        db.execute("insert into t values ('x')")
+        db.commit()
+        cur = db.execute("select * from t")
+        print(sorted(os.listdir(".")), cur.fetchone())
+    """,
+    "sqlite-in-preloaded-module": """\
+        import sqlite3, json
+        json.db = sqlite3.connect("j.db")
+        json.db.execute("pragma journal_mode=wal")
+        json.db.execute("create table t (k text)")
+        json.db.commit()
+    """,
+    "unclosed-buffered-files": """\
+        f = open("a.txt", "w")
+        f.write("first\\n")
+        g = open("b.bin", "wb")
+        g.write(b"second")
+        h = open("a.txt", "a")
+        h.write("appended\\n")
+    """,
+    "unclosed-file-in-cycle": """\
+        class Box:
+            pass
+        b = Box()
+        b.me = b
+        b.f = open("c.txt", "w")
+        b.f.write("boxed")
+    """,
+    "unclosed-file-and-gc-callback": """\
+        import gc
+        gc.callbacks.append(lambda phase, info: print("gc", phase, flush=True))
+        f = open("d.txt", "w")
+        f.write("with a callback")
+    """,
+    "unclosed-file-held-by-gc-callback": """\
+        import gc
+        f = open("g.txt", "w")
+        f.write("held by the callback")
+        gc.callbacks.append(lambda phase, info, f=f: None)
+    """,
+    "unclosed-file-in-gc-garbage": """\
+        import gc
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        class Box:
+            pass
+        b = Box()
+        b.me = b
+        b.f = open("h.txt", "w")
+        b.f.write("saved")
+        del b
+        gc.collect()
+        print(len(gc.garbage) > 0)
+    """,
+    "unclosed-file-resource-warning-shown": """\
+        import warnings
+        warnings.simplefilter("always")
+        f = open("e.txt", "w")
+        f.write("warned")
+    """,
+    "unclosed-file-stdout-order": """\
+        import sys
+        out = open(sys.stdout.fileno(), "w", closefd=False)
+        print("from print")
+        out.write("from a second stdout\\n")
+        print("print again")
+    """,
+}
+for _name, _prog in C_FINALIZED.items():
+    FINALIZER_CASES["c-finalized-" + _name] = textwrap.dedent(_prog)
+
 # A finalizer that imports during teardown: python3 refuses with "sys.meta_path
 # is None" once sys is cleared, not with an error of a cleared import system.
 FINALIZER_CASES["import-in-del-at-teardown"] = textwrap.dedent("""\
