@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "token.h"
 
 #define PROFILE_MAX      (1u << 20)        /* bytes; larger profiles are refused */
 #define WARMUP_MAX       (16u << 20)       /* bytes; larger warmup scripts are refused */
@@ -146,17 +147,15 @@ static int list_add(char ***v, size_t *count, size_t *cap, const char *s, size_t
 static int for_tokens(struct parse_ctx *c, const char *v,
                       int (*each)(struct parse_ctx *, const char *, size_t))
 {
-	for (;;) {
-		size_t n;
-		while (*v == ',' || isspace((unsigned char)*v))
-			v++;
-		if (*v == '\0')
-			return 0;
-		n = strcspn(v, ", \t\r\n\v\f");
-		if (each(c, v, n) < 0)
+	struct pw_tok t;
+	const char *s;
+	size_t n;
+
+	pw_tok_init(&t, v, strlen(v), ", \t\r\n\v\f", PW_TOK_SKIP_EMPTY);
+	while (pw_tok_next(&t, &s, &n))
+		if (each(c, s, n) < 0)
 			return -1;
-		v += n;
-	}
+	return 0;
 }
 
 /* One [preload] modules entry. */
