@@ -1,6 +1,7 @@
 /* args.c: python3's command line as CPython 3.11 parses it, sorted into warm-emulated, identity and cold options. */
 #include "args.h"
 #include "proto.h"
+#include "token.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -63,26 +64,25 @@ static int valid_action(const char *f, size_t n)
 	return 0;
 }
 
-/* Would warnings._setoption() take opt without complaint or import?  Fields
- * with surrounding blanks are refused: python3 strips them, which is rare
- * enough to leave to the real interpreter. */
-int pw_warnopt_ok(const char *opt)
+/* Would warnings._setoption() take opt[0..optlen) without complaint or
+ * import?  Fields with surrounding blanks are refused: python3 strips them,
+ * which is rare enough to leave to the real interpreter. */
+int pw_warnopt_ok(const char *opt, size_t optlen)
 {
 	const char *f[5] = { 0 };
 	size_t len[5] = { 0 };
 	int n = 0;
-	const char *p = opt;
+	struct pw_tok t;
+	const char *s;
+	size_t sl;
 
-	for (;;) {
-		const char *colon = strchr(p, ':');
+	pw_tok_init(&t, opt, optlen, ":", PW_TOK_KEEP_EMPTY);
+	while (pw_tok_next(&t, &s, &sl)) {
 		if (n == 5)
 			return 0;
-		f[n] = p;
-		len[n] = colon ? (size_t)(colon - p) : strlen(p);
+		f[n] = s;
+		len[n] = sl;
 		n++;
-		if (colon == NULL)
-			break;
-		p = colon + 1;
 	}
 	for (int i = 0; i < n; i++)
 		for (size_t k = 0; k < len[i]; k++)
@@ -158,7 +158,7 @@ static void flag_opt(struct pw_cmdline *c, int ch)
 /* -W or -X with its value: validate and record. */
 static void value_opt(struct pw_cmdline *c, int ch, const char *v)
 {
-	if (ch == 'W' && !pw_warnopt_ok(v)) {
+	if (ch == 'W' && !pw_warnopt_ok(v, strlen(v))) {
 		c->cold = "a -W filter python3 would complain about or import for";
 		return;
 	}

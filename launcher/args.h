@@ -24,9 +24,9 @@ struct pw_cmdline {
 void pw_cmdline_parse(struct pw_cmdline *c, int argc, char **argv);
 
 /* Would python3 3.11 accept this warning filter ("action:message:category:
- * module:lineno", from -W or PYTHONWARNINGS) silently, without importing
- * anything?  1 yes, 0 no (it would print "Invalid -W option ignored", or
- * import a module at start-up). */
-int pw_warnopt_ok(const char *opt);
+ * module:lineno", from -W or PYTHONWARNINGS; opt[0..len), no NUL needed)
+ * silently, without importing anything?  1 yes, 0 no (it would print
+ * "Invalid -W option ignored", or import a module at start-up). */
+int pw_warnopt_ok(const char *opt, size_t len);
 
 #endif

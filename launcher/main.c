@@ -6,6 +6,7 @@
 #include "sig.h"
 #include "util.h"
 #include "procfs.h"
+#include "token.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +42,8 @@ extern char **environ;
 /* From GO to READY the child only sets itself up; past this it is stuck
  * (stopped, say), and is killed so that the run can go cold. */
 #define READY_WAIT_US     30000000LL
+/* Bytes; a longer PYTHONWARNINGS runs cold. */
+#define PYTHONWARNINGS_MAX 4096
 
 /* What the launcher knows about the run it is trying to serve warm. */
 struct run {
@@ -129,19 +132,22 @@ static const char *const cold_env[] = {
 };
 
 /* Would python3 print "Invalid -W option ignored" for a PYTHONWARNINGS
- * entry, or import a module for it, at start-up? */
+ * entry, or import a module for it, at start-up?  v is not empty.  An
+ * empty entry (",,", or a comma at either end) counts as bad, and so does
+ * a value of PYTHONWARNINGS_MAX bytes or more. */
 static int bad_pythonwarnings(const char *v)
 {
-	char buf[4096];
-	char *save = NULL;
+	size_t n = strlen(v), len;
+	struct pw_tok t;
+	const char *e;
 
-	if (strlen(v) >= sizeof buf)
+	if (n >= PYTHONWARNINGS_MAX)
 		return 1;
-	snprintf(buf, sizeof buf, "%s", v);
-	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		if (!pw_warnopt_ok(tok))
+	pw_tok_init(&t, v, n, ",", PW_TOK_KEEP_EMPTY);
+	while (pw_tok_next(&t, &e, &len))
+		if (len == 0 || !pw_warnopt_ok(e, len))
 			return 1;
-	return strstr(v, ",,") != NULL || v[0] == ',' || v[strlen(v) - 1] == ',';
+	return 0;
 }
 
 /* Does the environment hold anything this version cannot serve warm? */

@@ -129,11 +129,26 @@ static const struct { const char *opt; int ok; } warncases[] = {
 TEST(warnopt_table)
 {
 	for (size_t i = 0; i < sizeof warncases / sizeof *warncases; i++) {
-		int got = pw_warnopt_ok(warncases[i].opt);
+		int got = pw_warnopt_ok(warncases[i].opt, strlen(warncases[i].opt));
 		if (got != warncases[i].ok)
 			fprintf(stderr, "  -W '%s': %d, expected %d\n", warncases[i].opt, got, warncases[i].ok);
 		CHECK_INTEQ(got, warncases[i].ok);
 	}
+}
+
+/* Only the len bytes given are judged: a filter in a longer buffer (a
+ * PYTHONWARNINGS entry) needs no NUL after it. */
+TEST(warnopt_bounded)
+{
+	CHECK_INTEQ(pw_warnopt_ok("ignore,bogus", 6), 1);
+	CHECK_INTEQ(pw_warnopt_ok("ignore,bogus", 12), 0);
+	CHECK_INTEQ(pw_warnopt_ok("errors", 5), 1);
+	CHECK_INTEQ(pw_warnopt_ok("ignore:::::", 10), 1);
+	CHECK_INTEQ(pw_warnopt_ok("ignore:::::", 11), 0);
+	CHECK_INTEQ(pw_warnopt_ok("ignore::DeprecationWarningX", 26), 1);
+	CHECK_INTEQ(pw_warnopt_ok("ignore::DeprecationWarningX", 27), 0);
+	CHECK_INTEQ(pw_warnopt_ok("always:::x:12x", 13), 1);
+	CHECK_INTEQ(pw_warnopt_ok("bogus", 0), 1);
 }
 
 int main(void)
@@ -141,5 +156,6 @@ int main(void)
 	RUN(cmdline_table);
 	RUN(cmdline_too_many_options);
 	RUN(warnopt_table);
+	RUN(warnopt_bounded);
 	return unit_summary();
 }
