@@ -1,5 +1,6 @@
 /* cgroup.c: a warm child lives under the caller's cgroup limits: it joins the caller's cgroups, or the run goes cold when their limits differ. */
 #include "zygote.h"
+#include "token.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -91,7 +92,10 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
 /* Parse /proc/<pid>/cgroup (pid 0: ourselves) into lines; how many, or -1. */
 static int read_cgroups(pid_t pid, struct cgline *cl, int max)
 {
-	char path[64], buf[8192], *save = NULL;
+	char path[64], buf[8192];
+	struct pw_tok t;
+	const char *l;
+	size_t len;
 	int n = 0;
 
 	if (pid > 0)
@@ -100,14 +104,17 @@ static int read_cgroups(pid_t pid, struct cgline *cl, int max)
 		snprintf(path, sizeof path, "/proc/self/cgroup");
 	if (read_small(path, buf, sizeof buf) < 0)
 		return -1;
-	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	pw_tok_init(&t, buf, strlen(buf), "\n", PW_TOK_SKIP_EMPTY);
+	while (pw_tok_next(&t, &l, &len)) {
+		const char *end = l + len;
+		const char *c1 = memchr(l, ':', len);
+		const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
 		if (c2 == NULL || n == max || c1 - l >= (long)sizeof cl->id ||
-		    c2 - c1 - 1 >= (long)sizeof cl->ctrl || strlen(c2 + 1) >= sizeof cl->path)
+		    c2 - c1 - 1 >= (long)sizeof cl->ctrl || end - c2 - 1 >= (long)sizeof cl->path)
 			return -1;
 		snprintf(cl[n].id, sizeof cl[n].id, "%.*s", (int)(c1 - l), l);
 		snprintf(cl[n].ctrl, sizeof cl[n].ctrl, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
-		snprintf(cl[n].path, sizeof cl[n].path, "%s", c2 + 1);
+		snprintf(cl[n].path, sizeof cl[n].path, "%.*s", (int)(end - c2 - 1), c2 + 1);
 		n++;
 	}
 	return n;
@@ -116,14 +123,15 @@ static int read_cgroups(pid_t pid, struct cgline *cl, int max)
 /* Does the comma-separated list opts hold every name of the list ctrl? */
 static int has_all(const char *opts, const char *ctrl)
 {
-	char want[128], *save = NULL;
+	const char *end = opts + strlen(opts), *w;
+	struct pw_tok t;
+	size_t wl;
 
-	snprintf(want, sizeof want, "%s", ctrl);
-	for (char *w = strtok_r(want, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-		size_t wl = strlen(w);
+	pw_tok_init(&t, ctrl, strlen(ctrl), ",", PW_TOK_SKIP_EMPTY);
+	while (pw_tok_next(&t, &w, &wl)) {
 		const char *p = opts;
 		int found = 0;
-		while (!found && (p = strstr(p, w)) != NULL) {
+		while (!found && (p = memmem(p, (size_t)(end - p), w, wl)) != NULL) {
 			found = (p == opts || p[-1] == ',') && (p[wl] == ',' || p[wl] == '\0');
 			p += wl;
 		}
