@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "token.h"
 
 #ifndef PW_PYTHON
 #error "PW_PYTHON must name the real interpreter (the Makefile defines it)"
@@ -223,8 +224,10 @@ static int pyenv_shim(const char *path, const struct stat *st, char *root, size_
  * when it cannot be read or says more than pywarm can follow. */
 static int version_file(const char *file, char *out, size_t outlen)
 {
-	char buf[4096], *line, *save = NULL;
-	size_t k = 0;
+	char buf[4096];
+	struct pw_tok lines;
+	const char *line, *word;
+	size_t k = 0, len;
 	ssize_t n;
 	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
@@ -238,16 +241,17 @@ static int version_file(const char *file, char *out, size_t outlen)
 		return 0;
 	buf[n] = '\0';
 	out[0] = '\0';
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	pw_tok_init(&lines, buf, strlen(buf), "\n", PW_TOK_SKIP_EMPTY);
+	while (pw_tok_next(&lines, &line, &len)) {
+		struct pw_tok words;
 		size_t w;
 
-		line += strspn(line, " \t\r\v\f");
-		w = strcspn(line, " \t\r\v\f");
-		if (w == 0 || line[0] == '#')
+		pw_tok_init(&words, line, len, " \t\r\v\f", PW_TOK_SKIP_EMPTY);
+		if (!pw_tok_next(&words, &word, &w) || word[0] == '#')
 			continue;
 		if (k + w + 2 >= outlen)
 			return -1;
-		k += (size_t)snprintf(out + k, outlen - k, "%s%.*s", k ? ":" : "", (int)w, line);
+		k += (size_t)snprintf(out + k, outlen - k, "%s%.*s", k ? ":" : "", (int)w, word);
 	}
 	return 1;
 }
