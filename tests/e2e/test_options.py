@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import REAL, SELF, assert_cold, assert_same, assert_warm, proc_alive, write_files
+from conftest import EVENT, REAL, SELF, assert_cold, assert_same, assert_warm, proc_alive, write_files
 from helpers import warm_up  # noqa: F401 - test_repl imports it from here
 
 PROBE = textwrap.dedent('''\
@@ -158,6 +158,7 @@ ENV_CASES = [
     ("PYTHONDONTWRITEBYTECODE", {"PYTHONDONTWRITEBYTECODE": "1"}, ["{p}"], None, "warm"),
     ("PYTHONWARNINGS", {"PYTHONWARNINGS": "error::DeprecationWarning,ignore::UserWarning"}, ["{p}"], None, "warm"),
     ("PYTHONWARNINGS-bad", {"PYTHONWARNINGS": "bogus"}, ["{p}"], None, "cold"),
+    ("PYTHONWARNINGS-4095-bytes", {"PYTHONWARNINGS": ",".join(["d"] * 2048)}, ["{p}"], None, "warm"),
     ("PYTHONIOENCODING", {"PYTHONIOENCODING": "latin-1:replace"}, ["-c", "print('\\u00e9\\u2713')"], None, "warm"),
     ("PYTHONIOENCODING-errors-only", {"PYTHONIOENCODING": ":backslashreplace"}, ["{p}"], None, "warm"),
     ("PYTHONIOENCODING-bad", {"PYTHONIOENCODING": "nosuchcodec"}, ["{p}"], None, "any"),
@@ -336,6 +337,37 @@ def test_environment_variable(pw, wd, stop_extra, case):
     _id, env, argv, stdin, expect = case
     _files(wd)
     _check(pw, wd, [_fmt(a, wd) for a in argv], _env(env, wd), stdin, expect)
+
+
+# (id, PYTHONWARNINGS, whether the launcher leaves the run to python3 for it):
+# a filter python3 would complain about or import for, an empty entry
+# anywhere, or a value of 4096 bytes or more.
+WARNINGS_COLD = "a PYTHONWARNINGS entry python3 would complain about or import for"
+WARNINGS_CASES = [
+    ("one", "default", False),
+    ("two", "error::DeprecationWarning,ignore::UserWarning", False),
+    ("fields", "ignore::DeprecationWarning:json:0,always:x", False),
+    ("bad", "bogus", True),
+    ("bad-second", "default,bogus", True),
+    ("six-fields", "ignore:::::", True),
+    ("empty-entry", "default,,error", True),
+    ("leading-comma", ",default", True),
+    ("trailing-comma", "default,", True),
+    ("comma", ",", True),
+    ("4095-bytes", ",".join(["d"] * 2048), False),
+    ("4096-bytes", ",".join(["d"] * 2047 + ["de"]), True),
+]
+
+
+@pytest.mark.parametrize("case", WARNINGS_CASES, ids=[c[0] for c in WARNINGS_CASES])
+def test_pythonwarnings_left_to_python3(pw, wd, stop_extra, case):
+    """The launcher leaves a run to python3 for its PYTHONWARNINGS in exactly these cases."""
+    _id, value, cold = case
+    if SELF:
+        return
+    r = pw.run_pywarm(["-c", "pass"], env_add={"PYTHONWARNINGS": value}, cwd=wd)
+    reasons = [m.group(3) for m in (re.match(EVENT, l) for l in r.launcher_lines) if m]
+    assert (WARNINGS_COLD in reasons) == cold, r.describe()
 
 
 def test_hash_seed_gives_python3_values(pw, wd, stop_extra):
