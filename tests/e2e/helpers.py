@@ -66,6 +66,22 @@ def zygote_children(zpid):
         return [int(p) for p in f.read().split()]
 
 
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def pool_full(zpid, prefork):
+    """True once the zygote's children are exactly its pool, full: prefork
+    children, each still titled pywarm-zygote (a serving child shows its
+    caller's argv, an exited one is a zombie with no cmdline)."""
+    kids = zygote_children(zpid)
+    return len(kids) == prefork and all(_cmdline(k) == b"pywarm-zygote\0" for k in kids)
+
+
 def zygote_log(pw):
     logs = os.path.join(pw.state_dir, "pywarm")
     text = ""

@@ -10,26 +10,30 @@ import time
 import pytest
 
 from conftest import (PYWARM, PYWARMCTL, _read, assert_same, assert_warm, needs_pywarm,
-                      proc_alive)
-from helpers import fd_count, quick_warm_check, temp_user, zygote_children, zygote_log, zygote_socket
+                      proc_alive, trace_events)
+from helpers import (fd_count, poll_until, pool_full, quick_warm_check, temp_user, wait_until, zygote_children,
+                     zygote_log, zygote_socket)
 
 SLOW = "import sys, time; print('start', sys.argv[1], flush=True); time.sleep(float(sys.argv[2])); print('end', sys.argv[1])"
 
 
 def settle(zpid, fds, kids, timeout=10.0):
     """Wait until the zygote has fds descriptors and kids children again."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = (fd_count(zpid), len(zygote_children(zpid)))
-        if now == (fds, kids):
-            break
-        time.sleep(0.05)
+    poll_until(lambda: (fd_count(zpid), len(zygote_children(zpid))) == (fds, kids), timeout)
     return fd_count(zpid), len(zygote_children(zpid))
 
 
-def resting(zpid):
-    """The zygote's descriptor and child counts once it is idle."""
-    time.sleep(0.3)
+def prefork_of(pw, env=None, cwd=None):
+    """The pool size the zygote's status reports (the session's profile may set it)."""
+    blocks, _ = pw.status_blocks(cwd=cwd, env=env)
+    return int(next(b["prefork"] for b in blocks if "prefork" in b))
+
+
+def resting(pw, zpid):
+    """The zygote's descriptor and child counts once it is idle: no run is
+    being served and the pool has been refilled."""
+    prefork = prefork_of(pw)
+    wait_until(lambda: pool_full(zpid, prefork), f"zygote {zpid}'s pool of {prefork} to be full", timeout=15)
     return fd_count(zpid), len(zygote_children(zpid))
 
 
@@ -49,11 +53,15 @@ def test_zygote_killed_under_load(pw, wd):
     zpid = pw.ensure_zygote()
     procs = []
     for i in range(24):
-        p, env = start(pw, wd, ["-c", SLOW, str(i), "0.4"])
+        p, env = start(pw, wd, ["-c", SLOW, str(i), "2"])
         procs.append((i, p, env))
         if i == 16:
             os.kill(zpid, signal.SIGKILL)
-        time.sleep(0.01)
+        elif i < 16:
+            # Each launch before the kill is running its program (its
+            # event line is in its trace, and it sleeps longer than the 16
+            # take to start); the 17th is mid-hand-over.
+            wait_until(lambda: trace_events(_read(env["PYWARM_DEBUG"])), f"launch {i}'s event", timeout=30)
     outcomes = {"finished": 0, "killed": 0}
     for i, p, env in procs:
         try:
@@ -72,14 +80,13 @@ def test_zygote_killed_under_load(pw, wd):
             outcomes["killed"] += 1
     assert outcomes["killed"] >= 1, f"no launch was in flight when the zygote died: {outcomes}"
     pw.zygote_pid = None
-    deadline = time.monotonic() + 30
-    while True:
+
+    def again():
         pw.ctl("start", "--wait", timeout=60)
         real, pyw = pw.run_both(["-c", "print('again')"], cwd=wd)
         assert_same(real, pyw)
-        if pyw.warm or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+        return pyw.warm and pyw
+    pyw = poll_until(again, 30) or again()
     assert_warm(pyw)
 
 
@@ -88,10 +95,12 @@ def test_launchers_killed_mid_handover(pw, wd):
     """Launchers SIGKILLed at random moments of the hand-over leave nothing
     behind: the zygote's descriptors and children come back to rest."""
     zpid = pw.zygote_pid
-    base = resting(zpid)
+    base = resting(pw, zpid)
     rng = random.Random(7)
     for i in range(40):
         p, _ = start(pw, wd, ["-c", SLOW, str(i), "3"])
+        # The kill lands at a random moment of the hand-over: no event
+        # marks one, a random delay is what picks it.
         time.sleep(rng.uniform(0, 0.012))
         p.kill()
         p.communicate(timeout=30)
@@ -110,10 +119,7 @@ def test_socket_file_removed(pw, wd):
     os.unlink(path)
     real, pyw = pw.run_both(["-c", "print('no socket')"], cwd=wd)
     assert_same(real, pyw)
-    deadline = time.monotonic() + 10
-    while not os.path.exists(path) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert os.path.exists(path), "the zygote did not bind its socket again"
+    wait_until(lambda: os.path.exists(path), f"the zygote to bind {path} again", timeout=10)
     real, pyw = pw.run_both(["-c", "print('socket back')"], cwd=wd)
     assert_same(real, pyw)
     assert_warm(pyw)
@@ -217,7 +223,9 @@ def test_fork_fails(pw, wd):
             st = subprocess.run(asuser + [PYWARMCTL, "status"], env=env, cwd=home, capture_output=True,
                                 text=True, timeout=30).stdout
             zpid = int(next(l.split()[1] for l in st.splitlines() if l.split()[:1] == ["pid"]))
-            time.sleep(0.5)
+            prefork = int(next(l.split()[1] for l in st.splitlines() if l.split()[:1] == ["prefork"]))
+            wait_until(lambda: pool_full(zpid, prefork), f"zygote {zpid}'s pool of {prefork} to be full",
+                       timeout=30)
             # Already over a limit of 1 (the zygote and its pool), and still
             # over it with only the zygote and a launcher left.  The user may
             # lower its own zygote's soft limit (and raise it again up to the
@@ -240,7 +248,8 @@ def test_fork_fails(pw, wd):
             with open(f"/proc/{zpid}/limits") as f:
                 hard = next(l.split()[3] for l in f if l.startswith("Max processes"))
             subprocess.run(asuser + ["prlimit", f"--pid={zpid}", f"--nproc={hard}:"], check=True)
-            time.sleep(1.5)
+            # The zygote retries the pool a second after a failed fork.
+            wait_until(lambda: pool_full(zpid, prefork), f"zygote {zpid} to refill its pool", timeout=30)
             trace = os.path.join(home, "trace-after")
             r = subprocess.run(asuser + [PYWARM, "-c", "print('after')"], env=dict(env, PYWARM_DEBUG=trace),
                                cwd=home, capture_output=True, timeout=60)
