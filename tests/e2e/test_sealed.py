@@ -32,7 +32,7 @@ import pytest
 from conftest import (PROTO_VERSION, PYWARM, REAL, REPO, _read, assert_same, needs_pywarm,
                       parse_trace, proc_alive, proc_state, trace_events)
 from helpers import poll_until as wait_for
-from helpers import MSG_LAUNCH, header, quick_warm_check, temp_user, zygote_children, zygote_socket
+from helpers import MSG_LAUNCH, header, pool_full, quick_warm_check, temp_user, zygote_children, zygote_socket
 
 pytestmark = needs_pywarm
 
@@ -74,18 +74,11 @@ def lines_in(path):
         return 0
 
 
-def at_rest(zpid, n, stable=1.0, timeout=12.0):
-    """Wait until the zygote has n children, unchanged for `stable` seconds."""
-    deadline = time.monotonic() + timeout
-    last, since = None, time.monotonic()
-    while time.monotonic() < deadline:
-        kids = sorted(zygote_children(zpid))
-        if kids != last:
-            last, since = kids, time.monotonic()
-        elif len(kids) == n and time.monotonic() - since >= stable:
-            return kids
-        time.sleep(0.05)
-    return last
+def at_rest(zpid, n, timeout=12.0):
+    """Wait until the zygote's children are its idle pool of n again (no
+    child serving or exiting); its children then."""
+    wait_for(lambda: pool_full(zpid, n), timeout)
+    return sorted(zygote_children(zpid))
 
 
 def pool_of(zpid, want=2, timeout=10.0):
@@ -344,7 +337,7 @@ VICTIM = textwrap.dedent("""\
 # Pid 1 of a new pid namespace: starts a victim in its own session and a
 # launcher, says the launcher's pid, and stays (kill(-1) spares pid 1).
 NS_INIT = textwrap.dedent("""\
-    import os, subprocess, sys, time
+    import os, signal, subprocess, sys, time
     victim, rec, pywarm, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
     v = subprocess.Popen([sys.executable, "-c", victim, rec], start_new_session=True)
     for _ in range(500):
@@ -357,7 +350,7 @@ NS_INIT = textwrap.dedent("""\
     with open(out + ".pid", "w") as f:
         f.write(str(l.pid))
     while True:
-        time.sleep(1)
+        signal.pause()
 """)
 
 
