@@ -1,5 +1,6 @@
 # test_cold.py: runs pywarm must hand to the real interpreter, and how it behaves without a zygote or with a bad profile.
 
+import glob
 import os
 import subprocess
 import textwrap
@@ -9,6 +10,7 @@ import pytest
 
 from conftest import (PYWARM, REAL, SELF, assert_cold, assert_same, assert_warm,
                       keep_only_fds, needs_pywarm, write_files)
+from helpers import poll_until, wait_until
 
 SYSPATH_PROG = ("import sys, os; print(sys.path); print(sys.flags); print(sys.argv, sys.orig_argv);"
                 "print(sys.executable); print(sorted(k for k in os.environ if k.startswith('PYTHON')));"
@@ -278,22 +280,17 @@ def test_first_run_without_zygote_spawns_one(pw, wd):
         real, pyw = pw.run_both(["-c", "import sys; print(sys.argv, sys.path)", "x"], cwd=wd, env=env)
         assert_same(real, pyw)
         assert_cold(pyw)
-        deadline = time.monotonic() + 30
-        seen = "spawn" in pyw.trace
-        while not seen and time.monotonic() < deadline:
-            blocks, _ = pw.status_blocks(cwd=wd, env=env)
-            seen = any(b.get("pid", "").split()[:1] and b["pid"].split()[0].isdigit() for b in blocks)
-            if not seen:
-                time.sleep(0.2)
-        assert seen, "no zygote was started by the cold run\n" + pyw.describe()
+        # The spawned zygote takes its lock file in the new runtime directory.
+        if "spawn" not in pyw.trace:
+            wait_until(lambda: glob.glob(os.path.join(run2, "pywarm", "*.lock")),
+                       "a zygote started by the cold run\n" + pyw.describe(), timeout=30)
         pw.ctl("start", "--wait", cwd=wd, env=env, timeout=90)
-        warm = None
-        for _ in range(50):
+
+        def warm_run():
             real, warm = pw.run_both(["-c", "import sys; print(sys.argv, sys.path)", "x"], cwd=wd, env=env)
             assert_same(real, warm)
-            if warm.warm:
-                break
-            time.sleep(0.2)
+            return warm.warm and warm
+        warm = poll_until(warm_run, 10) or warm_run()
         assert_warm(warm)
     finally:
         pw.stop_all(env=env)
