@@ -204,8 +204,9 @@ def test_launcher_killed_child_ignoring_hup_is_killed(pw, wd):
 
 def test_parallel_launches(pw, wd):
     """Many launches at once are each served (warm) with their own argv,
-    environment, cwd and descriptors."""
-    prog = ("import os, sys, time; time.sleep(0.3); data = sys.stdin.read();"
+    environment, cwd and descriptors.  Each program waits in its read of
+    stdin, which gets its input only once all 12 have been started."""
+    prog = ("import os, sys; data = sys.stdin.read();"
             "print(sys.argv[1:], os.environ['RUN_ID'], os.path.basename(os.getcwd()), data)")
     procs = []
     for i in range(12):
