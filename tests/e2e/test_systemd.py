@@ -6,12 +6,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 
 import pytest
 
 from conftest import (BUILD, PYWARM, PYWARMCTL, REPO, ZYGOTE_BIN, needs_pywarm, parse_status,
                       proc_alive, write_files)
+from helpers import wait_until
 
 UNITS = os.path.join(REPO, "shell", "systemd")
 
@@ -108,10 +108,9 @@ class Activation:
         self.proc = subprocess.Popen([*args, ZYGOTE_BIN], env=zenv, stdin=subprocess.DEVNULL,
                                      stdout=logf, stderr=logf, start_new_session=True)
         logf.close()
-        deadline = time.monotonic() + 30
-        while not os.path.exists(self.default_sock):
-            assert time.monotonic() < deadline and self.proc.poll() is None, self.journal()
-            time.sleep(0.02)
+        wait_until(lambda: os.path.exists(self.default_sock) or self.proc.poll() is not None,
+                   lambda: f"the activation socket {self.default_sock}\n{self.journal()}", timeout=30)
+        assert self.proc.poll() is None, self.journal()
 
     def journal(self):
         with open(self.log, errors="replace") as f:
@@ -176,17 +175,19 @@ def test_sigterm_lets_running_programs_finish(pw, act):
     assert r.warm is True, r.describe()
     assert act.notices(10) == ["READY=1"]
     trace = pw.trace_path()
-    p = subprocess.Popen([PYWARM, "-c", "import sys, time; print('started', flush=True); "
-                          "time.sleep(1.5); print('finished')"],
+    # The program runs until the test, having seen the zygote retire,
+    # writes a line to its stdin.
+    p = subprocess.Popen([PYWARM, "-c", "import sys; print('started', flush=True); "
+                          "sys.stdin.readline(); print('finished')"],
                          env=dict(act.env, PYWARM_DEBUG=trace), cwd=pw.neutral,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert p.stdout.readline() == b"started\n"
     os.kill(act.proc.pid, signal.SIGTERM)
     assert act.notices(10) == ["STOPPING=1"]
     # Retired: a new run is cold, and right.
     r = pw.run_pywarm(["-c", "print('new')"], env=act.env)
     assert r.warm is False and r.out == b"new\n", r.describe()
-    out, err = p.communicate(timeout=30)
+    out, err = p.communicate(b"go\n", timeout=30)
     assert (p.returncode, out, err) == (0, b"finished\n", b"")
     act.proc.wait(timeout=30)
     assert act.proc.returncode == 0, act.journal()
@@ -301,13 +302,11 @@ def test_bad_passed_sockets(pw, case):
     except subprocess.TimeoutExpired:
         # Not for us: an ordinary zygote, serving its own socket.
         assert case == "other-pid"
-        blocks = []
-        deadline = time.monotonic() + 60
-        while not blocks and time.monotonic() < deadline:
-            time.sleep(0.1)
-            blocks = [b for b in parse_status(pw.ctl("status", env=env).stdout.decode())
-                      if b.get("state") == "serving"]
-        assert blocks and int(blocks[0]["pid"]) == p.pid, blocks
+        def serving():
+            return [b for b in parse_status(pw.ctl("status", env=env).stdout.decode())
+                    if b.get("state") == "serving"]
+        blocks = wait_until(serving, "the zygote to serve its own socket", timeout=60)
+        assert int(blocks[0]["pid"]) == p.pid, blocks
         p.terminate()
         p.communicate(timeout=30)
         assert p.returncode == 0
