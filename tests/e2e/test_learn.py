@@ -2,11 +2,9 @@
 
 import os
 import re
-import time
-
-import pytest
 
 from conftest import assert_cold, assert_same, assert_warm, needs_pywarm, parse_status, write_files
+from helpers import wait_until
 
 pytestmark = needs_pywarm
 
@@ -60,14 +58,7 @@ def summary(pw, profile_path):
 
 def wait_for(cond, what, timeout=30):
     """Wait until cond() is true (the zygote writes the summary as each run's report arrives)."""
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}", pytrace=False)
-        time.sleep(0.02)
+    return wait_until(cond, what, timeout)
 
 
 def project(pw, wd, ini, mods, trust=True, extra=None):
