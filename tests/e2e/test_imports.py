@@ -15,7 +15,7 @@ import zipfile
 import pytest
 
 from conftest import assert_cold, assert_same, assert_warm, write_files
-from helpers import zygote_log
+from helpers import wait_until, zygote_log
 
 # A json that is not the standard library's.
 LOCAL_JSON = "print('local json imported')\ndef dumps(x):\n    return 'LOCAL ' + repr(x)\n"
@@ -695,9 +695,10 @@ def test_import_reading_the_clock(pw, wd, kind, through):
     mod = "clk" if through == "direct" else "wrapper"
     prog = f"import {mod}\nprint({mod}.__name__, {mod}.probe())\n"
     if kind == "localtime":
-        # A reading in whole seconds: let the second of the zygote's start end.
-        t = time.time()
-        time.sleep(int(t) + 1 - t)
+        # A reading in whole seconds: wait for the clock to pass the second
+        # the zygote started in.
+        second = int(time.time())
+        wait_until(lambda: int(time.time()) > second, "the next second on the clock", timeout=5)
     env.update(PWT_T0=repr(time.time()), PWT_M0=repr(time.monotonic()))
     real, pyw = _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
     assert real.out.endswith(b" True\n"), real.describe()
