@@ -10,12 +10,11 @@ import os
 import re
 import signal
 import textwrap
-import time
 
 import pytest
 
 from conftest import EVENT, REAL, SELF, assert_cold, assert_same, assert_warm, proc_alive, write_files
-from helpers import warm_up  # noqa: F401 - test_repl imports it from here
+from helpers import poll_until, warm_up  # noqa: F401 - test_repl imports it from here
 
 PROBE = textwrap.dedent('''\
     """probe docstring"""
@@ -295,9 +294,7 @@ def stop_extra(pw):
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-    deadline = time.monotonic() + 10
-    while any(proc_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    poll_until(lambda: not any(proc_alive(p) for p in pids), 10)
 
 
 def _env(add, wd):
