@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 from conftest import BUILD, REAL, REPO, needs_pywarm
+from helpers import poll_until
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 UNITS = ("pywarm.socket", "pywarm.service")
@@ -178,9 +179,7 @@ class UserSession:
         if cgroup_pids(path) and os.path.exists(os.path.join(path, "cgroup.kill")):
             with open(os.path.join(path, "cgroup.kill"), "w") as f:
                 f.write("1")
-        deadline = time.monotonic() + WAIT
-        while cgroup_pids(path) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        poll_until(lambda: not cgroup_pids(path), WAIT)
         for d, _, _ in os.walk(path, topdown=False):
             with contextlib.suppress(OSError):
                 os.rmdir(d)
