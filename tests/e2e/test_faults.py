@@ -177,15 +177,20 @@ def test_few_descriptors_in_zygote(pw, wd):
     subprocess.run([PYWARMCTL, "start", "--wait"], env=env, cwd=wd, preexec_fn=nofile(16),
                    capture_output=True, timeout=90, check=True)
     try:
-        prog = "import os, sys, time; time.sleep(0.5); print(sys.argv[1], len(os.listdir('/proc/self/fd')))"
+        # Each program waits in its read of stdin, a pipe closed only once
+        # all 30 have been started: the runs are all in flight at once.
+        prog = "import os, sys; sys.stdin.read(); print(sys.argv[1], len(os.listdir('/proc/self/fd')))"
         procs = []
+        gate_r, gate_w = os.pipe()
         for i in range(30):
             fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(i % 10)]
-            p = subprocess.Popen([PYWARM, "-c", prog, str(i)], cwd=wd, env=env, stdin=subprocess.DEVNULL,
+            p = subprocess.Popen([PYWARM, "-c", prog, str(i)], cwd=wd, env=env, stdin=gate_r,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds)
             for fd in fds:
                 os.close(fd)
             procs.append((i, p))
+        os.close(gate_r)
+        os.close(gate_w)
         for i, p in procs:
             out, err = p.communicate(timeout=60)
             assert p.returncode == 0 and out == f"{i} {3 + i % 10 + 1}\n".encode(), (i, out, err)
