@@ -224,6 +224,61 @@ static int c_type(PyTypeObject *t)
 	return 1;
 }
 
+#define NOT_MINE (-2)      /* from the helpers below: the object is not of their kind */
+
+/* A generator, coroutine or async generator: 1 if suspended (close() would
+ * run its finally clauses), 0 if not, -1 on error; NOT_MINE otherwise. */
+static int suspended_frame(PyObject *o, PyObject *name, PyObject *module)
+{
+	const char *frame = str_is(name, "generator") ? "gi_frame" :
+	                    str_is(name, "coroutine") ? "cr_frame" :
+	                    str_is(name, "async_generator") ? "ag_frame" : NULL;
+	if (frame == NULL || !str_is(module, "builtins"))
+		return NOT_MINE;
+	PyObject *f = PyUnicode_FromString(frame);
+	PyObject *v = f ? attr_or_none(o, f) : NULL;
+	Py_XDECREF(f);
+	if (v == NULL)
+		return -1;
+	int r = v != Py_None;
+	Py_DECREF(v);
+	return r;
+}
+
+/* A file object: 1 if open (and not a standard stream), 0 if not, -1 on
+ * error; NOT_MINE if o is no file.  isinstance(o, io.IOBase) asks the ABC,
+ * whose caches a first question about a type fills (writes all over the
+ * zygote's heap).  A static type that neither finalizes nor derives from
+ * _io._IOBase is not asked: its objects have nothing for a teardown to
+ * run, whatever the ABC would answer for a type registered with it. */
+static int open_file(PyObject *o, PyTypeObject *t, PyObject *std)
+{
+	int io = PyType_HasFeature(t, Py_TPFLAGS_HEAPTYPE) || t->tp_finalize || t->tp_del ||
+	         PyType_IsSubtype(t, td.c_iobase) ? PyObject_IsInstance(o, td.iobase) : 0;
+	if (io <= 0)
+		return io < 0 ? -1 : NOT_MINE;
+	PyObject *id = PyLong_FromVoidPtr(o);
+	int in = id ? PySet_Contains(std, id) : -1;
+	Py_XDECREF(id);
+	if (in != 0)
+		return in < 0 ? -1 : 0;
+	PyObject *closed = PyObject_GetAttr(o, td.closed);
+	int shut = closed ? PyObject_IsTrue(closed) : -1;
+	Py_XDECREF(closed);
+	return shut < 0 ? -1 : !shut;
+}
+
+/* An object of a module whose C objects act on the outside when freed
+ * (close a database, a TLS session)? */
+static int risky_module(PyObject *module)
+{
+	static const char *const risky[] = { "sqlite3", "_sqlite3", "dbm", "_dbm", "_gdbm", "ssl", "_ssl" };
+	for (size_t i = 0; i < sizeof risky / sizeof *risky; i++)
+		if (str_is(module, risky[i]))
+			return 1;
+	return 0;
+}
+
 /* _has_finalizer(o, std): 1, 0, or -1 with an exception set.  *c_only is
  * cleared unless the finalizer is C code of the object's own type that
  * runs no Python (an unclosed file of _io's, a connection of _sqlite3's);
@@ -232,74 +287,38 @@ static int has_finalizer(PyObject *o, PyObject *std, int *c_only, int *io_seen)
 {
 	PyTypeObject *t = Py_TYPE(o);
 	PyObject *name = NULL, *module = NULL;
-	int r = -1, c = c_type(t);
+	int r = -1, mine_alone = 0;    /* the type's own C code finalizes, nothing else */
 
 	if (Py_TYPE(t) != &PyType_Type)
 		goto python;
 	if ((name = attr_or_none((PyObject *)t, td.name)) == NULL ||
 	    (module = attr_or_none((PyObject *)t, td.module)) == NULL)
-		goto python_kind;
+		goto out;
 	if (module != Py_None && !PyUnicode_CheckExact(module))
 		goto python;
-	const char *frame = str_is(name, "generator") ? "gi_frame" :
-	                    str_is(name, "coroutine") ? "cr_frame" :
-	                    str_is(name, "async_generator") ? "ag_frame" : NULL;
-	if (frame != NULL && str_is(module, "builtins")) {
-		PyObject *f = PyUnicode_FromString(frame);
-		PyObject *v = f ? attr_or_none(o, f) : NULL;
-		Py_XDECREF(f);
-		if (v != NULL) {
-			r = v != Py_None;       /* suspended: close() runs finally */
-			Py_DECREF(v);
-		}
-		goto python_kind;
-	}
-	/* isinstance(o, io.IOBase) asks the ABC, whose caches a first question
-	 * about a type fills (writes all over the zygote's heap).  A static
-	 * type that neither finalizes nor derives from _io._IOBase is not
-	 * asked: its objects have nothing for a teardown to run, whatever
-	 * the ABC would answer for a type registered with it. */
-	int io = PyType_HasFeature(t, Py_TPFLAGS_HEAPTYPE) || t->tp_finalize || t->tp_del ||
-	         PyType_IsSubtype(t, td.c_iobase) ? PyObject_IsInstance(o, td.iobase) : 0;
-	if (io < 0)
-		goto python_kind;
-	if (io) {
-		PyObject *id = PyLong_FromVoidPtr(o);
-		int in = id ? PySet_Contains(std, id) : -1;
-		Py_XDECREF(id);
-		if (in != 0) {
-			r = in < 0 ? -1 : 0;
-			goto python_kind;
-		}
-		PyObject *closed = PyObject_GetAttr(o, td.closed);
-		int shut = closed ? PyObject_IsTrue(closed) : -1;
-		Py_XDECREF(closed);
-		r = shut < 0 ? -1 : !shut;
+	if ((r = suspended_frame(o, name, module)) != NOT_MINE)
+		goto out;
+	if ((r = open_file(o, t, std)) != NOT_MINE) {
 		*io_seen |= r > 0;
-		goto checked;
+		mine_alone = 1;
+		goto out;
 	}
 	if ((r = has_del(t)) != 0)
-		goto python_kind;
-	const char *risky[] = { "sqlite3", "_sqlite3", "dbm", "_dbm", "_gdbm", "ssl", "_ssl" };
-	for (size_t i = 0; i < sizeof risky / sizeof *risky; i++)
-		if (str_is(module, risky[i])) {
-			r = 1;
-			goto checked;
-		}
+		goto out;
+	if (risky_module(module)) {
+		r = 1;
+		mine_alone = 1;
+		goto out;
+	}
 	r = weakref_callbacks(o);
-	goto python_kind;
+	goto out;
 python:;
 	PyObject *v = PyObject_CallFunctionObjArgs(td.has_finalizer, o, std, NULL);
 	r = v ? PyObject_IsTrue(v) : -1;
 	Py_XDECREF(v);
-	goto python_kind;
-checked:
-	if (r > 0 && c && weakref_callbacks(o) == 0)
-		goto out;
-python_kind:
-	if (r != 0)
-		*c_only = 0;
 out:
+	if (r != 0 && !(r > 0 && mine_alone && c_type(t) && weakref_callbacks(o) == 0))
+		*c_only = 0;
 	Py_XDECREF(name);
 	Py_XDECREF(module);
 	return r;
