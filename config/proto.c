@@ -19,7 +19,7 @@ const char *const pw_ns_names[PW_NNS] = {
 const char *const pw_status_keys[PW_S_NKEYS] = {
 	"pid", "identity", "profile", "source", "interpreter", "started",
 	"modules", "failed", "failed_names", "launches", "running", "state",
-	"idle_timeout", "prefork", "warmup", "watched", "learned",
+	"idle_timeout", "prefork", "warmup", "watched", "learned", "forked",
 };
 
 int pw_status_format(char *buf, size_t len, const char *const val[PW_S_NKEYS])

@@ -641,7 +641,10 @@ static void print_status(const struct zref *z, const struct zstatus *st)
 	if (st->val[PW_S_WARMUP] && *st->val[PW_S_WARMUP])
 		row("warmup", "%s", st->val[PW_S_WARMUP]);
 	row("launches", "%s served, %s running", sval(st, PW_S_LAUNCHES), sval(st, PW_S_RUNNING));
-	if (st->val[PW_S_PREFORK])
+	if (st->val[PW_S_PREFORK] && st->val[PW_S_FORKED])
+		row("prefork", "%s (%s connections found no pooled child)", st->val[PW_S_PREFORK],
+		    st->val[PW_S_FORKED]);
+	else if (st->val[PW_S_PREFORK])
 		row("prefork", "%s", st->val[PW_S_PREFORK]);
 	if (st->val[PW_S_WATCHED])
 		row("watching", "%s files and directories", st->val[PW_S_WATCHED]);

@@ -81,6 +81,12 @@ launches() {
 	"$B/pywarmctl" status | sed -n 's/^  launches *\([0-9][0-9]*\) served.*/\1/p'
 }
 
+# Connections so far that found no pooled child and waited for a fork
+# (pywarmctl status's prefork line: "2 (N connections found no pooled child)").
+forked() {
+	"$B/pywarmctl" status | sed -n 's/^  prefork .*(\([0-9][0-9]*\) connections found no pooled child)/\1/p'
+}
+
 # A line of pywarmctl ($1) status for the zygote of this directory's
 # profile (others may run beside it): the first word after "  $2".
 zygote_field() {
@@ -124,6 +130,7 @@ check_warm "$B/pywarm" "$IMPORTS"
 PYWARM_SANDBOX=default check_warm "$B/pywarm" -c pass
 before=$(launches)
 [ -n "$before" ] || die "cannot read the zygote's launch count from pywarmctl status"
+forked0=$(forked)
 
 echo
 hyperfine -N -w "$WARMUP" -r "$RUNS" --export-json "$T/startup.json" \
@@ -158,6 +165,7 @@ want=$((5 * (WARMUP + RUNS)))
 served=$((after - before))
 [ "$served" -ge "$want" ] ||
 	die "only $served of $want pywarm runs were served warm; the numbers above mix in cold runs"
+forked1=$(forked)
 
 echo
 cpu_per_launch "$B/pywarmctl" "$T/cpu-builtin" "$B/pywarm" -c pass
@@ -173,6 +181,10 @@ hyperfine -N -w 1 -r 5 --export-json "$T/rate.json" \
 served_rate=$(($(launches) - before))
 [ "$served_rate" -ge $((6 * RATE_N)) ] ||
 	die "only $served_rate of $((6 * RATE_N)) concurrent pywarm runs were served warm"
+forked2=$(forked)
+echo
+echo "Launches that found no pooled child and waited for a fork (status requests included):"
+echo "  back to back: $((forked1 - forked0)) of $served; 8 concurrent clients: $((forked2 - forked1)) of $served_rate"
 
 # pandas: a build against Debian's python3 and a profile that preloads pandas.
 pandas_rows=

@@ -59,7 +59,7 @@ int zlisten_open(struct zygote *z)
 /* The status text for pywarmctl status (see pw_status_format). */
 void zstatus_text(struct zygote *z, char *buf, size_t len)
 {
-	char num[8][32], warmup[PATH_MAX + 16];
+	char num[9][32], warmup[PATH_MAX + 16];
 	const char *v[PW_S_NKEYS] = { 0 };
 
 	snprintf(num[0], sizeof num[0], "%d", (int)z->conf.pid);
@@ -70,6 +70,7 @@ void zstatus_text(struct zygote *z, char *buf, size_t len)
 	snprintf(num[5], sizeof num[5], "%zu", z->nchildren);
 	snprintf(num[6], sizeof num[6], "%ld", z->conf.profile.idle_timeout);
 	snprintf(num[7], sizeof num[7], "%ld", z->conf.profile.prefork);
+	snprintf(num[8], sizeof num[8], "%lu", z->stats.demand_forks);
 	snprintf(warmup, sizeof warmup, "%s%s", z->conf.profile.warmup ? z->conf.profile.warmup : "",
 	         !z->conf.profile.warmup ? "" : z->stats.warmup_failed ? " (failed)" : " (ran)");
 	char watched[32];
@@ -91,6 +92,7 @@ void zstatus_text(struct zygote *z, char *buf, size_t len)
 	v[PW_S_WARMUP] = warmup;
 	v[PW_S_WATCHED] = watched;
 	v[PW_S_LEARNED] = z->stats.learned;
+	v[PW_S_FORKED] = num[8];
 	if (pw_status_format(buf, len, v) < 0)
 		snprintf(buf, len, "pid=%d\nidentity=%s\n", (int)z->conf.pid, z->conf.idhex);
 }
@@ -119,6 +121,7 @@ static void spawn_child(struct zygote *z, int conn)
 		return;
 	}
 	long long deadline = pw_mono_us() + ZREQUEST_DEADLINE_US;
+	z->stats.demand_forks++;
 	zpy_before_fork();
 	pid_t pid = fork();
 	if (pid == 0) {

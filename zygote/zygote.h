@@ -80,6 +80,7 @@ struct zstats {
 	unsigned long launches;
 	long long last_active_us;
 	unsigned long pool_forks; /* pooled children forked so far (pool.c) */
+	unsigned long demand_forks; /* connections that found no pooled child: forked then */
 	size_t modules_ok, modules_failed;
 	char failed_names[1024];
 	int warmup_failed;        /* the warmup script raised */

@@ -26,7 +26,7 @@ def settle(zpid, fds, kids, timeout=10.0):
 def prefork_of(pw, env=None, cwd=None):
     """The pool size the zygote's status reports (the session's profile may set it)."""
     blocks, _ = pw.status_blocks(cwd=cwd, env=env)
-    return int(next(b["prefork"] for b in blocks if "prefork" in b))
+    return int(next(b["prefork"].split()[0] for b in blocks if "prefork" in b))
 
 
 def resting(pw, zpid):

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import (PYWARM, assert_same, assert_warm, needs_pywarm, parse_trace, proc_alive,
                       write_files, _read)
-from helpers import poll_until, zygote_children
+from helpers import poll_until, pool_full, zygote_children
 
 
 def idle_children(zpid, want, timeout=5.0):
@@ -67,6 +67,37 @@ def test_status_from_pooled_child_is_current(pw, wd):
         blocks, _ = pw.status_blocks(cwd=wd)
         mine = [b for b in blocks if b.get("pid", "").startswith(str(zpid))]
         assert mine and mine[0]["launches"].startswith("3 served"), mine
+    finally:
+        stop(pw, wd)
+
+
+def on_demand(pw, wd, zpid):
+    """The status's count of connections that found no pooled child (its
+    own included: the zygote counts a connection when it forks for it)."""
+    blocks, _ = pw.status_blocks(cwd=wd)
+    mine = [b for b in blocks if b.get("pid", "").startswith(str(zpid))]
+    assert mine and "found no pooled child" in mine[0].get("prefork", ""), blocks
+    return int(mine[0]["prefork"].split("(")[1].split()[0])
+
+
+@needs_pywarm
+@pytest.mark.parametrize("prefork", [0, 2])
+def test_status_counts_launches_that_found_no_pooled_child(pw, wd, prefork):
+    """Without a pool every launch is forked on demand; with a full pool,
+    one launch at a time, none is."""
+    zpid = project(pw, wd, prefork)
+    try:
+        counts = []
+        for i in range(4):
+            poll_until(lambda: pool_full(zpid, prefork), 10)
+            assert pool_full(zpid, prefork), zygote_children(zpid)
+            if i in (0, 3):
+                counts.append(on_demand(pw, wd, zpid))
+                poll_until(lambda: pool_full(zpid, prefork), 10)
+            if i < 3:
+                assert_warm(pw.run_pywarm(["-c", "pass"], cwd=wd))
+        # Without a pool: the three launches and the second status request.
+        assert counts[1] - counts[0] == (4 if prefork == 0 else 0), counts
     finally:
         stop(pw, wd)
 
