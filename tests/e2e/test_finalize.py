@@ -170,17 +170,19 @@ DEL_VIA_LOGGER = textwrap.dedent("""\
     logging.getLogger("app").warning("one")
 """)
 
-DEL_IN_PRELOADED_LIST = textwrap.dedent("""\
-    import collections, string
+# A class whose objects are in a cycle of their own (only a collection
+# frees them) and say so when finalized.
+CYCLIC_D = textwrap.dedent("""\
     class D:
         def __del__(self):
             print("del", self.n, flush=True)
         def __init__(self, n):
             self.n = n
             self.me = self
-    string.extra = [D(1), D(2)]
-    collections.extra = {"d": D(3)}
 """)
+
+DEL_IN_PRELOADED_LIST = ("import collections, string\n" + CYCLIC_D +
+                         'string.extra = [D(1), D(2)]\ncollections.extra = {"d": D(3)}\n')
 
 # Only collections: _decimal (the zygote's) keeps DecimalTuple, whose
 # methods use collections' globals; those lose their functions at exit.
@@ -304,17 +306,7 @@ STORED_IN = builtin_profile_modules() + ["copyreg", "reprlib", "keyword", "types
 
 
 def stored_in(mod):
-    return textwrap.dedent(f"""\
-        import {mod}
-        class D:
-            def __del__(self):
-                print("del", self.n, flush=True)
-            def __init__(self, n):
-                self.n = n
-                self.me = self
-        {mod}.extra = [D(1), D(2)]
-        {mod}.more = {{"d": D(3)}}
-    """)
+    return f"import {mod}\n" + CYCLIC_D + f'{mod}.extra = [D(1), D(2)]\n{mod}.more = {{"d": D(3)}}\n'
 
 
 # _decimal (only the zygote imports decimal) keeps numbers.Number and
