@@ -39,7 +39,7 @@ struct keep {
 };
 
 /* Tell the client to run cold, log why, and leave. */
-static void __attribute__((noreturn)) fallback(struct zygote *z, int conn, int type, const char *why)
+static void __attribute__((noreturn)) fallback(const struct zygote *z, int conn, int type, const char *why)
 {
 	zlog(z, "child %d: %s: %s", (int)getpid(),
 	     type == PW_MSG_REJECT ? "rejected" : "cold fallback", why);
@@ -129,7 +129,7 @@ void zchild_world_init(struct zygote *z)
 }
 
 /* Is the caller in our namespaces, under our root, with our groups? */
-static const char *check_same_world(struct zygote *z, struct pw_launch *l, int conn,
+static const char *check_same_world(const struct zygote *z, struct pw_launch *l, int conn,
                                     const struct ucred *peer)
 {
 	for (int i = 0; i < PW_NNS; i++)
@@ -152,7 +152,7 @@ static const char *check_same_world(struct zygote *z, struct pw_launch *l, int c
 }
 
 /* Resource limits exactly as the caller's. */
-static const char *apply_rlimits(struct zygote *z, struct pw_launch *l)
+static const char *apply_rlimits(const struct zygote *z, struct pw_launch *l)
 {
 	if (l->rlim_cur[RLIMIT_AS] != RLIM_INFINITY || l->rlim_cur[RLIMIT_DATA] != RLIM_INFINITY)
 		return "a memory rlimit is set (the warm child is larger than a fresh python3)";
@@ -194,7 +194,7 @@ static const char *apply_process(struct pw_launch *l)
 }
 
 /* The caller's environment, plus what python3's locale coercion would add. */
-static void apply_environ(struct zygote *z, struct pw_launch *l)
+static void apply_environ(const struct zygote *z, struct pw_launch *l)
 {
 	environ = l->envp;
 	if (z->conf.lc_ctype[0])
@@ -213,10 +213,11 @@ static void apply_sigmask(struct pw_launch *l)
 }
 
 /* Answer a status request from this snapshot of the zygote. */
-static void __attribute__((noreturn)) answer_status(struct zygote *z, int conn)
+static void __attribute__((noreturn)) answer_status(const struct zygote *z, int conn,
+                                                     const struct pw_handover *counts)
 {
 	char text[4096];
-	zstatus_text(z, text, sizeof text);
+	zstatus_text(z, counts, text, sizeof text);
 	pw_send(conn, PW_MSG_STATUS, text, (uint32_t)strlen(text), NULL, 0);
 	_exit(0);
 }
@@ -232,15 +233,16 @@ static const char *check_sender(const struct ucred *peer, const struct ucred *fr
 }
 
 /* Drop a request: log why and leave without a word to the client. */
-static void __attribute__((noreturn)) drop(struct zygote *z, const char *what, const char *why)
+static void __attribute__((noreturn)) drop(const struct zygote *z, const char *what, const char *why)
 {
 	zlog(z, "child %d: dropped %s: %s", (int)getpid(), what, why);
 	_exit(ZCHILD_EXIT_BADREQ);
 }
 
 /* Read and check the request; anything malformed is logged and dropped. */
-static void read_request(struct zygote *z, int conn, const struct ucred *peer,
-                         struct pw_launch *l, long long deadline_us)
+static void read_request(const struct zygote *z, int conn, const struct ucred *peer,
+                         struct pw_launch *l, long long deadline_us,
+                         const struct pw_handover *counts)
 {
 	static int fds[PW_MAX_FDS];
 	struct pw_hdr h;
@@ -265,7 +267,7 @@ static void read_request(struct zygote *z, int conn, const struct ucred *peer,
 	if (nfds != 0)
 		drop(z, "a request", "descriptors came before GO");
 	if (h.type == PW_MSG_STATUS_REQ)
-		answer_status(z, conn);
+		answer_status(z, conn, counts);
 	if (h.type == PW_MSG_JUDGE_REQ)
 		zlearn_answer(z, conn, payload, h.len);
 	if (h.type != PW_MSG_LAUNCH) {
@@ -280,7 +282,7 @@ static void read_request(struct zygote *z, int conn, const struct ucred *peer,
 /* Say we hold the request, then wait for GO and the caller's descriptors.
  * The launcher sends GO only if TAKEN reached it in time; without GO the
  * program never starts here (the launcher runs it cold). */
-static void take_fds(struct zygote *z, int conn, const struct ucred *peer,
+static void take_fds(const struct zygote *z, int conn, const struct ucred *peer,
                      struct pw_launch *l, long long deadline_us)
 {
 	static int fds[PW_MAX_FDS];
@@ -315,7 +317,7 @@ static void take_fds(struct zygote *z, int conn, const struct ucred *peer,
 }
 
 /* Tell the zygote something about ourselves (see struct znotice). */
-int znotice_send(struct zygote *z, int event, int status, const void *extra, size_t len, int wait)
+int znotice_send(const struct zygote *z, int event, int status, const void *extra, size_t len, int wait)
 {
 	struct znotice n = { event, status };
 	return pw_dgram_send(&z->conf.notice_addr, z->conf.notice_len, &n, sizeof n, extra, len, wait);
@@ -340,7 +342,7 @@ static int single_threaded(void)
  * socket made for it: no descriptor of ours was open while the program
  * ran.  If any of this fails (a sandbox may forbid the socket), the
  * zygote reports the status when it reaps, as before. */
-void zchild_exit(struct zygote *z, int exitcode)
+void zchild_exit(const struct zygote *z, int exitcode)
 {
 	sigset_t all;
 	const uint64_t *pages = NULL;
@@ -360,10 +362,11 @@ void zchild_exit(struct zygote *z, int exitcode)
 }
 
 /* Become the caller's program: set-up, then hand over to Python for good. */
-void zchild_main(struct zygote *z, int conn, long long deadline_us)
+void zchild_main(const struct zygote *z, int conn, long long deadline_us,
+                 const struct pw_handover *counts)
 {
 	static struct pw_launch l;
-	struct keep k = { conn, z->logfd };
+	struct keep k = { conn, zlog_fd() };
 	char err[512];
 	const char *why;
 
@@ -377,7 +380,7 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us)
 	socklen_t plen = sizeof peer;
 	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0)
 		fallback(z, conn, PW_MSG_FALLBACK, "cannot tell who connected");
-	read_request(z, conn, &peer, &l, deadline_us);
+	read_request(z, conn, &peer, &l, deadline_us, counts);
 	/* Before anything else: never serve from a zygote whose files changed. */
 	if ((why = zwatch_stale(z)) != NULL)
 		fallback(z, conn, PW_MSG_FALLBACK, why);
@@ -395,7 +398,7 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us)
 	zproc_show(z, &l);
 	ztty_set_caller(peer.pid);
 	why = install_fds(&l, &k);
-	z->logfd = k.log;
+	zlog_use_fd(k.log);
 	if (why != NULL)
 		fallback(z, k.conn, PW_MSG_FALLBACK, why);
 	if ((why = apply_rlimits(z, &l)) != NULL || (why = apply_process(&l)) != NULL)
@@ -412,7 +415,7 @@ void zchild_main(struct zygote *z, int conn, long long deadline_us)
 	close(k.conn);
 	if (k.log >= 0)
 		close(k.log);
-	z->logfd = -1;
+	zlog_use_fd(-1);
 	/* The sandbox goes on last, once pywarm's own set-up is done: nothing
 	 * of the caller's program has run yet.  On failure the child leaves
 	 * with status 126, which the launcher passes on. */

@@ -600,7 +600,7 @@ static void reset_tz(char **envp)
  * cold (returns why) if a variable start-up read has another value in it
  * (if start-up listed the environment, if it is not the same); and the C
  * library reads again what it caches from the environment. */
-const char *zenv_child(struct zygote *z, struct pw_launch *l)
+const char *zenv_child(const struct zygote *z, struct pw_launch *l)
 {
 	static char why[640];
 	const struct zenvwatch *w = z->envwatch;

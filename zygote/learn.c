@@ -73,7 +73,7 @@ void zlearn_end(const char *name, size_t len, long long t0, int ok)
 /* In a child about to run a program: record its imports unless the run is
  * confined (its report would be the program's word) or the profile says
  * record = no.  Returns nonzero when nothing is to be counted. */
-int zlearn_child_start(struct zygote *z)
+int zlearn_child_start(const struct zygote *z)
 {
 	const char *env = getenv("PYWARM_SANDBOX");
 	int confined = pw_sandbox_active(&z->conf.profile.sandbox) || (env && *env);
@@ -84,7 +84,7 @@ int zlearn_child_start(struct zygote *z)
 }
 
 /* At the end of a run (after its exit notice): send the report, if any. */
-void zlearn_child_send(struct zygote *z)
+void zlearn_child_send(const struct zygote *z)
 {
 	if (rep.on && rep.used > 0)
 		znotice_send(z, ZN_IMPORTS, 0, rep.buf, rep.used, 0);
@@ -262,7 +262,7 @@ static const char judge_src[] =
 
 /* The zygote the judge's C helpers answer for (file-static: they are
  * Python callables with no context of their own; one per throwaway child). */
-static struct zygote *judge_zygote;
+static const struct zygote *judge_zygote;
 
 /* cnames(begin): start recording getenv() names, or list those recorded. */
 static PyObject *judge_cnames(PyObject *self, PyObject *begin)
@@ -340,7 +340,7 @@ static PyMethodDef judge_defs[] = {
 };
 
 /* Run judge(name) here and write its verdict to fd 3. */
-static void judge_here(struct zygote *z, const char *name)
+static void judge_here(const struct zygote *z, const char *name)
 {
 	PyObject *ns = PyDict_New(), *r = NULL, *fn, *args = NULL, *v = NULL;
 	const char *text = "cannot be judged (the judge failed)";
@@ -367,7 +367,7 @@ static void judge_here(struct zygote *z, const char *name)
 
 /* The throwaway child: stdin /dev/null, stdout and stderr to out, the
  * verdict to res (as fd 3), nothing else of the zygote's. */
-static void __attribute__((noreturn)) judge_child(struct zygote *z, const char *name, int res, int out)
+static void __attribute__((noreturn)) judge_child(const struct zygote *z, const char *name, int res, int out)
 {
 	sigset_t none;
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -382,7 +382,7 @@ static void __attribute__((noreturn)) judge_child(struct zygote *z, const char *
 	close_range(4, ~0U, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	z->logfd = -1;
+	zlog_use_fd(-1);
 	zsys_watch(1);          /* count relative paths and clock reads, as the preload does */
 	judge_here(z, name);
 	_exit(1);
@@ -406,7 +406,7 @@ static int drain(int fd, char *buf, size_t cap, size_t *n)
 
 /* Judge name in a throwaway child; its verdict ("safe" or the reasons)
  * into out.  Returns 1 for safe, 0 otherwise. */
-static int judge_one(struct zygote *z, const char *name, char *out, size_t len)
+static int judge_one(const struct zygote *z, const char *name, char *out, size_t len)
 {
 	int res[2], o[2], st = 0;
 	char verdict[JUDGE_OUT + 1], printed[64];
@@ -481,7 +481,7 @@ static int judge_one(struct zygote *z, const char *name, char *out, size_t len)
 
 /* A connection child asked by pywarmctl: judge each name (those runs of
  * this profile imported, by the summary) and answer "NAME\tVERDICT" lines. */
-void zlearn_answer(struct zygote *z, int conn, const char *payload, size_t len)
+void zlearn_answer(const struct zygote *z, int conn, const char *payload, size_t len)
 {
 	static struct pw_learn l;
 	static char reply[PW_LEARN_MAX * (PW_IMPORT_NAME_MAX + 80)];

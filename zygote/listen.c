@@ -56,8 +56,10 @@ int zlisten_open(struct zygote *z)
 	return 0;
 }
 
-/* The status text for pywarmctl status (see pw_status_format). */
-void zstatus_text(struct zygote *z, char *buf, size_t len)
+/* The status text for pywarmctl status (see pw_status_format); counts are
+ * the zygote's launch counters as they were when the child got its
+ * connection (a child's copy of the zygote's state is older). */
+void zstatus_text(const struct zygote *z, const struct pw_handover *counts, char *buf, size_t len)
 {
 	char num[9][32], warmup[PATH_MAX + 16];
 	const char *v[PW_S_NKEYS] = { 0 };
@@ -66,8 +68,8 @@ void zstatus_text(struct zygote *z, char *buf, size_t len)
 	snprintf(num[1], sizeof num[1], "%lld", (long long)z->conf.started);
 	snprintf(num[2], sizeof num[2], "%zu", z->stats.modules_ok);
 	snprintf(num[3], sizeof num[3], "%zu", z->stats.modules_failed);
-	snprintf(num[4], sizeof num[4], "%lu", z->stats.launches);
-	snprintf(num[5], sizeof num[5], "%zu", z->nchildren);
+	snprintf(num[4], sizeof num[4], "%llu", (unsigned long long)counts->launches);
+	snprintf(num[5], sizeof num[5], "%llu", (unsigned long long)counts->running);
 	snprintf(num[6], sizeof num[6], "%ld", z->conf.profile.idle_timeout);
 	snprintf(num[7], sizeof num[7], "%ld", z->conf.profile.prefork);
 	snprintf(num[8], sizeof num[8], "%lu", z->stats.demand_forks);
@@ -121,12 +123,13 @@ static void spawn_child(struct zygote *z, int conn)
 		return;
 	}
 	long long deadline = pw_mono_us() + ZREQUEST_DEADLINE_US;
+	struct pw_handover counts = { z->stats.launches, z->nchildren };
 	z->stats.demand_forks++;
 	zpy_before_fork();
 	pid_t pid = fork();
 	if (pid == 0) {
 		zpy_after_fork_child();
-		zchild_main(z, conn, deadline);
+		zchild_main(z, conn, deadline, &counts);
 	}
 	zpy_after_fork_parent();
 	if (pid < 0) {

@@ -7,9 +7,27 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Where the lines go: the zygote's stderr (its log file, or the journal
+ * under a service manager), or nowhere (-1).  The logger owns it; a child
+ * points it at its own copy, or at nothing, without touching the zygote's
+ * state. */
+static int log_fd = -1;
+
+/* Log to fd from now on (-1: nowhere). */
+void zlog_use_fd(int fd)
+{
+	log_fd = fd;
+}
+
+/* The descriptor lines go to, or -1. */
+int zlog_fd(void)
+{
+	return log_fd;
+}
+
 /* One line: "2026-11-22T01:02:03 pywarm-zygote[PID] ID: warning: message",
  * or "<4>ID: message" to the journal. */
-void zlogp(struct zygote *z, enum zprio prio, const char *fmt, ...)
+void zlogp(const struct zygote *z, enum zprio prio, const char *fmt, ...)
 {
 	const char *tag = prio == ZLOG_ERR ? "error: " : prio == ZLOG_WARNING ? "warning: " : "";
 	char line[2048];
@@ -32,6 +50,6 @@ void zlogp(struct zygote *z, enum zprio prio, const char *fmt, ...)
 	if (n >= (int)sizeof line - 1)
 		n = (int)sizeof line - 2;
 	line[n++] = '\n';
-	if (z->logfd >= 0 && write(z->logfd, line, (size_t)n) < 0)
+	if (log_fd >= 0 && write(log_fd, line, (size_t)n) < 0)
 		return;
 }

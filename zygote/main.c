@@ -337,7 +337,7 @@ int main(int argc, char **argv)
 	z.conf.pid = getpid();
 	z.conf.started = time(NULL);
 	z.listenfd = z.lockfd = z.progressfd = z.actfd = z.sparefd = z.noticefd = -1;
-	z.logfd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+	zlog_use_fd(fcntl(2, F_DUPFD_CLOEXEC, 3));
 	z.conf.journal = zsd_is_journal(2);
 	memcpy(z.conf.idhex, "----------------", 17);
 	parse_args(&o, argc, argv);

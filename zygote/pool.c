@@ -83,7 +83,7 @@ static uint32_t private_pages(int pagemap, uint64_t lo, uint64_t hi, uint64_t *o
 
 /* At the end of a run (signals blocked, one thread): the pages it
  * copied, now and then, for its exit notice.  Returns how many. */
-size_t zpool_learn(struct zygote *z, const uint64_t **pages)
+size_t zpool_learn(const struct zygote *z, const uint64_t **pages)
 {
 	struct ztouch *t = z->touch;
 	static uint64_t now[TOUCH_MAX];
@@ -139,7 +139,7 @@ void zpool_take_pages(struct zygote *z, const uint64_t *pages, size_t n)
 /* In a pooled child: wait for a connection, then serve it like any child.
  * Only the zygote's own word counts (the hand-over's sender is checked);
  * the zygote closing its end (retirement) ends the wait. */
-static void __attribute__((noreturn)) pool_wait(struct zygote *z, int ctl, int learn)
+static void __attribute__((noreturn)) pool_wait(const struct zygote *z, int ctl, int learn)
 {
 	int keep[3] = { ctl }, nkeep = 1, fd = -1;
 	struct pw_hdr h;
@@ -154,8 +154,8 @@ static void __attribute__((noreturn)) pool_wait(struct zygote *z, int ctl, int l
 		_exit(0);
 	/* Nothing of the zygote's but these: no other child's socket or
 	 * hand-over end stays open here while we wait. */
-	if (z->logfd >= 0)
-		keep[nkeep++] = z->logfd;
+	if (zlog_fd() >= 0)
+		keep[nkeep++] = zlog_fd();
 	if (zwatch_fd(z) >= 0)
 		keep[nkeep++] = zwatch_fd(z);      /* zwatch_stale() looks at it */
 	zclose_others(keep, (size_t)nkeep);
@@ -170,9 +170,7 @@ static void __attribute__((noreturn)) pool_wait(struct zygote *z, int ctl, int l
 	free(payload);
 	close(ctl);
 	/* A status request answered from here shows the zygote as it is now. */
-	z->stats.launches = (unsigned long)ho.launches;
-	z->nchildren = (size_t)ho.running;
-	zchild_main(z, fd, pw_mono_us() + ZREQUEST_DEADLINE_US);
+	zchild_main(z, fd, pw_mono_us() + ZREQUEST_DEADLINE_US, &ho);
 }
 
 /* Fork one pooled child; 0, or -1 if it could not be made. */

@@ -142,7 +142,7 @@ static void fill_area(char *at, size_t len, char *const *v, const char *first, i
  * start-up environment (kept for a successor, which a child never starts;
  * the strings the zygote's environ points at) is zeroed too: until the
  * caller's environment is installed, getenv() finds nothing. */
-void zproc_show(struct zygote *z, const struct pw_launch *l)
+void zproc_show(const struct zygote *z, const struct pw_launch *l)
 {
 	struct mmfields m;
 	size_t alen, elen;

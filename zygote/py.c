@@ -584,7 +584,7 @@ static void ignored_flags(uint64_t ignored)
 }
 
 /* Python-level set-up: environ, argv, standard streams, signals, caches. */
-int zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t errlen)
+int zpy_child_setup(const struct zygote *z, struct pw_launch *l, char *err, size_t errlen)
 {
 	size_t envc = 0;
 	while (environ[envc])

@@ -442,7 +442,7 @@ static int exit_sigint(void)
 }
 
 /* Run the program like pymain_run_python, then finish like Py_RunMain. */
-void zpy_child_run(struct zygote *z, struct pw_launch *l)
+void zpy_child_run(const struct zygote *z, struct pw_launch *l)
 {
 	int exitcode = 0;
 	char *filename = NULL;

@@ -594,7 +594,7 @@ const char *zwatch_stale(const struct zygote *z)
 /* In a child that passed zwatch_stale: drop the flags shared with the
  * zygote before the caller's program runs, so that no run can write
  * memory another run reads. */
-void zwatch_forget(struct zygote *z)
+void zwatch_forget(const struct zygote *z)
 {
 	struct zwatch *w = z->watch;
 
@@ -647,7 +647,7 @@ void zwatch_successor(struct zygote *z, int wait)
 	sp.path = z->conf.exe;
 	sp.argv = z->conf.argv;
 	sp.envp = z->conf.envp;
-	sp.outfd = z->logfd >= 0 ? z->logfd : 2;
+	sp.outfd = zlog_fd() >= 0 ? zlog_fd() : 2;
 	pid = pw_spawn_detached(&sp, err, sizeof err);
 	z->conf.envp[n] = NULL;
 	if (pid < 0)

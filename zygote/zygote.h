@@ -89,11 +89,14 @@ struct zstats {
 };
 
 /* A zygote: what it is, what it counted, and the state its event loop and
- * pool own (descriptors, children, change detection). */
+ * pool own (descriptors, children, change detection).  A child sees it
+ * read-only (zchild_main and everything it calls take a const pointer): the
+ * counters a status answer shows come with its connection, and the log's
+ * descriptor belongs to log.c. */
 struct zygote {
 	struct zconf conf;
 	struct zstats stats;
-	int lockfd, listenfd, sigfd, noticefd, logfd;
+	int lockfd, listenfd, sigfd, noticefd;
 	int actfd;                /* listening socket passed by a service manager, or -1 */
 	int sparefd;              /* kept open to refuse a client when out of fds */
 	dev_t sock_dev;           /* the socket file we bound, to notice its removal */
@@ -114,8 +117,10 @@ struct zygote {
 /* log.c: one line per message, with a syslog priority the journal keeps
  * (a "<N>" prefix; the log file shows "warning:" or "error:"). */
 enum zprio { ZLOG_ERR = 3, ZLOG_WARNING = 4, ZLOG_INFO = 6 };
-void zlogp(struct zygote *z, enum zprio prio, const char *fmt, ...)
+void zlogp(const struct zygote *z, enum zprio prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+void zlog_use_fd(int fd);          /* where lines go from now on (-1: nowhere) */
+int  zlog_fd(void);
 #define zlog(z, ...)  zlogp((z), ZLOG_INFO, __VA_ARGS__)
 #define zwarn(z, ...) zlogp((z), ZLOG_WARNING, __VA_ARGS__)
 
@@ -127,7 +132,7 @@ void zpy_log_exception(struct zygote *z, enum zprio prio);
 void zpy_before_fork(void);
 void zpy_after_fork_parent(void);
 void zpy_after_fork_child(void);
-int  zpy_child_setup(struct zygote *z, struct pw_launch *l, char *err, size_t errlen);
+int  zpy_child_setup(const struct zygote *z, struct pw_launch *l, char *err, size_t errlen);
 void zpy_flush_quietly(const char *name);
 int  zpy_teardown_needed(void);
 int  zpy_teardown_partial(void);
@@ -136,7 +141,7 @@ void zpy_quiet_begin(void);        /* around objects python3 never makes: */
 void zpy_quiet_end(void);          /* the collector's counters untouched */
 
 /* run.c */
-void zpy_child_run(struct zygote *z, struct pw_launch *l) __attribute__((noreturn));
+void zpy_child_run(const struct zygote *z, struct pw_launch *l) __attribute__((noreturn));
 
 /* teardown.c (its callers include Python.h): the teardown check of a run's end */
 #ifdef Py_PYTHON_H
@@ -174,14 +179,14 @@ int  zwatch_fd(const struct zygote *z);
 size_t zwatch_count(const struct zygote *z);
 int  zwatch_read(struct zygote *z, char *why, size_t len);
 const char *zwatch_stale(const struct zygote *z);
-void zwatch_forget(struct zygote *z);
+void zwatch_forget(const struct zygote *z);
 void zwatch_successor(struct zygote *z, int wait);
 
 /* envwatch.c: the environment variables start-up read, checked in each run. */
 void zenv_begin(struct zygote *z);
 void zenv_end(struct zygote *z);
 void zenv_start_time(struct timespec *ts);
-const char *zenv_child(struct zygote *z, struct pw_launch *l);
+const char *zenv_child(const struct zygote *z, struct pw_launch *l);
 
 /* tty.c: /dev/tty in a warm child is the caller's terminal. */
 void ztty_set_caller(pid_t launcher);
@@ -193,23 +198,24 @@ const char *zcgroup_enter(pid_t caller);
 
 /* proctitle.c: /proc/PID/cmdline and environ of the zygote and its children. */
 void zproc_scrub(void);
-void zproc_show(struct zygote *z, const struct pw_launch *l);
+void zproc_show(const struct zygote *z, const struct pw_launch *l);
 
 /* child.c: what happens in a forked child before user code. */
 #define ZREQUEST_DEADLINE_US 10000000LL   /* a request, from accept to GO */
 void zchild_world_init(struct zygote *z);   /* once, before serving */
-void zchild_main(struct zygote *z, int conn, long long deadline_us) __attribute__((noreturn));
-int  znotice_send(struct zygote *z, int event, int status, const void *extra, size_t len, int wait);
+void zchild_main(const struct zygote *z, int conn, long long deadline_us,
+                 const struct pw_handover *counts) __attribute__((noreturn));
+int  znotice_send(const struct zygote *z, int event, int status, const void *extra, size_t len, int wait);
 void zclose_others(int *keep, size_t n);
-void zchild_exit(struct zygote *z, int exitcode) __attribute__((noreturn));
+void zchild_exit(const struct zygote *z, int exitcode) __attribute__((noreturn));
 
 /* learn.c: what runs import beyond the preload, judged and learned. */
 long long zlearn_begin(void);
 void zlearn_end(const char *name, size_t len, long long t0, int ok);
-int  zlearn_child_start(struct zygote *z);
-void zlearn_child_send(struct zygote *z);
+int  zlearn_child_start(const struct zygote *z);
+void zlearn_child_send(const struct zygote *z);
 int  zlearn_take(struct zygote *z, const char *buf, size_t len);
-void zlearn_answer(struct zygote *z, int conn, const char *payload, size_t len) __attribute__((noreturn));
+void zlearn_answer(const struct zygote *z, int conn, const char *payload, size_t len) __attribute__((noreturn));
 void zlearn_preload(struct zygote *z);
 
 /* warm.c: one module imported into the zygote as the preload does; 0 or -1 (logged). */
@@ -241,7 +247,7 @@ struct zchild *zpool_take(struct zygote *z, int conn);
 void zpool_refill(struct zygote *z, long long now);
 int  zpool_timeout(struct zygote *z, long long now);
 void zpool_dismiss(struct zygote *z);
-size_t zpool_learn(struct zygote *z, const uint64_t **pages);
+size_t zpool_learn(const struct zygote *z, const uint64_t **pages);
 void zpool_take_pages(struct zygote *z, const uint64_t *pages, size_t n);
 
 /* sd.c: service manager protocols (socket activation, readiness, journal). */
@@ -253,6 +259,6 @@ int  zsd_is_journal(int fd);
 /* listen.c: the socket and the event loop. */
 int  zlisten_open(struct zygote *z);
 int  zloop(struct zygote *z);
-void zstatus_text(struct zygote *z, char *buf, size_t len);
+void zstatus_text(const struct zygote *z, const struct pw_handover *counts, char *buf, size_t len);
 
 #endif
