@@ -749,12 +749,14 @@ def _imports_for_run():
     _fix_pythonpath()
 
 
-def setup(argv, orig_argv, environ, ignored, buffered):
-    """Make this freshly forked interpreter look freshly started.
-
-    buffered: False under -u (the zygote's own streams say whether
-    PYTHONUNBUFFERED was set when it started)."""
-    buffered = buffered and _BUFFERED
+def setup(run):
+    """Make this freshly forked interpreter look freshly started, for the
+    run that zpy_child_setup() describes: argv and orig_argv (bytes),
+    environ (the caller's entries, bytes), ignored (the signals the caller
+    ignored) and buffered (False under -u; the zygote's own streams say
+    whether PYTHONUNBUFFERED was set when it started)."""
+    argv, orig_argv, environ = run["argv"], run["orig_argv"], run["environ"]
+    ignored, buffered = run["ignored"], run["buffered"] and _BUFFERED
     _check_user_site()
     if _UNSEEDABLE:
         _fresh_randomness()             # refuse before changing anything

@@ -606,10 +606,13 @@ int zpy_child_setup(const struct zygote *z, struct pw_launch *l, char *err, size
 	int opts_ok = zrepl_apply_options(l->emul) == 0 &&
 	              zrepl_check_readline(l->mode != PW_RUN_STDIN) == 0;
 	PyObject *buffered = PyBool_FromLong(!(l->emul & PW_EMUL_UNBUFFERED));
-	/* str_list() gave bytes for argv entries; setup() decodes them. */
-	PyObject *r = NULL;
-	if (argv && orig && env && ign && opts_ok)
-		r = PyObject_CallFunctionObjArgs(setup_fn, argv, orig, env, ign, buffered, NULL);
+	/* The run's description, what setup() makes of this process; str_list()
+	 * gave bytes for argv entries, setup() decodes them. */
+	PyObject *run = argv && orig && env && ign && opts_ok ?
+		Py_BuildValue("{sOsOsOsOsO}", "argv", argv, "orig_argv", orig, "environ", env,
+		              "ignored", ign, "buffered", buffered) : NULL;
+	PyObject *r = run ? PyObject_CallOneArg(setup_fn, run) : NULL;
+	Py_XDECREF(run);
 	Py_DECREF(buffered);
 	Py_XDECREF(argv);
 	Py_XDECREF(orig);
