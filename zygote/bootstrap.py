@@ -861,10 +861,12 @@ def _release_imports():
     runs = {id(m) for m in list(_sys.modules.values())}
     zygote_only = [m for n, m in _IMPORTS.get("cache", {}).items()
                    if n not in unshared and id(m) not in runs]
+    c_held = _held_by_zygote_only(_IMPORTS.get("c_held", {}))
     for value in _IMPORTS.values():     # the recorded exit handlers hold modules too
         if isinstance(value, (dict, list, set)):
             value.clear()
     _strip_zygote_classes(zygote_only)
+    _detach_globals(c_held)
     for mod in reversed(zygote_only):
         d = getattr(mod, "__dict__", None)
         if type(d) is dict:
@@ -874,6 +876,93 @@ def _release_imports():
 
 _FUNCTION = type(_release_imports)
 _HEAPTYPE = 1 << 9                      # Py_TPFLAGS_HEAPTYPE
+
+
+def _held_by_zygote_only(c_held):
+    """The classes that C code of extensions only the zygote imported holds
+    ({extension: classes}, warm.c's cheld_finish), and no extension the run
+    imported: python3 never had those references.  A class of a module the
+    run imported (numbers.Rational, which _decimal keeps) would keep that
+    module's globals, and what the program stored there, past the
+    collection that frees them under python3."""
+    mods = _sys.modules
+    holders = {}
+    for ext, classes in c_held.items():
+        for cls in classes:
+            holders.setdefault(id(cls), [cls, True])[1] &= mods.get(ext) is None
+    return [cls for cls, only_zygote in holders.values() if only_zygote]
+
+
+def _detach_globals(classes):
+    """Let classes (and their bases) no longer reach the globals of the
+    modules that defined their methods: each method becomes the same code
+    over globals that hold only the names that code reads, and so, in turn,
+    for the functions and classes among those.  The classes still work for
+    the finalizers that run at exit, as under python3, where they are
+    cleared only after those ran; what else the program stored in those
+    modules' globals is freed as python3 frees it."""
+    module_dicts = {id(vars(m)) for m in list(_sys.modules.values()) if hasattr(m, "__dict__")}
+    work, seen, copies = list(classes), set(), {}
+
+    def names_read(code):
+        out = set(code.co_names)
+        for c in code.co_consts:
+            if type(c) is type(code):
+                out |= names_read(c)
+        return out
+
+    def detached(f):
+        if not isinstance(f, _FUNCTION) or id(f.__globals__) not in module_dicts:
+            return f
+        if id(f) in copies:
+            return copies[id(f)]
+        g = f.__globals__
+        ng = {k: g[k] for k in names_read(f.__code__) | {"__builtins__", "__name__"} if k in g}
+        nf = copies[id(f)] = _FUNCTION(f.__code__, ng, f.__name__, f.__defaults__, f.__closure__)
+        nf.__kwdefaults__, nf.__qualname__ = f.__kwdefaults__, f.__qualname__
+        nf.__doc__, nf.__module__ = f.__doc__, f.__module__
+        nf.__dict__.update(f.__dict__)
+        for k, v in ng.items():
+            if isinstance(v, type) and v.__flags__ & _HEAPTYPE:
+                work.append(v)
+            else:
+                ng[k] = detached(v)
+        return nf
+
+    def rebound(attr):
+        if isinstance(attr, (classmethod, staticmethod)):
+            f = detached(attr.__func__)
+            return attr if f is attr.__func__ else type(attr)(f)
+        if isinstance(attr, property):
+            parts = [detached(p) for p in (attr.fget, attr.fset, attr.fdel)]
+            same = parts == [attr.fget, attr.fset, attr.fdel]
+            return attr if same else property(*parts, attr.__doc__)
+        return detached(attr)
+
+    while work:
+        cls = work.pop()
+        if id(cls) in seen:
+            continue
+        seen.add(id(cls))
+        work.extend(b for b in cls.__mro__ if b.__flags__ & _HEAPTYPE and id(b) not in seen)
+        for name, attr in list(vars(cls).items()):
+            new = rebound(attr)
+            if new is not attr:
+                try:
+                    setattr(cls, name, new)
+                except (AttributeError, TypeError):
+                    pass
+
+
+def _strip_class(v):
+    """Take a class's functions off it, as the collector's clearing of the
+    class would (its globals are what keeps a module alive)."""
+    for name, attr in list(vars(v).items()):
+        if isinstance(attr, (_FUNCTION, classmethod, staticmethod, property)):
+            try:
+                delattr(v, name)
+            except (AttributeError, TypeError):
+                pass
 
 
 def _strip_zygote_classes(zygote_only):
@@ -893,12 +982,7 @@ def _strip_zygote_classes(zygote_only):
         for v in list(getattr(mod, "__dict__", {}).values()):
             if not isinstance(v, type) or id(v) in runs or not v.__flags__ & _HEAPTYPE:
                 continue
-            for name, attr in list(vars(v).items()):
-                if isinstance(attr, (_FUNCTION, classmethod, staticmethod, property)):
-                    try:
-                        delattr(v, name)
-                    except (AttributeError, TypeError):
-                        pass
+            _strip_class(v)
 
 
 def _clear_globals(d):

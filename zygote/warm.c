@@ -492,6 +492,31 @@ static int clock_reset_per_run(PyObject *name, PyObject *spec)
 	return same;
 }
 
+/* Is spec an extension module's (built in, or a shared object)? */
+static int extension_spec(PyObject *spec)
+{
+	PyObject *origin = PyObject_GetAttrString(spec, "origin");
+	const char *o = origin && PyUnicode_Check(origin) ? PyUnicode_AsUTF8(origin) : NULL;
+	size_t n = o ? strlen(o) : 0;
+	int ext = o && (strcmp(o, "built-in") == 0 || (n > 3 && strcmp(o + n - 3, ".so") == 0));
+	Py_XDECREF(origin);
+	PyErr_Clear();
+	return ext;
+}
+
+/* After an extension module name loaded: the classes whose reference
+ * count rose meanwhile (cheld.c) go in st["c_held"][name], for
+ * cheld_finish() to keep those its C code holds. */
+static void note_c_held(PyObject *st, PyObject *name, void *snap)
+{
+	PyObject *held = st_get(st, "c_held");
+	PyObject *since = zcheld_since(snap);
+	if (held && since && PyList_GET_SIZE(since) > 0)
+		PyDict_SetItem(held, name, since);
+	Py_XDECREF(since);
+	PyErr_Clear();
+}
+
 /* While recording: load spec, noting it under its importer and its own imports under it. */
 static PyObject *record_load(PyObject *st, PyObject *spec)
 {
@@ -513,12 +538,15 @@ static PyObject *record_load(PyObject *st, PyObject *spec)
 	PyObject *ld = logger_dict();
 	Py_ssize_t nloggers = ld ? PyDict_GET_SIZE(ld) : 0;
 	Py_XDECREF(ld);
+	void *snap = extension_spec(spec) ? zcheld_snapshot() : NULL;
 	r = PyObject_CallOneArg(st_get(st, "load"), spec);
 	if (r != NULL)
 		note_loggers(st, name, nloggers);
 	/* The bookkeeping must keep a failed loading's exception. */
 	PyObject *et, *ev, *etb;
 	PyErr_Fetch(&et, &ev, &etb);
+	if (snap != NULL)
+		note_c_held(st, name, snap);
 	zsys_clock_exempt(exempt);
 	int left = effects_left(&e0) | (signals_changed(sig0) ? EFF_SIGNAL : 0);
 	PyObject *why = left && st_get(st, "unshared") ? effect_words(left) : NULL;
@@ -773,7 +801,7 @@ static int state_tables(PyObject *st)
 	static const struct { const char *key; char kind; } tables[] = {
 		{ "atexit", 'l' }, { "stack", 'l' }, { "deps", 'd' }, { "attached", 'd' },
 		{ "failed", 's' }, { "loaded", 's' }, { "unshared", 'd' }, { "loggers", 'd' },
-		{ "logger_owner", 'd' },
+		{ "logger_owner", 'd' }, { "c_held", 'd' },
 	};
 	PyObject *sigs;
 	int rc;
@@ -984,6 +1012,47 @@ static PyObject *import_state(void)
 	return st && PyDict_Check(st) ? st : NULL;
 }
 
+/* The preload is over: of the classes each extension's loading referred
+ * to once more, keep in st["c_held"] those that C code still holds (no
+ * container the collector sees accounts for a reference): an exit lets go
+ * of the ones only extensions that the run never imported hold
+ * (bootstrap's _release_imports). */
+static void cheld_finish(PyObject *st)
+{
+	PyObject *held = st ? st_get(st, "c_held") : NULL;
+	PyObject *cands = PyList_New(0), *kept = NULL, *name, *list;
+	Py_ssize_t pos = 0;
+
+	while (held && cands && PyDict_Next(held, &pos, &name, &list)) {
+		Py_ssize_t end = PyList_GET_SIZE(cands);
+		if (!PyList_Check(list) || PyList_SetSlice(cands, end, end, list) < 0)
+			Py_CLEAR(cands);
+	}
+	PyObject *ext = cands ? zcheld_external(cands) : NULL;
+	Py_XDECREF(cands);
+	PyObject *set = ext ? PySet_New(ext) : NULL;
+	Py_XDECREF(ext);
+	PyObject *out = set ? PyDict_New() : NULL;
+	pos = 0;
+	while (out && PyDict_Next(held, &pos, &name, &list)) {
+		kept = PyList_New(0);
+		for (Py_ssize_t i = 0; kept && i < PyList_GET_SIZE(list); i++) {
+			PyObject *t = PyList_GET_ITEM(list, i);
+			int in = PySet_Contains(set, t);
+			if (in < 0 || (in && PyList_Append(kept, t) < 0))
+				Py_CLEAR(kept);
+		}
+		if (kept == NULL || (PyList_GET_SIZE(kept) && PyDict_SetItem(out, name, kept) < 0))
+			Py_CLEAR(out);
+		Py_XDECREF(kept);
+	}
+	if (held && (out == NULL || PyDict_SetItemString(st, "c_held", out) < 0))
+		PyDict_Clear(held);             /* nothing is let go of rather than too much */
+	Py_XDECREF(out);
+	Py_XDECREF(set);
+	PyErr_Clear();
+}
+
 void zwarm_all(struct zygote *z)
 {
 	zsys_share_clock(z->conf.profile.share_clock);
@@ -998,4 +1067,5 @@ void zwarm_all(struct zygote *z)
 	zsys_watch(0);
 	output_end(z, import_state());
 	warmup_script(z);
+	cheld_finish(import_state());
 }

@@ -148,6 +148,11 @@ void zpy_child_run(const struct zygote *z, struct pw_launch *l) __attribute__((n
 int  zteardown_init(PyObject *bootstrap_ns, PyObject *gc);
 int  zteardown_needed(void);
 int  zteardown_partial(void);
+
+/* cheld.c: the classes an extension's C code holds (warm.c asks while it preloads) */
+void     *zcheld_snapshot(void);
+PyObject *zcheld_since(void *snap);
+PyObject *zcheld_external(PyObject *cands);
 #endif
 
 /* warm.c: preload and the warmup script. */

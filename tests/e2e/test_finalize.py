@@ -309,15 +309,7 @@ def stored_in(mod):
     return f"import {mod}\n" + CYCLIC_D + f'{mod}.extra = [D(1), D(2)]\n{mod}.more = {{"d": D(3)}}\n'
 
 
-# _decimal (only the zygote imports decimal) keeps numbers.Number and
-# numbers.Rational in C statics that nothing can clear, and their methods
-# hold numbers' globals (LIMITATIONS in pywarm(1)).
-HELD_BY_C_STATICS = pytest.mark.xfail(strict=True, reason="LIMITATIONS: a module's classes "
-                                      "held by C statics of an extension only the zygote imported")
-
-
-@pytest.mark.parametrize("mod", [pytest.param(m, marks=HELD_BY_C_STATICS) if m == "numbers" else m
-                                 for m in STORED_IN])
+@pytest.mark.parametrize("mod", STORED_IN)
 def test_exit_finalizes_objects_stored_in_a_module(pw, mod):
     run_apart(pw, f"stored-in-{mod}", {"prog.py": stored_in(mod)}, ["prog.py"])
 
@@ -410,6 +402,29 @@ C_FINALIZED = {
 }
 for _name, _prog in C_FINALIZED.items():
     FINALIZER_CASES["c-finalized-" + _name] = textwrap.dedent(_prog)
+
+# _decimal keeps numbers.Rational in a C variable of its own (cheld.c):
+# with decimal imported by the program too, python3 never finalizes what
+# numbers' globals hold; without it, it does, and a subclass's finalizer
+# still finds the methods Rational gives it.
+RATIONAL_HALF = textwrap.dedent("""\
+    import numbers
+    class Half(numbers.Rational):
+        numerator = 1
+        denominator = 2
+        def __init__(self):
+            self.me = self
+        def __del__(self):
+            print("del", float(self), self.numerator / self.denominator, flush=True)
+        __abs__ = __add__ = __ceil__ = __eq__ = __floor__ = __floordiv__ = __le__ = None
+        __lt__ = __mod__ = __mul__ = __neg__ = __pos__ = __pow__ = __radd__ = None
+        __rfloordiv__ = __rmod__ = __rmul__ = __round__ = __rpow__ = __rtruediv__ = None
+        __truediv__ = __trunc__ = None
+""")
+FINALIZER_CASES["held-by-c-numbers-and-decimal"] = "import decimal\n" + stored_in("numbers")
+FINALIZER_CASES["held-by-c-rational-subclass"] = RATIONAL_HALF + "numbers.keep = Half()\nh = Half()\n"
+FINALIZER_CASES["held-by-c-rational-subclass-fractions"] = (
+    "import fractions\n" + RATIONAL_HALF + "numbers.keep = [Half(), fractions.Fraction(1, 3)]\n")
 
 # A finalizer that imports during teardown: python3 refuses with "sys.meta_path
 # is None" once sys is cleared, not with an error of a cleared import system.
