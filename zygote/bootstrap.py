@@ -15,6 +15,7 @@ import gc as _gc
 import _io
 import os as _os
 import _signal
+import _thread
 import sys as _sys
 import _weakref
 from io import IOBase as _IOBase   # the class only: holding io would keep its globals
@@ -630,21 +631,29 @@ def _install(plan):
             st["register"](func, *args, **(kwargs or {}))
 
 
+# Threads importing at once: the import system locks only the module each
+# imports, and two plans can share a dependency (one thread would install
+# it, the other find it gone from the cache).  Planning and installing hold
+# this lock; neither imports anything.
+_SERVE_LOCK = _thread.RLock()
+
+
 def _serve(spec):
     """The cached module for spec (found by the run's own search), with what
     its loading imported, or None: then the import runs for real."""
-    plan = []
-    try:
-        name = spec.name
-        if name in _IMPORTS["unshared"] or not _same_module(spec, _IMPORTS["cache"].get(name)):
+    with _SERVE_LOCK:
+        plan = []
+        try:
+            name = spec.name
+            if name in _IMPORTS["unshared"] or not _same_module(spec, _IMPORTS["cache"].get(name)):
+                return None
+            if not _plan_deps(name, plan, {name}) or not _loggers_ok(name):
+                return None
+        except Exception:
             return None
-        if not _plan_deps(name, plan, {name}) or not _loggers_ok(name):
-            return None
-    except Exception:
-        return None
-    plan.append(name)
-    _install(plan)
-    return _IMPORTS["served"][name]
+        plan.append(name)
+        _install(plan)
+        return _IMPORTS["served"][name]
 
 
 _SIGNAL_RESETS = _signal_resets()

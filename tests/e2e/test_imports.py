@@ -264,6 +264,31 @@ def test_imports_from_threads(pw, wd):
     _same_warm(pw, ["-c", prog], cwd=wd)
 
 
+def test_imports_from_threads_at_once(pw, wd):
+    """Eight threads released together import preloaded modules whose
+    dependencies overlap (enum, re, collections...): every run gets them
+    all, as python3 does (two plans sharing a dependency once raced)."""
+    prog = textwrap.dedent("""\
+        import threading, sys
+        names = ('json', 'csv', 'decimal', 'uuid', 'email.message', 'http.client', 'logging', 'argparse')
+        gate = threading.Barrier(len(names))
+        out, errors = {}, []
+        def work(name):
+            gate.wait()
+            try:
+                out[name] = __import__(name).__name__
+            except Exception as e:
+                errors.append((name, type(e).__name__, str(e)))
+        ts = [threading.Thread(target=work, args=(n,)) for n in names]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        print(sorted(out.items()), errors)
+        print(sorted(sys.modules))
+    """)
+    for _ in range(12):
+        _same_warm(pw, ["-c", prog], cwd=wd)
+
+
 def test_namespace_directory_does_not_shadow(pw, wd):
     """A directory without __init__.py named like a package: the standard one wins."""
     write_files(wd, {"email/notes.txt": "", "json/readme": ""})
