@@ -52,7 +52,7 @@ LDLIBS_LAUNCHER := -Wl,-Bstatic $(LDLIBS_INIH) $(LDLIBS_SECCOMP) -Wl,-Bdynamic
 
 COMMON_SRC   := config/proto.c config/profile.c config/identity.c config/paths.c config/interp.c config/stamp.c \
                 config/trust.c config/sandbox.c config/confine.c config/spawn.c config/procfs.c config/learn.c \
-                config/token.c
+                config/token.c config/log.c
 LAUNCHER_SRC := launcher/main.c launcher/conn.c launcher/sig.c launcher/util.c launcher/args.c
 CTL_SRC      := launcher/ctl.c launcher/ctl_profile.c launcher/ctl_shell.c launcher/conn.c launcher/util.c \
                 launcher/ctl_sandbox.c launcher/ctl_learn.c launcher/ctl_interp.c
@@ -122,7 +122,7 @@ $(BUILDDIR)/pywarm-zygote: $(call OBJ,$(ZYGOTE_SRC)) $(CONFIG_LIB)
 # ---- tests -------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_TESTS := test_proto test_profile test_identity test_paths test_sd test_sandbox test_trust test_spawn test_args \
-              test_learn test_interp test_token
+              test_learn test_interp test_token test_log
 UNIT_EXTRA_test_args := launcher/args.c
 # The interpreter tests make up an installation's zygote directory of their own.
 $(BUILDDIR)/unit/test_interp: CFLAGS += -DPW_ZYGOTEDIR_REL='"$(abspath $(BUILDDIR))/unit/interp-zygotes"'

@@ -10,11 +10,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "proto.h"
 #include "util.h"
-
-/* Longest message line written; longer ones are cut (one write() per line). */
-#define PW_LINE_MAX 4096
 
 const char *pw_progname = "pywarm";
 
@@ -23,39 +21,12 @@ const char *pw_progname = "pywarm";
  * pw_debug_init(). */
 static int debug_fd = -1;
 
-/* Write one whole line with a single write(), so that lines from concurrent
- * processes appending to the same file never interleave. */
-static void write_line(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	do
-		n = write(fd, buf, len);
-	while (n < 0 && errno == EINTR);
-}
-
-/* Format "<progname>: <fmt...>[: strerror(err)]\n" and write it to stderr. */
+/* "<progname>: <fmt...>[: strerror(err)]" on stderr (log.c). */
 __attribute__((format(printf, 2, 0)))
 static void vmessage(int err, const char *fmt, va_list ap)
 {
-	char buf[PW_LINE_MAX];
-	size_t len;
-	int n;
-
-	n = snprintf(buf, sizeof(buf), "%s: ", pw_progname);
-	len = n < 0 ? 0 : (size_t)n;
-	if (len < sizeof(buf)) {
-		n = vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
-		len += n < 0 ? 0 : (size_t)n;
-	}
-	if (err && len < sizeof(buf)) {
-		n = snprintf(buf + len, sizeof(buf) - len, ": %s", strerror(err));
-		len += n < 0 ? 0 : (size_t)n;
-	}
-	if (len > sizeof(buf) - 2)
-		len = sizeof(buf) - 2;
-	buf[len++] = '\n';
-	write_line(2, buf, len);
+	struct pw_sink s = { 2, PW_SINK_MESSAGE, pw_progname, NULL, 0 };
+	pw_log(&s, PW_PRIO_WARNING, NULL, err, fmt, ap);
 }
 
 /* "<progname>: <msg>" on stderr; errno is preserved. */
@@ -147,26 +118,12 @@ int pw_debug_enabled(void)
 	return debug_fd >= 0;
 }
 
-/* One trace line: "<progname>[PID]: HEAD+T.TTTms MESSAGE"; errno is preserved. */
+/* One trace line: "<progname>[PID]: HEAD+T.TTTms MESSAGE" (log.c); errno is preserved. */
+__attribute__((format(printf, 2, 0)))
 static void trace_line(const char *head, const char *fmt, va_list ap)
 {
-	char buf[PW_LINE_MAX];
-	int saved = errno;
-	size_t len;
-	int n;
-
-	n = snprintf(buf, sizeof(buf), "%s[%ld]: %s+%.3fms ", pw_progname,
-	             (long)getpid(), head, (double)(pw_mono_us() - debug_t0) / 1000.0);
-	len = n < 0 ? 0 : (size_t)n;
-	if (len < sizeof(buf)) {
-		n = vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
-		len += n < 0 ? 0 : (size_t)n;
-	}
-	if (len > sizeof(buf) - 2)
-		len = sizeof(buf) - 2;
-	buf[len++] = '\n';
-	write_line(debug_fd, buf, len);
-	errno = saved;
+	struct pw_sink s = { debug_fd, PW_SINK_TRACE, pw_progname, NULL, debug_t0 };
+	pw_log(&s, PW_PRIO_INFO, head, 0, fmt, ap);
 }
 
 /* A line of the human-readable trace: "<progname>[PID]: debug: +T.TTTms MESSAGE". */

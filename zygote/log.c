@@ -1,4 +1,4 @@
-/* log.c: the zygote's log: timestamped lines to its log file (or stderr under a supervisor). */
+/* log.c: the zygote's log: where its lines go (log_fd), and zlogp, which writes them in the file's or the journal's form through config/log.c. */
 #include "zygote.h"
 
 #include <stdarg.h>
@@ -26,30 +26,14 @@ int zlog_fd(void)
 }
 
 /* One line: "2026-11-22T01:02:03 pywarm-zygote[PID] ID: warning: message",
- * or "<4>ID: message" to the journal. */
+ * or "<4>ID: message" to the journal (config/log.c). */
 void zlogp(const struct zygote *z, enum zprio prio, const char *fmt, ...)
 {
-	const char *tag = prio == ZLOG_ERR ? "error: " : prio == ZLOG_WARNING ? "warning: " : "";
-	char line[2048];
-	struct tm tm;
-	time_t now = time(NULL);
+	struct pw_sink s = { log_fd, z->conf.journal ? PW_SINK_JOURNAL : PW_SINK_FILE, "pywarm-zygote",
+	                     z->conf.idhex, 0 };
 	va_list ap;
 
-	localtime_r(&now, &tm);
-	/* The journal stamps time and pid itself. */
-	int n = z->conf.journal ? 0 : (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S ", &tm);
-	if (z->conf.journal)
-		n += snprintf(line + n, sizeof line - (size_t)n, "<%d>%s: ", (int)prio, z->conf.idhex);
-	else
-		n += snprintf(line + n, sizeof line - (size_t)n, "pywarm-zygote[%d] %s: %s",
-		              (int)getpid(), z->conf.idhex, tag);
 	va_start(ap, fmt);
-	if (n < (int)sizeof line)
-		n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	pw_log(&s, (enum pw_prio)prio, NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n >= (int)sizeof line - 1)
-		n = (int)sizeof line - 2;
-	line[n++] = '\n';
-	if (log_fd >= 0 && write(log_fd, line, (size_t)n) < 0)
-		return;
 }

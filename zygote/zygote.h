@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "log.h"
 #include "proto.h"
 
 struct pw_learn;
@@ -116,7 +117,7 @@ struct zygote {
 
 /* log.c: one line per message, with a syslog priority the journal keeps
  * (a "<N>" prefix; the log file shows "warning:" or "error:"). */
-enum zprio { ZLOG_ERR = 3, ZLOG_WARNING = 4, ZLOG_INFO = 6 };
+enum zprio { ZLOG_ERR = PW_PRIO_ERR, ZLOG_WARNING = PW_PRIO_WARNING, ZLOG_INFO = PW_PRIO_INFO };
 void zlogp(const struct zygote *z, enum zprio prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void zlog_use_fd(int fd);          /* where lines go from now on (-1: nowhere) */
