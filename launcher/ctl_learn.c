@@ -405,44 +405,55 @@ static int write_learned(struct pw_target *t, const char *const *names, size_t n
 	return rc == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
-/* pywarmctl learn [--write] [--min-runs N] */
-int ctl_learn(int argc, char **argv)
+/* learn's options: --write, --min-runs N (-1 when not given); 0, or -1
+ * after saying what is wrong. */
+static int learn_options(int argc, char **argv, int *write, long *min)
 {
 	static const struct option lo[] = {
 		{ "write", no_argument, NULL, 'w' },
 		{ "min-runs", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char *end;
+	int ch;
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:wm:", lo, NULL)) != -1) {
+		if (ch == 'w') {
+			*write = 1;
+		} else if (ch == 'm') {
+			errno = 0;
+			*min = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || *min < 1) {
+				pw_warn("invalid --min-runs '%s' (a whole number, at least 1)", optarg);
+				return -1;
+			}
+		} else {
+			pw_warn("learn: unknown option or missing value: '%s'", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		pw_warn("learn takes no arguments (got '%s')", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+/* pywarmctl learn [--write] [--min-runs N] */
+int ctl_learn(int argc, char **argv)
+{
 	static struct pw_learn l;
 	struct pw_target t;
 	struct cand *c = NULL;
 	const char **names = NULL;
 	size_t n = 0, k = 0;
 	long min = -1;
-	int write = 0, ch, rc = EXIT_FAIL;
-	char *end;
+	int write = 0, rc = EXIT_FAIL;
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:wm:", lo, NULL)) != -1) {
-		if (ch == 'w') {
-			write = 1;
-		} else if (ch == 'm') {
-			errno = 0;
-			min = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || min < 1) {
-				pw_warn("invalid --min-runs '%s' (a whole number, at least 1)", optarg);
-				return EXIT_USAGE;
-			}
-		} else {
-			pw_warn("learn: unknown option or missing value: '%s'", argv[optind - 1]);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		pw_warn("learn takes no arguments (got '%s')", argv[optind]);
+	if (learn_options(argc, argv, &write, &min) < 0)
 		return EXIT_USAGE;
-	}
 	memset(&t, 0, sizeof(t));
 	if (gather(&t, &l, &c, &n) < 0)
 		goto out;

@@ -404,6 +404,30 @@ static int drain(int fd, char *buf, size_t cap, size_t *n)
 	return 1;
 }
 
+/* Read the judge child's verdict (res) and what it printed (out) until
+ * the verdict's end or JUDGE_US; 1 if the time ran out.  *open_out: out
+ * is not at its end yet. */
+static int read_judge(int res, int out, char *verdict, size_t *nv, char *printed, size_t cap,
+                      size_t *np, int *open_out)
+{
+	long long deadline = pw_mono_us() + JUDGE_US;
+	int open_res = 1;
+
+	while (open_res) {
+		struct pollfd p[2] = { { res, POLLIN, 0 }, { *open_out ? out : -1, POLLIN, 0 } };
+		long long left = deadline - pw_mono_us();
+		if (left <= 0)
+			return 1;
+		if (poll(p, 2, (int)(left / 1000) + 1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			open_res = drain(res, verdict, JUDGE_OUT, nv);
+		if (*open_out && p[1].revents)
+			*open_out = drain(out, printed, cap, np);
+	}
+	return 0;
+}
+
 /* Judge name in a throwaway child; its verdict ("safe" or the reasons)
  * into out.  Returns 1 for safe, 0 otherwise. */
 static int judge_one(const struct zygote *z, const char *name, char *out, size_t len)
@@ -437,22 +461,8 @@ static int judge_one(const struct zygote *z, const char *name, char *out, size_t
 		close(o[0]);
 		return 0;
 	}
-	long long deadline = pw_mono_us() + JUDGE_US;
-	int open_res = 1, open_out = 1, late = 0;
-	while (open_res) {
-		struct pollfd p[2] = { { res[0], POLLIN, 0 }, { open_out ? o[0] : -1, POLLIN, 0 } };
-		long long left = deadline - pw_mono_us();
-		if (left <= 0) {
-			late = 1;
-			break;
-		}
-		if (poll(p, 2, (int)(left / 1000) + 1) < 0 && errno != EINTR)
-			break;
-		if (p[0].revents)
-			open_res = drain(res[0], verdict, JUDGE_OUT, &nv);
-		if (open_out && p[1].revents)
-			open_out = drain(o[0], printed, sizeof printed, &np);
-	}
+	int open_out = 1;
+	int late = read_judge(res[0], o[0], verdict, &nv, printed, sizeof printed, &np, &open_out);
 	kill(-pid, SIGKILL);
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)

@@ -324,6 +324,33 @@ static int same_binary(const char *path)
 	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* Warmed: leave without serving if a file behind the zygote changed while
+ * it warmed (a successor starts, unless that keeps happening), or if the
+ * file it runs from was removed or replaced meanwhile (a package being
+ * upgraded or purged: nothing could reach this identity any more, and the
+ * next run starts a zygote from the new file). */
+static void still_current(struct zygote *z)
+{
+	char why[PATH_MAX + 64];
+
+	if (zwatch_finish(z, why, sizeof why) < 0) {
+		zwarm_done(z);
+		if (z->stats.respawns >= PW_RESPAWN_MAX) {
+			zlog(z, "not serving: %s; files keep changing while a zygote warms, "
+			     "so no other is started now", why);
+			_exit(0);
+		}
+		zlog(z, "not serving: %s; starting afresh", why);
+		zwatch_successor(z, 1);
+		_exit(0);
+	}
+	if (!same_binary(z->conf.exe)) {
+		zlog(z, "not serving: %s was removed or replaced while this zygote started", z->conf.exe);
+		zwarm_done(z);
+		_exit(0);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct zygote z;
@@ -360,26 +387,7 @@ int main(int argc, char **argv)
 	if (zpy_init(&z) < 0)
 		return 1;
 	zproc_scrub();
-	char why[PATH_MAX + 64];
-	if (zwatch_finish(&z, why, sizeof why) < 0) {
-		zwarm_done(&z);
-		if (z.stats.respawns >= PW_RESPAWN_MAX) {
-			zlog(&z, "not serving: %s; files keep changing while a zygote warms, "
-			     "so no other is started now", why);
-			_exit(0);
-		}
-		zlog(&z, "not serving: %s; starting afresh", why);
-		zwatch_successor(&z, 1);
-		_exit(0);
-	}
-	/* The file we run from was removed or replaced while we started (a
-	 * package being upgraded or purged): nothing could reach our identity
-	 * any more, and the next run starts a zygote from the new file. */
-	if (!same_binary(z.conf.exe)) {
-		zlog(&z, "not serving: %s was removed or replaced while this zygote started", z.conf.exe);
-		zwarm_done(&z);
-		_exit(0);
-	}
+	still_current(&z);
 	if (zpy_prepare(&z) < 0)
 		return 1;
 	zchild_world_init(&z);
