@@ -107,6 +107,7 @@ uint64_t pw_identity(const struct pw_profile *p, const char *interpreter,
                      const char *zygote_stamp, char *const envp[]);
 
 /* interp.c: the interpreter a run stands in for, and whether a zygote can be it. */
+/* pw_interp_clear() sets every field: keep it in step with this list. */
 struct pw_interp {
 	char path[4096];          /* what sys.executable will be; what a cold run executes */
 	char origin[4200];        /* "[python] interpreter", "VIRTUAL_ENV", "PATH",
@@ -134,6 +135,9 @@ struct pw_interp {
  * that binary's version; anything else runs cold, and where pyenv's choice
  * cannot be followed, path is the shim itself.  Never fails. */
 void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *out);
+/* Empty every field of in (its strings ""), without writing all of its
+ * 29 KB: a launch pays for the pages it touches. */
+void pw_interp_clear(struct pw_interp *in);
 /* The zygote's side: can this binary be the interpreter at path? */
 void pw_interp_embedded(const char *path, const char *origin, struct pw_interp *out);
 /* The zygote directory's name for an interpreter (its resolved path and

@@ -598,6 +598,13 @@ static void classify(const struct self *s, struct pw_interp *in, int want_real,
 /* The interpreter the command python3 would have run here: the
  * profile's, an active venv's, then for an installed launcher pyenv's
  * choice behind a shim or the first python3 on PATH; else the build's. */
+void pw_interp_clear(struct pw_interp *in)
+{
+	in->path[0] = in->origin[0] = in->cold_why[0] = in->real[0] = '\0';
+	in->zygote[0] = in->zygote_version[0] = in->venv_home[0] = in->venv_version[0] = '\0';
+	in->warm = in->no_zygote = 0;
+}
+
 void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *in)
 {
 	const char *venv = getenv("VIRTUAL_ENV");
@@ -606,7 +613,7 @@ void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *in)
 	struct stat st, *known = NULL;     /* in->path's status, when looked at already */
 	struct self s;
 
-	memset(in, 0, sizeof(*in));
+	pw_interp_clear(in);
 	self_find(&s);
 	if (p != NULL && p->interpreter != NULL) {
 		copy(in->origin, sizeof(in->origin), "[python] interpreter");
@@ -641,7 +648,7 @@ void pw_interp_embedded(const char *path, const char *origin, struct pw_interp *
 {
 	struct stat st, bst;
 
-	memset(in, 0, sizeof(*in));
+	pw_interp_clear(in);
 	copy(in->path, sizeof(in->path), path);
 	copy(in->origin, sizeof(in->origin), origin);
 	copy(in->zygote_version, sizeof(in->zygote_version), PW_PYVERSION);
@@ -680,7 +687,7 @@ void pw_interp_for(const char *path, const char *origin, struct pw_interp *in)
 {
 	struct self s;
 
-	memset(in, 0, sizeof(*in));
+	pw_interp_clear(in);
 	self_find(&s);
 	copy(in->path, sizeof(in->path), path);
 	copy(in->origin, sizeof(in->origin), origin);

@@ -8,6 +8,7 @@
 #include "config.h"
 
 /* Everything that names one zygote. */
+/* target_clear() in conn.c sets every field: keep it in step with this list. */
 struct pw_target {
 	struct pw_profile profile;
 	uint64_t identity;
