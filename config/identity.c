@@ -67,6 +67,10 @@ const char *const pw_identity_env[] = {
  * starting with PREFIX, PREFIX itself included)? */
 static int name_matches(const char *pat, const char *entry, size_t n)
 {
+	/* The first byte decides for nearly every pair (a launch asks this for
+	 * each entry of its environment against each pattern). */
+	if (pat[0] != '*' && (n == 0 || pat[0] != entry[0]))
+		return 0;
 	size_t k = strlen(pat);
 
 	if (k > 0 && pat[k - 1] == '*')
