@@ -29,16 +29,14 @@ static void vmessage(int err, const char *fmt, va_list ap)
 	pw_log(&s, PW_PRIO_WARNING, NULL, err, fmt, ap);
 }
 
-/* "<progname>: <msg>" on stderr; errno is preserved. */
+/* "<progname>: <msg>" on stderr; errno is preserved (pw_log keeps it). */
 void pw_warn(const char *fmt, ...)
 {
-	int saved = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vmessage(0, fmt, ap);
 	va_end(ap);
-	errno = saved;
 }
 
 /* "<progname>: <msg>: strerror(errno)" on stderr; errno is preserved. */
@@ -50,7 +48,6 @@ void pw_warn_errno(const char *fmt, ...)
 	va_start(ap, fmt);
 	vmessage(saved, fmt, ap);
 	va_end(ap);
-	errno = saved;
 }
 
 /* pw_warn, then exit with PW_EXIT_FATAL. */

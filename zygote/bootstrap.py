@@ -963,17 +963,6 @@ def _detach_globals(classes):
                     pass
 
 
-def _strip_class(v):
-    """Take a class's functions off it, as the collector's clearing of the
-    class would (its globals are what keeps a module alive)."""
-    for name, attr in list(vars(v).items()):
-        if isinstance(attr, (_FUNCTION, classmethod, staticmethod, property)):
-            try:
-                delattr(v, name)
-            except (AttributeError, TypeError):
-                pass
-
-
 def _strip_zygote_classes(zygote_only):
     """The classes of modules only the zygote imported lose their functions
     (python3 never made those classes).  A C extension may keep such a class
@@ -991,7 +980,12 @@ def _strip_zygote_classes(zygote_only):
         for v in list(getattr(mod, "__dict__", {}).values()):
             if not isinstance(v, type) or id(v) in runs or not v.__flags__ & _HEAPTYPE:
                 continue
-            _strip_class(v)
+            for name, attr in list(vars(v).items()):
+                if isinstance(attr, (_FUNCTION, classmethod, staticmethod, property)):
+                    try:
+                        delattr(v, name)
+                    except (AttributeError, TypeError):
+                        pass
 
 
 def _clear_globals(d):

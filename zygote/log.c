@@ -2,10 +2,6 @@
 #include "zygote.h"
 
 #include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 /* Where the lines go: the zygote's stderr (its log file, or the journal
  * under a service manager), or nowhere (-1).  The logger owns it; a child

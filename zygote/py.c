@@ -643,14 +643,6 @@ int zpy_teardown_needed(void)
 	return needed;
 }
 
-/* After zpy_teardown_needed() said 2 and the streams were flushed: 0 if
- * letting go of __main__ finalized all there was, 1 if Py_FinalizeEx must
- * run whole. */
-int zpy_teardown_partial(void)
-{
-	return zteardown_partial();
-}
-
 /* Before a whole Py_FinalizeEx in a child.  The zygote's heap was frozen
  * (gc.freeze) so that no collection in a run walks it.  At teardown it
  * must be walked: python3's collections reach the program's objects

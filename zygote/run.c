@@ -356,7 +356,7 @@ static int flush_std_files(void)
  * module teardown) can run code, and one flush of the standard streams is
  * all that is left to see: python3 flushes them once, before the teardown
  * clears sys.  When the only finalizers are C code of their objects' types
- * (an unclosed file, a database connection), the flush comes first, as in
+ * (a database connection), the flush comes first, as in
  * Py_FinalizeEx, then __main__ goes, and if that finalized them all the
  * run ends there.  Otherwise Py_FinalizeEx runs whole, its own flush
  * included, so a failing stdout is reported once either way.  Returns the
@@ -377,7 +377,7 @@ static int finish(int exitcode)
 		goto full;
 	if (flush_std_files() < 0)
 		exitcode = 120;
-	if (needed == 2 && zpy_teardown_partial() != 0)
+	if (needed == 2 && zteardown_partial() != 0)
 		goto full;
 	return exitcode;
 full:

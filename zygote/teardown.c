@@ -29,7 +29,6 @@ static struct {
 	PyTypeObject *c_iobase;   /* _io._IOBase, its base in C */
 	PyObject *del, *module, *name, *buffer, *raw, *closed;
 	destructor subtype_dealloc;  /* the dealloc of every class statement's class */
-	int io_seen;                 /* the last check found an unclosed file */
 } td;
 
 /* Keep what the check needs from the bootstrap's namespace; 0 or -1. */
@@ -281,9 +280,11 @@ static int risky_module(PyObject *module)
 
 /* _has_finalizer(o, std): 1, 0, or -1 with an exception set.  *c_only is
  * cleared unless the finalizer is C code of the object's own type that
- * runs no Python (an unclosed file of _io's, a connection of _sqlite3's);
- * *io_seen is set for an unclosed file. */
-static int has_finalizer(PyObject *o, PyObject *std, int *c_only, int *io_seen)
+ * runs no Python and cares for no order (a connection of _sqlite3's).  An
+ * unclosed file is not such: files and their buffers are finalized in the
+ * order of python3's whole teardown, a buffer flushed or not before its
+ * file closes. */
+static int has_finalizer(PyObject *o, PyObject *std, int *c_only)
 {
 	PyTypeObject *t = Py_TYPE(o);
 	PyObject *name = NULL, *module = NULL;
@@ -298,11 +299,8 @@ static int has_finalizer(PyObject *o, PyObject *std, int *c_only, int *io_seen)
 		goto python;
 	if ((r = suspended_frame(o, name, module)) != NOT_MINE)
 		goto out;
-	if ((r = open_file(o, t, std)) != NOT_MINE) {
-		*io_seen |= r > 0;
-		mine_alone = 1;
+	if ((r = open_file(o, t, std)) != NOT_MINE)
 		goto out;
-	}
 	if ((r = has_del(t)) != 0)
 		goto out;
 	if (risky_module(module)) {
@@ -360,23 +358,20 @@ static void release_imports(void)
 
 /* Look at every object made since the fork: 0 if none has a finalizer,
  * 2 if those that have one are all torn down by C code alone, 1 otherwise
- * (an error counts as 1).  *io_seen: an unclosed file is among them. */
-static int scan_objects(int *io_seen)
+ * (an error counts as 1). */
+static int scan_objects(void)
 {
 	PyObject *std = std_objects();
 	PyObject *objs = std ? PyObject_CallMethod(td.gc, "get_objects", NULL) : NULL;
 	int needed = objs == NULL || !PyList_Check(objs), c_only = 1;
 
-	*io_seen = 0;
 	for (Py_ssize_t i = 0; needed != 1 && i < PyList_GET_SIZE(objs); i++) {
-		int r = has_finalizer(PyList_GET_ITEM(objs, i), std, &c_only, io_seen);
+		int r = has_finalizer(PyList_GET_ITEM(objs, i), std, &c_only);
 		if (r == 0)
 			continue;
 		/* An Exception (not a BaseException only) counts as a finalizer. */
 		if (r > 0 || PyErr_ExceptionMatches(PyExc_Exception))
 			PyErr_Clear();
-		else
-			c_only = 0;
 		needed = r > 0 && c_only ? 2 : 1;
 	}
 	Py_XDECREF(objs);
@@ -404,38 +399,10 @@ int zteardown_needed(void)
 			release_imports();
 		return 1;
 	}
-	int needed = scan_objects(&td.io_seen);
+	int needed = scan_objects();
 	if (needed == 1 && !PyErr_Occurred())
 		release_imports();
 	return needed;
-}
-
-/* Would a ResourceWarning be ignored, by the first of the warnings
- * filters that could match it?  (An unclosed file's teardown warns.) */
-static int resource_warnings_ignored(void)
-{
-	PyObject *w = PyImport_AddModule("_warnings");     /* built in; borrowed */
-	PyObject *filters = w ? PyObject_GetAttrString(w, "filters") : NULL;
-	int ignored = 0;
-
-	for (Py_ssize_t i = 0; filters && PyList_Check(filters) && i < PyList_GET_SIZE(filters); i++) {
-		PyObject *f = PyList_GET_ITEM(filters, i);
-		if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 5)
-			break;
-		PyObject *cat = PyTuple_GET_ITEM(f, 2);
-		int sub = PyType_Check(cat) ? PyObject_IsSubclass(PyExc_ResourceWarning, cat) : -1;
-		if (sub < 0)
-			break;
-		if (sub == 0)
-			continue;
-		/* A message or module pattern: the warning's text would decide. */
-		if (PyTuple_GET_ITEM(f, 1) == Py_None && PyTuple_GET_ITEM(f, 3) == Py_None)
-			ignored = str_is(PyTuple_GET_ITEM(f, 0), "ignore");
-		break;
-	}
-	Py_XDECREF(filters);
-	PyErr_Clear();
-	return ignored;
 }
 
 /* When what has a finalizer is torn down by C alone (zteardown_needed()
@@ -445,26 +412,21 @@ static int resource_warnings_ignored(void)
  * cycle).  0: no object made since the fork has a finalizer any more,
  * nothing the rest of Py_FinalizeEx does could be seen.  1: Py_FinalizeEx
  * must run whole (the import cache has let go of the run's modules).  Not
- * tried when an unclosed file is among the finalizers (files and their
- * buffers are finalized in the order of python3's whole teardown, a buffer
- * flushed or not before its file closes), nor when a collection would run
- * the program's code (gc.callbacks), print (debug flags) or a warning
- * could show. */
+ * tried when a collection would run the program's code (gc.callbacks) or
+ * print (debug flags). */
 int zteardown_partial(void)
 {
 	PyObject *callbacks = PyObject_GetAttrString(td.gc, "callbacks");
 	PyObject *debug = PyObject_CallMethod(td.gc, "get_debug", NULL);
 	int quiet = callbacks && PyList_Check(callbacks) && PyList_GET_SIZE(callbacks) == 0 &&
-	            debug && PyLong_Check(debug) && PyLong_AsLong(debug) == 0 &&
-	            resource_warnings_ignored();
+	            debug && PyLong_Check(debug) && PyLong_AsLong(debug) == 0;
 	Py_XDECREF(callbacks);
 	Py_XDECREF(debug);
 	PyObject *modules = PyImport_GetModuleDict();
-	if (quiet && !td.io_seen && PyDict_SetItemString(modules, "__main__", Py_None) == 0) {
+	if (quiet && PyDict_SetItemString(modules, "__main__", Py_None) == 0) {
 		PyObject *r = PyObject_CallMethod(td.gc, "collect", NULL);
-		int io;
 		Py_XDECREF(r);
-		if (r != NULL && scan_objects(&io) == 0 && !PyErr_Occurred())
+		if (r != NULL && scan_objects() == 0 && !PyErr_Occurred())
 			return 0;
 	}
 	PyErr_Clear();

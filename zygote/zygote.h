@@ -136,7 +136,6 @@ void zpy_after_fork_child(void);
 int  zpy_child_setup(const struct zygote *z, struct pw_launch *l, char *err, size_t errlen);
 void zpy_flush_quietly(const char *name);
 int  zpy_teardown_needed(void);
-int  zpy_teardown_partial(void);
 void zpy_unfreeze(void);
 void zpy_quiet_begin(void);        /* around objects python3 never makes: */
 void zpy_quiet_end(void);          /* the collector's counters untouched */
