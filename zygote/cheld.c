@@ -151,11 +151,11 @@ static void count_refs(PyObject *o, void *arg)
 }
 
 /* Of the classes in the list cands, those held by a reference the
- * collector cannot see (a new list, or NULL with an exception). */
+ * collector cannot see (a new set, or NULL with an exception). */
 PyObject *zcheld_external(PyObject *cands)
 {
 	struct ttable tt = { 0 };
-	PyObject *out = PyList_New(0);
+	PyObject *out = PySet_New(NULL);
 
 	for (Py_ssize_t i = 0; out && i < PyList_GET_SIZE(cands); i++) {
 		struct tcount *c = tt_find(&tt, PyList_GET_ITEM(cands, i), 1);
@@ -166,7 +166,7 @@ PyObject *zcheld_external(PyObject *cands)
 		each_tracked(count_refs, &tt);      /* cands itself is tracked: its references count */
 	for (size_t i = 0; out && i < tt.cap; i++)
 		if (tt.v[i].t != NULL && Py_REFCNT(tt.v[i].t) > tt.v[i].n &&
-		    PyList_Append(out, tt.v[i].t) < 0)
+		    PySet_Add(out, tt.v[i].t) < 0)
 			Py_CLEAR(out);
 	free(tt.v);
 	return out;

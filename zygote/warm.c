@@ -1028,10 +1028,8 @@ static void cheld_finish(PyObject *st)
 		if (!PyList_Check(list) || PyList_SetSlice(cands, end, end, list) < 0)
 			Py_CLEAR(cands);
 	}
-	PyObject *ext = cands ? zcheld_external(cands) : NULL;
+	PyObject *set = cands ? zcheld_external(cands) : NULL;
 	Py_XDECREF(cands);
-	PyObject *set = ext ? PySet_New(ext) : NULL;
-	Py_XDECREF(ext);
 	PyObject *out = set ? PyDict_New() : NULL;
 	pos = 0;
 	while (out && PyDict_Next(held, &pos, &name, &list)) {
