@@ -225,6 +225,6 @@ int  pw_progress_parse(const char *line, struct pw_progress *p);
 /* Small fixed payloads. */
 struct pw_ready  { int32_t pid; };      /* READY and TAKEN */
 struct pw_exit   { int32_t status; };    /* as from waitpid() */
-struct pw_handover { uint64_t launches; uint64_t running; };  /* the zygote's counters now */
+struct pw_handover { uint64_t launches, running, forked; };  /* the zygote's counters now */
 
 #endif

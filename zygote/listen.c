@@ -72,7 +72,7 @@ void zstatus_text(const struct zygote *z, const struct pw_handover *counts, char
 	snprintf(num[5], sizeof num[5], "%llu", (unsigned long long)counts->running);
 	snprintf(num[6], sizeof num[6], "%ld", z->conf.profile.idle_timeout);
 	snprintf(num[7], sizeof num[7], "%ld", z->conf.profile.prefork);
-	snprintf(num[8], sizeof num[8], "%lu", z->stats.demand_forks);
+	snprintf(num[8], sizeof num[8], "%llu", (unsigned long long)counts->forked);
 	snprintf(warmup, sizeof warmup, "%s%s", z->conf.profile.warmup ? z->conf.profile.warmup : "",
 	         !z->conf.profile.warmup ? "" : z->stats.warmup_failed ? " (failed)" : " (ran)");
 	char watched[32];
@@ -123,8 +123,8 @@ static void spawn_child(struct zygote *z, int conn)
 		return;
 	}
 	long long deadline = pw_mono_us() + ZREQUEST_DEADLINE_US;
-	struct pw_handover counts = { z->stats.launches, z->nchildren };
 	z->stats.demand_forks++;
+	struct pw_handover counts = { z->stats.launches, z->nchildren, z->stats.demand_forks };
 	zpy_before_fork();
 	pid_t pid = fork();
 	if (pid == 0) {
