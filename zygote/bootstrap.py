@@ -18,7 +18,7 @@ import _signal
 import _thread
 import sys as _sys
 import _weakref
-from io import IOBase as _IOBase   # the class only: holding io would keep its globals
+from _io import _IOBase            # the C base of every file, whose finalizer closes it
 from time import time as _time
 
 # What python3's configuration gave the zygote's own standard streams; the
@@ -808,7 +808,10 @@ def _has_finalizer(obj, std):
     frame = _FRAME_ATTR.get(t.__name__)
     if frame is not None and t.__module__ == "builtins":
         return getattr(obj, frame, None) is not None   # suspended: close() runs finally
-    if isinstance(obj, _IOBase):
+    if issubclass(t, _IOBase):          # a file: closed at teardown unless it is
+        owner = next((k for k in t.__mro__ if "__del__" in vars(k)), None)
+        if owner is not None and owner.__flags__ & _HEAPTYPE:
+            return True                 # ... but its class finalizes it its own way
         return id(obj) not in std and not obj.closed
     if getattr(t, "__del__", None) is not None:
         return True

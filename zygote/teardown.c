@@ -25,7 +25,6 @@ static struct {
 	PyObject *gc;             /* the gc module (kept out of sys.modules) */
 	PyObject *has_finalizer;  /* bootstrap._has_finalizer(obj, std) */
 	PyObject *release;        /* bootstrap._release_imports() */
-	PyObject *iobase;         /* io.IOBase */
 	PyTypeObject *c_iobase;   /* _io._IOBase, its base in C */
 	PyObject *del, *module, *name, *buffer, *raw, *closed;
 	destructor subtype_dealloc;  /* the dealloc of every class statement's class */
@@ -38,7 +37,6 @@ int zteardown_init(PyObject *ns, PyObject *gc)
 	td.gc = gc;
 	td.has_finalizer = PyDict_GetItemString(ns, "_has_finalizer");
 	td.release = PyDict_GetItemString(ns, "_release_imports");
-	td.iobase = PyDict_GetItemString(ns, "_IOBase");
 	PyObject *os = PyDict_GetItemString(ns, "_os");
 	PyObject *environ_class = os ? PyObject_GetAttrString(os, "_Environ") : NULL;
 	if (environ_class && PyType_Check(environ_class))
@@ -53,7 +51,7 @@ int zteardown_init(PyObject *ns, PyObject *gc)
 	td.buffer = PyUnicode_InternFromString("buffer");
 	td.raw = PyUnicode_InternFromString("raw");
 	td.closed = PyUnicode_InternFromString("closed");
-	if (gc == NULL || td.has_finalizer == NULL || td.release == NULL || td.iobase == NULL ||
+	if (gc == NULL || td.has_finalizer == NULL || td.release == NULL ||
 	    td.c_iobase == NULL || td.subtype_dealloc == NULL ||
 	    !td.del || !td.module || !td.name || !td.buffer || !td.raw || !td.closed) {
 		PyErr_Clear();
@@ -62,7 +60,6 @@ int zteardown_init(PyObject *ns, PyObject *gc)
 	}
 	Py_INCREF(td.has_finalizer);
 	Py_INCREF(td.release);
-	Py_INCREF(td.iobase);
 	return 0;
 }
 
@@ -132,18 +129,31 @@ static int str_is(PyObject *s, const char *c)
 	return PyUnicode_Check(s) && PyUnicode_CompareWithASCIIString(s, c) == 0;
 }
 
+/* The class in t's method order whose own dictionary names __del__, or
+ * NULL (with an exception set on error); *found gets that entry (borrowed). */
+static PyTypeObject *del_owner(PyTypeObject *t, PyObject **found)
+{
+	PyObject *mro = t->tp_mro;
+
+	*found = NULL;
+	for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
+		PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+		*found = base->tp_dict ? PyDict_GetItemWithError(base->tp_dict, td.del) : NULL;
+		if (*found != NULL)
+			return base;
+		if (PyErr_Occurred())
+			return NULL;
+	}
+	return NULL;
+}
+
 /* getattr(t, "__del__", None) is not None, for a type whose metaclass is type. */
 static int has_del(PyTypeObject *t)
 {
-	PyObject *mro = t->tp_mro, *found = NULL;
+	PyObject *found;
 
-	for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro) && found == NULL; i++) {
-		PyObject *base = PyTuple_GET_ITEM(mro, i);
-		PyObject *dict = ((PyTypeObject *)base)->tp_dict;
-		found = dict ? PyDict_GetItemWithError(dict, td.del) : NULL;
-		if (found == NULL && PyErr_Occurred())
-			return -1;
-	}
+	if (del_owner(t, &found) == NULL && PyErr_Occurred())
+		return -1;
 	if (found == NULL || found == Py_None)
 		return 0;
 	descrgetfunc get = Py_TYPE(found)->tp_descr_get;
@@ -244,18 +254,25 @@ static int suspended_frame(PyObject *o, PyObject *name, PyObject *module)
 	return r;
 }
 
-/* A file object: 1 if open (and not a standard stream), 0 if not, -1 on
- * error; NOT_MINE if o is no file.  isinstance(o, io.IOBase) asks the ABC,
- * whose caches a first question about a type fills (writes all over the
- * zygote's heap).  A static type that neither finalizes nor derives from
- * _io._IOBase is not asked: its objects have nothing for a teardown to
- * run, whatever the ABC would answer for a type registered with it. */
+/* A file object: 1 if open (and not a standard stream) or if its class
+ * has a __del__ of its own, 0 if not, -1 on error; NOT_MINE if o is no
+ * file.  A file is an object whose type derives from _io._IOBase, the C
+ * class whose finalizer closes it (and does nothing once it is closed).
+ * A class registered with io's ABCs inherits no finalizer: its objects
+ * are judged as any other's (isinstance(o, io.IOBase) would also ask the
+ * ABC, whose caches a first question about a type fills, writing all over
+ * the zygote's heap). */
 static int open_file(PyObject *o, PyTypeObject *t, PyObject *std)
 {
-	int io = PyType_HasFeature(t, Py_TPFLAGS_HEAPTYPE) || t->tp_finalize || t->tp_del ||
-	         PyType_IsSubtype(t, td.c_iobase) ? PyObject_IsInstance(o, td.iobase) : 0;
-	if (io <= 0)
-		return io < 0 ? -1 : NOT_MINE;
+	PyObject *found;
+
+	if (!PyType_IsSubtype(t, td.c_iobase))
+		return NOT_MINE;
+	PyTypeObject *owner = del_owner(t, &found);
+	if (owner == NULL && PyErr_Occurred())
+		return -1;
+	if (owner != NULL && PyType_HasFeature(owner, Py_TPFLAGS_HEAPTYPE))
+		return 1;
 	PyObject *id = PyLong_FromVoidPtr(o);
 	int in = id ? PySet_Contains(std, id) : -1;
 	Py_XDECREF(id);

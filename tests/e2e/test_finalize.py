@@ -260,6 +260,78 @@ HANDLER_FILE_AT_DEL = textwrap.dedent("""\
     print("main")
 """)
 
+# Files whose class has a __del__ of its own, closed or not, and classes
+# that are files only by registration with io's ABCs (they inherit no
+# finalizer from io), each alone in its program: each __del__ says so on
+# stderr at exit.  _pyio's files are pure Python, registered with io's
+# ABCs.  Locks: no finalizer, whatever io's ABCs say of them.
+FILE_DEL = textwrap.dedent("""\
+    import io, os
+    def say(w=os.write):
+        w(2, b"del\\n")
+""")
+FILE_CASES = {
+    "closed-file-subclass-del": FILE_DEL + textwrap.dedent("""\
+        class F(io.FileIO):
+            def __del__(self):
+                say()
+                super().__del__()
+        f = F("closed.bin", "w"); f.close()
+    """),
+    "open-file-subclass-del": FILE_DEL + textwrap.dedent("""\
+        class F(io.FileIO):
+            def __del__(self):
+                say()
+                super().__del__()
+        f = F("open.bin", "w")
+    """),
+    "closed-stringio-subclass-del": FILE_DEL + textwrap.dedent("""\
+        class S(io.StringIO):
+            def __del__(self):
+                say()
+        s = S(); s.close()
+    """),
+    "closed-textio-subclass-del-in-cycle": FILE_DEL + textwrap.dedent("""\
+        class T(io.TextIOWrapper):
+            def __del__(self):
+                say()
+        t = T(io.BytesIO()); t.close()
+        t.me = [t]
+        del t
+    """),
+    "registered-closed-with-del": FILE_DEL + textwrap.dedent("""\
+        class V:
+            closed = True
+            def __del__(self):
+                say()
+        io.IOBase.register(V)
+        v = V()
+        print(isinstance(v, io.IOBase))
+    """),
+    "registered-open-without-del": textwrap.dedent("""\
+        import io
+        class R:
+            closed = False
+        io.RawIOBase.register(R)
+        r = R()
+        print(isinstance(r, io.IOBase))
+    """),
+    "pyio-closed": textwrap.dedent("""\
+        import _pyio
+        a = _pyio.open("pyio-closed.txt", "w"); a.write("closed"); a.close()
+    """),
+    "pyio-open": textwrap.dedent("""\
+        import _pyio
+        b = _pyio.open("pyio-open.txt", "w"); b.write("never flushed")
+    """),
+    "locks": textwrap.dedent("""\
+        import threading, _thread
+        l, r, c = threading.Lock(), threading.RLock(), threading.Condition()
+        t = _thread.allocate_lock()
+        print("main", l.locked(), t.locked())
+    """),
+}
+
 FINALIZER_CASES = {
     "teardown-order-logging": TEARDOWN_ORDER,
     "teardown-order-asyncio-imported": "import asyncio\n" + TEARDOWN_ORDER,
@@ -279,6 +351,7 @@ FINALIZER_CASES = {
     "weakref-finalize": WEAKREF_FINALIZE,
     "generator-finally": GENERATOR_FINALLY,
     "io-unclosed": IO_UNCLOSED,
+    **FILE_CASES,
 }
 
 
