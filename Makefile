@@ -159,20 +159,36 @@ fuzz-smoke: $(addprefix $(BUILDDIR)/fuzz/,$(FUZZERS))
 	sh tests/fuzz/run.sh $(BUILDDIR)/fuzz $(FUZZ_SMOKE)
 
 # The end-to-end suite runs under Debian's python3 (python3-pytest) and
-# compares the built binaries against $(PYREAL); pytest's summary line is last.
-# A build against /usr/bin/python3 serves the cases that need Debian's
-# packages (numpy) or a second user (root's home is unreadable to others).
-# The differential cases run against both interpreters of the machine:
-# first the build for /usr/bin/python3, then the whole suite.
+# compares the built binaries against $(PYREAL).  A build against
+# /usr/bin/python3 serves the cases that need Debian's packages (numpy) or
+# a second user (root's home is unreadable to others).  The differential
+# cases run against both interpreters of the machine: first the build for
+# /usr/bin/python3, then the whole suite.  The differential files hold only
+# programs run under both interpreters, each in directories of its own:
+# they run $(E2E_JOBS) at a time (pytest-xdist, when installed; each worker
+# has a session tree and zygote of its own).  The other files hold
+# deadlines, load, second users and the system's package and service
+# managers, and run one at a time.  The closing line adds up the three
+# runs (tests/e2e/summary.py reads their JUnit reports).
+E2E_JOBS ?= 2
+E2E_PARALLEL = $(addprefix tests/e2e/,test_diff.py test_imports.py test_finalize.py \
+                 test_options.py test_envident.py test_learn.py)
+E2E_XDIST := $(shell /usr/bin/python3 -c 'import xdist' 2>/dev/null && printf '%s' '-n $(E2E_JOBS)')
+E2E_REPORTS = $(BUILDDIR)/e2e-reports
+PYTEST = /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
+
 check: all unit fuzz-smoke
 	$(MAKE) PYTHON=/usr/bin/python3 BUILDDIR=$(BENCH_DEB) all
+	rm -rf $(E2E_REPORTS) && mkdir -p $(E2E_REPORTS)
+	deb=0 diff=0 rest=0; \
 	PYWARM_BUILDDIR=$(abspath $(BENCH_DEB)) PYWARM_REAL_PYTHON=/usr/bin/python3 \
-	  /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/e2e/test_diff.py tests/e2e/test_imports.py \
-	  tests/e2e/test_finalize.py tests/e2e/test_options.py tests/e2e/test_envident.py \
-	  tests/e2e/test_learn.py
-	PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
-	  PYWARM_DEB_BUILDDIR=$(abspath $(BENCH_DEB)) \
-	  /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/e2e
+	  $(PYTEST) $(E2E_XDIST) --junitxml=$(E2E_REPORTS)/deb.xml $(E2E_PARALLEL) || deb=$$?; \
+	export PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
+	  PYWARM_DEB_BUILDDIR=$(abspath $(BENCH_DEB)); \
+	$(PYTEST) $(E2E_XDIST) --junitxml=$(E2E_REPORTS)/diff.xml $(E2E_PARALLEL) || diff=$$?; \
+	$(PYTEST) --junitxml=$(E2E_REPORTS)/rest.xml $(addprefix --ignore=,$(E2E_PARALLEL)) tests/e2e || rest=$$?; \
+	/usr/bin/python3 tests/e2e/summary.py $$deb $$diff $$rest -- \
+	  $(E2E_REPORTS)/deb.xml $(E2E_REPORTS)/diff.xml $(E2E_REPORTS)/rest.xml
 
 # CPython's own regression tests, in-process in warm children, against the
 # real interpreter: the pass/fail of each module must agree (minutes; not in check).
