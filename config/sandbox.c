@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "sandbox.h"
+#include "token.h"
 
 #define TOKEN_SHOW 64            /* bytes of a bad token quoted in messages (profile.c) */
 #define SB_MAX_ITEMS 4096        /* deny names or paths; more is surely a mistake */
@@ -110,12 +111,12 @@ static const struct {
 static const char *const implicit_ro[] = { "/usr", "/lib", "/lib64", "/etc", NULL };
 static const char *const implicit_rw[] = { "/dev/null", NULL };
 
-/* Split off the next comma/whitespace-separated token of *v; its length, 0 at the end. */
-static size_t next_token(const char **v)
+/* A [sandbox] list: its items are separated by commas and whitespace. */
+#define SB_SEP ", \t\r\n\v\f"
+
+static void sb_tokens(struct pw_tok *t, const char *v)
 {
-	while (**v == ',' || isspace((unsigned char)**v))
-		(*v)++;
-	return strcspn(*v, ", \t\r\n\v\f");
+	pw_tok_init(t, v, strlen(v), SB_SEP, PW_TOK_SKIP_EMPTY);
 }
 
 /* The bit of policy s[0..n), or 0. */
@@ -150,17 +151,19 @@ const char *pw_sandbox_action_name(int action)
 static int parse_policies(const char *v, unsigned *bits, char *msg, size_t msglen)
 {
 	char shown[TOKEN_SHOW + 1];
+	struct pw_tok t;
+	const char *tok;
 	size_t n;
 
-	while ((n = next_token(&v)) > 0) {
-		unsigned bit = policy_bit(v, n);
+	sb_tokens(&t, v);
+	while (pw_tok_next(&t, &tok, &n)) {
+		unsigned bit = policy_bit(tok, n);
 		if (bit == 0) {
 			pw_seterr(msg, msglen, "unknown sandbox policy '%s' (known: " POLICY_LIST ")",
-			       pw_show_token(shown, sizeof(shown), v, n));
+			       pw_show_token(shown, sizeof(shown), tok, n));
 			return -1;
 		}
 		*bits |= bit;
-		v += n;
 	}
 	return 0;
 }
@@ -175,15 +178,18 @@ static int known_syscall(const char *name)
 static int parse_deny(struct pw_sandbox *sb, const char *v, char *msg, size_t msglen)
 {
 	char shown[TOKEN_SHOW + 1];
+	struct pw_tok t;
+	const char *tok;
 	size_t n;
 
-	while ((n = next_token(&v)) > 0) {
-		char *name = strndup(v, n), **d;
+	sb_tokens(&t, v);
+	while (pw_tok_next(&t, &tok, &n)) {
+		char *name = strndup(tok, n), **d;
 		if (name == NULL)
 			goto oom;
 		if (!known_syscall(name)) {
 			pw_seterr(msg, msglen, "unknown system call '%s' in deny",
-			          pw_show_token(shown, sizeof(shown), v, n));
+			          pw_show_token(shown, sizeof(shown), tok, n));
 			free(name);
 			return -1;
 		}
@@ -195,7 +201,6 @@ static int parse_deny(struct pw_sandbox *sb, const char *v, char *msg, size_t ms
 		sb->deny = d;
 		d[sb->ndeny++] = name;
 		d[sb->ndeny] = NULL;
-		v += n;
 	}
 	return 0;
 oom:
@@ -230,14 +235,17 @@ static int parse_paths(struct pw_sandbox *sb, const char *v, int write, const ch
 {
 	char shown[TOKEN_SHOW + 1];
 	struct pw_sb_path *np;
+	struct pw_tok t;
+	const char *tok;
 	size_t n;
 
-	while ((n = next_token(&v)) > 0) {
-		char *path = abs_path(v, n, base);
+	sb_tokens(&t, v);
+	while (pw_tok_next(&t, &tok, &n)) {
+		char *path = abs_path(tok, n, base);
 		if (path == NULL) {
-			pw_seterr(msg, msglen, v[0] == '/' ? "out of memory" :
+			pw_seterr(msg, msglen, tok[0] == '/' ? "out of memory" :
 			       "relative path '%s' needs a profile file to be relative to",
-			       pw_show_token(shown, sizeof(shown), v, n));
+			       pw_show_token(shown, sizeof(shown), tok, n));
 			return -1;
 		}
 		if (sb->npaths >= SB_MAX_ITEMS ||
@@ -248,7 +256,6 @@ static int parse_paths(struct pw_sandbox *sb, const char *v, int write, const ch
 		}
 		sb->paths = np;
 		np[sb->npaths++] = (struct pw_sb_path){ path, write, 0 };
-		v += n;
 	}
 	return 0;
 }
@@ -258,7 +265,13 @@ static int parse_word(const char *key, const char *v, const char *const *words,
                       const char *list, char *msg, size_t msglen)
 {
 	char shown[TOKEN_SHOW + 1];
-	size_t n = next_token(&v);
+	struct pw_tok t;
+	const char *tok = v + strlen(v);   /* no word: the message shows nothing */
+	size_t n = 0;
+
+	sb_tokens(&t, v);
+	pw_tok_next(&t, &tok, &n);
+	v = tok;
 	const char *rest = v + n;
 
 	while (isspace((unsigned char)*rest))

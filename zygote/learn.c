@@ -4,6 +4,7 @@
 
 #include "zygote.h"
 #include "learn.h"
+#include "token.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,13 +102,14 @@ static int have_module(const char *name)
 /* Is name one of z->stats.learned's comma-separated names? */
 static int is_learned(const struct zygote *z, const char *name)
 {
-	size_t n = strlen(name);
-	for (const char *s = z->stats.learned; *s; ) {
-		size_t k = strcspn(s, ",");
-		if (k == n && strncmp(s, name, n) == 0)
+	struct pw_tok t;
+	const char *tok;
+	size_t n = strlen(name), k;
+
+	pw_tok_init(&t, z->stats.learned, strlen(z->stats.learned), ",", PW_TOK_SKIP_EMPTY);
+	while (pw_tok_next(&t, &tok, &k))
+		if (k == n && memcmp(tok, name, n) == 0)
 			return 1;
-		s += k + (s[k] == ',');
-	}
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "zygote.h"
 #include "spawn.h"
 #include "procfs.h"
+#include "token.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -367,17 +368,20 @@ static void add_gconv_dir(struct zygote *z, const char *dir)
 static void add_path_list(struct zygote *z, const char *var,
                           void (*fn)(struct zygote *, const char *))
 {
-	const char *v = getenv(var);
+	const char *v = getenv(var), *tok;
 	char dir[PATH_MAX];
+	struct pw_tok t;
+	size_t n;
 
-	while (v && *v) {
-		size_t n = strcspn(v, ":");
-		if (n > 0 && n < sizeof dir && v[0] == '/') {
-			memcpy(dir, v, n);
+	if (v == NULL)
+		return;
+	pw_tok_init(&t, v, strlen(v), ":", PW_TOK_SKIP_EMPTY);
+	while (pw_tok_next(&t, &tok, &n)) {
+		if (n < sizeof dir && tok[0] == '/') {
+			memcpy(dir, tok, n);
 			dir[n] = '\0';
 			fn(z, dir);
 		}
-		v += n + (v[n] == ':');
 	}
 }
 

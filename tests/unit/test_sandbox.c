@@ -141,6 +141,35 @@ TEST(parse_errors_have_file_and_line)
 	}
 }
 
+TEST(lists_split_at_commas_and_whitespace)
+{
+	static const struct { const char *text, *err; } bad[] = {
+		{ "[sandbox]\naction = kill,\n", NAME ":2: invalid action 'kill,' (one of: errno, kill, log)" },
+		{ "[sandbox]\naction = ,\n", NAME ":2: invalid action '' (one of: errno, kill, log)" },
+		{ "[sandbox]\npolicy = default,,\tbogus ,\n",
+		  NAME ":2: unknown sandbox policy 'bogus' (known: default, no-network, no-exec, no-fork)" },
+	};
+	struct pw_profile p;
+	char err[512];
+
+	CHECK_INTEQ(parse(&p, "[sandbox]\npolicy = ,default,,\tno-fork ,\ndeny = ,setns,,\tunshare , \n"
+	                      "action = , kill\nread_only = ,/opt,\t, /srv,\n", err, sizeof(err)), 0);
+	CHECK_STREQ(err, "");
+	CHECK_INTEQ(p.sandbox.policies, PW_SBP_DEFAULT | PW_SBP_NO_FORK);
+	CHECK_INTEQ(p.sandbox.ndeny, 2);
+	CHECK_STREQ(p.sandbox.deny[0], "setns");
+	CHECK_STREQ(p.sandbox.deny[1], "unshare");
+	CHECK_INTEQ(p.sandbox.action, PW_SBA_KILL);
+	CHECK_INTEQ(p.sandbox.npaths, 2);
+	CHECK_STREQ(p.sandbox.paths[0].path, "/opt");
+	CHECK_STREQ(p.sandbox.paths[1].path, "/srv");
+	pw_profile_free(&p);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INTEQ(parse(&p, bad[i].text, err, sizeof(err)), -1);
+		CHECK_STREQ(err, bad[i].err);
+	}
+}
+
 TEST(broken_only_when_sandbox_mentioned)
 {
 	struct pw_profile p;
@@ -635,6 +664,7 @@ int main(void)
 	RUN(parse_policies_and_keys);
 	RUN(parse_no_sandbox);
 	RUN(parse_errors_have_file_and_line);
+	RUN(lists_split_at_commas_and_whitespace);
 	RUN(broken_only_when_sandbox_mentioned);
 	RUN(relative_path_needs_a_file);
 	RUN(env_adds_and_never_loosens);
