@@ -11,6 +11,7 @@
 
 #include "zygote.h"
 #include "bootstrap.h"
+#include "token.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -150,11 +151,12 @@ void zpy_log_exception(struct zygote *z, enum zprio prio)
 		PyErr_Clear();
 		PyErr_Display(type, value, tb);
 	}
-	while (at && *at) {
-		size_t len = strcspn(at, "\n");
-		zlogp(z, prio, "%.*s", (int)len, at);
-		at += len + (at[len] == '\n');
-	}
+	size_t n = at ? strlen(at) : 0, len;
+	struct pw_tok t;
+	const char *line;
+	pw_tok_init(&t, at, n, "\n", PW_TOK_KEEP_EMPTY);
+	while (n > 0 && pw_tok_next(&t, &line, &len) && !(len == 0 && line == at + n))
+		zlogp(z, prio, "%.*s", (int)len, line);   /* (no line after a last newline) */
 	Py_XDECREF(text);
 	Py_XDECREF(buf);
 	Py_XDECREF(saved);

@@ -105,6 +105,11 @@ def test_failed_preload_is_reported_and_undone(pw, wd):
     logs = os.path.join(pw.state_dir, "pywarm")
     text = "".join(open(os.path.join(logs, n)).read() for n in os.listdir(logs) if n.endswith(".log"))
     assert "cannot preload brokenpkg" in text and "ValueError: broken at import" in text
+    # The traceback comes line by line, each a log line of its own.
+    lines = text.splitlines()
+    assert any(l.endswith(" Traceback (most recent call last):") for l in lines), text
+    assert any(l.endswith(" ValueError: broken at import") for l in lines), text
+    assert any(re.search(r' File ".*brokenpkg.*", line \d+', l) for l in lines), text
 
 
 def test_warmup_runs_once_in_its_own_namespace(pw, wd):
