@@ -11,7 +11,6 @@
 # as Python objects, from the one run description C passes, and decides
 # nothing the launcher decided.
 
-import gc as _gc
 import _io
 import os as _os
 import _signal
@@ -220,7 +219,8 @@ def _entropy_plan(readers):
     return fns, unknown
 
 
-# _ENTROPY_AT_IMPORT is set by pywarm-zygote before this file runs.
+# _ENTROPY_AT_IMPORT and _gc (the gc module, kept out of sys.modules) are
+# set by pywarm-zygote before this file runs.
 _RESEEDERS, _UNSEEDABLE = _entropy_plan(_ENTROPY_AT_IMPORT)
 
 
@@ -854,8 +854,8 @@ def _release_imports():
     as unreachable objects of the zygote's.  Returns those modules: the
     C side (teardown.c) also clears the state of the extension modules
     among them, which Python cannot reach."""
-    # pywarm's own gc module (python3 has none unless the program imports
-    # it, and then its own, which dies in the teardown): its globals hold
+    # pywarm's own gc module, _gc, py.c's too (python3 has none unless the
+    # program imports it, and then its own, which dies in the teardown): its globals hold
     # the collector's callbacks and garbage lists, and through them what
     # the program put there, past the end of the interpreter.
     _gc.__dict__.update(callbacks=None, garbage=None)

@@ -407,7 +407,12 @@ static int load_bootstrap(struct zygote *z)
 	PyObject *r = NULL;
 
 	PyObject *readers = entropy_list();
-	if (code && ns && readers && PyDict_SetItemString(ns, "_ENTROPY_AT_IMPORT", readers) == 0 &&
+	if (gc_module == NULL)
+		gc_module = import_gc_unlisted();
+	/* The bootstrap's gc is this one: one module object holds the
+	 * collector's callbacks and garbage lists for pywarm, not two. */
+	if (code && ns && readers && gc_module && PyDict_SetItemString(ns, "_ENTROPY_AT_IMPORT", readers) == 0 &&
+	    PyDict_SetItemString(ns, "_gc", gc_module) == 0 &&
 	    PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0 &&
 	    PyDict_SetItemString(ns, "__name__", PyUnicode_FromString("_pywarm_bootstrap")) == 0)
 		r = PyEval_EvalCode(code, ns, ns);

@@ -350,12 +350,6 @@ static void release_imports(void)
 {
 	PyObject *r = PyObject_CallNoArgs(td.release);
 
-	/* The same for the gc module of py.c's (see _release_imports). */
-	PyObject *gcdict = PyModule_Check(td.gc) ? PyModule_GetDict(td.gc) : NULL;
-	if (gcdict != NULL && (PyDict_SetItemString(gcdict, "callbacks", Py_None) < 0 ||
-	                       PyDict_SetItemString(gcdict, "garbage", Py_None) < 0))
-		PyErr_Clear();
-
 	for (Py_ssize_t i = 0; r != NULL && PyList_Check(r) && i < PyList_GET_SIZE(r); i++) {
 		PyObject *m = PyList_GET_ITEM(r, i);
 		PyModuleDef *def = PyModule_Check(m) ? PyModule_GetDef(m) : NULL;
