@@ -17,7 +17,8 @@
 #define STARTING_US   100000LL
 #define RETRY_US      1000000LL    /* after a failed fork */
 #define TOUCH_MAX     8190         /* pages in the list of pages runs write */
-#define LEARN_EVERY   64           /* pooled children between two recording ones */
+#define LEARN_EVERY   16           /* pooled children between two recording ones */
+#define LEARN_QUICK   4            /* recordings in a row while what runs write keeps changing */
 
 /* In a pooled child: this one records the pages its run writes (see
  * struct ztouch); set before it would copy anything ahead. */
@@ -34,7 +35,11 @@ static int learning;
  * waits (MADV_POPULATE_WRITE breaks the sharing without changing a byte).
  * Only pages written by the last two recorded runs are kept, so one
  * unusual run does not make every child larger.  A recording child (one
- * pooled child in LEARN_EVERY, and every one while the list is empty)
+ * pooled child in LEARN_EVERY, every one while the list is empty, and
+ * the next one, up to LEARN_QUICK in a row, when a recording differs
+ * from the one before by more than an eighth: after a change of what
+ * runs, such as a larger program run many times and then a small one,
+ * the list follows within a few launches instead of LEARN_EVERY)
  * copies nothing ahead: its own pages are then exactly what its run
  * wrote, so a page that runs stopped writing leaves the list (a child
  * that had copied the list ahead would report all of it again).  No memory is shared
@@ -44,6 +49,8 @@ static int learning;
  */
 struct ztouch {
 	uint32_t n, ncand;                 /* pages in list, in cand */
+	uint64_t next_learn;               /* the pool fork (stats.pool_forks) that records next */
+	uint32_t quick;                    /* recordings in a row brought forward */
 	uint64_t list[TOUCH_MAX];          /* written by the last two recorded runs */
 	uint64_t cand[TOUCH_MAX];          /* written by the last recorded run */
 };
@@ -131,6 +138,14 @@ void zpool_take_pages(struct zygote *z, const uint64_t *pages, size_t n)
 			j++;
 		}
 	}
+	/* A recording unlike the one before: record again soon. */
+	int changed = (n - k) + (t->ncand - k) > (n + t->ncand) / 8;
+	if (changed && t->quick < LEARN_QUICK) {
+		t->quick++;
+		t->next_learn = z->stats.pool_forks;
+	} else if (!changed) {
+		t->quick = 0;
+	}
 	t->n = k;
 	memcpy(t->cand, pages, n * sizeof *pages);
 	t->ncand = (uint32_t)n;
@@ -194,7 +209,10 @@ static int pool_fork(struct zygote *z)
 		free(c);
 		return -1;
 	}
-	int learn = z->touch != NULL && (z->touch->n == 0 || z->stats.pool_forks % LEARN_EVERY == 0);
+	struct ztouch *t = z->touch;
+	int learn = t != NULL && (t->n == 0 || z->stats.pool_forks >= t->next_learn);
+	if (learn)
+		t->next_learn = z->stats.pool_forks + LEARN_EVERY;
 	zpy_before_fork();
 	pid_t pid = fork();
 	if (pid == 0) {

@@ -167,3 +167,50 @@ def test_status_is_the_programs_under_signals(pw, wd):
         real, pyw = pw.run_both(["-c", prog], cwd=wd)
         assert pyw.rc == real.rc == want, pyw.describe()
         assert_same(real, pyw)
+
+
+HEAVY_MODULES = "json, email.message, asyncio, logging, argparse, decimal, http.client, xml.dom.minidom"
+
+
+def pooled_private_kb(zpid, prefork):
+    """The largest Private_Dirty (kB) of the zygote's pooled children, once
+    the pool is full: what each copied ahead of its run."""
+    assert poll_until(lambda: pool_full(zpid, prefork), 10), zygote_children(zpid)
+    sizes = []
+    for kid in zygote_children(zpid):
+        with open(f"/proc/{kid}/smaps_rollup") as f:
+            sizes += [int(l.split()[1]) for l in f if l.startswith("Private_Dirty:")]
+    return max(sizes)
+
+
+@needs_pywarm
+def test_pages_copied_ahead_follow_what_runs_write(pw, wd):
+    """A pooled child copies ahead the pages recent runs wrote.  After many
+    runs of a program that uses much of the zygote's heap, a few dozen runs
+    of a small one bring the copying back down to the small one's pages
+    (the list is recorded again soon enough), instead of every child
+    copying the larger program's pages for the next hundred launches."""
+    write_files(wd, {".pywarm.ini": f"[preload]\nmodules = {HEAVY_MODULES}\n[zygote]\nprefork = 3\n",
+                     "heavy.py": f"import {HEAVY_MODULES}\n"
+                                 "print(json.dumps([decimal.Decimal(i).sqrt().as_tuple() for i in range(200)])[:8])\n"})
+    pw.ctl("trust", os.path.join(wd, ".pywarm.ini"), cwd=wd)
+    pw.ctl("start", "--wait", cwd=wd, timeout=90)
+    blocks, _ = pw.status_blocks(cwd=wd)
+    zpid = [int(b["pid"].split()[0]) for b in blocks
+            if b.get("profile", "").startswith(os.path.join(wd, ".pywarm.ini"))][0]
+    try:
+        def runs(args, n):
+            for _ in range(n):
+                p = pw.run_pywarm(args, cwd=wd)
+                assert p.rc == 0, p
+        runs(["-c", "pass"], 40)
+        light = pooled_private_kb(zpid, 3)
+        runs(["heavy.py"], 40)
+        heavy = pooled_private_kb(zpid, 3)
+        assert heavy > light + 400, (light, heavy)
+        runs(["-c", "pass"], 40)
+        after = pooled_private_kb(zpid, 3)
+        assert after < light + (heavy - light) / 2, (light, heavy, after)
+        print("private kB: light", light, "heavy", heavy, "after", after)
+    finally:
+        stop(pw, wd)
