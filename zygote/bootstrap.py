@@ -324,7 +324,6 @@ def _index_path_entries(st, pic, hidden):
     (watch.c retires the zygote when an importable name appears in or
     goes from one), so this stays true while the zygote serves."""
     finders, stems, home = st["zfinders"], st["zstems"], st["home"] = {}, {}, {}
-    st["stems_memo"] = {}
     for entry in _sys.path:
         if not isinstance(entry, str) or not entry.startswith("/") or entry in finders:
             continue
@@ -558,14 +557,24 @@ def _path_finds_cached(name):
         finder = _bootstrap_external.PathFinder._path_importer_cache(entry)
         if finder is None:
             continue
-        if type(finder) is not _bootstrap_external.FileFinder or name in _listed_stems(finder):
+        if type(finder) is not _bootstrap_external.FileFinder or _may_hold(finder, name):
             return False
     return False
 
 
-def _listed_stems(finder):
-    """The stems of a FileFinder's directory listing, refreshed as its
-    find_spec refreshes it (when the directory's mtime changed)."""
+def _may_hold(finder, name):
+    """Could a FileFinder's directory, as its find_spec lists it, give the
+    top-level module name: an entry that is name itself (a package or a
+    namespace portion) or name with one of its loaders' suffixes?  A few
+    lookups, whatever the size of the directory (the script's own, or the
+    working directory for -c, can hold thousands of files)."""
+    cache = _refreshed_cache(finder)
+    return name in cache or any(name + suffix in cache for suffix, _ in finder._loaders)
+
+
+def _refreshed_cache(finder):
+    """A FileFinder's directory listing, refreshed as its find_spec
+    refreshes it (when the directory's mtime changed)."""
     try:
         mtime = _bootstrap_external._path_stat(finder.path or _os.getcwd()).st_mtime
     except OSError:
@@ -573,12 +582,13 @@ def _listed_stems(finder):
     if mtime != finder._path_mtime:
         finder._fill_cache()
         finder._path_mtime = mtime
-    memo = _IMPORTS["stems_memo"]
-    cache = finder._path_cache
-    got = memo.get(finder)
-    if got is None or got[0] is not cache:
-        got = memo[finder] = (cache, frozenset(n.partition(".")[0] for n in cache))
-    return got[1]
+    return finder._path_cache
+
+
+def _listed_stems(finder):
+    """The stems of a FileFinder's directory listing (name up to the first
+    dot), for the zygote's own directories (_index_path_entries)."""
+    return frozenset(n.partition(".")[0] for n in _refreshed_cache(finder))
 
 
 def _path_based(mod):
@@ -753,7 +763,6 @@ def _imports_for_run():
     if _IMPORTS is None or not _IMPORTS.get("hidden"):
         raise RuntimeError("the import cache is not set up (see the zygote's log)")
     _IMPORTS["served"] = {}
-    _IMPORTS["stems_memo"] = {}
     _exit_handlers(_IMPORTS)
     _fix_pythonpath()
 

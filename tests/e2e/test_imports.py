@@ -163,6 +163,24 @@ DEP_SHADOW_CASES = {
         {}, "import sys\n"
             "def hook(p):\n    print('hook', p[-12:])\n    raise ImportError\n"
             "sys.path_hooks.insert(0, hook)\nsys.path.insert(0, '/nonexistent/x')\n" + SHOWS_DEPS),
+    # the script's directory as its finder lists it: an entry is the name
+    # itself or the name with a loader's suffix, among many other files
+    "among-thousands-of-files": (
+        dict({f"data/f{i:04d}.json": "{}\n" for i in range(3000)}, **{"data/string.py": LOCAL_STRING}),
+        "import sys\nsys.path.insert(0, 'data')\n" + SHOWS_DEPS),
+    "sourceless-dep-among-other-files": (
+        {"t/textwrap.cfg": "x\n", "t/text.py": "", "src/textwrap.py": LOCAL_TEXTWRAP},
+        "import sys, py_compile\n"
+        "py_compile.compile('src/textwrap.py', cfile='t/textwrap.pyc')\n"
+        "sys.path.insert(0, 't')\n" + SHOWS_DEPS),
+    "extension-suffix-named-like-dep": (
+        {"x/textwrap.abi3.so": "not an extension\n"},
+        "import sys\nsys.path.insert(0, 'x')\n" + SHOWS_DEPS),
+    "sourceless-package-named-like-dep": (
+        {"src/string.py": LOCAL_STRING, "p/string/data.txt": "x\n"},
+        "import sys, py_compile\n"
+        "py_compile.compile('src/string.py', cfile='p/string/__init__.pyc')\n"
+        "sys.path.insert(0, 'p')\n" + SHOWS_DEPS),
     "cwd-entry-is-stdlib": (
         {}, "import sys, os\nstd = [p for p in sys.path if p.endswith('/python3.11')][0]\n"
             "os.chdir(std)\nsys.path.insert(0, '')\n" + SHOWS_DEPS),
