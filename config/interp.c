@@ -595,9 +595,7 @@ static void classify(const struct self *s, struct pw_interp *in, int want_real,
 	in->warm = 1;
 }
 
-/* The interpreter the command python3 would have run here: the
- * profile's, an active venv's, then for an installed launcher pyenv's
- * choice behind a shim or the first python3 on PATH; else the build's. */
+/* Empty every field of in, its strings "" (see config.h). */
 void pw_interp_clear(struct pw_interp *in)
 {
 	in->path[0] = in->origin[0] = in->cold_why[0] = in->real[0] = '\0';
@@ -605,6 +603,9 @@ void pw_interp_clear(struct pw_interp *in)
 	in->warm = in->no_zygote = 0;
 }
 
+/* The interpreter the command python3 would have run here: the
+ * profile's, an active venv's, then for an installed launcher pyenv's
+ * choice behind a shim or the first python3 on PATH; else the build's. */
 void pw_interp_resolve(const struct pw_profile *p, struct pw_interp *in)
 {
 	const char *venv = getenv("VIRTUAL_ENV");
