@@ -56,6 +56,13 @@ int zlisten_open(struct zygote *z)
 	return 0;
 }
 
+/* The zygote's launch counters now, as a child gets them with its
+ * connection (a pooled child's copy of the zygote's state is older). */
+struct pw_handover zcounts(const struct zygote *z)
+{
+	return (struct pw_handover){ z->stats.launches, z->nchildren, z->stats.demand_forks };
+}
+
 /* The status text for pywarmctl status (see pw_status_format); counts are
  * the zygote's launch counters as they were when the child got its
  * connection (a child's copy of the zygote's state is older). */
@@ -124,7 +131,7 @@ static void spawn_child(struct zygote *z, int conn)
 	}
 	long long deadline = pw_mono_us() + ZREQUEST_DEADLINE_US;
 	z->stats.demand_forks++;
-	struct pw_handover counts = { z->stats.launches, z->nchildren, z->stats.demand_forks };
+	struct pw_handover counts = zcounts(z);
 	zpy_before_fork();
 	pid_t pid = fork();
 	if (pid == 0) {

@@ -253,7 +253,7 @@ static struct zchild *oldest_idle(struct zygote *z)
  * NULL if none is idle.  The zygote keeps its own conn, as for a fork. */
 struct zchild *zpool_take(struct zygote *z, int conn)
 {
-	struct pw_handover ho = { z->stats.launches, z->nchildren, z->stats.demand_forks };
+	struct pw_handover ho = zcounts(z);
 	struct zchild *c;
 
 	/* The oldest idle child (the list is newest first): the one most

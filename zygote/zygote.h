@@ -264,6 +264,7 @@ int  zsd_is_journal(int fd);
 /* listen.c: the socket and the event loop. */
 int  zlisten_open(struct zygote *z);
 int  zloop(struct zygote *z);
+struct pw_handover zcounts(const struct zygote *z);   /* the launch counters a child gets */
 void zstatus_text(const struct zygote *z, const struct pw_handover *counts, char *buf, size_t len);
 
 #endif
