@@ -151,7 +151,7 @@ static int for_tokens(struct parse_ctx *c, const char *v,
 	const char *s;
 	size_t n;
 
-	pw_tok_init(&t, v, strlen(v), ", \t\r\n\v\f", PW_TOK_SKIP_EMPTY);
+	pw_tok_init(&t, v, strlen(v), PW_TOK_LIST, PW_TOK_SKIP_EMPTY);
 	while (pw_tok_next(&t, &s, &n))
 		if (each(c, s, n) < 0)
 			return -1;

@@ -111,12 +111,10 @@ static const struct {
 static const char *const implicit_ro[] = { "/usr", "/lib", "/lib64", "/etc", NULL };
 static const char *const implicit_rw[] = { "/dev/null", NULL };
 
-/* A [sandbox] list: its items are separated by commas and whitespace. */
-#define SB_SEP ", \t\r\n\v\f"
-
+/* The items of a [sandbox] list. */
 static void sb_tokens(struct pw_tok *t, const char *v)
 {
-	pw_tok_init(t, v, strlen(v), SB_SEP, PW_TOK_SKIP_EMPTY);
+	pw_tok_init(t, v, strlen(v), PW_TOK_LIST, PW_TOK_SKIP_EMPTY);
 }
 
 /* The bit of policy s[0..n), or 0. */

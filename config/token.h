@@ -10,6 +10,10 @@
                               * n separators make n + 1 tokens, empty ones included (so an
                               * empty buffer is one empty token) */
 
+/* The separators of a profile's lists ([preload] modules, [sandbox] deny,
+ * ...): items are separated by commas and whitespace. */
+#define PW_TOK_LIST ", \t\r\n\v\f"
+
 /* An iteration over one buffer; the buffer and the separator set must
  * outlive it.  Nothing is written to the buffer: tokens point into it and
  * are not NUL-terminated. */
