@@ -863,10 +863,10 @@ def _release_imports():
     as unreachable objects of the zygote's.  Returns those modules: the
     C side (teardown.c) also clears the state of the extension modules
     among them, which Python cannot reach."""
-    # pywarm's own gc module, _gc, py.c's too (python3 has none unless the
-    # program imports it, and then its own, which dies in the teardown): its globals hold
-    # the collector's callbacks and garbage lists, and through them what
-    # the program put there, past the end of the interpreter.
+    # pywarm's own gc module, _gc (py.c's; python3 has none unless the
+    # program imports it, and then its own, which dies in the teardown):
+    # its globals hold the collector's callbacks and garbage lists, and
+    # through them what the program put there, past the interpreter's end.
     _gc.__dict__.update(callbacks=None, garbage=None)
     if _IMPORTS is None:
         return []
