@@ -254,7 +254,6 @@ import _frozen_importlib_external as _bootstrap_external
 import posix as _posix
 
 _MISSING = object()
-_SAME = object()                        # a search finds the zygote's very file
 
 
 def _import_state():
@@ -283,6 +282,9 @@ def _imports_attach():
                       if isinstance(getattr(m, "__path__", None), list)}
     st["unbound"] = {}
     st["serve"] = _serve
+    # What plan.c's _plan() asks through Python, as the walk in Python did.
+    st["loggers_ok"], st["os"] = _loggers_ok, _os
+    st["bootstrap"], st["external"] = _bootstrap, _bootstrap_external
     st["cache"], st["served"] = {}, {}
     return st
 
@@ -318,7 +320,7 @@ def _hide_preloaded():
 
 def _index_path_entries(st, pic, hidden):
     """What a search of the zygote's sys.path directories finds, for
-    _path_finds_cached: each directory's finder and the stems of its
+    plan.c's path_finds_cached: each directory's finder and the stems of its
     entries (name up to the first dot, as its finder lists them), and for each cached top-level
     module the directory it came from.  The directories are watched
     (watch.c retires the zygote when an importable name appears in or
@@ -416,207 +418,10 @@ def _exit_handlers(st):
             register(func, *args, **(kwargs or {}))
 
 
-def _loader_kind(loader):
-    """A loader's class (built-in and frozen loaders are classes themselves)."""
-    return loader if isinstance(loader, type) else type(loader)
-
-
-def _same_module(spec, mod):
-    """Would loading spec give what the zygote loaded as mod?"""
-    old = getattr(mod, "__spec__", None)
-    if spec is None or old is None or spec.name != old.name or spec.origin != old.origin:
-        return False
-    if spec.origin is None:             # a namespace package: its portions
-        new_locs, old_locs = spec.submodule_search_locations, old.submodule_search_locations
-        return new_locs is not None and old_locs is not None and list(new_locs) == list(old_locs)
-    # The same file is the same package or module: whether it is a package
-    # follows from the file (__init__), not from its spec's search
-    # locations, which a module may set itself (six makes itself a package).
-    return _loader_kind(spec.loader) is _loader_kind(old.loader)
-
-
-def _plan_deps(name, plan, seen):
-    """Check, in the order python3 would import them, what loading name
-    imported; what it set in sys.modules itself goes in at its place
-    among them (importlib's _bootstrap before its import of warnings)."""
-    st = _IMPORTS
-    own = st["attached"].get(name, ())
-    for dep in st["deps"].get(name, ()):
-        if dep in own:
-            if dep not in seen and dep not in _sys.modules and dep in st["cache"]:
-                seen.add(dep)
-                plan.append(dep)
-        elif not _plan_one(dep, plan, seen):
-            return False
-    return True
-
-
-def _plan_one(name, plan, seen):
-    """Would python3's import of name, here and now, give the cached module?"""
-    if name in seen:
-        return True
-    st = _IMPORTS
-    cache = st["cache"]
-    cur = _sys.modules.get(name, _MISSING)
-    if cur is not _MISSING:
-        return cur is st["served"].get(name, st["base"].get(name, _MISSING))
-    parent = name.rpartition(".")[0]
-    if parent and not _plan_one(parent, plan, seen):
-        return False
-    if name in seen:                    # its package's loading imported it
-        return True
-    seen.add(name)
-    if name in st["unshared"]:
-        return False                    # its import left output, a thread or an fd: done afresh
-    mod = cache.get(name, _MISSING)
-    if mod is not _MISSING and name not in st["loaded"]:
-        return True                     # set by its owner, installed with it
-    if mod is _MISSING and name not in st["failed"] and not parent:
-        return False                    # (a submodule missing here failed to execute)
-    path = None
-    if parent:
-        pmod = cache[parent] if parent in cache else _sys.modules.get(parent, _MISSING)
-        if pmod is _MISSING:            # its package failed then and fails now (org.python)
-            return mod is _MISSING
-        path = getattr(pmod, "__path__", None)
-        if path is None:
-            return mod is _MISSING
-    if parent and _path_based(mod) and _search_as_in_zygote(parent, pmod):
-        if mod is _MISSING:
-            return True                 # failed in the zygote, fails now
-    else:
-        spec = _top_spec(name) if not parent and mod is not _MISSING else \
-            _bootstrap._find_spec(name, path)
-        if spec is _SAME:
-            spec = mod.__spec__
-        if mod is _MISSING:
-            # Failed in the zygote: it must fail now, unless it is the very
-            # file the zygote found in its package's (watched) directories
-            # and failed to execute (dateutil.tz.win without winreg), which
-            # fails the same again.
-            return spec is None or bool(
-                parent and spec.origin and
-                _os.path.dirname(spec.origin) in st["pkgpaths"].get(parent, ()))
-        if not _same_module(spec, mod):
-            return False
-    if not _plan_deps(name, plan, seen) or not _loggers_ok(name):
-        return False
-    plan.append(name)                   # loaded: python3 moves it to the end of sys.modules
-    return True
-
-
-def _top_spec(name):
-    """What python3's search (importlib's _find_spec) for the top-level
-    name finds now: a spec, None, or _SAME when it is the very file the
-    zygote loaded: the meta path finders are asked in order, as there, and
-    the path finder's search is _path_finds_cached where it can answer."""
-    st = _IMPORTS
-    same = _sys.meta_path == st["meta_path"] and _sys.path_hooks == st["path_hooks"]
-    for finder in _sys.meta_path:
-        find_spec = getattr(finder, "find_spec", None)
-        if find_spec is None:
-            continue
-        if finder is _bootstrap_external.PathFinder and same and _path_finds_cached(name):
-            return _SAME
-        spec = find_spec(name, None, None)
-        if spec is not None:
-            return spec
-    return None
-
-
-def _path_finds_cached(name):
-    """Would the path finder's search of sys.path, entry by entry, reach
-    the directory the zygote loaded name from before any directory that
-    may hold that name?  The zygote's directories are known (watched, see
-    _index_path_entries); any other entry is asked through the finder the
-    search would use, as that finder would list it.  False means "not
-    sure": the real search decides.  Finders the search would make for the
-    entries it passes are put in sys.path_importer_cache as it would."""
-    st = _IMPORTS
-    home = st["home"].get(name)
-    if home is None or _sys.flags.verbose > 1:     # -vv prints each try
-        return False
-    zfinders, zstems, pic = st["zfinders"], st["zstems"], _sys.path_importer_cache
-    for entry in _sys.path:
-        if not isinstance(entry, str):
-            if isinstance(entry, bytes):
-                return False
-            continue                    # skipped by the search too
-        stems = zstems.get(entry)
-        if stems is not None:
-            f = pic.get(entry, _MISSING)
-            if f is _MISSING:
-                pic[entry] = zfinders[entry]
-            elif f is not zfinders[entry]:
-                return False            # the program put its own finder there
-            if entry == home:
-                return True
-            if name in stems:
-                return False
-            continue
-        finder = _bootstrap_external.PathFinder._path_importer_cache(entry)
-        if finder is None:
-            continue
-        if type(finder) is not _bootstrap_external.FileFinder or _may_hold(finder, name):
-            return False
-    return False
-
-
-def _may_hold(finder, name):
-    """Could a FileFinder's directory, as its find_spec lists it, give the
-    top-level module name: an entry that is name itself (a package or a
-    namespace portion) or name with one of its loaders' suffixes?  A few
-    lookups, whatever the size of the directory (the script's own, or the
-    working directory for -c, can hold thousands of files)."""
-    cache = _refreshed_cache(finder)
-    return name in cache or any(name + suffix in cache for suffix, _ in finder._loaders)
-
-
-def _refreshed_cache(finder):
-    """A FileFinder's directory listing, refreshed as its find_spec
-    refreshes it (when the directory's mtime changed)."""
-    try:
-        mtime = _bootstrap_external._path_stat(finder.path or _os.getcwd()).st_mtime
-    except OSError:
-        mtime = -1
-    if mtime != finder._path_mtime:
-        finder._fill_cache()
-        finder._path_mtime = mtime
-    return finder._path_cache
-
-
 def _listed_stems(finder):
     """The stems of a FileFinder's directory listing (name up to the first
     dot), for the zygote's own directories (_index_path_entries)."""
-    return frozenset(n.partition(".")[0] for n in _refreshed_cache(finder))
-
-
-def _path_based(mod):
-    """Did a path finder find mod (not the frozen or built-in importer,
-    which python3's search asks first and which never looks at a
-    directory)?  A module that failed in the zygote counts as path based."""
-    loader = getattr(getattr(mod, "__spec__", None), "loader", None)
-    return mod is _MISSING or not isinstance(loader, type)
-
-
-def _search_as_in_zygote(parent, pmod):
-    """Would a search for a submodule of this cached package find what the
-    zygote's found?  Yes when the same finders search the same directories:
-    the zygote retires when a module appears in or goes from one (watch.c).
-    Then the finders of those directories are the zygote's, as the search
-    would have made them."""
-    st = _IMPORTS
-    zygotes = st["cache"].get(parent, st["served"].get(parent, st["base"].get(parent)))
-    if pmod is not zygotes or _sys.meta_path != st["meta_path"] or _sys.path_hooks != st["path_hooks"]:
-        return False
-    dirs = st["pkgpaths"].get(parent)
-    if dirs is None or tuple(pmod.__path__) != dirs:
-        return False
-    pic, hidden = _sys.path_importer_cache, st["hidden_finders"]
-    for d in dirs:
-        if d not in pic and d in hidden:
-            pic[d] = hidden[d]
-    return True
+    return frozenset(n.partition(".")[0] for n in _listing(_IMPORTS, finder))
 
 
 def _install(plan):
@@ -650,20 +455,18 @@ _SERVE_LOCK = _thread.RLock()
 
 def _serve(spec):
     """The cached module for spec (found by the run's own search), with what
-    its loading imported, or None: then the import runs for real."""
+    its loading imported, or None: then the import runs for real.  Whether
+    python3's import would give the same modules is plan.c's _plan(): the
+    same search, step for step, as python3's imports of them would make."""
     with _SERVE_LOCK:
-        plan = []
         try:
-            name = spec.name
-            if name in _IMPORTS["unshared"] or not _same_module(spec, _IMPORTS["cache"].get(name)):
-                return None
-            if not _plan_deps(name, plan, {name}) or not _loggers_ok(name):
-                return None
+            plan = _plan(_IMPORTS, spec)
         except Exception:
             return None
-        plan.append(name)
+        if plan is None:
+            return None
         _install(plan)
-        return _IMPORTS["served"][name]
+        return _IMPORTS["served"][plan[-1]]
 
 
 _SIGNAL_RESETS = _signal_resets()

@@ -413,6 +413,7 @@ static int load_bootstrap(struct zygote *z)
 	 * collector's callbacks and garbage lists for pywarm, not two. */
 	if (code && ns && readers && gc_module && PyDict_SetItemString(ns, "_ENTROPY_AT_IMPORT", readers) == 0 &&
 	    PyDict_SetItemString(ns, "_gc", gc_module) == 0 &&
+	    zplan_init(ns) == 0 &&
 	    PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0 &&
 	    PyDict_SetItemString(ns, "__name__", PyUnicode_FromString("_pywarm_bootstrap")) == 0)
 		r = PyEval_EvalCode(code, ns, ns);

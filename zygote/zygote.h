@@ -149,6 +149,9 @@ int  zteardown_init(PyObject *bootstrap_ns, PyObject *gc);
 int  zteardown_needed(void);
 int  zteardown_partial(void);
 
+/* plan.c: bootstrap's _plan() and _listing(), put in its namespace */
+int  zplan_init(PyObject *bootstrap_ns);
+
 /* cheld.c: the classes an extension's C code holds (warm.c asks while it preloads) */
 void     *zcheld_snapshot(void);
 PyObject *zcheld_since(void *snap);
