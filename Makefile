@@ -63,7 +63,7 @@ ZYGOTE_SRC   += zygote/pool.c
 ZYGOTE_SRC   += zygote/cgroup.c zygote/proctitle.c
 ZYGOTE_SRC   += zygote/envwatch.c zygote/learn.c
 ZYGOTE_SRC   += zygote/teardown.c zygote/run.c zygote/sysread.c zygote/cheld.c
-ZYGOTE_SRC   += zygote/plan.c
+ZYGOTE_SRC   += zygote/plan.c zygote/observe.c
 
 OBJ = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
 

@@ -281,7 +281,8 @@ def _imports_attach():
     st["pkgpaths"] = {n: tuple(m.__path__) for n, m in mods.items()
                       if isinstance(getattr(m, "__path__", None), list)}
     st["unbound"] = {}
-    st["serve"] = _serve
+    st["serve"], st["search"] = _serve, _serve_search
+    st["find_spec"], st["pending"] = _bootstrap._find_spec, {}
     # What plan.c's _plan() asks through Python, as the walk in Python did.
     st["loggers_ok"], st["os"] = _loggers_ok, _os
     st["bootstrap"], st["external"] = _bootstrap, _bootstrap_external
@@ -469,6 +470,27 @@ def _serve(spec):
         return _IMPORTS["served"][plan[-1]]
 
 
+def _serve_search(name, path):
+    """The run's search for a cached module, as the import's first step
+    (plan.c's hook for importlib's _find_spec): when the search is certain
+    to find the zygote's very file and the module can be served, it is
+    installed now, before any directory is searched again, and its spec
+    goes back to the import, whose _load_unlocked (warm.c's hook) returns
+    the module.  Otherwise the search runs, and _serve() decides after it."""
+    st = _IMPORTS
+    if getattr(_bootstrap._load_unlocked, "__self__", None) is st:
+        with _SERVE_LOCK:
+            try:
+                plan = _plan_search(st, name, path)
+            except Exception:
+                plan = None
+            if plan is not None:
+                _install(plan)
+                spec = st["pending"][name] = st["served"][name].__spec__
+                return spec
+    return st["find_spec"](name, path)
+
+
 _SIGNAL_RESETS = _signal_resets()
 _IMPORTS = _imports_attach()
 
@@ -559,13 +581,16 @@ def prepare():
     if _IMPORTS is not None and not _IMPORTS.get("hidden"):
         _hide_preloaded()
         _IMPORTS["hidden"] = True
+        _bootstrap._find_spec = _find_hook(_IMPORTS)
+        if not _observe_snapshot():
+            _IMPORTS["cache"].clear()   # nothing can tell whether a run's imports are watched
 
 
 def _imports_for_run():
     """This run's sys.path and sys.modules, as python3 would start them."""
     if _IMPORTS is None or not _IMPORTS.get("hidden"):
         raise RuntimeError("the import cache is not set up (see the zygote's log)")
-    _IMPORTS["served"] = {}
+    _IMPORTS["served"], _IMPORTS["pending"] = {}, {}
     _exit_handlers(_IMPORTS)
     _fix_pythonpath()
 

@@ -68,6 +68,7 @@ static PyObject *key[NTABLES], *attr[NATTRS];
  */
 static struct {
 	PyObject *builtin_find, *frozen_find, *importer_cache, *path_stat;
+	PyObject *find_and_load_code;   /* _find_and_load_unlocked's, the import's own search */
 } orig;
 
 /* The function a bound method (or classmethod's binding) calls, borrowed. */
@@ -889,47 +890,120 @@ static int plan_tables(struct plan *p, PyObject *st)
 	return 0;
 }
 
+/* A plan for name: the tables, an empty list, seen = {name}; 0 or -1. */
+static int plan_begin(struct plan *p, PyObject *st, PyObject *name)
+{
+	p->list = p->seen = p->dir_finder = p->dir_listing = p->dir_suffixes = NULL;
+	if (plan_tables(p, st) < 0 || (p->list = PyList_New(0)) == NULL ||
+	    (p->seen = PySet_New(NULL)) == NULL || PySet_Add(p->seen, name) < 0)
+		return -1;
+	return 0;
+}
+
+/* r: whether name itself is the zygote's (1, 0, -1).  Then what its loading
+ * imported, and name last: the plan (a new reference), None, or NULL. */
+static PyObject *plan_end(struct plan *p, PyObject *name, int r)
+{
+	if (r == 1 && (r = plan_deps(p, name)) == 1 && (r = loggers_ok(p, name)) == 1)
+		r = PyList_Append(p->list, name) < 0 ? -1 : 1;
+	Py_XDECREF(p->seen);
+	Py_XDECREF(p->dir_finder);
+	Py_XDECREF(p->dir_listing);
+	Py_XDECREF(p->dir_suffixes);
+	if (r != 1)
+		Py_CLEAR(p->list);
+	if (r == 0)
+		Py_RETURN_NONE;
+	return p->list;
+}
+
 /* _plan(st, spec): the modules to install, in order, spec's own last, for
  * the run's import of spec (found by the run's own search); None when the
  * import must run for real.  Raises what a step raised. */
 static PyObject *plan_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
 	struct plan p;
-	PyObject *name = NULL, *mod;
+	PyObject *name, *mod, *out;
 	int r = -1;
 
 	if (nargs != 2) {
 		PyErr_SetString(PyExc_TypeError, "_plan(state, spec)");
 		return NULL;
 	}
-	if (plan_tables(&p, args[0]) < 0 || (name = PyObject_GetAttr(args[1], attr[A_NAME])) == NULL)
+	if (zobserve_imports_watched())
+		Py_RETURN_NONE;                 /* the import runs, for whatever watches it */
+	if ((name = PyObject_GetAttr(args[1], attr[A_NAME])) == NULL)
 		return NULL;
-	p.list = PyList_New(0);
-	p.seen = PySet_New(NULL);
-	p.dir_finder = p.dir_listing = p.dir_suffixes = NULL;
-	if (p.list == NULL || p.seen == NULL || PySet_Add(p.seen, name) < 0)
-		goto out;
-	if ((r = has(p.t[S_UNSHARED], name)) != 0) {
-		r = r < 0 ? -1 : 0;
-		goto out;
+	if (plan_begin(&p, args[0], name) == 0 && (r = has(p.t[S_UNSHARED], name)) == 0) {
+		mod = table_get(&p, S_CACHE, name);
+		r = mod == NULL && PyErr_Occurred() ? -1 : same_module(args[1], mod);
+	} else if (r > 0) {
+		r = 0;                          /* its import left output, a thread or an fd */
 	}
-	mod = table_get(&p, S_CACHE, name);
-	if (mod == NULL && PyErr_Occurred())
-		goto out;
-	if ((r = same_module(args[1], mod)) == 1 && (r = plan_deps(&p, name)) == 1 &&
-	    (r = loggers_ok(&p, name)) == 1)
-		r = PyList_Append(p.list, name) < 0 ? -1 : 1;
-out:
+	out = plan_end(&p, name, r);
 	Py_DECREF(name);
-	Py_XDECREF(p.seen);
-	Py_XDECREF(p.dir_finder);
-	Py_XDECREF(p.dir_listing);
-	Py_XDECREF(p.dir_suffixes);
+	return out;
+}
+
+/* For _plan_search: would the run's search for name (path: its package's
+ * __path__, None for a top-level name) find the very file the zygote
+ * loaded?  Asked only while the finders and path hooks are the zygote's,
+ * so that the search needs no running: top_spec for a top-level name, the
+ * package's directories as the zygote's for a submodule.  1, 0, -1. */
+static int search_finds_cached(struct plan *p, PyObject *name, PyObject *path, PyObject *mod)
+{
+	PyObject *parent, *pmod = NULL, *now = NULL, *spec = attr_or_none(mod, attr[A_SPEC]);
+	int r = spec == NULL ? -1 : spec == Py_None ? 0 : hooks_as_in_zygote(p), err;
+
+	Py_XDECREF(spec);                   /* (the import gets the module's spec) */
 	if (r != 1)
-		Py_CLEAR(p.list);
-	if (r == 0)
+		return r;
+	if ((parent = parent_of(name, &err)) == NULL && err)
+		return -1;
+	if (parent == NULL) {
+		int same = 0;
+		PyObject *found = path == Py_None ? top_spec(p, name, 0, &same) : Py_NewRef(Py_None);
+		r = found == NULL ? -1 : path == Py_None && same;
+		Py_XDECREF(found);
+		return r;
+	}
+	r = 0;
+	if (path != Py_None && package_of(p, parent, &pmod) == 0 && pmod != NULL &&
+	    (now = attr_or_none(pmod, attr[A_PATH])) != NULL && now == path &&
+	    (r = path_based(mod)) == 1)
+		r = search_as_in_zygote(p, parent, pmod);
+	if (PyErr_Occurred())
+		r = -1;
+	Py_XDECREF(now);
+	Py_XDECREF(pmod);
+	Py_DECREF(parent);
+	return r;
+}
+
+/* _plan_search(st, name, path): the plan for the run's import of a cached
+ * module, decided before its search, as _plan decides it after: None when
+ * the search is not certain to find the zygote's very file (the search
+ * then runs), or the module cannot be served.  Raises what a step raised. */
+static PyObject *plan_search_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	struct plan p;
+	PyObject *name, *mod;
+	int r = -1;
+
+	if (nargs != 3) {
+		PyErr_SetString(PyExc_TypeError, "_plan_search(state, name, path)");
+		return NULL;
+	}
+	if (zobserve_imports_watched())
 		Py_RETURN_NONE;
-	return p.list;
+	name = args[1];
+	if (plan_begin(&p, args[0], name) == 0 && (r = has(p.t[S_UNSHARED], name)) == 0) {
+		mod = table_get(&p, S_CACHE, name);
+		r = mod == NULL ? (PyErr_Occurred() ? -1 : 0) : search_finds_cached(&p, name, args[2], mod);
+	} else if (r > 0) {
+		r = 0;
+	}
+	return plan_end(&p, name, r);
 }
 
 /* _listing(st, finder): a FileFinder's directory listing, refreshed as its
@@ -949,7 +1023,71 @@ static PyObject *listing_call(PyObject *self, PyObject *const *args, Py_ssize_t 
 }
 
 static PyMethodDef plan_def = { "_plan", (PyCFunction)(void (*)(void))plan_call, METH_FASTCALL, NULL };
+/*
+ * The run's own search for a module it imports, when the module is cached:
+ * importlib's _find_spec as _find_and_load_unlocked calls it (the hook
+ * replaces the name that function looks up, as warm.c's hook replaces
+ * _load_unlocked; a C function adds no frame to a traceback).  There the
+ * search is the first step of an import, and bootstrap's _serve_search()
+ * may serve the module before any directory is searched again; anyone
+ * else calling _find_spec (importlib.util.find_spec) gets the search.
+ * st["find_spec"] is the real _find_spec.
+ */
+static int called_by_import(void)
+{
+	PyFrameObject *f = PyEval_GetFrame();          /* borrowed */
+	PyCodeObject *code = f ? PyFrame_GetCode(f) : NULL;
+	int ours = code != NULL && (PyObject *)code == orig.find_and_load_code;
+	Py_XDECREF(code);
+	return ours;
+}
+
+static PyObject *k_find_spec, *k_search;
+
+static PyObject *find_spec_hook(PyObject *st, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+	Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+	PyObject *real = PyDict_GetItemWithError(st, k_find_spec), *search, *cache;
+
+	if (real == NULL) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_ImportError, "pywarm's import cache lost importlib's _find_spec");
+		return NULL;
+	}
+	if (nargs == 2 && kwnames == NULL && called_by_import() && !zobserve_imports_watched() &&
+	    (search = PyDict_GetItemWithError(st, k_search)) != NULL &&
+	    (cache = PyDict_GetItemWithError(st, key[S_CACHE])) != NULL && PyDict_Check(cache) &&
+	    PyDict_GET_SIZE(cache) > 0 && PyDict_Contains(cache, args[0]) == 1)
+		return PyObject_Vectorcall(search, args, 2, NULL);
+	if (PyErr_Occurred())
+		return NULL;
+	return PyObject_Vectorcall(real, args, nargsf, kwnames);
+}
+
+static PyMethodDef find_spec_def = { "_find_spec", (PyCFunction)(void (*)(void))find_spec_hook,
+				     METH_FASTCALL | METH_KEYWORDS, NULL };
+
+/* _find_hook(st): the hook for importlib's _find_spec, bound to st. */
+static PyObject *find_hook_call(PyObject *self, PyObject *st)
+{
+	return PyCFunction_New(&find_spec_def, st);
+}
+
+static PyMethodDef find_hook_def = { "_find_hook", find_hook_call, METH_O, NULL };
+
+/* _observe_snapshot(): observe.c's snapshot of the import system, now that
+ * the hooks are in place; True, or False when it could not be taken (then
+ * nothing is served). */
+static PyObject *observe_snapshot_call(PyObject *self, PyObject *unused)
+{
+	return PyBool_FromLong(zobserve_snapshot() == 0);
+}
+
+static PyMethodDef observe_def = { "_observe_snapshot", observe_snapshot_call, METH_NOARGS, NULL };
+
 static PyMethodDef listing_def = { "_listing", (PyCFunction)(void (*)(void))listing_call, METH_FASTCALL, NULL };
+static PyMethodDef plan_search_def = { "_plan_search", (PyCFunction)(void (*)(void))plan_search_call,
+				       METH_FASTCALL, NULL };
 
 /* cls.<name>'s function (a classmethod's), a new reference, or NULL. */
 static PyObject *class_function(PyObject *mod, const char *cls, const char *name)
@@ -965,6 +1103,15 @@ static PyObject *class_function(PyObject *mod, const char *cls, const char *name
 	return f;
 }
 
+/* mod.<name>.__code__, a new reference, or NULL. */
+static PyObject *function_code(PyObject *mod, const char *name)
+{
+	PyObject *f = PyObject_GetAttrString(mod, name);
+	PyObject *code = f ? PyObject_GetAttrString(f, "__code__") : NULL;
+	Py_XDECREF(f);
+	return code;
+}
+
 /* The standard functions as start-up made them (see orig); 0 or -1. */
 static int keep_originals(void)
 {
@@ -976,7 +1123,8 @@ static int keep_originals(void)
 	    (orig.builtin_find = class_function(b, "BuiltinImporter", "find_spec")) == NULL ||
 	    (orig.frozen_find = class_function(b, "FrozenImporter", "find_spec")) == NULL ||
 	    (orig.importer_cache = class_function(e, "PathFinder", "_path_importer_cache")) == NULL ||
-	    (orig.path_stat = PyObject_GetAttrString(e, "_path_stat")) == NULL) {
+	    (orig.path_stat = PyObject_GetAttrString(e, "_path_stat")) == NULL ||
+	    (orig.find_and_load_code = function_code(b, "_find_and_load_unlocked")) == NULL) {
 		Py_CLEAR(orig.builtin_find);
 		Py_CLEAR(orig.frozen_find);
 		Py_CLEAR(orig.importer_cache);
@@ -996,10 +1144,17 @@ int zplan_init(PyObject *ns)
 			return -1;
 	if (keep_originals() < 0)
 		return -1;
-	PyObject *plan = PyCFunction_New(&plan_def, NULL), *listing = PyCFunction_New(&listing_def, NULL);
-	int rc = plan && listing && PyDict_SetItemString(ns, "_plan", plan) == 0 &&
-		 PyDict_SetItemString(ns, "_listing", listing) == 0 ? 0 : -1;
-	Py_XDECREF(plan);
-	Py_XDECREF(listing);
-	return rc;
+	if ((k_find_spec == NULL && (k_find_spec = PyUnicode_InternFromString("find_spec")) == NULL) ||
+	    (k_search == NULL && (k_search = PyUnicode_InternFromString("search")) == NULL))
+		return -1;
+	static PyMethodDef *const defs[] = { &plan_def, &plan_search_def, &listing_def, &find_hook_def,
+					     &observe_def };
+	for (size_t i = 0; i < sizeof defs / sizeof *defs; i++) {
+		PyObject *f = PyCFunction_New(defs[i], NULL);
+		int rc = f ? PyDict_SetItemString(ns, defs[i]->ml_name, f) : -1;
+		Py_XDECREF(f);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
 }

@@ -429,6 +429,8 @@ static int load_bootstrap(struct zygote *z)
 	Py_XINCREF(prepare_fn);
 	if (setup_fn != NULL && zteardown_init(ns, gc_module) < 0)
 		zwarn(z, "the teardown check runs in Python (teardown.c could not take its names)");
+	if (setup_fn != NULL && zrun_init() < 0)
+		Py_CLEAR(setup_fn);             /* (run.c cannot end a run without atexit) */
 	Py_XDECREF(r);
 	Py_XDECREF(code);
 	Py_XDECREF(ns);

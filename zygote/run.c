@@ -302,6 +302,20 @@ static int run_stdin(void)
 	return run_main_file(stdin, "<stdin>", 0);
 }
 
+/* atexit._run_exitfuncs, kept by the zygote: Py_FinalizeEx runs the exit
+ * handlers without importing anything, which a program's own
+ * builtins.__import__ or audit hook would see (the handlers are the
+ * interpreter's, not the module object's). */
+static PyObject *run_exitfuncs;
+
+int zrun_init(void)
+{
+	PyObject *atexit = PyImport_ImportModule("atexit");
+	run_exitfuncs = atexit ? PyObject_GetAttrString(atexit, "_run_exitfuncs") : NULL;
+	Py_XDECREF(atexit);
+	return run_exitfuncs ? 0 : -1;
+}
+
 /* Py_FinalizeEx's wait_for_thread_shutdown(): threading._shutdown(). */
 static void wait_for_threads(void)
 {
@@ -366,9 +380,7 @@ static int finish(int exitcode)
 	wait_for_threads();
 	if (Py_MakePendingCalls() < 0)
 		goto full;
-	PyObject *atexit = PyImport_ImportModule("atexit");
-	PyObject *r = atexit ? PyObject_CallMethod(atexit, "_run_exitfuncs", NULL) : NULL;
-	Py_XDECREF(atexit);
+	PyObject *r = run_exitfuncs ? PyObject_CallNoArgs(run_exitfuncs) : NULL;
 	if (r == NULL)
 		goto full;
 	Py_DECREF(r);

@@ -586,6 +586,28 @@ static PyObject *load_new(PyObject *st, PyObject *spec)
 	return r;
 }
 
+/* The module bootstrap's _serve_search() installed for this very spec when
+ * the import searched for it (st["pending"]: name -> spec, one load each),
+ * as a new reference; NULL (no error set) when spec is not one of those. */
+static PyObject *served_by_search(PyObject *st, PyObject *spec)
+{
+	PyObject *pending = st_get(st, "pending"), *served = st_get(st, "served"), *name, *mod = NULL;
+
+	if (pending == NULL || served == NULL || !PyDict_Check(pending) || PyDict_GET_SIZE(pending) == 0)
+		return NULL;
+	if ((name = PyObject_GetAttrString(spec, "name")) == NULL)
+		return NULL;
+	PyObject *want = PyDict_GetItemWithError(pending, name);
+	if (want == spec && PyDict_DelItem(pending, name) == 0) {
+		mod = PyDict_GetItemWithError(served, name);
+		Py_XINCREF(mod);
+		if (mod == NULL && !PyErr_Occurred())
+			PyErr_SetObject(PyExc_KeyError, name);
+	}
+	Py_DECREF(name);
+	return mod;
+}
+
 /* importlib._bootstrap._load_unlocked(spec), as the import system calls it. */
 static PyObject *hook_load(PyObject *st, PyObject *spec)
 {
@@ -595,8 +617,13 @@ static PyObject *hook_load(PyObject *st, PyObject *spec)
 
 	if (serve == NULL || cache == NULL)
 		return record_load(st, spec);
+	PyObject *done = served_by_search(st, spec);
+	if (done != NULL || PyErr_Occurred())
+		return done;
 	if (PyDict_GET_SIZE(cache) == 0)
 		return load_new(st, spec);
+	if (zobserve_imports_watched())     /* nothing is served, nor counted for learning */
+		return PyObject_CallOneArg(st_get(st, "load"), spec);
 	name = PyObject_GetAttrString(spec, "name");
 	hit = name ? PyDict_Contains(cache, name) : 0;
 	Py_XDECREF(name);

@@ -141,6 +141,7 @@ void zpy_quiet_begin(void);        /* around objects python3 never makes: */
 void zpy_quiet_end(void);          /* the collector's counters untouched */
 
 /* run.c */
+int  zrun_init(void);               /* in the zygote, before any child */
 void zpy_child_run(const struct zygote *z, struct pw_launch *l) __attribute__((noreturn));
 
 /* teardown.c (its callers include Python.h): the teardown check of a run's end */
@@ -151,6 +152,10 @@ int  zteardown_partial(void);
 
 /* plan.c: bootstrap's _plan() and _listing(), put in its namespace */
 int  zplan_init(PyObject *bootstrap_ns);
+
+/* observe.c: whether anything watches a run's imports (then nothing is served) */
+int  zobserve_snapshot(void);
+int  zobserve_imports_watched(void);
 
 /* cheld.c: the classes an extension's C code holds (warm.c asks while it preloads) */
 void     *zcheld_snapshot(void);

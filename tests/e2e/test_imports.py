@@ -865,3 +865,122 @@ def test_signal_handlers_set_at_import(pw, wd, mod, prog):
     pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
     code = SIG_PROGS[prog] + "print(signal.getsignal(signal.SIGUSR2))\n"
     _same_warm(pw, ["-c", code], cwd=wd, env_add=env)
+
+
+# ------------------------------------------------- whatever watches imports sees python3's
+# A served module's code does not run again; while a trace or profile
+# function, an audit hook, a builtins.__import__ of the program's or a
+# replaced piece of the import system is in place, every import runs for
+# real, so that each sees what it sees under python3.  (Not here: an
+# extension module the zygote loaded, imported again, is not initialized
+# again by CPython, so the imports its C init makes are not seen twice.)
+
+_IMPORTS_WATCHED = "import json, csv, textwrap, shlex, glob\n"
+_REPORT = "sys.settrace(None); sys.setprofile(None)\nprint(len(seen))\nfor s in seen:\n    print(s)\n"
+OBSERVER_CASES = {
+    "settrace": "import sys\nseen = []\n"
+                "def tr(frame, event, arg):\n"
+                "    if event == 'call' and frame.f_code.co_name == '<module>':\n"
+                "        seen.append(frame.f_code.co_filename.rsplit('/', 2)[-2:])\n"
+                "sys.settrace(tr)\n",
+    "setprofile": "import sys\nseen = []\n"
+                  "def pr(frame, event, arg):\n"
+                  "    if event == 'call' and frame.f_code.co_name == '<module>':\n"
+                  "        seen.append(frame.f_code.co_filename.rsplit('/', 1)[-1])\n"
+                  "sys.setprofile(pr)\n",
+    "audit-hook": "import sys\nseen = []\n"
+                  "def hook(ev, args):\n"
+                  "    if ev in ('open', 'exec', 'import'):\n"
+                  "        what = getattr(args[0], 'co_filename', args[0])\n"
+                  "        seen.append((ev, str(what).rsplit('/', 1)[-1]))\n"
+                  "sys.addaudithook(hook)\n",
+    "builtins-import": "import sys, builtins\nseen = []\nreal = builtins.__import__\n"
+                       "def spy(name, globals=None, locals=None, fromlist=(), level=0):\n"
+                       "    seen.append((name, level))\n"
+                       "    return real(name, globals, locals, fromlist, level)\n"
+                       "builtins.__import__ = spy\n",
+    "loader-get-data": "import sys, importlib.machinery as m\nseen = []\nreal = m.SourceFileLoader.get_data\n"
+                       "def get_data(self, path):\n    seen.append(path.rsplit('/', 1)[-1])\n    return real(self, path)\n"
+                       "m.SourceFileLoader.get_data = get_data\n",
+    "find-spec-wrapped": "import sys, importlib._bootstrap as b\nseen = []\nreal = b._find_spec\n"
+                         "def spy(name, path, target=None):\n    seen.append(name)\n    return real(name, path, target)\n"
+                         "b._find_spec = spy\n",
+    "marshal-loads": "import sys, marshal\nseen = []\nreal = marshal.loads\n"
+                     "def loads(data, *a):\n    code = real(data, *a)\n    seen.append(code.co_filename.rsplit('/', 1)[-1])\n"
+                     "    return code\nmarshal.loads = loads\n",
+    "exec-module-wrapped": "import sys, importlib._bootstrap_external as e\nseen = []\nreal = e._LoaderBasics.exec_module\n"
+                           "def exec_module(self, module):\n    seen.append(module.__name__)\n    return real(self, module)\n"
+                           "e._LoaderBasics.exec_module = exec_module\n",
+    "trace-in-a-thread": "import sys, threading\nseen = []\n"
+                         "def tr(frame, event, arg):\n"
+                         "    if event == 'call' and frame.f_code.co_name == '<module>':\n"
+                         "        seen.append(frame.f_code.co_filename.rsplit('/', 1)[-1])\n"
+                         "def work():\n    sys.settrace(tr)\n    import json, csv\n    sys.settrace(None)\n"
+                         "t = threading.Thread(target=work)\nt.start()\nt.join()\nimport logging.handlers\n"
+                         "print(len(seen), seen)\nraise SystemExit\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(OBSERVER_CASES))
+@pytest.mark.parametrize("how", ["script", "c"])
+def test_what_watches_imports_sees_them(pw, wd, case, how):
+    prog = OBSERVER_CASES[case] + _IMPORTS_WATCHED + _REPORT
+    write_files(wd, {"main.py": prog})
+    real, _ = _same_warm(pw, ["main.py"] if how == "script" else ["-c", prog], cwd=wd)
+    assert not real.out.startswith(b"0 "), real.out
+
+
+def test_imports_once_nothing_watches_are_served(pw, wd):
+    """Only while something watches: a module imported under a trace
+    function runs afresh, one imported after it is gone is served (what its
+    import computed is the zygote's)."""
+    write_files(wd, {"lib/mod_a.py": "import os\nPID = os.getpid()\n",
+                     "lib/mod_b.py": "import os\nPID = os.getpid()\n",
+                     ".pywarm.ini": "[preload]\nmodules = mod_a, mod_b\n"})
+    pw.trust(wd)
+    env = {"PYTHONPATH": os.path.join(wd, "lib")}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    try:
+        prog = ("import os, sys\nsys.settrace(lambda *a: None)\nimport mod_a\nsys.settrace(None)\n"
+                "import mod_b\nprint(mod_a.PID == os.getpid(), mod_b.PID == os.getpid())\n")
+        r = pw.run_pywarm(["-c", prog], cwd=wd, env_add=env)
+        assert_warm(r)
+        assert r.out == b"True False\n", r.describe()
+    finally:
+        pw.ctl("stop", cwd=wd, env=pw.make_env(env), check=False, timeout=30)
+
+
+# ------------------------------------------------- a cached module served at its search
+# The run's search for a cached module may serve it before any directory
+# is searched again (plan.c's hook for importlib's _find_spec, in
+# _find_and_load_unlocked); everyone else asking for a spec gets a search
+# of their own, and a spec handed to the loader again loads again.
+
+SEARCH_CASES = {
+    "find-spec-before-import": "import importlib.util\ns = importlib.util.find_spec('csv')\nimport csv\n"
+                               "print(s is csv.__spec__, s == csv.__spec__, s.loader is csv.__loader__, s.origin)\n",
+    "load-served-spec-again": "import sys, json, importlib._bootstrap as b\nm = b._load(json.__spec__)\n"
+                              "print(m is json, sys.modules['json'] is m, m.dumps is json.dumps)\n",
+    "reload-served": "import importlib, json\nf = json.dumps\nm = importlib.reload(json)\nprint(m is json, json.dumps is f)\n",
+    "import-module-submodule": "import importlib, sys\nm = importlib.import_module('email.utils')\n"
+                               "print(m is sys.modules['email.utils'], sorted(n for n in sys.modules if n.startswith('email'))[:6])\n",
+    "dunder-import-direct": "m = __import__('json.decoder', fromlist=['x'])\nprint(m.__name__, m.JSONDecoder.__module__)\n",
+    "package-replaced-in-sys-modules": "import sys, types, xml\nfake = types.ModuleType('xml')\n"
+                                       "fake.__path__ = xml.__path__\nsys.modules['xml'] = fake\nimport xml.dom\n"
+                                       "print(xml.dom is sys.modules['xml.dom'], fake.dom is xml.dom, xml.dom.__name__)\n",
+    "module-blocked": "import sys\nsys.modules['csv'] = None\ntry:\n    import csv\nexcept ImportError as e:\n"
+                      "    print(type(e).__name__, e)\n",
+    "spec-after-meta-path-change": "import sys, importlib.util\nsys.meta_path = sys.meta_path[:]\n"
+                                   "import json\nprint(importlib.util.find_spec('json') is json.__spec__)\n",
+    "search-from-a-finder": "import sys, importlib._bootstrap as b\n"
+                            "class F:\n    def find_spec(self, name, path, target=None):\n"
+                            "        if name == 'csv':\n            print('asked', b._find_spec('textwrap', None).name)\n"
+                            "        return None\nsys.meta_path.insert(0, F())\nimport csv, textwrap\n"
+                            "print(csv.__name__, textwrap.__name__)\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(SEARCH_CASES))
+def test_searches_of_cached_modules(pw, wd, case):
+    write_files(wd, {"main.py": SEARCH_CASES[case]})
+    _same_warm(pw, ["main.py"], cwd=wd)
