@@ -284,7 +284,7 @@ def _imports_attach():
     st["serve"], st["search"] = _serve, _serve_search
     st["find_spec"], st["pending"] = _bootstrap._find_spec, {}
     # What plan.c's _plan() asks through Python, as the walk in Python did.
-    st["loggers_ok"], st["os"] = _loggers_ok, _os
+    st["loggers_ok"], st["show_loggers"], st["os"] = _loggers_ok, _show_loggers, _os
     st["bootstrap"], st["external"] = _bootstrap, _bootstrap_external
     st["cache"], st["served"] = {}, {}
     return st
@@ -425,28 +425,6 @@ def _listed_stems(finder):
     return frozenset(n.partition(".")[0] for n in _listing(_IMPORTS, finder))
 
 
-def _install(plan):
-    """Put the planned modules in sys.modules and on their packages.  Each
-    is served once: imported again after the program removed it from
-    sys.modules, it is executed again, as under python3."""
-    st = _IMPORTS
-    mods, cache, served = _sys.modules, st["cache"], st["served"]
-    unbound, attached = st["unbound"], st["attached"]
-    for name in plan:
-        mod = served[name] = cache.pop(name)
-        for extra in attached.get(name, ()):
-            if extra in cache:
-                mods[extra] = served[extra] = cache.pop(extra)
-        mods[name] = mod
-        bound = unbound.pop(name, None)
-        if bound is not None:
-            setattr(bound[0], bound[1], mod)
-        _show_loggers(name)
-        # (a learn judge's child has no run, and so no held handlers)
-        for func, args, kwargs in st.get("exits", {}).pop(name, ()):
-            st["register"](func, *args, **(kwargs or {}))
-
-
 # Threads importing at once: the import system locks only the module each
 # imports, and two plans can share a dependency (one thread would install
 # it, the other find it gone from the cache).  Planning and installing hold
@@ -466,7 +444,7 @@ def _serve(spec):
             return None
         if plan is None:
             return None
-        _install(plan)
+        _install(_IMPORTS, plan)      # plan.c; each module is served once
         return _IMPORTS["served"][plan[-1]]
 
 
@@ -485,7 +463,7 @@ def _serve_search(name, path):
             except Exception:
                 plan = None
             if plan is not None:
-                _install(plan)
+                _install(_IMPORTS, plan)      # plan.c; each module is served once
                 spec = st["pending"][name] = st["served"][name].__spec__
                 return spec
     return st["find_spec"](name, path)

@@ -99,14 +99,20 @@ static PyObject *attr_or_none(PyObject *o, PyObject *name)
 	return v;
 }
 
+enum { Y_META_PATH, Y_PATH_HOOKS, Y_PATH, Y_PIC, Y_MODULES, Y_FLAGS, NSYS };
+static const char *const sys_names[NSYS] = {
+	"meta_path", "path_hooks", "path", "path_importer_cache", "modules", "flags",
+};
+static PyObject *sys_key[NSYS], *sys_dict;
+
 /* sys.<name>, a new reference (code a finder runs may replace it), or
  * NULL with AttributeError, as Python's _sys.name. */
-static PyObject *sys_attr(const char *name)
+static PyObject *sys_attr(int which)
 {
-	PyObject *v = PySys_GetObject(name);
+	PyObject *v = PyDict_GetItemWithError(sys_dict, sys_key[which]);
 
 	if (v == NULL && !PyErr_Occurred())
-		PyErr_Format(PyExc_AttributeError, "module 'sys' has no attribute '%s'", name);
+		PyErr_Format(PyExc_AttributeError, "module 'sys' has no attribute '%s'", sys_names[which]);
 	Py_XINCREF(v);
 	return v;
 }
@@ -159,12 +165,12 @@ static int compare(PyObject *a, PyObject *b, int op)
 /* sys.meta_path == the zygote's and sys.path_hooks == the zygote's: 1, 0, or -1. */
 static int hooks_as_in_zygote(struct plan *p)
 {
-	PyObject *mp = sys_attr("meta_path");
+	PyObject *mp = sys_attr(Y_META_PATH);
 	int same = mp ? compare(mp, p->t[S_META_PATH], Py_EQ) : -1;
 	Py_XDECREF(mp);
 	if (same != 1)
 		return same;
-	PyObject *ph = sys_attr("path_hooks");
+	PyObject *ph = sys_attr(Y_PATH_HOOKS);
 	same = ph ? compare(ph, p->t[S_PATH_HOOKS], Py_EQ) : -1;
 	Py_XDECREF(ph);
 	return same;
@@ -446,7 +452,7 @@ static int is_a(PyObject *o, PyTypeObject *t)
 static int path_search(struct plan *p, PyObject *name, PyObject *home)
 {
 	PyObject *flags, *v, *path, *pic, *it, *entry;
-	if ((flags = sys_attr("flags")) == NULL)
+	if ((flags = sys_attr(Y_FLAGS)) == NULL)
 		return -1;
 	v = PyObject_GetAttr(flags, attr[A_VERBOSE]);
 	Py_DECREF(flags);
@@ -458,13 +464,13 @@ static int path_search(struct plan *p, PyObject *name, PyObject *home)
 		return -1;
 	if (verbose > 1)                    /* -vv prints each try */
 		return NOT_SURE;
-	if ((path = sys_attr("path")) == NULL)
+	if ((path = sys_attr(Y_PATH)) == NULL)
 		return -1;
 	it = PyObject_GetIter(path);
 	Py_DECREF(path);
 	if (it == NULL)
 		return -1;
-	if ((pic = sys_attr("path_importer_cache")) == NULL) {
+	if ((pic = sys_attr(Y_PIC)) == NULL) {
 		Py_DECREF(it);
 		return -1;
 	}
@@ -531,7 +537,7 @@ static int finds_nothing(struct plan *p, PyObject *find_spec, PyObject *name)
  * on error. */
 static PyObject *top_spec(struct plan *p, PyObject *name, int failed, int *same)
 {
-	PyObject *mp = sys_attr("meta_path"), *it, *finder, *found = NULL;
+	PyObject *mp = sys_attr(Y_META_PATH), *it, *finder, *found = NULL;
 	int hooks = mp ? hooks_as_in_zygote(p) : -1;
 
 	*same = 0;
@@ -602,7 +608,7 @@ static int search_as_in_zygote(struct plan *p, PyObject *parent, PyObject *pmod)
 	Py_SETREF(now, PySequence_Tuple(now));
 	r = now ? compare(now, dirs, Py_EQ) : -1;
 	Py_XDECREF(now);
-	if (r != 1 || (pic = sys_attr("path_importer_cache")) == NULL)
+	if (r != 1 || (pic = sys_attr(Y_PIC)) == NULL)
 		return r == 1 ? -1 : r;
 	PyObject *hidden = p->t[S_HIDDEN], *it = PyObject_GetIter(dirs), *d;
 	while (it && r == 1 && (d = PyIter_Next(it)) != NULL) {
@@ -663,7 +669,7 @@ static int plan_deps(struct plan *p, PyObject *name)
 		return -1;
 	if ((deps = table_get(p, S_DEPS, name)) == NULL)
 		return PyErr_Occurred() ? -1 : 1;
-	if ((mods = sys_attr("modules")) == NULL)
+	if ((mods = sys_attr(Y_MODULES)) == NULL)
 		return -1;
 	if ((it = PyObject_GetIter(deps)) == NULL || Py_EnterRecursiveCall(" in pywarm's import plan")) {
 		Py_XDECREF(it);
@@ -723,7 +729,7 @@ static int package_of(struct plan *p, PyObject *parent, PyObject **pmod)
 		Py_INCREF(*pmod);
 		return 0;
 	}
-	PyObject *mods = PyErr_Occurred() ? NULL : sys_attr("modules");
+	PyObject *mods = PyErr_Occurred() ? NULL : sys_attr(Y_MODULES);
 	int r = mods ? mapping_get(mods, parent, pmod) : -1;
 	Py_XDECREF(mods);
 	return r < 0 ? -1 : 0;
@@ -839,7 +845,7 @@ out:
 
 static int plan_one(struct plan *p, PyObject *name)
 {
-	PyObject *cur, *mods = sys_attr("modules"), *parent;
+	PyObject *cur, *mods = sys_attr(Y_MODULES), *parent;
 	int r, err;
 
 	if ((r = has(p->seen, name)) != 0)
@@ -1006,6 +1012,121 @@ static PyObject *plan_search_call(PyObject *self, PyObject *const *args, Py_ssiz
 	return plan_end(&p, name, r);
 }
 
+/* cache.pop(name) into served[name], a new reference, or NULL (KeyError). */
+static PyObject *take(PyObject *cache, PyObject *served, PyObject *name)
+{
+	PyObject *mod = PyDict_GetItemWithError(cache, name);
+	if (mod == NULL) {
+		if (!PyErr_Occurred())
+			PyErr_SetObject(PyExc_KeyError, name);
+		return NULL;
+	}
+	Py_INCREF(mod);
+	if (PyDict_DelItem(cache, name) < 0 || PyDict_SetItem(served, name, mod) < 0)
+		Py_CLEAR(mod);
+	return mod;
+}
+
+/* The exit handlers the zygote's import of name registered for functions
+ * of name's own (bootstrap's _exit_handlers): registered now, at the
+ * place python3's import would have registered them.  0 or -1. */
+static int register_exits(PyObject *st, PyObject *name)
+{
+	PyObject *exits = PyDict_GetItemString(st, "exits"), *list, *it, *entry;
+	PyObject *reg = PyDict_GetItemString(st, "register");
+	if (exits == NULL || !PyDict_Check(exits) || (list = PyDict_GetItemWithError(exits, name)) == NULL)
+		return PyErr_Occurred() ? -1 : 0;   /* (a learn judge's child has no run, and so no held handlers) */
+	Py_INCREF(list);
+	int rc = PyDict_DelItem(exits, name);
+	it = rc == 0 ? PyObject_GetIter(list) : NULL;
+	while (it != NULL && rc == 0 && (entry = PyIter_Next(it)) != NULL) {
+		PyObject *func, *args, *kwargs, *r = NULL;
+		if (reg != NULL && PyArg_ParseTuple(entry, "OO!O:exit handler", &func, &PyTuple_Type, &args, &kwargs)) {
+			PyObject *head = PyTuple_Pack(1, func);      /* register(func, *args, **(kwargs or {})) */
+			PyObject *all = head ? PySequence_Concat(head, args) : NULL;
+			int some = kwargs == Py_None ? 0 : PyObject_IsTrue(kwargs);
+			if (all != NULL && some >= 0)
+				r = PyObject_Call(reg, all, some ? kwargs : NULL);
+			Py_XDECREF(all);
+			Py_XDECREF(head);
+		}
+		rc = r ? 0 : -1;
+		Py_XDECREF(r);
+		Py_DECREF(entry);
+	}
+	if (it == NULL || PyErr_Occurred())
+		rc = -1;
+	Py_XDECREF(it);
+	Py_DECREF(list);
+	return rc;
+}
+
+/* _install(st, plan): put the planned modules in sys.modules and on their
+ * packages.  Each is served once: imported again after the program
+ * removed it from sys.modules, it is executed again, as under python3. */
+static PyObject *install_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	struct plan p;
+	PyObject *mods, *name;
+
+	if (nargs != 2 || !PyList_Check(args[1])) {
+		PyErr_SetString(PyExc_TypeError, "_install(state, plan)");
+		return NULL;
+	}
+	if (plan_tables(&p, args[0]) < 0 || (mods = sys_attr(Y_MODULES)) == NULL)
+		return NULL;
+	PyObject *cache = p.t[S_CACHE], *served = p.t[S_SERVED], *attached = p.t[S_ATTACHED];
+	PyObject *unbound = PyDict_GetItemString(args[0], "unbound");
+	PyObject *show = PyDict_GetItemString(args[0], "show_loggers");
+	int rc = unbound && show ? 0 : -1;
+	if (rc < 0)
+		PyErr_SetString(PyExc_KeyError, "unbound");
+	for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(args[1]); i++) {
+		name = PyList_GET_ITEM(args[1], i);
+		Py_INCREF(name);
+		PyObject *mod = take(cache, served, name), *extras, *bound = NULL;
+		rc = mod ? 0 : -1;
+		if (rc == 0 && (extras = PyDict_GetItemWithError(attached, name)) != NULL) {
+			PyObject *it = PyObject_GetIter(extras), *extra;
+			while (it && rc == 0 && (extra = PyIter_Next(it)) != NULL) {
+				int there = PyDict_Contains(cache, extra);
+				PyObject *e = there == 1 ? take(cache, served, extra) : NULL;
+				rc = there < 0 || (there == 1 && (e == NULL || PyObject_SetItem(mods, extra, e) < 0)) ? -1 : 0;
+				Py_XDECREF(e);
+				Py_DECREF(extra);
+			}
+			if (it == NULL || PyErr_Occurred())
+				rc = -1;
+			Py_XDECREF(it);
+		}
+		if (rc == 0 && (PyErr_Occurred() || PyObject_SetItem(mods, name, mod) < 0))
+			rc = -1;
+		if (rc == 0 && (bound = PyDict_GetItemWithError(unbound, name)) != NULL) {
+			Py_INCREF(bound);
+			if (PyDict_DelItem(unbound, name) < 0 || !PyTuple_Check(bound) || PyTuple_GET_SIZE(bound) != 2 ||
+			    PyObject_SetAttr(PyTuple_GET_ITEM(bound, 0), PyTuple_GET_ITEM(bound, 1), mod) < 0)
+				rc = -1;
+			Py_DECREF(bound);
+		}
+		if (rc == 0 && PyErr_Occurred())
+			rc = -1;
+		if (rc == 0) {
+			PyObject *names = table_get(&p, S_LOGGERS, name), *r = NULL;
+			int some = names ? PyObject_IsTrue(names) : PyErr_Occurred() ? -1 : 0;
+			if (some > 0 && (r = PyObject_CallOneArg(show, name)) == NULL)
+				some = -1;
+			Py_XDECREF(r);
+			rc = some < 0 ? -1 : register_exits(args[0], name);
+		}
+		Py_XDECREF(mod);
+		Py_DECREF(name);
+	}
+	Py_DECREF(mods);
+	if (rc < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
 /* _listing(st, finder): a FileFinder's directory listing, refreshed as its
  * find_spec would refresh it (for bootstrap's index of the zygote's own
  * directories). */
@@ -1086,6 +1207,7 @@ static PyObject *observe_snapshot_call(PyObject *self, PyObject *unused)
 static PyMethodDef observe_def = { "_observe_snapshot", observe_snapshot_call, METH_NOARGS, NULL };
 
 static PyMethodDef listing_def = { "_listing", (PyCFunction)(void (*)(void))listing_call, METH_FASTCALL, NULL };
+static PyMethodDef install_def = { "_install", (PyCFunction)(void (*)(void))install_call, METH_FASTCALL, NULL };
 static PyMethodDef plan_search_def = { "_plan_search", (PyCFunction)(void (*)(void))plan_search_call,
 				       METH_FASTCALL, NULL };
 
@@ -1144,11 +1266,17 @@ int zplan_init(PyObject *ns)
 			return -1;
 	if (keep_originals() < 0)
 		return -1;
+	for (int i = 0; i < NSYS; i++)
+		if (sys_key[i] == NULL && (sys_key[i] = PyUnicode_InternFromString(sys_names[i])) == NULL)
+			return -1;
+	PyObject *sys = PyImport_AddModule("sys");     /* borrowed: the interpreter's, for good */
+	if (sys == NULL || (sys_dict = PyModule_GetDict(sys)) == NULL)
+		return -1;
 	if ((k_find_spec == NULL && (k_find_spec = PyUnicode_InternFromString("find_spec")) == NULL) ||
 	    (k_search == NULL && (k_search = PyUnicode_InternFromString("search")) == NULL))
 		return -1;
-	static PyMethodDef *const defs[] = { &plan_def, &plan_search_def, &listing_def, &find_hook_def,
-					     &observe_def };
+	static PyMethodDef *const defs[] = { &plan_def, &plan_search_def, &install_def, &listing_def,
+					     &find_hook_def, &observe_def };
 	for (size_t i = 0; i < sizeof defs / sizeof *defs; i++) {
 		PyObject *f = PyCFunction_New(defs[i], NULL);
 		int rc = f ? PyDict_SetItemString(ns, defs[i]->ml_name, f) : -1;
