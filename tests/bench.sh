@@ -36,6 +36,7 @@ SCRIPT=$HERE/bench_stdlib.py
 IMPORTS=$HERE/bench_imports.py
 PANDAS=$HERE/bench_pandas.py
 LEARN=$HERE/bench_learn.py
+LEARN_IMPORTS=$HERE/bench_learn_imports.py
 DB=${PYWARM_DEB_BUILDDIR:-}
 RATE_N=${PYWARM_BENCH_RATE_N:-400}
 CPU_N=${PYWARM_BENCH_CPU_N:-500}
@@ -258,8 +259,11 @@ echo
 hyperfine -N -w "$WARMUP" -r "$RUNS" --export-json "$T/learn.json" \
 	-n "pywarm bench_learn.py (built-in profile)" "env '$B/pywarm' '$LEARN'" \
 	-n "pywarm bench_learn.py (learned profile)" "env XDG_CONFIG_HOME='$T/learned' '$B/pywarm' '$LEARN'" \
+	-n "pywarm bench_learn_imports.py (built-in profile)" "env '$B/pywarm' '$LEARN_IMPORTS'" \
+	-n "pywarm bench_learn_imports.py (learned profile)" "env XDG_CONFIG_HOME='$T/learned' '$B/pywarm' '$LEARN_IMPORTS'" \
 	-n "pywarm -c pass (learned profile)" "env XDG_CONFIG_HOME='$T/learned' '$B/pywarm' -c pass" \
-	-n "python3 bench_learn.py" "env '$REAL' '$LEARN'"
+	-n "python3 bench_learn.py" "env '$REAL' '$LEARN'" \
+	-n "python3 bench_learn_imports.py" "env '$REAL' '$LEARN_IMPORTS'"
 
 echo "- Interpreter: $REAL (Python $pyver)"
 echo "- $(hyperfine --version), $RUNS runs after $WARMUP warm-up runs per command;" \
@@ -335,6 +339,15 @@ print(f"| before `pywarmctl learn --write` | {statistics.median(before):.2f} ms 
 print(f"| after | {statistics.median(after):.2f} ms | {min(after):.2f} ms |")
 print(f"| after, against `pywarm -c pass` | {statistics.median(after) - statistics.median(bare):+.2f} ms "
       f"| {min(after) - min(bare):+.2f} ms |")
+ibefore = rows["pywarm bench_learn_imports.py (built-in profile)"]
+iafter = rows["pywarm bench_learn_imports.py (learned profile)"]
+print(f"| its imports alone (`bench_learn_imports.py`), before | {statistics.median(ibefore):.2f} ms | {min(ibefore):.2f} ms |")
+print(f"| its imports alone, after | {statistics.median(iafter):.2f} ms | {min(iafter):.2f} ms |")
+print(f"| its imports alone, after, against `pywarm -c pass` | {statistics.median(iafter) - statistics.median(bare):+.2f} ms "
+      f"| {min(iafter) - min(bare):+.2f} ms |")
+print(f"| `python3 bench_learn.py` / `python3 bench_learn_imports.py` | "
+      f"{statistics.median(rows['python3 bench_learn.py']):.2f} / {statistics.median(rows['python3 bench_learn_imports.py']):.2f} ms "
+      f"| {min(rows['python3 bench_learn.py']):.2f} / {min(rows['python3 bench_learn_imports.py']):.2f} ms |")
 
 # The figures pywarm is held to, measured here.
 def line(figure, target, value, ok):
@@ -369,6 +382,9 @@ for profile, label in (("builtin", "built-in profile"), ("pandas", "pandas profi
              f" + {int(c['children_us']) / 1000:.2f})", us <= 1500)
 r = med("pywarm bench_learn.py (learned profile)") - med("pywarm -c pass (learned profile)")
 line("learned `bench_learn.py` against `-c pass`, medians", "within 1 ms", f"{r:+.2f} ms", r <= 1)
+r = med("pywarm bench_learn_imports.py (learned profile)") - med("pywarm -c pass (learned profile)")
+line("learned `bench_learn_imports.py` (its imports alone) against `-c pass`, medians", "within 1 ms",
+     f"{r:+.2f} ms", r <= 1)
 warm_rate = rate_n / (med(f"pywarm x{rate_n}, 8 clients") / 1000)
 cold_rate = (rate_n // 8) / (med(f"python3 x{rate_n // 8}, 8 clients") / 1000)
 line("launches/s, 8 concurrent clients, `-c pass`, warm / cold", "at least 10×",
