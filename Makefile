@@ -169,7 +169,10 @@ fuzz-smoke: $(addprefix $(BUILDDIR)/fuzz/,$(FUZZERS))
 # they run $(E2E_JOBS) at a time (pytest-xdist, when installed; each worker
 # has a session tree and zygote of its own).  The other files hold
 # deadlines, load, second users and the system's package and service
-# managers, and run one at a time.  The closing line adds up the three
+# managers, and run one at a time.  Then the differential files run once
+# more under a user profile that learned (tests/e2e/learned_profile.sh:
+# `pywarmctl learn --write` after runs of tests/bench_learn.py), whose
+# zygote preloads 29 more modules.  The closing line adds up the four
 # runs (tests/e2e/summary.py reads their JUnit reports).
 E2E_JOBS ?= 2
 E2E_PARALLEL = $(addprefix tests/e2e/,test_diff.py test_imports.py test_finalize.py \
@@ -181,15 +184,18 @@ PYTEST = /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
 check: all unit fuzz-smoke
 	$(MAKE) PYTHON=/usr/bin/python3 BUILDDIR=$(BENCH_DEB) all
 	rm -rf $(E2E_REPORTS) && mkdir -p $(E2E_REPORTS)
-	deb=0 diff=0 rest=0; \
+	deb=0 diff=0 rest=0 learned=0; \
 	PYWARM_BUILDDIR=$(abspath $(BENCH_DEB)) PYWARM_REAL_PYTHON=/usr/bin/python3 \
 	  $(PYTEST) $(E2E_XDIST) --junitxml=$(E2E_REPORTS)/deb.xml $(E2E_PARALLEL) || deb=$$?; \
 	export PYWARM_BUILDDIR=$(abspath $(BUILDDIR)) PYWARM_REAL_PYTHON=$(PYREAL) \
 	  PYWARM_DEB_BUILDDIR=$(abspath $(BENCH_DEB)); \
 	$(PYTEST) $(E2E_XDIST) --junitxml=$(E2E_REPORTS)/diff.xml $(E2E_PARALLEL) || diff=$$?; \
 	$(PYTEST) --junitxml=$(E2E_REPORTS)/rest.xml $(addprefix --ignore=,$(E2E_PARALLEL)) tests/e2e || rest=$$?; \
-	/usr/bin/python3 tests/e2e/summary.py $$deb $$diff $$rest -- \
-	  $(E2E_REPORTS)/deb.xml $(E2E_REPORTS)/diff.xml $(E2E_REPORTS)/rest.xml
+	sh tests/e2e/learned_profile.sh $(abspath $(BUILDDIR)) $(E2E_REPORTS)/learned.ini && \
+	  PYWARM_TEST_USER_PROFILE=$(E2E_REPORTS)/learned.ini \
+	  $(PYTEST) $(E2E_XDIST) --junitxml=$(E2E_REPORTS)/learned.xml $(E2E_PARALLEL) || learned=$$?; \
+	/usr/bin/python3 tests/e2e/summary.py $$deb $$diff $$rest $$learned -- \
+	  $(E2E_REPORTS)/deb.xml $(E2E_REPORTS)/diff.xml $(E2E_REPORTS)/rest.xml $(E2E_REPORTS)/learned.xml
 
 # CPython's own regression tests, in-process in warm children, against the
 # real interpreter: the pass/fail of each module must agree (minutes; not in check).
