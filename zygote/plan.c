@@ -87,18 +87,6 @@ struct plan {
 	PyObject *dir_finder, *dir_listing, *dir_suffixes;
 };
 
-/* getattr(o, name, None): a new reference, or NULL with an exception. */
-static PyObject *attr_or_none(PyObject *o, PyObject *name)
-{
-	PyObject *v;
-
-	if (_PyObject_LookupAttr(o, name, &v) < 0)
-		return NULL;
-	if (v == NULL)
-		Py_RETURN_NONE;
-	return v;
-}
-
 enum { Y_META_PATH, Y_PATH_HOOKS, Y_PATH, Y_PIC, Y_MODULES, Y_FLAGS, NSYS };
 static const char *const sys_names[NSYS] = {
 	"meta_path", "path_hooks", "path", "path_importer_cache", "modules", "flags",
@@ -204,7 +192,7 @@ static int same_locations(PyObject *a, PyObject *b)
  * package (no origin) is the same when its portions are.  1, 0, or -1. */
 static int same_module(PyObject *spec, PyObject *mod)
 {
-	PyObject *old = mod ? attr_or_none(mod, attr[A_SPEC]) : Py_NewRef(Py_None);
+	PyObject *old = mod ? zpy_attr_or_none(mod, attr[A_SPEC]) : Py_NewRef(Py_None);
 	PyObject *a = NULL, *b = NULL;
 	int r = -1;
 
@@ -546,7 +534,7 @@ static PyObject *top_spec(struct plan *p, PyObject *name, int failed, int *same)
 	if (it == NULL)
 		return NULL;
 	while (found == NULL && (finder = PyIter_Next(it)) != NULL) {
-		PyObject *find_spec = attr_or_none(finder, attr[A_FIND_SPEC]), *pf = NULL;
+		PyObject *find_spec = zpy_attr_or_none(finder, attr[A_FIND_SPEC]), *pf = NULL;
 		int r = 0;
 		if (find_spec == NULL || find_spec == Py_None)
 			r = find_spec == NULL ? -1 : 0;
@@ -635,8 +623,8 @@ static int path_based(PyObject *mod)
 {
 	if (mod == NULL)
 		return 1;
-	PyObject *spec = attr_or_none(mod, attr[A_SPEC]);
-	PyObject *loader = spec ? attr_or_none(spec, attr[A_LOADER]) : NULL;
+	PyObject *spec = zpy_attr_or_none(mod, attr[A_SPEC]);
+	PyObject *loader = spec ? zpy_attr_or_none(spec, attr[A_LOADER]) : NULL;
 	int r = loader ? PyObject_IsInstance(loader, (PyObject *)&PyType_Type) : -1;
 	Py_XDECREF(loader);
 	Py_XDECREF(spec);
@@ -811,7 +799,7 @@ static int plan_step(struct plan *p, PyObject *name, PyObject *parent)
 			r = -1;
 			goto out;
 		}
-		if (pmod == NULL || (path = attr_or_none(pmod, attr[A_PATH])) == NULL || path == Py_None) {
+		if (pmod == NULL || (path = zpy_attr_or_none(pmod, attr[A_PATH])) == NULL || path == Py_None) {
 			r = pmod != NULL && path == NULL ? -1 : mod == NULL;  /* its package failed then and fails now */
 			goto out;
 		}
@@ -958,7 +946,7 @@ static PyObject *plan_call(PyObject *self, PyObject *const *args, Py_ssize_t nar
  * package's directories as the zygote's for a submodule.  1, 0, -1. */
 static int search_finds_cached(struct plan *p, PyObject *name, PyObject *path, PyObject *mod)
 {
-	PyObject *parent, *pmod = NULL, *now = NULL, *spec = attr_or_none(mod, attr[A_SPEC]);
+	PyObject *parent, *pmod = NULL, *now = NULL, *spec = zpy_attr_or_none(mod, attr[A_SPEC]);
 	int r = spec == NULL ? -1 : spec == Py_None ? 0 : hooks_as_in_zygote(p), err;
 
 	Py_XDECREF(spec);                   /* (the import gets the module's spec) */
@@ -975,7 +963,7 @@ static int search_finds_cached(struct plan *p, PyObject *name, PyObject *path, P
 	}
 	r = 0;
 	if (path != Py_None && package_of(p, parent, &pmod) == 0 && pmod != NULL &&
-	    (now = attr_or_none(pmod, attr[A_PATH])) != NULL && now == path &&
+	    (now = zpy_attr_or_none(pmod, attr[A_PATH])) != NULL && now == path &&
 	    (r = path_based(mod)) == 1)
 		r = search_as_in_zygote(p, parent, pmod);
 	if (PyErr_Occurred())

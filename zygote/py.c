@@ -443,6 +443,18 @@ static int load_bootstrap(struct zygote *z)
 	return 0;
 }
 
+/* getattr(o, name, None): a new reference (None when missing), or NULL on error. */
+PyObject *zpy_attr_or_none(PyObject *o, PyObject *name)
+{
+	PyObject *v;
+
+	if (_PyObject_LookupAttr(o, name, &v) < 0)
+		return NULL;
+	if (v == NULL)
+		Py_RETURN_NONE;
+	return v;
+}
+
 /* Flush sys.<name> if it is there, ignoring any error. */
 void zpy_flush_quietly(const char *name)
 {

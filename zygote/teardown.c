@@ -63,22 +63,10 @@ int zteardown_init(PyObject *ns, PyObject *gc)
 	return 0;
 }
 
-/* getattr(o, name, None): a new reference (None when missing), or NULL on error. */
-static PyObject *attr_or_none(PyObject *o, PyObject *name)
-{
-	PyObject *v;
-
-	if (_PyObject_LookupAttr(o, name, &v) < 0)
-		return NULL;
-	if (v == NULL)
-		Py_RETURN_NONE;
-	return v;
-}
-
 /* getattr(s, "buffer", None) or getattr(s, "raw", None): a new reference, or NULL. */
 static PyObject *inner_stream(PyObject *s)
 {
-	PyObject *next = attr_or_none(s, td.buffer);
+	PyObject *next = zpy_attr_or_none(s, td.buffer);
 	int truth = next ? PyObject_IsTrue(next) : -1;
 
 	if (truth != 0) {
@@ -87,7 +75,7 @@ static PyObject *inner_stream(PyObject *s)
 		return next;
 	}
 	Py_DECREF(next);
-	return attr_or_none(s, td.raw);
+	return zpy_attr_or_none(s, td.raw);
 }
 
 /* Add id(s) of s and of every stream under it to ids; 0 or -1. */
@@ -245,7 +233,7 @@ static int suspended_frame(PyObject *o, PyObject *name, PyObject *module)
 	if (frame == NULL || !str_is(module, "builtins"))
 		return NOT_MINE;
 	PyObject *f = PyUnicode_FromString(frame);
-	PyObject *v = f ? attr_or_none(o, f) : NULL;
+	PyObject *v = f ? zpy_attr_or_none(o, f) : NULL;
 	Py_XDECREF(f);
 	if (v == NULL)
 		return -1;
@@ -309,8 +297,8 @@ static int has_finalizer(PyObject *o, PyObject *std, int *c_only)
 
 	if (Py_TYPE(t) != &PyType_Type)
 		goto python;
-	if ((name = attr_or_none((PyObject *)t, td.name)) == NULL ||
-	    (module = attr_or_none((PyObject *)t, td.module)) == NULL)
+	if ((name = zpy_attr_or_none((PyObject *)t, td.name)) == NULL ||
+	    (module = zpy_attr_or_none((PyObject *)t, td.module)) == NULL)
 		goto out;
 	if (module != Py_None && !PyUnicode_CheckExact(module))
 		goto python;

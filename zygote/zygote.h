@@ -146,6 +146,7 @@ void zpy_child_run(const struct zygote *z, struct pw_launch *l) __attribute__((n
 
 /* teardown.c (its callers include Python.h): the teardown check of a run's end */
 #ifdef Py_PYTHON_H
+PyObject *zpy_attr_or_none(PyObject *o, PyObject *name);   /* py.c: getattr(o, name, None) */
 int  zteardown_init(PyObject *bootstrap_ns, PyObject *gc);
 int  zteardown_needed(void);
 int  zteardown_partial(void);
