@@ -520,7 +520,8 @@ static int finds_nothing(struct plan *p, PyObject *find_spec, PyObject *name)
  * finds now: the meta path finders are asked in order, as there, and the
  * path finder's search is path_search where it can answer (for a name the
  * zygote failed to import, when it is found nowhere: a failed search walks
- * every directory, trying each suffix).  A new reference to a spec or
+ * every directory, trying each suffix).  A finder without find_spec() is
+ * asked for find_module() by python3, with a warning: that import runs.  A new reference to a spec or
  * None, with *same set when it is the very file the zygote loaded; NULL
  * on error. */
 static PyObject *top_spec(struct plan *p, PyObject *name, int failed, int *same)
@@ -536,8 +537,10 @@ static PyObject *top_spec(struct plan *p, PyObject *name, int failed, int *same)
 	while (found == NULL && (finder = PyIter_Next(it)) != NULL) {
 		PyObject *find_spec = zpy_attr_or_none(finder, attr[A_FIND_SPEC]), *pf = NULL;
 		int r = 0;
+		if (find_spec == Py_None)       /* python3 asks its find_module(), warning: the import runs */
+			PyErr_SetString(PyExc_LookupError, "a meta path finder without find_spec()");
 		if (find_spec == NULL || find_spec == Py_None)
-			r = find_spec == NULL ? -1 : 0;
+			r = -1;
 		else if ((pf = PyObject_GetAttr(p->t[S_EXTERNAL], attr[A_PATHFINDER])) == NULL)
 			r = -1;
 		else if (finder == pf && hooks && failed)

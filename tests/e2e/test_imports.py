@@ -972,6 +972,13 @@ SEARCH_CASES = {
                       "    print(type(e).__name__, e)\n",
     "spec-after-meta-path-change": "import sys, importlib.util\nsys.meta_path = sys.meta_path[:]\n"
                                    "import json\nprint(importlib.util.find_spec('json') is json.__spec__)\n",
+    "legacy-finder-for-a-dependency": "import sys, importlib.abc, warnings\nwarnings.simplefilter('default')\n"
+                                      "class L(importlib.abc.Loader):\n    def create_module(self, spec): return None\n"
+                                      "    def exec_module(self, m): raise ImportError('no _json here')\n"
+                                      "class Legacy:\n    def find_module(self, name, path=None):\n"
+                                      "        print('asked', name)\n        return L() if name == '_json' else None\n"
+                                      "sys.meta_path.insert(0, Legacy())\nimport json, csv\n"
+                                      "print(json.scanner.c_make_scanner, json.decoder.c_scanstring, csv.__name__)\n",
     "search-from-a-finder": "import sys, importlib._bootstrap as b\n"
                             "class F:\n    def find_spec(self, name, path, target=None):\n"
                             "        if name == 'csv':\n            print('asked', b._find_spec('textwrap', None).name)\n"
