@@ -240,14 +240,17 @@ def _fresh_randomness():
 # What the zygote imported beyond python3's own start-up is a cache behind
 # the import system, not part of sys.modules: the zygote hides it once,
 # before it serves (prepare, _hide_preloaded), so that every child starts
-# with it hidden and writes none of those modules' pages; and warm.c's
-# hook on importlib._bootstrap._load_unlocked calls _serve() once the
-# run's own sys.meta_path and sys.path have found a spec for a name the
-# cache holds.  The cached module is used only if that
-# spec names the file (and loader kind) the zygote loaded, and every module
-# its loading imported resolves the same way now; otherwise the import runs
-# for real, as under python3.  warm.c recorded, while preloading, what each
-# module's loading imported; its state dict is the hook's __self__.
+# with it hidden and writes none of those modules' pages.  A run's import
+# of a name the cache holds is served at the start of its search
+# (_serve_search, called by plan.c's hook for importlib._bootstrap._find_spec)
+# when that search is certain to find the very file the zygote loaded;
+# otherwise, once the run's own sys.meta_path and sys.path have found a
+# spec, warm.c's hook on _load_unlocked asks _serve().  The cached module
+# is used only if every module its loading imported resolves the same way
+# now (plan.c's _plan and _plan_search), and nothing watches imports
+# (observe.c); otherwise the import runs for real, as under python3.
+# warm.c recorded, while preloading, what each module's loading imported;
+# its state dict is the hooks' __self__.
 
 import _frozen_importlib as _bootstrap
 import _frozen_importlib_external as _bootstrap_external
