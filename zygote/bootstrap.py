@@ -556,12 +556,31 @@ def _check_startup_shadowing(dirs):
                 raise RuntimeError(f"{d}/{e} may shadow a module python3 imports at start-up")
 
 
+def _finders_as_served(st):
+    """The finders a run's search is compared with (plan.c's
+    hooks_as_in_zygote) are those its children start with.  A preloaded
+    module may have added one to sys.meta_path (six adds its
+    _SixMetaPathImporter): after the path finder, it is asked only for
+    names the path finder does not find, as it would be under python3, so
+    the zygote's searches still hold.  One before the path finder, or a
+    path hook added, would have changed what the zygote's earlier searches
+    found: then the start-up lists stay, and no run's finders compare
+    equal (every search runs)."""
+    pf = _bootstrap_external.PathFinder
+    now, start = list(_sys.meta_path), st["meta_path"]
+    if pf not in now or pf not in start:
+        return
+    if now[:now.index(pf) + 1] == start[:start.index(pf) + 1] and list(_sys.path_hooks) == st["path_hooks"]:
+        st["meta_path"], st["path_hooks"] = now, list(_sys.path_hooks)
+
+
 def prepare():
     """In the zygote, once its files are watched and before any child is
     forked: hide what it preloaded, the same for every run."""
     if _IMPORTS is not None and not _IMPORTS.get("hidden"):
         _hide_preloaded()
         _IMPORTS["hidden"] = True
+        _finders_as_served(_IMPORTS)
         _bootstrap._find_spec = _find_hook(_IMPORTS)
         if not _observe_snapshot():
             _IMPORTS["cache"].clear()   # nothing can tell whether a run's imports are watched

@@ -991,3 +991,49 @@ SEARCH_CASES = {
 def test_searches_of_cached_modules(pw, wd, case):
     write_files(wd, {"main.py": SEARCH_CASES[case]})
     _same_warm(pw, ["main.py"], cwd=wd)
+
+
+# ------------------------------------------------- a finder a preloaded module added
+# six appends a meta path importer at import; under a profile preloading
+# it, runs start with it in sys.meta_path (import hooks a preloaded module
+# installs are in place from the start, see pywarm(1)).  Appended after
+# the path finder, it is asked only for what the path finder does not
+# find, so the zygote's modules are still served; inserted before it, it
+# could have answered for anything, and every search runs.
+
+FINDER_LIB = {
+    "lib/appender.py": "import sys, os\nPID = os.getpid()\n"
+                       "class Late:\n    def find_spec(self, name, path, target=None):\n"
+                       "        if name == 'late_only':\n            print('late finder asked for', name)\n"
+                       "        return None\nsys.meta_path.append(Late())\n",
+    "lib/inserter.py": "import sys, os\nPID = os.getpid()\n"
+                       "class Early:\n    def find_spec(self, name, path, target=None):\n"
+                       "        return None\nsys.meta_path.insert(0, Early())\n",
+    "lib/pkgafter/__init__.py": "import os\nPID = os.getpid()\nfrom . import sub\n",
+    "lib/pkgafter/sub.py": "import json\nX = 1\n",
+}
+FINDER_PROG = ("import os, sys\nimport json, pkgafter\n"
+               "print([type(f).__name__ for f in sys.meta_path])\n"
+               "try:\n    import late_only\nexcept ImportError as e:\n    print(e)\n"
+               "print(pkgafter.sub.X, sorted(n for n in sys.modules if n.startswith('pkgafter')))\n")
+
+
+@pytest.mark.parametrize("finder", ["appender", "inserter"])
+def test_finder_added_by_a_preloaded_module(pw, wd, finder):
+    files = dict(FINDER_LIB, **{".pywarm.ini": f"[preload]\nmodules = {finder}, pkgafter\n"})
+    write_files(wd, files)
+    pw.trust(wd)
+    env = {"PYTHONPATH": os.path.join(wd, "lib")}
+    pw.ctl("start", "--wait", cwd=wd, env=pw.make_env(env), timeout=90)
+    try:
+        prog = f"import {finder}\n" + FINDER_PROG
+        _same_warm(pw, ["-c", prog], cwd=wd, env_add=env)
+        # Served (what their import computed is the zygote's), the finder
+        # appended after the path finder or not.
+        r = pw.run_pywarm(["-c", f"import os, {finder}, pkgafter\n"
+                                 f"print({finder}.PID != os.getpid(), pkgafter.PID != os.getpid())"],
+                          cwd=wd, env_add=env)
+        assert_warm(r)
+        assert r.out == b"True True\n", r.describe()
+    finally:
+        pw.ctl("stop", cwd=wd, env=pw.make_env(env), check=False, timeout=30)
