@@ -198,8 +198,8 @@ static int same_module(PyObject *spec, PyObject *mod)
 
 	if (old == NULL)
 		return -1;
-	if (spec == Py_None || old == Py_None) {
-		r = 0;
+	if (spec == Py_None || old == Py_None || spec == old) {
+		r = spec == old && spec != Py_None;   /* the search found the zygote's very file */
 		goto out;
 	}
 	for (int i = A_NAME; i <= A_ORIGIN; i++) {
