@@ -289,6 +289,7 @@ def _imports_attach():
     # What plan.c's _plan() asks through Python, as the walk in Python did.
     st["loggers_ok"], st["show_loggers"], st["os"] = _loggers_ok, _show_loggers, _os
     st["bootstrap"], st["external"] = _bootstrap, _bootstrap_external
+    st["classload"] = frozenset()       # prepare() lists them
     st["cache"], st["served"] = {}, {}
     return st
 
@@ -556,6 +557,17 @@ def _check_startup_shadowing(dirs):
                 raise RuntimeError(f"{d}/{e} may shadow a module python3 imports at start-up")
 
 
+def _path_found(mod):
+    """Did a path finder find this cached module (its loader is not a
+    class, as the built-in and frozen importers are)?  For plan.c, which
+    asks it of the modules only the zygote holds: the answer does not
+    change.  Not sure is no: then the run's search is made for real."""
+    try:
+        return not isinstance(getattr(getattr(mod, "__spec__", None), "loader", None), type)
+    except Exception:
+        return False
+
+
 def _finders_as_served(st):
     """The finders a run's search is compared with (plan.c's
     hooks_as_in_zygote) are those its children start with.  A preloaded
@@ -581,6 +593,7 @@ def prepare():
         _hide_preloaded()
         _IMPORTS["hidden"] = True
         _finders_as_served(_IMPORTS)
+        _IMPORTS["classload"] = frozenset(n for n, m in _IMPORTS["cache"].items() if not _path_found(m))
         _bootstrap._find_spec = _find_hook(_IMPORTS)
         if not _observe_snapshot():
             _IMPORTS["cache"].clear()   # nothing can tell whether a run's imports are watched

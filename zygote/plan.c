@@ -35,11 +35,11 @@
 
 enum { S_CACHE, S_SERVED, S_BASE, S_UNSHARED, S_LOADED, S_FAILED, S_ATTACHED, S_DEPS,
        S_LOGGERS, S_HOME, S_ZFINDERS, S_ZSTEMS, S_PKGPATHS, S_HIDDEN, S_META_PATH,
-       S_PATH_HOOKS, S_LOGGERS_OK, S_BOOTSTRAP, S_EXTERNAL, S_OS, NTABLES };
+       S_PATH_HOOKS, S_LOGGERS_OK, S_BOOTSTRAP, S_EXTERNAL, S_OS, S_CLASSLOAD, NTABLES };
 static const char *const table_names[NTABLES] = {
 	"cache", "served", "base", "unshared", "loaded", "failed", "attached", "deps",
 	"loggers", "home", "zfinders", "zstems", "pkgpaths", "hidden_finders", "meta_path",
-	"path_hooks", "loggers_ok", "bootstrap", "external", "os",
+	"path_hooks", "loggers_ok", "bootstrap", "external", "os", "classload",
 };
 
 enum { A_SPEC, A_PATH, A_NAME, A_ORIGIN, A_LOADER, A_LOCATIONS, A_FIND_SPEC, A_PATHFINDER,
@@ -130,6 +130,19 @@ static int mapping_get(PyObject *m, PyObject *k, PyObject **v)
 	}
 	*v = r;
 	return 1;
+}
+
+/* mod.<name> of a plain module: its dictionary's entry, borrowed, so that
+ * no reference count is written on a page of the zygote's (each written
+ * page is a copy); NULL (no error set) when mod is not a plain module or
+ * the entry is missing: then the caller asks getattr(). */
+static PyObject *module_entry(PyObject *mod, PyObject *name)
+{
+	PyObject *d = PyModule_CheckExact(mod) ? PyModule_GetDict(mod) : NULL;
+	PyObject *v = d ? PyDict_GetItemWithError(d, name) : NULL;
+	if (v == NULL)
+		PyErr_Clear();
+	return v;
 }
 
 /* One of our own tables' entry, borrowed, or NULL (missing, or an error set). */
@@ -572,6 +585,22 @@ static PyObject *top_spec(struct plan *p, PyObject *name, int failed, int *same)
 	return found ? found : Py_NewRef(Py_None);
 }
 
+/* tuple(now) == dirs, where now is a package's __path__ (a list, read
+ * item by item without copying it) and dirs the zygote's: 1, 0, or -1. */
+static int same_dirs(PyObject *now, PyObject *dirs)
+{
+	if (!PyList_CheckExact(now) || !PyTuple_CheckExact(dirs)) {
+		PyObject *t = PySequence_Tuple(now);
+		int r = t ? compare(t, dirs, Py_EQ) : -1;
+		Py_XDECREF(t);
+		return r;
+	}
+	int r = PyList_GET_SIZE(now) == PyTuple_GET_SIZE(dirs);
+	for (Py_ssize_t i = 0; r == 1 && i < PyList_GET_SIZE(now); i++)
+		r = compare(PyList_GET_ITEM(now, i), PyTuple_GET_ITEM(dirs, i), Py_EQ);
+	return r;
+}
+
 /* Would a search for a submodule of this cached package find what the
  * zygote's found?  Yes when the same finders search the same directories:
  * the zygote retires when a module appears in or goes from one (watch.c).
@@ -594,11 +623,12 @@ static int search_as_in_zygote(struct plan *p, PyObject *parent, PyObject *pmod)
 	PyObject *dirs = table_get(p, S_PKGPATHS, parent), *now, *pic;
 	if (dirs == NULL)
 		return PyErr_Occurred() ? -1 : 0;
-	if ((now = PyObject_GetAttr(pmod, attr[A_PATH])) == NULL)
+	int owned = (now = module_entry(pmod, attr[A_PATH])) == NULL;   /* else borrowed */
+	if (owned && (now = PyObject_GetAttr(pmod, attr[A_PATH])) == NULL)
 		return -1;
-	Py_SETREF(now, PySequence_Tuple(now));
-	r = now ? compare(now, dirs, Py_EQ) : -1;
-	Py_XDECREF(now);
+	r = same_dirs(now, dirs);
+	if (owned)
+		Py_DECREF(now);
 	if (r != 1 || (pic = sys_attr(Y_PIC)) == NULL)
 		return r == 1 ? -1 : r;
 	PyObject *hidden = p->t[S_HIDDEN], *it = PyObject_GetIter(dirs), *d;
@@ -619,18 +649,17 @@ static int search_as_in_zygote(struct plan *p, PyObject *parent, PyObject *pmod)
 	return r;
 }
 
-/* Did a path finder find mod (not the frozen or built-in importer, which
- * python3's search asks first and which never looks at a directory)?  A
- * module that failed in the zygote (NULL) counts as path based. */
-static int path_based(PyObject *mod)
+/* Did a path finder find the cached module name (not the frozen or
+ * built-in importer, which python3's search asks first and which never
+ * looks at a directory)?  bootstrap's prepare() listed the cached modules
+ * whose loader is a class (classload): a cached module is the zygote's
+ * alone until served.  One that failed in the zygote (mod NULL) counts as
+ * path based.  1, 0, or -1. */
+static int path_based(struct plan *p, PyObject *name, PyObject *mod)
 {
 	if (mod == NULL)
 		return 1;
-	PyObject *spec = zpy_attr_or_none(mod, attr[A_SPEC]);
-	PyObject *loader = spec ? zpy_attr_or_none(spec, attr[A_LOADER]) : NULL;
-	int r = loader ? PyObject_IsInstance(loader, (PyObject *)&PyType_Type) : -1;
-	Py_XDECREF(loader);
-	Py_XDECREF(spec);
+	int r = has(p->t[S_CLASSLOAD], name);
 	return r < 0 ? -1 : !r;
 }
 
@@ -753,22 +782,18 @@ static int fails_again(struct plan *p, PyObject *spec, PyObject *parent)
 
 /* The search python3 would make for name (a submodule's in path): a new
  * reference to a spec or None, or NULL.  For a cached top-level module
- * the very file the zygote loaded comes back as that module's spec.  A
+ * found as the very file the zygote loaded, *same is set instead.  A
  * top-level name the zygote failed to import is searched as top_spec
  * searches while the finders are the zygote's. */
-static PyObject *search(struct plan *p, PyObject *name, PyObject *parent, PyObject *mod, PyObject *path)
+static PyObject *search(struct plan *p, PyObject *name, PyObject *parent, PyObject *mod, PyObject *path,
+			int *same)
 {
 	int hooks = parent == NULL && mod == NULL ? hooks_as_in_zygote(p) : 0;
+	*same = 0;
 	if (hooks < 0)
 		return NULL;
-	if (parent == NULL && (mod != NULL || hooks)) {
-		int same;
-		PyObject *spec = top_spec(p, name, mod == NULL, &same);
-		if (spec == NULL || !same)
-			return spec;
-		Py_DECREF(spec);
-		return PyObject_GetAttr(mod, attr[A_SPEC]);
-	}
+	if (parent == NULL && (mod != NULL || hooks))
+		return top_spec(p, name, mod == NULL, same);
 	PyObject *find = PyObject_GetAttr(p->t[S_BOOTSTRAP], attr[A_BFIND_SPEC]);
 	PyObject *spec = find ? PyObject_CallFunctionObjArgs(find, name, path ? path : Py_None, NULL) : NULL;
 	Py_XDECREF(find);
@@ -807,7 +832,7 @@ static int plan_step(struct plan *p, PyObject *name, PyObject *parent)
 			goto out;
 		}
 	}
-	r = parent != NULL ? path_based(mod) : 0;
+	r = parent != NULL ? path_based(p, name, mod) : 0;
 	if (r == 1)
 		r = search_as_in_zygote(p, parent, pmod);
 	if (r < 0)
@@ -816,11 +841,12 @@ static int plan_step(struct plan *p, PyObject *name, PyObject *parent)
 		if (mod == NULL)
 			goto out;               /* failed in the zygote, fails now */
 	} else {
-		PyObject *spec = search(p, name, parent, mod, path);
+		int same;
+		PyObject *spec = search(p, name, parent, mod, path, &same);
 		if (spec == NULL)
 			r = -1;
 		else
-			r = mod == NULL ? fails_again(p, spec, parent) : same_module(spec, mod);
+			r = same ? 1 : mod == NULL ? fails_again(p, spec, parent) : same_module(spec, mod);
 		Py_XDECREF(spec);
 		if (r != 1 || mod == NULL)
 			goto out;
@@ -949,10 +975,14 @@ static PyObject *plan_call(PyObject *self, PyObject *const *args, Py_ssize_t nar
  * package's directories as the zygote's for a submodule.  1, 0, -1. */
 static int search_finds_cached(struct plan *p, PyObject *name, PyObject *path, PyObject *mod)
 {
-	PyObject *parent, *pmod = NULL, *now = NULL, *spec = zpy_attr_or_none(mod, attr[A_SPEC]);
+	PyObject *parent, *pmod = NULL, *now = NULL, *spec = module_entry(mod, attr[A_SPEC]);
+	int owned = spec == NULL;           /* else borrowed */
+	if (owned)
+		spec = zpy_attr_or_none(mod, attr[A_SPEC]);
 	int r = spec == NULL ? -1 : spec == Py_None ? 0 : hooks_as_in_zygote(p), err;
 
-	Py_XDECREF(spec);                   /* (the import gets the module's spec) */
+	if (owned)
+		Py_XDECREF(spec);               /* (the import gets the module's spec) */
 	if (r != 1)
 		return r;
 	if ((parent = parent_of(name, &err)) == NULL && err)
@@ -967,7 +997,7 @@ static int search_finds_cached(struct plan *p, PyObject *name, PyObject *path, P
 	r = 0;
 	if (path != Py_None && package_of(p, parent, &pmod) == 0 && pmod != NULL &&
 	    (now = zpy_attr_or_none(pmod, attr[A_PATH])) != NULL && now == path &&
-	    (r = path_based(mod)) == 1)
+	    (r = path_based(p, name, mod)) == 1)
 		r = search_as_in_zygote(p, parent, pmod);
 	if (PyErr_Occurred())
 		r = -1;
