@@ -44,13 +44,13 @@ static const char *const table_names[NTABLES] = {
 
 enum { A_SPEC, A_PATH, A_NAME, A_ORIGIN, A_LOADER, A_LOCATIONS, A_FIND_SPEC, A_PATHFINDER,
        A_FILEFINDER, A_PIC, A_BFIND_SPEC, A_PATH_STAT, A_MTIME, A_FPATH, A_FMTIME, A_FILL,
-       A_FCACHE, A_LOADERS, A_VERBOSE, A_FLAGS, A_GETCWD, A_OSPATH, A_DIRNAME, A_IMP,
+       A_FCACHE, A_LOADERS, A_VERBOSE, A_GETCWD, A_OSPATH, A_DIRNAME, A_IMP,
        A_IS_BUILTIN, A_FIND_FROZEN, A_OS, A_STAT, NATTRS };
 static const char *const attr_names[NATTRS] = {
 	"__spec__", "__path__", "name", "origin", "loader", "submodule_search_locations",
 	"find_spec", "PathFinder", "FileFinder", "_path_importer_cache", "_find_spec",
 	"_path_stat", "st_mtime", "path", "_path_mtime", "_fill_cache", "_path_cache",
-	"_loaders", "verbose", "flags", "getcwd", "path", "dirname", "_imp",
+	"_loaders", "verbose", "getcwd", "path", "dirname", "_imp",
 	"is_builtin", "find_frozen", "_os", "stat",
 };
 
@@ -940,30 +940,52 @@ static PyObject *plan_end(struct plan *p, PyObject *name, int r)
 	return p->list;
 }
 
+/* Whether name itself is the zygote's (1, 0, -1), given its cached module
+ * (NULL when it has none): for _plan, after the run's search found a spec;
+ * for _plan_search, before it searches (the search's path as arg). */
+typedef int first_step(struct plan *p, PyObject *name, PyObject *mod, PyObject *arg);
+
+/* The plan for the run's import of name: None while something watches
+ * imports, or when name's import left what no run can share (output, a
+ * thread, an fd) or fails first; else what plan_end makes of it. */
+static PyObject *plan_for(PyObject *st, PyObject *name, first_step *first, PyObject *arg)
+{
+	struct plan p;
+	PyObject *mod;
+	int r = -1;
+
+	if (zobserve_imports_watched())
+		Py_RETURN_NONE;                 /* the import runs, for whatever watches it */
+	if (plan_begin(&p, st, name) == 0 && (r = has(p.t[S_UNSHARED], name)) == 0) {
+		mod = table_get(&p, S_CACHE, name);
+		r = mod == NULL && PyErr_Occurred() ? -1 : first(&p, name, mod, arg);
+	} else if (r > 0) {
+		r = 0;
+	}
+	return plan_end(&p, name, r);
+}
+
+/* For _plan: does the spec the run's search found (arg) load what the
+ * zygote loaded as mod? */
+static int found_is_cached(struct plan *p, PyObject *name, PyObject *mod, PyObject *arg)
+{
+	return same_module(arg, mod);
+}
+
 /* _plan(st, spec): the modules to install, in order, spec's own last, for
  * the run's import of spec (found by the run's own search); None when the
  * import must run for real.  Raises what a step raised. */
 static PyObject *plan_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-	struct plan p;
-	PyObject *name, *mod, *out;
-	int r = -1;
+	PyObject *name, *out;
 
 	if (nargs != 2) {
 		PyErr_SetString(PyExc_TypeError, "_plan(state, spec)");
 		return NULL;
 	}
-	if (zobserve_imports_watched())
-		Py_RETURN_NONE;                 /* the import runs, for whatever watches it */
 	if ((name = PyObject_GetAttr(args[1], attr[A_NAME])) == NULL)
 		return NULL;
-	if (plan_begin(&p, args[0], name) == 0 && (r = has(p.t[S_UNSHARED], name)) == 0) {
-		mod = table_get(&p, S_CACHE, name);
-		r = mod == NULL && PyErr_Occurred() ? -1 : same_module(args[1], mod);
-	} else if (r > 0) {
-		r = 0;                          /* its import left output, a thread or an fd */
-	}
-	out = plan_end(&p, name, r);
+	out = plan_for(args[0], name, found_is_cached, args[1]);
 	Py_DECREF(name);
 	return out;
 }
@@ -973,8 +995,10 @@ static PyObject *plan_call(PyObject *self, PyObject *const *args, Py_ssize_t nar
  * loaded?  Asked only while the finders and path hooks are the zygote's,
  * so that the search needs no running: top_spec for a top-level name, the
  * package's directories as the zygote's for a submodule.  1, 0, -1. */
-static int search_finds_cached(struct plan *p, PyObject *name, PyObject *path, PyObject *mod)
+static int search_finds_cached(struct plan *p, PyObject *name, PyObject *mod, PyObject *path)
 {
+	if (mod == NULL)
+		return 0;                       /* (failed in the zygote: the search runs) */
 	PyObject *parent, *pmod = NULL, *now = NULL, *spec = module_entry(mod, attr[A_SPEC]);
 	int owned = spec == NULL;           /* else borrowed */
 	if (owned)
@@ -989,8 +1013,8 @@ static int search_finds_cached(struct plan *p, PyObject *name, PyObject *path, P
 		return -1;
 	if (parent == NULL) {
 		int same = 0;
-		PyObject *found = path == Py_None ? top_spec(p, name, 0, &same) : Py_NewRef(Py_None);
-		r = found == NULL ? -1 : path == Py_None && same;
+		PyObject *found = path == Py_None ? top_spec(p, name, 0, &same) : NULL;
+		r = path != Py_None ? 0 : found == NULL ? -1 : same;
 		Py_XDECREF(found);
 		return r;
 	}
@@ -1013,24 +1037,11 @@ static int search_finds_cached(struct plan *p, PyObject *name, PyObject *path, P
  * then runs), or the module cannot be served.  Raises what a step raised. */
 static PyObject *plan_search_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-	struct plan p;
-	PyObject *name, *mod;
-	int r = -1;
-
 	if (nargs != 3) {
 		PyErr_SetString(PyExc_TypeError, "_plan_search(state, name, path)");
 		return NULL;
 	}
-	if (zobserve_imports_watched())
-		Py_RETURN_NONE;
-	name = args[1];
-	if (plan_begin(&p, args[0], name) == 0 && (r = has(p.t[S_UNSHARED], name)) == 0) {
-		mod = table_get(&p, S_CACHE, name);
-		r = mod == NULL ? (PyErr_Occurred() ? -1 : 0) : search_finds_cached(&p, name, args[2], mod);
-	} else if (r > 0) {
-		r = 0;
-	}
-	return plan_end(&p, name, r);
+	return plan_for(args[0], args[1], search_finds_cached, args[2]);
 }
 
 /* cache.pop(name) into served[name], a new reference, or NULL (KeyError). */
